@@ -1,0 +1,123 @@
+//! The only place the WIT bindings are generated, and the conversions between the library's types and
+//! the generated ones. Every conversion here is a copy of small values: no allocation per decision.
+
+use crate::decision::{Action, Reason};
+use crate::facts::{AccessKind, FactSet};
+use crate::plmn::PlmnId;
+use crate::request::{self, Event, Request, Role};
+
+wasmtime::component::bindgen!({ path: "../wit", world: "path-secure" });
+
+use pathsec::policy::types as wit;
+
+/// The export every policy must have, as it appears in the component.
+pub(crate) const DECIDE_EXPORT: &str = "pathsec:policy/decide@0.1.0";
+/// The types interface a policy imports (types only, no functions).
+pub(crate) const TYPES_IMPORT: &str = "pathsec:policy/types@0.1.0";
+
+fn plmn(id: PlmnId) -> wit::PlmnId {
+    wit::PlmnId {
+        mcc: id.mcc(),
+        mnc: id.mnc(),
+        mnc_digits: id.mnc_digits(),
+    }
+}
+
+pub(crate) fn facts(facts: &FactSet) -> wit::FactSet {
+    wit::FactSet {
+        generation: facts.generation(),
+        servers: facts
+            .servers()
+            .map(|(id, fqdn)| wit::Server {
+                id: id.get(),
+                fqdn: fqdn.as_str().to_owned(),
+            })
+            .collect(),
+        lists: wit::TrustLists {
+            path_a: facts.path_a().iter().copied().map(plmn).collect(),
+            path_b: facts
+                .path_b()
+                .iter()
+                .map(|(home, server)| wit::PathBEntry {
+                    home: plmn(*home),
+                    server: server.get(),
+                })
+                .collect(),
+            interconnect: facts.interconnect().iter().copied().map(plmn).collect(),
+        },
+    }
+}
+
+pub(crate) fn request(request: &Request) -> wit::Request {
+    wit::Request {
+        role: match request.role {
+            Role::Server => wit::Role::Server,
+            Role::Device => wit::Role::Device,
+        },
+        event: match request.event {
+            Event::SendData => wit::Event::SendData,
+            Event::ReceiveUnprotected => wit::Event::ReceiveUnprotected,
+            Event::ReceiveProtected => wit::Event::ReceiveProtected,
+            Event::ReceiveTrigger(check) => wit::Event::ReceiveTrigger(trigger(check)),
+            Event::SendTrigger => wit::Event::SendTrigger,
+        },
+        server: request.server.get(),
+        attach: wit::Attach {
+            serving: request.attach.serving.map(plmn),
+            home: plmn(request.attach.home),
+            access: match request.attach.access {
+                AccessKind::ThreeGpp => wit::AccessKind::ThreeGpp,
+                AccessKind::TrustedNon3gpp => wit::AccessKind::TrustedNonThreeGpp,
+                AccessKind::UntrustedNon3gpp => wit::AccessKind::UntrustedNonThreeGpp,
+                AccessKind::Wireline => wit::AccessKind::Wireline,
+            },
+        },
+        link: wit::LinkState {
+            ciphering: request.link.ciphering,
+            integrity: request.link.integrity,
+        },
+    }
+}
+
+fn trigger(check: request::TriggerCheck) -> wit::TriggerCheck {
+    wit::TriggerCheck {
+        access_integrity: match check.access_integrity {
+            request::AccessIntegrity::Verified => wit::AccessIntegrity::Verified,
+            request::AccessIntegrity::Absent => wit::AccessIntegrity::Absent,
+            request::AccessIntegrity::Failed => wit::AccessIntegrity::Failed,
+        },
+        end_to_end: match check.end_to_end {
+            request::EndToEnd::Valid => wit::EndToEnd::Valid,
+            request::EndToEnd::Absent => wit::EndToEnd::Absent,
+            request::EndToEnd::Invalid => wit::EndToEnd::Invalid,
+        },
+    }
+}
+
+pub(crate) fn decision(decision: wit::Decision) -> (Action, Reason) {
+    let action = match decision.action {
+        wit::Action::SendPlain => Action::SendPlain,
+        wit::Action::SecureThenSend => Action::SecureThenSend,
+        wit::Action::Accept => Action::Accept,
+        wit::Action::DiscardAndSecure => Action::DiscardAndSecure,
+        wit::Action::Discard => Action::Discard,
+        wit::Action::ProtectTrigger => Action::ProtectTrigger,
+    };
+    let reason = match decision.reason {
+        wit::Reason::PathSecure => Reason::PathSecure,
+        wit::Reason::ServingNetworkUnknown => Reason::ServingNetworkUnknown,
+        wit::Reason::AccessCipheringOff => Reason::AccessCipheringOff,
+        wit::Reason::AccessIntegrityOff => Reason::AccessIntegrityOff,
+        wit::Reason::PathANotTrusted => Reason::PathANotTrusted,
+        wit::Reason::PathBNotTrusted => Reason::PathBNotTrusted,
+        wit::Reason::InterconnectNotTrusted => Reason::InterconnectNotTrusted,
+        wit::Reason::ApplicationLayerProtected => Reason::ApplicationLayerProtected,
+        wit::Reason::TriggerIntegrityFailed => Reason::TriggerIntegrityFailed,
+        wit::Reason::TriggerEndToEndValid => Reason::TriggerEndToEndValid,
+        wit::Reason::TriggerUnprotected => Reason::TriggerUnprotected,
+        wit::Reason::TriggerEndToEndInvalid => Reason::TriggerEndToEndInvalid,
+        wit::Reason::PolicyRequiresApplicationSecurity => Reason::PolicyRequiresApplicationSecurity,
+        wit::Reason::EventNotForRole => Reason::EventNotForRole,
+    };
+    (action, reason)
+}

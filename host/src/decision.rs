@@ -1,0 +1,236 @@
+//! A decision: the action to take, the reason, and — when the policy failed — the fault that made it
+//! fail closed.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::named::named_enum;
+use crate::request::EventKind;
+
+named_enum! {
+    /// What the asking node must do.
+    pub enum Action as "an action" {
+        /// Send without application-layer security: the whole path is secure.
+        SendPlain = "send-plain",
+        /// Establish application-layer security, then send.
+        SecureThenSend = "secure-then-send",
+        /// Accept the received data or trigger.
+        Accept = "accept",
+        /// Discard the received unprotected data and establish application-layer security, so the peer
+        /// sends it again protected.
+        DiscardAndSecure = "discard-and-secure",
+        /// Discard the received data or trigger.
+        Discard = "discard",
+        /// Protect the trigger end to end before sending it.
+        ProtectTrigger = "protect-trigger",
+    }
+}
+
+impl Action {
+    /// The action is one that `event` allows: a send is sent (plain or secured), a receipt accepted or
+    /// discarded. Anything else from a policy is a fault.
+    pub fn fits(self, event: EventKind) -> bool {
+        use Action::*;
+        match event {
+            EventKind::SendData => matches!(self, SendPlain | SecureThenSend),
+            EventKind::ReceiveUnprotected => matches!(self, Accept | DiscardAndSecure),
+            EventKind::ReceiveProtected | EventKind::ReceiveTrigger => {
+                matches!(self, Accept | Discard)
+            }
+            EventKind::SendTrigger => matches!(self, SendPlain | ProtectTrigger),
+        }
+    }
+
+    /// The fail-closed action for `event`: use application-layer security, or discard.
+    pub fn fail_closed(event: EventKind) -> Action {
+        match event {
+            EventKind::SendData => Action::SecureThenSend,
+            EventKind::ReceiveUnprotected => Action::DiscardAndSecure,
+            EventKind::ReceiveProtected | EventKind::ReceiveTrigger => Action::Discard,
+            EventKind::SendTrigger => Action::ProtectTrigger,
+        }
+    }
+
+    /// The action trusts the network path instead of application-layer security.
+    pub fn relies_on_network(self) -> bool {
+        matches!(self, Action::SendPlain | Action::Accept)
+    }
+}
+
+named_enum! {
+    /// Why: the check that decided.
+    pub enum Reason as "a reason" {
+        /// Every part of the path is secure.
+        PathSecure = "path-secure",
+        /// The serving network is not known.
+        ServingNetworkUnknown = "serving-network-unknown",
+        /// Access-layer ciphering is off.
+        AccessCipheringOff = "access-ciphering-off",
+        /// Access-layer integrity protection is off.
+        AccessIntegrityOff = "access-integrity-off",
+        /// The serving network is not in List 1.
+        PathANotTrusted = "path-a-not-trusted",
+        /// The (home network, server) pair is not in List 2.
+        PathBNotTrusted = "path-b-not-trusted",
+        /// The device roams in a network that is not in List 3.
+        InterconnectNotTrusted = "interconnect-not-trusted",
+        /// The received data already carries application-layer security.
+        ApplicationLayerProtected = "application-layer-protected",
+        /// The trigger's access-layer integrity check failed.
+        TriggerIntegrityFailed = "trigger-integrity-failed",
+        /// The trigger was accepted on its valid end-to-end protection.
+        TriggerEndToEndValid = "trigger-end-to-end-valid",
+        /// The trigger has neither access-layer integrity nor valid end-to-end protection.
+        TriggerUnprotected = "trigger-unprotected",
+        /// The trigger's end-to-end protection did not verify.
+        TriggerEndToEndInvalid = "trigger-end-to-end-invalid",
+        /// The policy requires application-layer security whatever the path.
+        PolicyRequiresApplicationSecurity = "policy-requires-application-security",
+        /// This node does not handle this event.
+        EventNotForRole = "event-not-for-role",
+        /// The policy failed (see the decision's fault); the engine failed closed. Never sent by a policy.
+        PolicyFault = "policy-fault",
+    }
+}
+
+impl Reason {
+    /// A sentence for the operator.
+    pub fn explain(self) -> &'static str {
+        match self {
+            Reason::PathSecure => "every part of the path is secure",
+            Reason::ServingNetworkUnknown => "the serving network is not known",
+            Reason::AccessCipheringOff => "access-layer ciphering is off",
+            Reason::AccessIntegrityOff => "access-layer integrity protection is off",
+            Reason::PathANotTrusted => {
+                "the serving network is not in List 1: path A is not known to be protected"
+            }
+            Reason::PathBNotTrusted => {
+                "the (home network, server) pair is not in List 2: path B is not known to be secure"
+            }
+            Reason::InterconnectNotTrusted => {
+                "the visited network is not in List 3: its internal path and interconnect to home are not known to be secure"
+            }
+            Reason::ApplicationLayerProtected => "the data carries application-layer security",
+            Reason::TriggerIntegrityFailed => "the trigger failed its access-layer integrity check",
+            Reason::TriggerEndToEndValid => "the trigger carries valid end-to-end protection",
+            Reason::TriggerUnprotected => {
+                "the trigger has no access-layer integrity and no valid end-to-end protection"
+            }
+            Reason::TriggerEndToEndInvalid => "the trigger's end-to-end protection did not verify",
+            Reason::PolicyRequiresApplicationSecurity => {
+                "the policy requires application-layer security on every path"
+            }
+            Reason::EventNotForRole => "this node does not handle this event",
+            Reason::PolicyFault => "the policy failed, so the engine failed closed",
+        }
+    }
+}
+
+/// Why a policy could not decide. The decision that carries it is the fail-closed one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyFault {
+    /// The policy trapped (a panic, an `unreachable`, a stack overflow…).
+    #[error("policy trapped: {message}")]
+    Trap {
+        /// wasmtime's description of the trap.
+        message: String,
+    },
+    /// The policy ran past its deadline and was interrupted.
+    #[error("policy ran for {elapsed:?}, past its deadline of {limit:?}")]
+    DeadlineExceeded {
+        /// How long it ran.
+        elapsed: Duration,
+        /// The deadline.
+        limit: Duration,
+    },
+    /// The policy tried to grow its linear memory past the cap.
+    #[error("policy asked for {requested} bytes of linear memory, more than the limit of {limit}")]
+    MemoryLimitExceeded {
+        /// The memory size asked for, in bytes.
+        requested: usize,
+        /// The cap, in bytes.
+        limit: usize,
+    },
+    /// The policy rejected the facts it was given.
+    #[error("policy rejected the facts of generation {generation}: {message}")]
+    FactsRejected {
+        /// The rejected generation.
+        generation: u64,
+        /// The policy's message.
+        message: String,
+    },
+    /// A fresh instance of the policy could not be made.
+    #[error("policy cannot be instantiated: {message}")]
+    Instantiate {
+        /// wasmtime's message.
+        message: String,
+    },
+    /// The policy answered with an action the event does not allow.
+    #[error("policy answered `{action}` to `{event}`, which that event does not allow")]
+    ActionNotAllowed {
+        /// The event.
+        event: EventKind,
+        /// The policy's action.
+        action: Action,
+    },
+    /// The policy answered a batch with the wrong number of decisions.
+    #[error("policy answered a batch of {expected} requests with {got} decisions")]
+    BatchLength {
+        /// Requests in the batch.
+        expected: usize,
+        /// Decisions returned.
+        got: usize,
+    },
+}
+
+/// A policy's answer to a request.
+///
+/// A decision always exists: when the policy fails, it is the fail-closed decision for the event
+/// ([`Action::fail_closed`]) with reason [`Reason::PolicyFault`] and the fault attached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// What to do.
+    pub action: Action,
+    /// Why.
+    pub reason: Reason,
+    /// Why the policy could not decide, when it could not.
+    pub fault: Option<Arc<PolicyFault>>,
+}
+
+impl Decision {
+    /// A decision the policy made.
+    pub fn new(action: Action, reason: Reason) -> Decision {
+        Decision {
+            action,
+            reason,
+            fault: None,
+        }
+    }
+
+    /// The fail-closed decision for `event`, because of `fault`.
+    pub fn fail_closed(event: EventKind, fault: Arc<PolicyFault>) -> Decision {
+        Decision {
+            action: Action::fail_closed(event),
+            reason: Reason::PolicyFault,
+            fault: Some(fault),
+        }
+    }
+}
+
+impl fmt::Display for Decision {
+    /// `action (reason: explanation)`, and the fault when there is one.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ({}: {})",
+            self.action,
+            self.reason,
+            self.reason.explain()
+        )?;
+        if let Some(fault) = &self.fault {
+            write!(f, ": {fault}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,153 @@
+//! `Engine`: compiles policies. One per process is typical; it is cheap to clone and shared by threads.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+
+use wasmtime::component::Linker;
+
+use crate::error::{EngineError, LoadError};
+use crate::limits::{Limits, TICK};
+use crate::policy::Policy;
+use crate::sandbox::{self, StoreState};
+
+/// Compiles and loads policies, and runs the clock their deadlines are measured with.
+///
+/// ```no_run
+/// let engine = pathsec::Engine::new()?;
+/// let policy = engine.load_policy_file("reference.wasm")?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<EngineInner>,
+}
+
+struct EngineInner {
+    wasmtime: wasmtime::Engine,
+    linker: Linker<StoreState>,
+    limits: Limits,
+    _ticker: Ticker,
+}
+
+/// Settings for an [`Engine`]; see [`Engine::builder`].
+#[derive(Clone, Debug, Default)]
+pub struct EngineBuilder {
+    limits: Limits,
+}
+
+impl EngineBuilder {
+    /// The limits every policy of this engine runs under.
+    pub fn limits(mut self, limits: Limits) -> EngineBuilder {
+        self.limits = limits;
+        self
+    }
+
+    /// Checks the settings and starts the engine.
+    pub fn build(self) -> Result<Engine, EngineError> {
+        self.limits.validate()?;
+        let config_error = |e: wasmtime::Error| EngineError::Config {
+            message: format!("{e:#}"),
+        };
+        let mut config = wasmtime::Config::new();
+        config.epoch_interruption(true);
+        // Concurrent component calls are never used; their per-store bookkeeping halves the speed of
+        // every synchronous call (see `shared/notes/host-guest-boundary.md`).
+        config.concurrency_support(false);
+        let wasmtime = wasmtime::Engine::new(&config).map_err(config_error)?;
+        let linker = sandbox::linker(&wasmtime).map_err(config_error)?;
+        let ticker = Ticker::start(wasmtime.clone())?;
+        Ok(Engine {
+            inner: Arc::new(EngineInner {
+                wasmtime,
+                linker,
+                limits: self.limits,
+                _ticker: ticker,
+            }),
+        })
+    }
+}
+
+impl Engine {
+    /// An engine with the default [`Limits`].
+    pub fn new() -> Result<Engine, EngineError> {
+        Engine::builder().build()
+    }
+
+    /// Settings for a new engine.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// The limits every policy of this engine runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// Compiles a policy component, checks it implements `path-secure` and pre-instantiates it.
+    /// `name` names the policy in messages.
+    pub fn load_policy(&self, name: &str, bytes: &[u8]) -> Result<Policy, LoadError> {
+        Policy::load(self, name, bytes)
+    }
+
+    /// Reads and loads a policy file; the file name names the policy.
+    pub fn load_policy_file(&self, path: impl AsRef<Path>) -> Result<Policy, LoadError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        self.load_policy(&name, &bytes)
+    }
+
+    pub(crate) fn wasmtime(&self) -> &wasmtime::Engine {
+        &self.inner.wasmtime
+    }
+
+    pub(crate) fn linker(&self) -> &Linker<StoreState> {
+        &self.inner.linker
+    }
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("limits", &self.inner.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Advances the engine's epoch every [`TICK`] until dropped: the clock of every deadline.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+}
+
+impl Ticker {
+    fn start(engine: wasmtime::Engine) -> Result<Ticker, EngineError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        thread::Builder::new()
+            .name("pathsec-epoch".to_owned())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    thread::sleep(TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .map_err(|e| EngineError::Config {
+                message: format!("cannot start the deadline clock thread: {e}"),
+            })?;
+        Ok(Ticker { stop })
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,155 @@
+//! The errors users read: identifiers that do not parse, policies that do not load, an engine that
+//! cannot start. A decision never fails; see [`crate::PolicyFault`] for what a failing policy reports.
+
+use std::path::PathBuf;
+
+/// A string that is not a PLMN-ID.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlmnIdError {
+    /// The packed form is not 5 or 6 digits.
+    #[error("`{input}` is not a PLMN-ID: expected MCC (3 digits) + MNC (2 or 3 digits)")]
+    Packed {
+        /// What was given.
+        input: String,
+    },
+    /// The MCC or the MNC of the two-part form is malformed.
+    #[error("`{input}` is not an {part}: expected {}", if *part == "MCC" { "3 digits" } else { "2 or 3 digits, as a string" })]
+    Part {
+        /// `MCC` or `MNC`.
+        part: &'static str,
+        /// What was given.
+        input: String,
+    },
+    /// An MNC digit count other than 2 or 3.
+    #[error("an MNC has 2 or 3 digits, not {digits}")]
+    MncDigits {
+        /// What was given.
+        digits: u8,
+    },
+}
+
+/// A string that is not a valid fully qualified domain name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{input}` is not a valid FQDN: {problem}")]
+pub struct FqdnError {
+    /// What was given.
+    pub input: String,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+/// A name that is none of an enum's names (an unknown action, role, access kind…).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{input}` is not {what}: expected one of {expected}")]
+pub struct NameError {
+    what: &'static str,
+    input: String,
+    expected: String,
+}
+
+impl NameError {
+    pub(crate) fn new<'a>(
+        what: &'static str,
+        input: &str,
+        names: impl Iterator<Item = &'a str>,
+    ) -> NameError {
+        let expected = names
+            .map(|name| format!("`{name}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        NameError {
+            what,
+            input: input.to_owned(),
+            expected,
+        }
+    }
+}
+
+/// A policy that cannot be loaded. The message names the policy and says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The policy file cannot be read.
+    #[error("cannot read policy `{}`", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The bytes are not WebAssembly at all.
+    #[error(
+        "cannot load policy `{name}`: not a WebAssembly component (no `\\0asm` header): give the `.wasm` file the policy build produced"
+    )]
+    NotWasm {
+        /// The policy's name.
+        name: String,
+    },
+    /// A core module where a component is needed.
+    #[error(
+        "cannot load policy `{name}`: it is a core WebAssembly module, not a component: build it for `wasm32-wasip2`, or wrap it with `wasm-tools component new`"
+    )]
+    CoreModule {
+        /// The policy's name.
+        name: String,
+    },
+    /// The component is invalid or cannot be compiled.
+    #[error("cannot load policy `{name}`: invalid component: {message}")]
+    Compile {
+        /// The policy's name.
+        name: String,
+        /// The validator's or compiler's message.
+        message: String,
+    },
+    /// The component does not export the decision interface.
+    #[error(
+        "cannot load policy `{name}`: component does not export `{export}`: it must implement the world `pathsec:policy/path-secure`"
+    )]
+    MissingExport {
+        /// The policy's name.
+        name: String,
+        /// The missing export.
+        export: &'static str,
+    },
+    /// The component exports the interface with other types (another version of the WIT?).
+    #[error(
+        "cannot load policy `{name}`: its `{export}` does not match the world `pathsec:policy/path-secure` this host implements: {message}: rebuild it against this host's `wit/`"
+    )]
+    WrongWorld {
+        /// The policy's name.
+        name: String,
+        /// The export that does not match.
+        export: &'static str,
+        /// What does not match.
+        message: String,
+    },
+    /// The component imports something the host does not provide.
+    #[error(
+        "cannot load policy `{name}`: it imports `{import}`, which this host does not offer: policies may import only WASI 0.2 interfaces, and get no capability through them"
+    )]
+    UnsupportedImport {
+        /// The policy's name.
+        name: String,
+        /// The import.
+        import: String,
+    },
+}
+
+/// An engine that cannot be built from its settings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    /// A limit is out of range.
+    #[error("invalid limit `{limit}`: {problem}")]
+    Limit {
+        /// The setting.
+        limit: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// wasmtime refused the configuration.
+    #[error("cannot configure the WebAssembly engine: {message}")]
+    Config {
+        /// wasmtime's message.
+        message: String,
+    },
+}

@@ -1,0 +1,220 @@
+//! The facts a policy decides on: the operator's trust lists and server names (a [`FactSet`], loaded
+//! into the policy once per generation), and a device's attach and link-state facts (sent with every
+//! request).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::fqdn::Fqdn;
+use crate::named::named_enum;
+use crate::plmn::PlmnId;
+
+/// A handle for a server, interned by a [`FactSet`]. Requests name servers by handle so no string
+/// crosses into the policy per decision. Handles stay the same across [`FactSet::to_builder`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ServerId(u32);
+
+impl ServerId {
+    /// The raw handle, as the policy sees it.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+named_enum! {
+    /// How the device reaches its serving network.
+    pub enum AccessKind as "an access kind" {
+        /// 3GPP radio access.
+        ThreeGpp = "3gpp",
+        /// Trusted non-3GPP access.
+        TrustedNon3gpp = "trusted-non-3gpp",
+        /// Untrusted non-3GPP access, through an IPsec tunnel to the core.
+        UntrustedNon3gpp = "untrusted-non-3gpp",
+        /// Wireline access.
+        Wireline = "wireline",
+    }
+}
+
+/// The attach facts of a device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Attach {
+    /// The serving network, or `None` when unknown (which is never secure).
+    pub serving: Option<PlmnId>,
+    /// The device's home network; the server attaches to it.
+    pub home: PlmnId,
+    /// How the device is attached.
+    pub access: AccessKind,
+}
+
+impl Attach {
+    /// The device is roaming: its serving network is known and is not its home network.
+    pub fn is_roaming(&self) -> bool {
+        self.serving.is_some_and(|serving| serving != self.home)
+    }
+}
+
+/// The link-state facts of a device: is path A protected right now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LinkState {
+    /// Access-layer ciphering is on.
+    pub ciphering: bool,
+    /// Access-layer integrity protection is on.
+    pub integrity: bool,
+}
+
+/// Source of fact generations: every [`FactSet`] built in this process gets a different one.
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
+
+/// One immutable generation of the list facts (Lists 1-3) and the server names.
+///
+/// Build with [`FactSet::builder`]; derive the next generation with [`FactSet::to_builder`], which keeps
+/// every server handle.
+///
+/// ```
+/// use pathsec::{FactSet, PlmnId};
+/// let home: PlmnId = "310410".parse()?;
+/// let mut facts = FactSet::builder();
+/// let server = facts.server("mtc.example.com".parse()?);
+/// facts.trust_path_a(home).trust_path_b(home, server);
+/// let facts = facts.build();
+/// assert_eq!(facts.server_id(&"MTC.example.com.".parse()?), Some(server));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct FactSet {
+    generation: u64,
+    servers: Vec<Fqdn>,
+    by_name: HashMap<Fqdn, ServerId>,
+    path_a: Vec<PlmnId>,
+    path_b: Vec<(PlmnId, ServerId)>,
+    interconnect: Vec<PlmnId>,
+}
+
+impl FactSet {
+    /// An empty builder.
+    pub fn builder() -> FactSetBuilder {
+        FactSetBuilder::default()
+    }
+
+    /// A builder holding these facts, for the next generation. Server handles are kept.
+    pub fn to_builder(&self) -> FactSetBuilder {
+        FactSetBuilder {
+            servers: self.servers.clone(),
+            by_name: self.by_name.clone(),
+            path_a: self.path_a.iter().copied().collect(),
+            path_b: self.path_b.iter().copied().collect(),
+            interconnect: self.interconnect.iter().copied().collect(),
+        }
+    }
+
+    /// This generation's number: unique in the process, and larger for later builds.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The handle of a server, if it is known.
+    pub fn server_id(&self, fqdn: &Fqdn) -> Option<ServerId> {
+        self.by_name.get(fqdn).copied()
+    }
+
+    /// The name of a server handle, if it is one of this set's.
+    pub fn server(&self, id: ServerId) -> Option<&Fqdn> {
+        self.servers.get(id.0 as usize)
+    }
+
+    /// Every server, with its handle.
+    pub fn servers(&self) -> impl ExactSizeIterator<Item = (ServerId, &Fqdn)> {
+        self.servers
+            .iter()
+            .enumerate()
+            .map(|(index, fqdn)| (ServerId(index as u32), fqdn))
+    }
+
+    /// List 1: networks known to protect path A. Sorted, without duplicates.
+    pub fn path_a(&self) -> &[PlmnId] {
+        &self.path_a
+    }
+
+    /// List 2: (home network, server) pairs with a secure path B. Sorted, without duplicates.
+    pub fn path_b(&self) -> &[(PlmnId, ServerId)] {
+        &self.path_b
+    }
+
+    /// List 3: visited networks with a secure internal path and interconnect to home. Sorted, without
+    /// duplicates.
+    pub fn interconnect(&self) -> &[PlmnId] {
+        &self.interconnect
+    }
+}
+
+/// Collects the facts of one generation; see [`FactSet`].
+#[derive(Debug, Default, Clone)]
+pub struct FactSetBuilder {
+    servers: Vec<Fqdn>,
+    by_name: HashMap<Fqdn, ServerId>,
+    path_a: BTreeSet<PlmnId>,
+    path_b: BTreeSet<(PlmnId, ServerId)>,
+    interconnect: BTreeSet<PlmnId>,
+}
+
+impl FactSetBuilder {
+    /// The handle of a server, interning it if it is new.
+    pub fn server(&mut self, fqdn: Fqdn) -> ServerId {
+        if let Some(id) = self.by_name.get(&fqdn) {
+            return *id;
+        }
+        let id = ServerId(self.servers.len() as u32);
+        self.servers.push(fqdn.clone());
+        self.by_name.insert(fqdn, id);
+        id
+    }
+
+    /// Adds a network to List 1 (path A is protected).
+    pub fn trust_path_a(&mut self, network: PlmnId) -> &mut Self {
+        self.path_a.insert(network);
+        self
+    }
+
+    /// Adds a (home network, server) pair to List 2 (path B is secure). `server` must be a handle of
+    /// this builder.
+    pub fn trust_path_b(&mut self, home: PlmnId, server: ServerId) -> &mut Self {
+        self.path_b.insert((home, server));
+        self
+    }
+
+    /// Adds a visited network to List 3 (its internal path and interconnect to home are secure).
+    pub fn trust_interconnect(&mut self, network: PlmnId) -> &mut Self {
+        self.interconnect.insert(network);
+        self
+    }
+
+    /// Removes a network from List 1.
+    pub fn distrust_path_a(&mut self, network: PlmnId) -> &mut Self {
+        self.path_a.remove(&network);
+        self
+    }
+
+    /// Removes a pair from List 2.
+    pub fn distrust_path_b(&mut self, home: PlmnId, server: ServerId) -> &mut Self {
+        self.path_b.remove(&(home, server));
+        self
+    }
+
+    /// Removes a network from List 3.
+    pub fn distrust_interconnect(&mut self, network: PlmnId) -> &mut Self {
+        self.interconnect.remove(&network);
+        self
+    }
+
+    /// The facts, as a new generation.
+    pub fn build(&self) -> FactSet {
+        FactSet {
+            generation: GENERATIONS.fetch_add(1, Ordering::Relaxed),
+            servers: self.servers.clone(),
+            by_name: self.by_name.clone(),
+            path_a: self.path_a.iter().copied().collect(),
+            path_b: self.path_b.iter().copied().collect(),
+            interconnect: self.interconnect.iter().copied().collect(),
+        }
+    }
+}

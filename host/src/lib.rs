@@ -1,0 +1,74 @@
+//! pathsec decides, for every packet or message between a device and a server, whether the whole
+//! network path is already protected at the network layer or whether application-layer security must
+//! be used. The decision logic is an operator's WebAssembly component implementing the WIT world
+//! `pathsec:policy/path-secure`; the host runs it sandboxed, under deadlines and memory caps, and fails
+//! closed whenever a fact is unknown or the policy fails.
+//!
+//! Three phases, three types: an [`Engine`] compiles a [`Policy`] (checked and pre-instantiated), and
+//! each thread decides through its own [`Decider`] against an immutable [`FactSet`].
+//!
+//! ```
+//! # #[cfg(feature = "bundled-policies")] {
+//! use pathsec::{AccessKind, Action, Attach, Engine, Event, FactSet, LinkState, PlmnId, Request, Role};
+//!
+//! let engine = Engine::new()?;
+//! let policy = engine.load_policy("reference", pathsec::bundled::REFERENCE)?;
+//!
+//! let home: PlmnId = "310410".parse()?;
+//! let mut facts = FactSet::builder();
+//! let server = facts.server("mtc.example.com".parse()?);
+//! facts.trust_path_a(home).trust_path_b(home, server);
+//! let facts = facts.build();
+//!
+//! let mut decider = policy.decider();
+//! let request = Request {
+//!     role: Role::Server,
+//!     event: Event::SendData,
+//!     server,
+//!     attach: Attach { serving: Some(home), home, access: AccessKind::ThreeGpp },
+//!     link: LinkState { ciphering: true, integrity: true },
+//! };
+//! assert_eq!(decider.decide(&facts, &request).action, Action::SendPlain);
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod bindings;
+#[cfg(feature = "bundled-policies")]
+pub mod bundled;
+mod decider;
+mod decision;
+mod engine;
+mod error;
+mod facts;
+mod fqdn;
+mod limits;
+mod named;
+mod plmn;
+mod policy;
+mod request;
+mod sandbox;
+
+pub use decider::Decider;
+pub use decision::{Action, Decision, PolicyFault, Reason};
+pub use engine::{Engine, EngineBuilder};
+pub use error::{EngineError, FqdnError, LoadError, NameError, PlmnIdError};
+pub use facts::{AccessKind, Attach, FactSet, FactSetBuilder, LinkState, ServerId};
+pub use fqdn::Fqdn;
+pub use limits::Limits;
+pub use plmn::PlmnId;
+pub use policy::Policy;
+pub use request::{AccessIntegrity, EndToEnd, Event, EventKind, Request, Role, TriggerCheck};
+
+/// The engine's handles are shared across threads; a decider moves between them.
+const _: () = {
+    const fn shared<T: Send + Sync + Clone>() {}
+    const fn movable<T: Send>() {}
+    shared::<Engine>();
+    shared::<Policy>();
+    shared::<Decision>();
+    movable::<Decider>();
+    movable::<FactSet>();
+};

@@ -1,0 +1,132 @@
+//! Resource limits: what one decision, one load and one policy instance may use.
+
+use std::time::Duration;
+
+use crate::error::EngineError;
+
+/// The epoch ticker's period: the resolution of every deadline.
+pub(crate) const TICK: Duration = Duration::from_millis(1);
+
+/// What a policy may use. Every limit hit makes the decision fail closed with a
+/// [`PolicyFault`](crate::PolicyFault) that carries the observed value and the limit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest a `decide` call may run (a batch of `n` gets `n.div_ceil(64)` times this). Default 10 ms.
+    pub deadline: Duration,
+    /// Longest instantiating a policy or loading a fact generation into it may run. Default 1 s.
+    pub load_deadline: Duration,
+    /// Most linear memory one policy instance may have, in bytes. Default 64 MiB.
+    pub memory: usize,
+    /// Most elements one table may have. Default 100,000.
+    pub table_elements: usize,
+    /// Most core instances, tables and memories one policy instance may create. Default 64.
+    pub instances: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            deadline: Duration::from_millis(10),
+            load_deadline: Duration::from_secs(1),
+            memory: 64 << 20,
+            table_elements: 100_000,
+            instances: 64,
+        }
+    }
+}
+
+impl Limits {
+    /// Checks every limit is usable.
+    pub(crate) fn validate(&self) -> Result<(), EngineError> {
+        let problem =
+            |limit: &'static str, problem: String| Err(EngineError::Limit { limit, problem });
+        for (name, value) in [
+            ("deadline", self.deadline),
+            ("load_deadline", self.load_deadline),
+        ] {
+            if value < TICK || value > Duration::from_secs(3600) {
+                return problem(name, format!("{value:?} is outside 1 ms ..= 1 h"));
+            }
+        }
+        if self.memory < 1 << 16 {
+            return problem(
+                "memory",
+                format!("{} bytes is less than one 64 KiB page", self.memory),
+            );
+        }
+        if self.instances == 0 || self.table_elements == 0 {
+            return problem("instances/table_elements", "must be at least 1".to_owned());
+        }
+        Ok(())
+    }
+
+    /// The deadline for a batch of `requests`, in epoch ticks.
+    pub(crate) fn batch_ticks(&self, requests: usize) -> u64 {
+        ticks(self.deadline).saturating_mul(requests.div_ceil(64).max(1) as u64)
+    }
+}
+
+/// Ticks to wait for `limit`: one more than its length, since the current tick may be nearly over.
+pub(crate) fn ticks(limit: Duration) -> u64 {
+    (limit.as_nanos().div_ceil(TICK.as_nanos()) as u64).saturating_add(1)
+}
+
+/// The per-store limiter: enforces [`Limits`] and remembers the last memory growth it refused.
+pub(crate) struct StoreLimiter {
+    memory: usize,
+    table_elements: usize,
+    instances: usize,
+    /// The size the policy asked for when growth was last refused.
+    pub(crate) refused_memory: Option<usize>,
+}
+
+impl StoreLimiter {
+    pub(crate) fn new(limits: &Limits) -> StoreLimiter {
+        StoreLimiter {
+            memory: limits.memory,
+            table_elements: limits.table_elements,
+            instances: limits.instances,
+            refused_memory: None,
+        }
+    }
+
+    pub(crate) fn memory_limit(&self) -> usize {
+        self.memory
+    }
+}
+
+impl wasmtime::ResourceLimiter for StoreLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory {
+            self.refused_memory = Some(desired);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= self.table_elements)
+    }
+
+    fn instances(&self) -> usize {
+        self.instances
+    }
+
+    fn tables(&self) -> usize {
+        self.instances
+    }
+
+    fn memories(&self) -> usize {
+        self.instances
+    }
+}

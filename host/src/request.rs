@@ -1,0 +1,107 @@
+//! A request: who asks, about what event, on which path.
+
+use crate::facts::{Attach, LinkState, ServerId};
+use crate::named::named_enum;
+
+named_enum! {
+    /// Which node asks.
+    pub enum Role as "a role" {
+        /// The second node: an MTC server or application, attached to the device's home network.
+        Server = "server",
+        /// The first node: the device (UE).
+        Device = "device",
+    }
+}
+
+named_enum! {
+    /// The outcome of a received trigger's access-layer integrity check.
+    pub enum AccessIntegrity as "an access-layer integrity result" {
+        /// Verified.
+        Verified = "verified",
+        /// The trigger had no access-layer integrity protection.
+        Absent = "absent",
+        /// Checked, and the check failed.
+        Failed = "failed",
+    }
+}
+
+named_enum! {
+    /// The outcome of checking a received trigger's end-to-end protection.
+    pub enum EndToEnd as "an end-to-end protection result" {
+        /// Present and verified.
+        Valid = "valid",
+        /// Not present.
+        Absent = "absent",
+        /// Present and not verified.
+        Invalid = "invalid",
+    }
+}
+
+/// What is known about a received trigger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TriggerCheck {
+    /// The access-layer integrity check result.
+    pub access_integrity: AccessIntegrity,
+    /// The end-to-end protection check result.
+    pub end_to_end: EndToEnd,
+}
+
+named_enum! {
+    /// The kind of an [`Event`], without its details.
+    pub enum EventKind as "an event" {
+        /// [`Event::SendData`].
+        SendData = "send-data",
+        /// [`Event::ReceiveUnprotected`].
+        ReceiveUnprotected = "receive-unprotected",
+        /// [`Event::ReceiveProtected`].
+        ReceiveProtected = "receive-protected",
+        /// [`Event::ReceiveTrigger`].
+        ReceiveTrigger = "receive-trigger",
+        /// [`Event::SendTrigger`].
+        SendTrigger = "send-trigger",
+    }
+}
+
+/// The event the asking node handles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// Prepared data is about to be sent.
+    SendData,
+    /// Data without application-layer security was received.
+    ReceiveUnprotected,
+    /// Data carrying application-layer security was received.
+    ReceiveProtected,
+    /// A trigger was received (by a device).
+    ReceiveTrigger(TriggerCheck),
+    /// A trigger is about to be sent (by a server).
+    SendTrigger,
+}
+
+impl Event {
+    /// The event's kind.
+    pub fn kind(self) -> EventKind {
+        match self {
+            Event::SendData => EventKind::SendData,
+            Event::ReceiveUnprotected => EventKind::ReceiveUnprotected,
+            Event::ReceiveProtected => EventKind::ReceiveProtected,
+            Event::ReceiveTrigger(_) => EventKind::ReceiveTrigger,
+            Event::SendTrigger => EventKind::SendTrigger,
+        }
+    }
+}
+
+/// One decision to make: the asking node's role and event, the server on the path, and the device's
+/// attach and link-state facts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Request {
+    /// Which node asks.
+    pub role: Role,
+    /// What it handles.
+    pub event: Event,
+    /// The server at the other end of the path (or the asking server itself).
+    pub server: ServerId,
+    /// The device's attach facts.
+    pub attach: Attach,
+    /// The device's link-state facts.
+    pub link: LinkState,
+}

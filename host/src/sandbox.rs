@@ -1,0 +1,54 @@
+//! What a policy instance gets from the host: WASI 0.2 with an empty context (no files, environment,
+//! arguments, network or stdio — so no capability), a memory and table cap, and an epoch deadline.
+
+use wasmtime::Store;
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::bindings::TYPES_IMPORT;
+use crate::limits::{Limits, StoreLimiter};
+
+/// The host state of one policy instance.
+pub(crate) struct StoreState {
+    pub(crate) limiter: StoreLimiter,
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for StoreState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// The linker every policy is instantiated with: WASI 0.2, and the contract's types interface (which
+/// a component imports because its export uses those types; it holds no functions).
+pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<StoreState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    linker.instance(TYPES_IMPORT)?;
+    Ok(linker)
+}
+
+/// May a policy import this? WASI 0.2 interfaces and the contract's types interface only.
+pub(crate) fn import_allowed(name: &str) -> bool {
+    name.starts_with("wasi:") || name == TYPES_IMPORT
+}
+
+/// A new store for one policy instance. Its epoch deadline traps; callers set it before every call.
+pub(crate) fn store(engine: &wasmtime::Engine, limits: &Limits) -> Store<StoreState> {
+    // `WasiCtx::builder()` starts empty: no preopened directories, environment, arguments or
+    // inherited stdio, and sockets that refuse every address.
+    let state = StoreState {
+        limiter: StoreLimiter::new(limits),
+        wasi: WasiCtx::builder().build(),
+        table: ResourceTable::new(),
+    };
+    let mut store = Store::new(engine, state);
+    store.limiter(|state| &mut state.limiter);
+    store.epoch_deadline_trap();
+    store
+}
