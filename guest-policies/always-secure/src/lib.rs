@@ -20,12 +20,14 @@ fn decide(request: &Request) -> Decision {
         (_, Event::SendData) => (Action::SecureThenSend, strict),
         (_, Event::ReceiveUnprotected) => (Action::DiscardAndSecure, strict),
         (_, Event::ReceiveProtected) => (Action::Accept, Reason::ApplicationLayerProtected),
-        (Role::Device, Event::ReceiveTrigger(check)) => match (check.access_integrity, check.end_to_end) {
-            (AccessIntegrity::Failed, _) => (Action::Discard, Reason::TriggerIntegrityFailed),
-            (_, EndToEnd::Valid) => (Action::Accept, Reason::TriggerEndToEndValid),
-            (_, EndToEnd::Invalid) => (Action::Discard, Reason::TriggerEndToEndInvalid),
-            (_, EndToEnd::Absent) => (Action::Discard, strict),
-        },
+        (Role::Device, Event::ReceiveTrigger(check)) => {
+            match (check.access_integrity, check.end_to_end) {
+                (AccessIntegrity::Failed, _) => (Action::Discard, Reason::TriggerIntegrityFailed),
+                (_, EndToEnd::Valid) => (Action::Accept, Reason::TriggerEndToEndValid),
+                (_, EndToEnd::Invalid) => (Action::Discard, Reason::TriggerEndToEndInvalid),
+                (_, EndToEnd::Absent) => (Action::Discard, strict),
+            }
+        }
     };
     Decision { action, reason }
 }

@@ -1,0 +1,127 @@
+//! Hostile and broken policies, built at test time from core-module WAT and a WIT world with
+//! `wit-component` — the same way a real guest toolchain makes a component. Nothing prebuilt.
+
+use std::path::Path;
+
+use wit_component::{ComponentEncoder, StringEncoding};
+use wit_parser::Resolve;
+
+/// The body of `load`: returns a pointer to a `result<_, string>` (ok: discriminant 0 at offset 0).
+pub const LOAD_OK: &str = "(i32.store8 (i32.const 32) (i32.const 0)) (i32.const 32)";
+/// The body of `load` that rejects every fact set with the message "lists rejected".
+pub const LOAD_REJECTS: &str = "(i32.store8 (i32.const 32) (i32.const 1)) \
+     (i32.store (i32.const 36) (i32.const 512)) (i32.store (i32.const 40) (i32.const 14)) (i32.const 32)";
+/// The body of `decide` that answers `secure-then-send` / `policy-requires-application-security`.
+pub const DECIDE_STRICT: &str = "(i32.store8 (i32.const 16) (i32.const 1)) (i32.store8 (i32.const 17) (i32.const 12)) (i32.const 16)";
+/// The body of `decide` that answers `send-plain` / `path-secure` to everything, even to receipts.
+pub const DECIDE_SEND_PLAIN: &str = "(i32.store8 (i32.const 16) (i32.const 0)) (i32.store8 (i32.const 17) (i32.const 0)) (i32.const 16)";
+/// The body of `decide` that answers an action the WIT does not have (discriminant 200).
+pub const DECIDE_BAD_ENUM: &str = "(i32.store8 (i32.const 16) (i32.const 200)) (i32.store8 (i32.const 17) (i32.const 0)) (i32.const 16)";
+/// A body that never returns.
+pub const SPIN: &str = "(loop $forever (br $forever)) (unreachable)";
+/// A body that traps.
+pub const TRAP: &str = "(unreachable)";
+/// A body that grows memory until refused, then traps (as Rust's allocator aborts).
+pub const MEMORY_BOMB: &str = "(block $refused (loop $more (br_if $refused (i32.eq (memory.grow (i32.const 16)) (i32.const -1))) (br $more))) (unreachable)";
+/// The body of `decide-batch` that answers every batch with an empty list.
+pub const BATCH_EMPTY: &str = "(i32.store (i32.const 48) (i32.const 0)) (i32.store (i32.const 52) (i32.const 0)) (i32.const 48)";
+
+/// A `path-secure` component whose three exports run the given WAT bodies.
+pub fn policy(load: &str, decide: &str, decide_batch: &str) -> Vec<u8> {
+    let module = format!(
+        r#"(module
+  (memory (export "memory") 1)
+  (data (i32.const 512) "lists rejected")
+  (global $heap (mut i32) (i32.const 4096))
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+    (local $ptr i32)
+    (local.set $ptr (i32.and (i32.add (global.get $heap) (i32.sub (local.get 2) (i32.const 1)))
+                             (i32.sub (i32.const 0) (local.get 2))))
+    (global.set $heap (i32.add (local.get $ptr) (local.get 3)))
+    (block $fits
+      (loop $grow
+        (br_if $fits (i32.le_u (global.get $heap) (i32.mul (memory.size) (i32.const 65536))))
+        (if (i32.eq (memory.grow (i32.const 1)) (i32.const -1)) (then (unreachable)))
+        (br $grow)))
+    (local.get $ptr))
+  (func (export "pathsec:policy/decide@0.1.0#load")
+    (param i64 i32 i32 i32 i32 i32 i32 i32 i32) (result i32) {load})
+  (func (export "pathsec:policy/decide@0.1.0#decide")
+    (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32) {decide})
+  (func (export "pathsec:policy/decide@0.1.0#decide-batch") (param i32 i32) (result i32) {decide_batch})
+)"#
+    );
+    componentize(&module, WitSource::Repository, "path-secure")
+}
+
+/// A component whose `pathsec:policy/decide` has other functions than the host's WIT.
+pub fn wrong_world() -> Vec<u8> {
+    let wit = "package pathsec:policy@0.1.0;
+        interface decide { decide: func(x: u32) -> u32; }
+        world path-secure { export decide; }";
+    let module = r#"(module (func (export "pathsec:policy/decide@0.1.0#decide") (param i32) (result i32) (local.get 0)))"#;
+    componentize(module, WitSource::Text(wit), "path-secure")
+}
+
+/// A component that imports an interface the host does not offer (a socket of its own).
+pub fn foreign_import() -> Vec<u8> {
+    let wit = "package evil:net@0.1.0;
+        interface socket { connect: func(port: u16) -> u32; }
+        world grab { import socket; export run: func() -> u32; }";
+    let module = r#"(module
+        (import "evil:net/socket@0.1.0" "connect" (func $connect (param i32) (result i32)))
+        (func (export "run") (result i32) (call $connect (i32.const 22))))"#;
+    componentize(module, WitSource::Text(wit), "grab")
+}
+
+/// A component that exports nothing.
+pub fn empty_component() -> Vec<u8> {
+    wat("(component)")
+}
+
+/// A core module (not a component) that exports the right names.
+pub fn core_module() -> Vec<u8> {
+    wat(
+        r#"(module (func (export "pathsec:policy/decide@0.1.0#decide") (param i32) (result i32) (local.get 0)))"#,
+    )
+}
+
+fn wat(text: &str) -> Vec<u8> {
+    wat::parse_str(text).unwrap_or_else(|e| panic!("fixture WAT does not parse: {e}"))
+}
+
+enum WitSource<'a> {
+    /// The repository's `wit/`, the contract the host implements.
+    Repository,
+    /// A WIT package given inline.
+    Text(&'a str),
+}
+
+fn componentize(module_wat: &str, wit: WitSource<'_>, world: &str) -> Vec<u8> {
+    let mut resolve = Resolve::default();
+    let package = match wit {
+        WitSource::Repository => {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("wit");
+            resolve.push_dir(&dir).map(|(package, _)| package)
+        }
+        WitSource::Text(text) => resolve.push_str("fixture.wit", text),
+    }
+    .unwrap_or_else(|e| panic!("fixture WIT does not parse: {e:#}"));
+    let world = resolve
+        .select_world(&[package], Some(world))
+        .unwrap_or_else(|e| panic!("no world: {e:#}"));
+    let mut module = wat(module_wat);
+    wit_component::embed_component_metadata(
+        &mut module,
+        &resolve,
+        world,
+        StringEncoding::UTF8,
+        false,
+    )
+    .unwrap_or_else(|e| panic!("cannot embed WIT: {e:#}"));
+    ComponentEncoder::default()
+        .validate(true)
+        .module(&module)
+        .and_then(|encoder| encoder.encode())
+        .unwrap_or_else(|e| panic!("fixture does not componentize: {e:#}"))
+}
