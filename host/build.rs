@@ -49,14 +49,7 @@ fn build() -> Result<(), String> {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let mut command = Command::new(&cargo);
     command
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "--target",
-            TARGET,
-            "--manifest-path",
-        ])
+        .args(["build", "--release", "--locked", "--target", TARGET, "--manifest-path"])
         .arg(guests.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(&target_dir);
@@ -72,14 +65,9 @@ fn build() -> Result<(), String> {
         command.env_remove(name);
     }
     command.env("RUSTC", &rustc);
-    let status = command
-        .status()
-        .map_err(|e| format!("cannot run `{}`: {e}", cargo.to_string_lossy()))?;
+    let status = command.status().map_err(|e| format!("cannot run `{}`: {e}", cargo.to_string_lossy()))?;
     if !status.success() {
-        return Err(format!(
-            "`cargo build --target {TARGET}` of `{}` failed ({status})",
-            guests.display()
-        ));
+        return Err(format!("`cargo build --target {TARGET}` of `{}` failed ({status})", guests.display()));
     }
 
     let built = target_dir.join(TARGET).join("release");
@@ -101,16 +89,15 @@ fn ensure_target(rustc: &OsString) -> Result<(), String> {
     if sysroot.join("lib/rustlib").join(TARGET).is_dir() {
         return Ok(());
     }
-    let status = Command::new("rustup")
-        .args(["target", "add", TARGET])
-        .status()
-        .map_err(|e| format!("the `{TARGET}` target is missing and rustup cannot run ({e}): install it with `rustup target add {TARGET}`"))?;
+    let status = Command::new("rustup").args(["target", "add", TARGET]).status().map_err(|e| {
+        format!(
+            "the `{TARGET}` target is missing and rustup cannot run ({e}): install it with `rustup target add {TARGET}`"
+        )
+    })?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!(
-            "`rustup target add {TARGET}` failed ({status}): install the target by hand and build again"
-        ))
+        Err(format!("`rustup target add {TARGET}` failed ({status}): install the target by hand and build again"))
     }
 }
 

@@ -15,12 +15,7 @@ fn main() {
     let trials = files
         .into_iter()
         .map(|path| {
-            let name = path
-                .strip_prefix(&root)
-                .unwrap_or(&path)
-                .with_extension("")
-                .display()
-                .to_string();
+            let name = path.strip_prefix(&root).unwrap_or(&path).with_extension("").display().to_string();
             Trial::test(name, move || run(&path))
         })
         .collect();
@@ -28,8 +23,7 @@ fn main() {
 }
 
 fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
-    let entries =
-        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list `{}`: {e}", dir.display()));
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list `{}`: {e}", dir.display()));
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
@@ -45,8 +39,7 @@ fn run(path: &Path) -> Result<(), Failed> {
         Parsed::ErrorAsWanted => return Ok(()),
         Parsed::Run(case) => case,
     };
-    let policy = pathsec_suite::bundled(&case.policy)
-        .ok_or_else(|| format!("no bundled policy `{}`", case.policy))?;
+    let policy = pathsec_suite::bundled(&case.policy).ok_or_else(|| format!("no bundled policy `{}`", case.policy))?;
     let decision = policy.decider().decide(&case.facts, &case.request);
     if let Some(fault) = &decision.fault {
         return Err(format!("{}: the policy failed: {fault}", case.note).into());
@@ -54,20 +47,12 @@ fn run(path: &Path) -> Result<(), Failed> {
     let got = (decision.action, decision.reason);
     let want = (case.want.action, case.want.reason);
     if got != want {
-        return Err(format!(
-            "{}\n  want {} ({})\n  got  {} ({})",
-            case.note, want.0, want.1, got.0, got.1
-        )
-        .into());
+        return Err(format!("{}\n  want {} ({})\n  got  {} ({})", case.note, want.0, want.1, got.0, got.1).into());
     }
     if case.policy == "reference" {
         let native = NativeRule::new(&case.facts).decide(&case.request);
         if native != want {
-            return Err(format!(
-                "{}: the native rule says {} ({})",
-                case.note, native.0, native.1
-            )
-            .into());
+            return Err(format!("{}: the native rule says {} ({})", case.note, native.0, native.1).into());
         }
     }
     Ok(())

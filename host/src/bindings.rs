@@ -16,11 +16,7 @@ pub(crate) const DECIDE_EXPORT: &str = "pathsec:policy/decide@0.1.0";
 pub(crate) const TYPES_IMPORT: &str = "pathsec:policy/types@0.1.0";
 
 fn plmn(id: PlmnId) -> wit::PlmnId {
-    wit::PlmnId {
-        mcc: id.mcc(),
-        mnc: id.mnc(),
-        mnc_digits: id.mnc_digits(),
-    }
+    wit::PlmnId { mcc: id.mcc(), mnc: id.mnc(), mnc_digits: id.mnc_digits() }
 }
 
 pub(crate) fn facts(facts: &FactSet) -> wit::FactSet {
@@ -28,20 +24,14 @@ pub(crate) fn facts(facts: &FactSet) -> wit::FactSet {
         generation: facts.generation(),
         servers: facts
             .servers()
-            .map(|(id, fqdn)| wit::Server {
-                id: id.get(),
-                fqdn: fqdn.as_str().to_owned(),
-            })
+            .map(|(id, fqdn)| wit::Server { id: id.get(), fqdn: fqdn.as_str().to_owned() })
             .collect(),
         lists: wit::TrustLists {
             path_a: facts.path_a().iter().copied().map(plmn).collect(),
             path_b: facts
                 .path_b()
                 .iter()
-                .map(|(home, server)| wit::PathBEntry {
-                    home: plmn(*home),
-                    server: server.get(),
-                })
+                .map(|(home, server)| wit::PathBEntry { home: plmn(*home), server: server.get() })
                 .collect(),
             interconnect: facts.interconnect().iter().copied().map(plmn).collect(),
         },
@@ -72,10 +62,7 @@ pub(crate) fn request(request: &Request) -> wit::Request {
                 AccessKind::Wireline => wit::AccessKind::Wireline,
             },
         },
-        link: wit::LinkState {
-            ciphering: request.link.ciphering,
-            integrity: request.link.integrity,
-        },
+        link: wit::LinkState { ciphering: request.link.ciphering, integrity: request.link.integrity },
     }
 }
 

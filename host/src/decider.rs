@@ -41,12 +41,7 @@ impl Decider {
         let limits = policy.engine().limits();
         let decide_ticks = limits::ticks(limits.deadline);
         let load_ticks = limits::ticks(limits.load_deadline);
-        Decider {
-            policy,
-            decide_ticks,
-            load_ticks,
-            live: None,
-        }
+        Decider { policy, decide_ticks, load_ticks, live: None }
     }
 
     /// The policy this decider runs.
@@ -71,25 +66,17 @@ impl Decider {
         };
         arm(&mut live.store, ticks);
         let started = Instant::now();
-        let answer = live
-            .bindings
-            .pathsec_policy_decide()
-            .call_decide(&mut live.store, bindings::request(request));
+        let answer = live.bindings.pathsec_policy_decide().call_decide(&mut live.store, bindings::request(request));
         match answer {
             Ok(answer) => checked(event, answer),
-            Err(error) => {
-                Decision::fail_closed(event, self.fault(error, started, self.limits().deadline))
-            }
+            Err(error) => Decision::fail_closed(event, self.fault(error, started, self.limits().deadline)),
         }
     }
 
     /// Decides many requests in one call into the policy; one decision per request, in order.
     pub fn decide_batch(&mut self, facts: &FactSet, requests: &[Request]) -> Vec<Decision> {
         let fail_all = |fault: Arc<PolicyFault>| {
-            requests
-                .iter()
-                .map(|r| Decision::fail_closed(r.event.kind(), Arc::clone(&fault)))
-                .collect()
+            requests.iter().map(|r| Decision::fail_closed(r.event.kind(), Arc::clone(&fault))).collect()
         };
         if requests.is_empty() {
             return Vec::new();
@@ -102,20 +89,14 @@ impl Decider {
         let lowered: Vec<_> = requests.iter().map(bindings::request).collect();
         arm(&mut live.store, ticks);
         let started = Instant::now();
-        let answer = live
-            .bindings
-            .pathsec_policy_decide()
-            .call_decide_batch(&mut live.store, &lowered);
+        let answer = live.bindings.pathsec_policy_decide().call_decide_batch(&mut live.store, &lowered);
         match answer {
-            Ok(answers) if answers.len() == requests.len() => requests
-                .iter()
-                .zip(answers)
-                .map(|(request, answer)| checked(request.event.kind(), answer))
-                .collect(),
-            Ok(answers) => fail_all(Arc::new(PolicyFault::BatchLength {
-                expected: requests.len(),
-                got: answers.len(),
-            })),
+            Ok(answers) if answers.len() == requests.len() => {
+                requests.iter().zip(answers).map(|(request, answer)| checked(request.event.kind(), answer)).collect()
+            }
+            Ok(answers) => {
+                fail_all(Arc::new(PolicyFault::BatchLength { expected: requests.len(), got: answers.len() }))
+            }
             Err(error) => {
                 let limit = self.limits().deadline * requests.len().div_ceil(64) as u32;
                 fail_all(self.fault(error, started, limit))
@@ -144,20 +125,13 @@ impl Decider {
             }
             arm(&mut live.store, self.load_ticks);
             let started = Instant::now();
-            match live
-                .bindings
-                .pathsec_policy_decide()
-                .call_load(&mut live.store, &bindings::facts(facts))
-            {
+            match live.bindings.pathsec_policy_decide().call_load(&mut live.store, &bindings::facts(facts)) {
                 Ok(Ok(())) => {
                     live.loaded = Some(generation);
                     live.rejected = None;
                 }
                 Ok(Err(message)) => {
-                    let fault = Arc::new(PolicyFault::FactsRejected {
-                        generation,
-                        message,
-                    });
+                    let fault = Arc::new(PolicyFault::FactsRejected { generation, message });
                     live.loaded = None;
                     live.rejected = Some((generation, Arc::clone(&fault)));
                     self.live = Some(live);
@@ -178,12 +152,7 @@ impl Decider {
         store.set_epoch_deadline(self.load_ticks);
         let started = Instant::now();
         match self.policy.pre().instantiate(&mut store) {
-            Ok(bindings) => Ok(Live {
-                store,
-                bindings,
-                loaded: None,
-                rejected: None,
-            }),
+            Ok(bindings) => Ok(Live { store, bindings, loaded: None, rejected: None }),
             Err(error) => {
                 let refused = store.data_mut().limiter.refused_memory.take();
                 Err(Arc::new(
@@ -203,17 +172,11 @@ impl Decider {
     }
 
     /// The fault behind a failed call. The instance is dropped: a trap leaves its store unusable.
-    fn fault(
-        &mut self,
-        error: wasmtime::Error,
-        started: Instant,
-        limit: std::time::Duration,
-    ) -> Arc<PolicyFault> {
+    fn fault(&mut self, error: wasmtime::Error, started: Instant, limit: std::time::Duration) -> Arc<PolicyFault> {
         let (refused, memory_limit) = match self.live.take() {
-            Some(mut live) => (
-                live.store.data_mut().limiter.refused_memory.take(),
-                live.store.data().limiter.memory_limit(),
-            ),
+            Some(mut live) => {
+                (live.store.data_mut().limiter.refused_memory.take(), live.store.data().limiter.memory_limit())
+            }
             None => (None, self.limits().memory),
         };
         Arc::new(classify(&error, refused, memory_limit, started, limit))
@@ -236,34 +199,22 @@ fn classify(
     limit: std::time::Duration,
 ) -> PolicyFault {
     if let Some(requested) = refused_memory {
-        return PolicyFault::MemoryLimitExceeded {
-            requested,
-            limit: memory_limit,
-        };
+        return PolicyFault::MemoryLimitExceeded { requested, limit: memory_limit };
     }
-    if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-        return PolicyFault::DeadlineExceeded {
-            elapsed: started.elapsed(),
-            limit,
-        };
-    }
-    PolicyFault::Trap {
-        message: format!("{error:#}"),
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => PolicyFault::DeadlineExceeded { elapsed: started.elapsed(), limit },
+        // The trap itself, without the multi-line wasm backtrace wasmtime wraps it in.
+        Some(trap) => PolicyFault::Trap { message: trap.to_string() },
+        None => PolicyFault::Trap { message: format!("{error:#}") },
     }
 }
 
 /// The policy's answer, unless its action does not fit the event.
-fn checked(
-    event: crate::request::EventKind,
-    answer: bindings::pathsec::policy::types::Decision,
-) -> Decision {
+fn checked(event: crate::request::EventKind, answer: bindings::pathsec::policy::types::Decision) -> Decision {
     let (action, reason) = bindings::decision(answer);
     if action.fits(event) {
         Decision::new(action, reason)
     } else {
-        Decision::fail_closed(
-            event,
-            Arc::new(PolicyFault::ActionNotAllowed { event, action }),
-        )
+        Decision::fail_closed(event, Arc::new(PolicyFault::ActionNotAllowed { event, action }))
     }
 }

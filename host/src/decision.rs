@@ -102,9 +102,7 @@ impl Reason {
             Reason::ServingNetworkUnknown => "the serving network is not known",
             Reason::AccessCipheringOff => "access-layer ciphering is off",
             Reason::AccessIntegrityOff => "access-layer integrity protection is off",
-            Reason::PathANotTrusted => {
-                "the serving network is not in List 1: path A is not known to be protected"
-            }
+            Reason::PathANotTrusted => "the serving network is not in List 1: path A is not known to be protected",
             Reason::PathBNotTrusted => {
                 "the (home network, server) pair is not in List 2: path B is not known to be secure"
             }
@@ -118,9 +116,7 @@ impl Reason {
                 "the trigger has no access-layer integrity and no valid end-to-end protection"
             }
             Reason::TriggerEndToEndInvalid => "the trigger's end-to-end protection did not verify",
-            Reason::PolicyRequiresApplicationSecurity => {
-                "the policy requires application-layer security on every path"
-            }
+            Reason::PolicyRequiresApplicationSecurity => "the policy requires application-layer security on every path",
             Reason::EventNotForRole => "this node does not handle this event",
             Reason::PolicyFault => "the policy failed, so the engine failed closed",
         }
@@ -201,33 +197,19 @@ pub struct Decision {
 impl Decision {
     /// A decision the policy made.
     pub fn new(action: Action, reason: Reason) -> Decision {
-        Decision {
-            action,
-            reason,
-            fault: None,
-        }
+        Decision { action, reason, fault: None }
     }
 
     /// The fail-closed decision for `event`, because of `fault`.
     pub fn fail_closed(event: EventKind, fault: Arc<PolicyFault>) -> Decision {
-        Decision {
-            action: Action::fail_closed(event),
-            reason: Reason::PolicyFault,
-            fault: Some(fault),
-        }
+        Decision { action: Action::fail_closed(event), reason: Reason::PolicyFault, fault: Some(fault) }
     }
 }
 
 impl fmt::Display for Decision {
     /// `action (reason: explanation)`, and the fault when there is one.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} ({}: {})",
-            self.action,
-            self.reason,
-            self.reason.explain()
-        )?;
+        write!(f, "{} ({}: {})", self.action, self.reason, self.reason.explain())?;
         if let Some(fault) = &self.fault {
             write!(f, ": {fault}")?;
         }

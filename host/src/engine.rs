@@ -47,9 +47,7 @@ impl EngineBuilder {
     /// Checks the settings and starts the engine.
     pub fn build(self) -> Result<Engine, EngineError> {
         self.limits.validate()?;
-        let config_error = |e: wasmtime::Error| EngineError::Config {
-            message: format!("{e:#}"),
-        };
+        let config_error = |e: wasmtime::Error| EngineError::Config { message: format!("{e:#}") };
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
         // Concurrent component calls are never used; their per-store bookkeeping halves the speed of
@@ -58,14 +56,7 @@ impl EngineBuilder {
         let wasmtime = wasmtime::Engine::new(&config).map_err(config_error)?;
         let linker = sandbox::linker(&wasmtime).map_err(config_error)?;
         let ticker = Ticker::start(wasmtime.clone())?;
-        Ok(Engine {
-            inner: Arc::new(EngineInner {
-                wasmtime,
-                linker,
-                limits: self.limits,
-                _ticker: ticker,
-            }),
-        })
+        Ok(Engine { inner: Arc::new(EngineInner { wasmtime, linker, limits: self.limits, _ticker: ticker }) })
     }
 }
 
@@ -94,14 +85,8 @@ impl Engine {
     /// Reads and loads a policy file; the file name names the policy.
     pub fn load_policy_file(&self, path: impl AsRef<Path>) -> Result<Policy, LoadError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let name = path.file_name().map_or_else(
-            || path.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
+        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
         self.load_policy(&name, &bytes)
     }
 
@@ -116,9 +101,7 @@ impl Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine")
-            .field("limits", &self.inner.limits)
-            .finish_non_exhaustive()
+        f.debug_struct("Engine").field("limits", &self.inner.limits).finish_non_exhaustive()
     }
 }
 
@@ -139,9 +122,7 @@ impl Ticker {
                     engine.increment_epoch();
                 }
             })
-            .map_err(|e| EngineError::Config {
-                message: format!("cannot start the deadline clock thread: {e}"),
-            })?;
+            .map_err(|e| EngineError::Config { message: format!("cannot start the deadline clock thread: {e}") })?;
         Ok(Ticker { stop })
     }
 }

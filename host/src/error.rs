@@ -48,20 +48,9 @@ pub struct NameError {
 }
 
 impl NameError {
-    pub(crate) fn new<'a>(
-        what: &'static str,
-        input: &str,
-        names: impl Iterator<Item = &'a str>,
-    ) -> NameError {
-        let expected = names
-            .map(|name| format!("`{name}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        NameError {
-            what,
-            input: input.to_owned(),
-            expected,
-        }
+    pub(crate) fn new<'a>(what: &'static str, input: &str, names: impl Iterator<Item = &'a str>) -> NameError {
+        let expected = names.map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ");
+        NameError { what, input: input.to_owned(), expected }
     }
 }
 

@@ -124,10 +124,7 @@ impl FactSet {
 
     /// Every server, with its handle.
     pub fn servers(&self) -> impl ExactSizeIterator<Item = (ServerId, &Fqdn)> {
-        self.servers
-            .iter()
-            .enumerate()
-            .map(|(index, fqdn)| (ServerId(index as u32), fqdn))
+        self.servers.iter().enumerate().map(|(index, fqdn)| (ServerId(index as u32), fqdn))
     }
 
     /// List 1: networks known to protect path A. Sorted, without duplicates.

@@ -40,28 +40,22 @@ impl FromStr for Fqdn {
     type Err = FqdnError;
 
     fn from_str(input: &str) -> Result<Fqdn, FqdnError> {
-        let error = |problem: String| FqdnError {
-            input: input.to_owned(),
-            problem,
-        };
+        let error = |problem: String| FqdnError { input: input.to_owned(), problem };
         let name = input.strip_suffix('.').unwrap_or(input);
         if name.is_empty() {
             return Err(error("it is empty".to_owned()));
         }
         if !name.is_ascii() {
-            return Err(error("it has non-ASCII characters: write internationalised names in their A-label (`xn--`) form".to_owned()));
+            return Err(error(
+                "it has non-ASCII characters: write internationalised names in their A-label (`xn--`) form".to_owned(),
+            ));
         }
         if name.len() > MAX_NAME {
-            return Err(error(format!(
-                "it is {} characters long, more than {MAX_NAME}",
-                name.len()
-            )));
+            return Err(error(format!("it is {} characters long, more than {MAX_NAME}", name.len())));
         }
         for label in name.split('.') {
             if label.is_empty() {
-                return Err(error(
-                    "it has an empty label (two dots in a row, or a leading dot)".to_owned(),
-                ));
+                return Err(error("it has an empty label (two dots in a row, or a leading dot)".to_owned()));
             }
             if label.len() > MAX_LABEL {
                 return Err(error(format!(
@@ -69,13 +63,8 @@ impl FromStr for Fqdn {
                     label.len()
                 )));
             }
-            if let Some(bad) = label
-                .chars()
-                .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
-            {
-                return Err(error(format!(
-                    "label `{label}` has `{bad}`: only letters, digits and `-` are allowed"
-                )));
+            if let Some(bad) = label.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
+                return Err(error(format!("label `{label}` has `{bad}`: only letters, digits and `-` are allowed")));
             }
             if label.starts_with('-') || label.ends_with('-') {
                 return Err(error(format!("label `{label}` starts or ends with `-`")));

@@ -38,21 +38,14 @@ impl Default for Limits {
 impl Limits {
     /// Checks every limit is usable.
     pub(crate) fn validate(&self) -> Result<(), EngineError> {
-        let problem =
-            |limit: &'static str, problem: String| Err(EngineError::Limit { limit, problem });
-        for (name, value) in [
-            ("deadline", self.deadline),
-            ("load_deadline", self.load_deadline),
-        ] {
+        let problem = |limit: &'static str, problem: String| Err(EngineError::Limit { limit, problem });
+        for (name, value) in [("deadline", self.deadline), ("load_deadline", self.load_deadline)] {
             if value < TICK || value > Duration::from_secs(3600) {
                 return problem(name, format!("{value:?} is outside 1 ms ..= 1 h"));
             }
         }
         if self.memory < 1 << 16 {
-            return problem(
-                "memory",
-                format!("{} bytes is less than one 64 KiB page", self.memory),
-            );
+            return problem("memory", format!("{} bytes is less than one 64 KiB page", self.memory));
         }
         if self.instances == 0 || self.table_elements == 0 {
             return problem("instances/table_elements", "must be at least 1".to_owned());
@@ -96,12 +89,7 @@ impl StoreLimiter {
 }
 
 impl wasmtime::ResourceLimiter for StoreLimiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         if desired > self.memory {
             self.refused_memory = Some(desired);
             return Ok(false);
@@ -109,12 +97,7 @@ impl wasmtime::ResourceLimiter for StoreLimiter {
         Ok(true)
     }
 
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         Ok(desired <= self.table_elements)
     }
 

@@ -36,23 +36,11 @@ impl PlmnId {
     pub fn from_parts(mcc: &str, mnc: &str) -> Result<PlmnId, PlmnIdError> {
         let bad = |part: &'static str| PlmnIdError::Part {
             part,
-            input: if part == "MCC" {
-                mcc.to_owned()
-            } else {
-                mnc.to_owned()
-            },
+            input: if part == "MCC" { mcc.to_owned() } else { mnc.to_owned() },
         };
-        let mcc_value = digits(mcc)
-            .filter(|_| mcc.len() == 3)
-            .ok_or_else(|| bad("MCC"))?;
-        let mnc_value = digits(mnc)
-            .filter(|_| matches!(mnc.len(), 2 | 3))
-            .ok_or_else(|| bad("MNC"))?;
-        Ok(PlmnId {
-            mcc: mcc_value,
-            mnc: mnc_value,
-            mnc_digits: mnc.len() as u8,
-        })
+        let mcc_value = digits(mcc).filter(|_| mcc.len() == 3).ok_or_else(|| bad("MCC"))?;
+        let mnc_value = digits(mnc).filter(|_| matches!(mnc.len(), 2 | 3)).ok_or_else(|| bad("MNC"))?;
+        Ok(PlmnId { mcc: mcc_value, mnc: mnc_value, mnc_digits: mnc.len() as u8 })
     }
 
     /// Builds a PLMN-ID from numbers; `mnc_digits` (2 or 3) says how the MNC is written.
@@ -63,22 +51,12 @@ impl PlmnId {
             _ => return Err(PlmnIdError::MncDigits { digits: mnc_digits }),
         };
         if mcc > 999 {
-            return Err(PlmnIdError::Part {
-                part: "MCC",
-                input: mcc.to_string(),
-            });
+            return Err(PlmnIdError::Part { part: "MCC", input: mcc.to_string() });
         }
         if mnc > max_mnc {
-            return Err(PlmnIdError::Part {
-                part: "MNC",
-                input: mnc.to_string(),
-            });
+            return Err(PlmnIdError::Part { part: "MNC", input: mnc.to_string() });
         }
-        Ok(PlmnId {
-            mcc,
-            mnc,
-            mnc_digits,
-        })
+        Ok(PlmnId { mcc, mnc, mnc_digits })
     }
 
     /// The mobile country code, 0..=999.
@@ -120,9 +98,7 @@ impl FromStr for PlmnId {
 
     /// Parses the packed form: 5 digits (MNC of 2) or 6 digits (MNC of 3).
     fn from_str(text: &str) -> Result<PlmnId, PlmnIdError> {
-        let packed = || PlmnIdError::Packed {
-            input: text.to_owned(),
-        };
+        let packed = || PlmnIdError::Packed { input: text.to_owned() };
         if !matches!(text.len(), 5 | 6) || !text.bytes().all(|b| b.is_ascii_digit()) {
             return Err(packed());
         }
@@ -133,13 +109,7 @@ impl FromStr for PlmnId {
 impl fmt::Display for PlmnId {
     /// The packed form, e.g. `310410` or `00101`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:03}{:0width$}",
-            self.mcc,
-            self.mnc,
-            width = usize::from(self.mnc_digits)
-        )
+        write!(f, "{:03}{:0width$}", self.mcc, self.mnc, width = usize::from(self.mnc_digits))
     }
 }
 
@@ -167,11 +137,7 @@ enum PlmnIdRepr {
 
 impl Serialize for PlmnId {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        PlmnIdObject {
-            mcc: self.mcc_string(),
-            mnc: self.mnc_string(),
-        }
-        .serialize(serializer)
+        PlmnIdObject { mcc: self.mcc_string(), mnc: self.mnc_string() }.serialize(serializer)
     }
 }
 

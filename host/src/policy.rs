@@ -49,56 +49,31 @@ impl Policy {
             Header::CoreModule => return Err(LoadError::CoreModule { name }),
             Header::NotWasm => return Err(LoadError::NotWasm { name }),
         }
-        let component =
-            Component::new(engine.wasmtime(), bytes).map_err(|e| LoadError::Compile {
-                name: name.clone(),
-                message: format!("{e:#}"),
-            })?;
+        let component = Component::new(engine.wasmtime(), bytes)
+            .map_err(|e| LoadError::Compile { name: name.clone(), message: format!("{e:#}") })?;
         let ty = component.component_type();
 
-        let imports: Vec<String> = ty
-            .imports(engine.wasmtime())
-            .map(|(import, _)| import.to_owned())
-            .collect();
-        if let Some(import) = imports
-            .iter()
-            .find(|import| !sandbox::import_allowed(import))
-        {
-            return Err(LoadError::UnsupportedImport {
-                name,
-                import: import.clone(),
-            });
+        let imports: Vec<String> = ty.imports(engine.wasmtime()).map(|(import, _)| import.to_owned()).collect();
+        if let Some(import) = imports.iter().find(|import| !sandbox::import_allowed(import)) {
+            return Err(LoadError::UnsupportedImport { name, import: import.clone() });
         }
-        let exports_decide = ty.exports(engine.wasmtime()).any(|(export, item)| {
-            export == DECIDE_EXPORT && matches!(item.ty, ComponentItem::ComponentInstance(_))
-        });
+        let exports_decide = ty
+            .exports(engine.wasmtime())
+            .any(|(export, item)| export == DECIDE_EXPORT && matches!(item.ty, ComponentItem::ComponentInstance(_)));
         if !exports_decide {
-            return Err(LoadError::MissingExport {
-                name,
-                export: DECIDE_EXPORT,
-            });
+            return Err(LoadError::MissingExport { name, export: DECIDE_EXPORT });
         }
 
-        let instance_pre = engine.linker().instantiate_pre(&component).map_err(|e| {
-            LoadError::UnsupportedImport {
-                name: name.clone(),
-                import: format!("{e:#}"),
-            }
-        })?;
+        let instance_pre = engine
+            .linker()
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::UnsupportedImport { name: name.clone(), import: format!("{e:#}") })?;
         let pre = PathSecurePre::new(instance_pre).map_err(|e| LoadError::WrongWorld {
             name: name.clone(),
             export: DECIDE_EXPORT,
             message: format!("{e:#}"),
         })?;
-        Ok(Policy {
-            inner: Arc::new(PolicyInner {
-                name,
-                size: bytes.len(),
-                imports,
-                engine: engine.clone(),
-                pre,
-            }),
-        })
+        Ok(Policy { inner: Arc::new(PolicyInner { name, size: bytes.len(), imports, engine: engine.clone(), pre }) })
     }
 
     /// The policy's name (its file name, or the name it was loaded with).
@@ -132,9 +107,6 @@ impl Policy {
 
 impl std::fmt::Debug for Policy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Policy")
-            .field("name", &self.inner.name)
-            .field("size", &self.inner.size)
-            .finish_non_exhaustive()
+        f.debug_struct("Policy").field("name", &self.inner.name).field("size", &self.inner.size).finish_non_exhaustive()
     }
 }

@@ -30,8 +30,8 @@
 use std::path::Path;
 
 use pathsec::{
-    AccessIntegrity, AccessKind, Action, Attach, EndToEnd, Event, EventKind, FactSet, Fqdn,
-    LinkState, PlmnId, Reason, Request, Role, TriggerCheck,
+    AccessIntegrity, AccessKind, Action, Attach, EndToEnd, Event, EventKind, FactSet, Fqdn, LinkState, PlmnId, Reason,
+    Request, Role, TriggerCheck,
 };
 use serde::Deserialize;
 
@@ -136,32 +136,22 @@ pub fn load(path: &Path) -> Result<Parsed, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
     // What the case wants, read loosely so that a case whose input is meant to fail still says it.
     let table = toml::from_str::<toml::Table>(&text).map_err(|e| e.to_string())?;
-    let wanted_error = table
-        .get("want_error")
-        .and_then(|v| v.as_str())
-        .map(str::to_owned);
+    let wanted_error = table.get("want_error").and_then(|v| v.as_str()).map(str::to_owned);
     match (table.contains_key("want"), &wanted_error) {
         (true, Some(_)) => return Err("a case wants `[want]` or `want_error`, not both".to_owned()),
         (false, None) => {
-            return Err(
-                "a case must say what it wants: `[want]` (action, reason) or `want_error`"
-                    .to_owned(),
-            );
+            return Err("a case must say what it wants: `[want]` (action, reason) or `want_error`".to_owned());
         }
         _ => {}
     }
-    let read = toml::from_str::<CaseFile>(&text)
-        .map_err(|e| e.to_string())
-        .and_then(build);
+    let read = toml::from_str::<CaseFile>(&text).map_err(|e| e.to_string()).and_then(build);
     match (read, wanted_error) {
         (Ok(case), None) => Ok(Parsed::Run(Box::new(case))),
-        (Ok(_), Some(wanted)) => Err(format!(
-            "wanted an error containing `{wanted}`, but the case reads without error"
-        )),
+        (Ok(_), Some(wanted)) => {
+            Err(format!("wanted an error containing `{wanted}`, but the case reads without error"))
+        }
         (Err(error), Some(wanted)) if error.contains(&wanted) => Ok(Parsed::ErrorAsWanted),
-        (Err(error), Some(wanted)) => Err(format!(
-            "wanted an error containing `{wanted}`, got: {error}"
-        )),
+        (Err(error), Some(wanted)) => Err(format!("wanted an error containing `{wanted}`, got: {error}")),
         (Err(error), None) => Err(error),
     }
 }
@@ -181,10 +171,7 @@ fn build(file: CaseFile) -> Result<Case, String> {
     }
     let event = match (r.event, r.access_integrity, r.end_to_end) {
         (EventKind::ReceiveTrigger, Some(access_integrity), Some(end_to_end)) => {
-            Event::ReceiveTrigger(TriggerCheck {
-                access_integrity,
-                end_to_end,
-            })
+            Event::ReceiveTrigger(TriggerCheck { access_integrity, end_to_end })
         }
         (EventKind::ReceiveTrigger, _, _) => {
             return Err("`receive-trigger` needs `access-integrity` and `end-to-end`".to_owned());
@@ -194,33 +181,16 @@ fn build(file: CaseFile) -> Result<Case, String> {
         (EventKind::ReceiveProtected, None, None) => Event::ReceiveProtected,
         (EventKind::SendTrigger, None, None) => Event::SendTrigger,
         (kind, _, _) => {
-            return Err(format!(
-                "`access-integrity` and `end-to-end` are for `receive-trigger`, not `{kind}`"
-            ));
+            return Err(format!("`access-integrity` and `end-to-end` are for `receive-trigger`, not `{kind}`"));
         }
     };
     let request = Request {
         role: r.role,
         event,
         server: facts.server(r.server),
-        attach: Attach {
-            serving: r.serving,
-            home: r.home,
-            access: r.access,
-        },
-        link: LinkState {
-            ciphering: r.ciphering,
-            integrity: r.integrity,
-        },
+        attach: Attach { serving: r.serving, home: r.home, access: r.access },
+        link: LinkState { ciphering: r.ciphering, integrity: r.integrity },
     };
-    let want = file
-        .want
-        .ok_or("the input reads without error, and the case has no `[want]`")?;
-    Ok(Case {
-        note: file.note,
-        policy: file.policy,
-        facts: facts.build(),
-        request,
-        want,
-    })
+    let want = file.want.ok_or("the input reads without error, and the case has no `[want]`")?;
+    Ok(Case { note: file.note, policy: file.policy, facts: facts.build(), request, want })
 }

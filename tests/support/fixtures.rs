@@ -12,11 +12,14 @@ pub const LOAD_OK: &str = "(i32.store8 (i32.const 32) (i32.const 0)) (i32.const 
 pub const LOAD_REJECTS: &str = "(i32.store8 (i32.const 32) (i32.const 1)) \
      (i32.store (i32.const 36) (i32.const 512)) (i32.store (i32.const 40) (i32.const 14)) (i32.const 32)";
 /// The body of `decide` that answers `secure-then-send` / `policy-requires-application-security`.
-pub const DECIDE_STRICT: &str = "(i32.store8 (i32.const 16) (i32.const 1)) (i32.store8 (i32.const 17) (i32.const 12)) (i32.const 16)";
+pub const DECIDE_STRICT: &str =
+    "(i32.store8 (i32.const 16) (i32.const 1)) (i32.store8 (i32.const 17) (i32.const 12)) (i32.const 16)";
 /// The body of `decide` that answers `send-plain` / `path-secure` to everything, even to receipts.
-pub const DECIDE_SEND_PLAIN: &str = "(i32.store8 (i32.const 16) (i32.const 0)) (i32.store8 (i32.const 17) (i32.const 0)) (i32.const 16)";
+pub const DECIDE_SEND_PLAIN: &str =
+    "(i32.store8 (i32.const 16) (i32.const 0)) (i32.store8 (i32.const 17) (i32.const 0)) (i32.const 16)";
 /// The body of `decide` that answers an action the WIT does not have (discriminant 200).
-pub const DECIDE_BAD_ENUM: &str = "(i32.store8 (i32.const 16) (i32.const 200)) (i32.store8 (i32.const 17) (i32.const 0)) (i32.const 16)";
+pub const DECIDE_BAD_ENUM: &str =
+    "(i32.store8 (i32.const 16) (i32.const 200)) (i32.store8 (i32.const 17) (i32.const 0)) (i32.const 16)";
 /// A body that never returns.
 pub const SPIN: &str = "(loop $forever (br $forever)) (unreachable)";
 /// A body that traps.
@@ -24,7 +27,8 @@ pub const TRAP: &str = "(unreachable)";
 /// A body that grows memory until refused, then traps (as Rust's allocator aborts).
 pub const MEMORY_BOMB: &str = "(block $refused (loop $more (br_if $refused (i32.eq (memory.grow (i32.const 16)) (i32.const -1))) (br $more))) (unreachable)";
 /// The body of `decide-batch` that answers every batch with an empty list.
-pub const BATCH_EMPTY: &str = "(i32.store (i32.const 48) (i32.const 0)) (i32.store (i32.const 52) (i32.const 0)) (i32.const 48)";
+pub const BATCH_EMPTY: &str =
+    "(i32.store (i32.const 48) (i32.const 0)) (i32.store (i32.const 52) (i32.const 0)) (i32.const 48)";
 
 /// A `path-secure` component whose three exports run the given WAT bodies.
 pub fn policy(load: &str, decide: &str, decide_batch: &str) -> Vec<u8> {
@@ -59,7 +63,8 @@ pub fn wrong_world() -> Vec<u8> {
     let wit = "package pathsec:policy@0.1.0;
         interface decide { decide: func(x: u32) -> u32; }
         world path-secure { export decide; }";
-    let module = r#"(module (func (export "pathsec:policy/decide@0.1.0#decide") (param i32) (result i32) (local.get 0)))"#;
+    let module =
+        r#"(module (func (export "pathsec:policy/decide@0.1.0#decide") (param i32) (result i32) (local.get 0)))"#;
     componentize(module, WitSource::Text(wit), "path-secure")
 }
 
@@ -81,9 +86,7 @@ pub fn empty_component() -> Vec<u8> {
 
 /// A core module (not a component) that exports the right names.
 pub fn core_module() -> Vec<u8> {
-    wat(
-        r#"(module (func (export "pathsec:policy/decide@0.1.0#decide") (param i32) (result i32) (local.get 0)))"#,
-    )
+    wat(r#"(module (func (export "pathsec:policy/decide@0.1.0#decide") (param i32) (result i32) (local.get 0)))"#)
 }
 
 fn wat(text: &str) -> Vec<u8> {
@@ -107,18 +110,10 @@ fn componentize(module_wat: &str, wit: WitSource<'_>, world: &str) -> Vec<u8> {
         WitSource::Text(text) => resolve.push_str("fixture.wit", text),
     }
     .unwrap_or_else(|e| panic!("fixture WIT does not parse: {e:#}"));
-    let world = resolve
-        .select_world(&[package], Some(world))
-        .unwrap_or_else(|e| panic!("no world: {e:#}"));
+    let world = resolve.select_world(&[package], Some(world)).unwrap_or_else(|e| panic!("no world: {e:#}"));
     let mut module = wat(module_wat);
-    wit_component::embed_component_metadata(
-        &mut module,
-        &resolve,
-        world,
-        StringEncoding::UTF8,
-        false,
-    )
-    .unwrap_or_else(|e| panic!("cannot embed WIT: {e:#}"));
+    wit_component::embed_component_metadata(&mut module, &resolve, world, StringEncoding::UTF8, false)
+        .unwrap_or_else(|e| panic!("cannot embed WIT: {e:#}"));
     ComponentEncoder::default()
         .validate(true)
         .module(&module)

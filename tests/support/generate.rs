@@ -3,15 +3,13 @@
 //! ("31041" / "310410"), leading zeros ("31070" / "310070"), the test network "00101" / "001001".
 
 use pathsec::{
-    AccessIntegrity, AccessKind, Attach, EndToEnd, Event, FactSet, FactSetBuilder, LinkState,
-    PlmnId, Request, Role, ServerId, TriggerCheck,
+    AccessIntegrity, AccessKind, Attach, EndToEnd, Event, FactSet, FactSetBuilder, LinkState, PlmnId, Request, Role,
+    ServerId, TriggerCheck,
 };
 
 /// The networks the generator draws from.
-pub const NETWORKS: &[&str] = &[
-    "310410", "31041", "310070", "31070", "00101", "001001", "20801", "208010", "26202", "44010",
-    "310260",
-];
+pub const NETWORKS: &[&str] =
+    &["310410", "31041", "310070", "31070", "00101", "001001", "20801", "208010", "26202", "44010", "310260"];
 
 /// A small, fast, deterministic generator (SplitMix64).
 pub struct Rng(u64);
@@ -49,10 +47,7 @@ impl Rng {
 
 /// Every network of [`NETWORKS`], parsed.
 pub fn networks() -> Vec<PlmnId> {
-    NETWORKS
-        .iter()
-        .map(|text| text.parse().expect("NETWORKS are valid"))
-        .collect()
+    NETWORKS.iter().map(|text| text.parse().expect("NETWORKS are valid")).collect()
 }
 
 /// Random facts over [`NETWORKS`] and `servers` servers: each network is in List 1 and List 3, and each
@@ -60,15 +55,8 @@ pub fn networks() -> Vec<PlmnId> {
 pub fn facts(rng: &mut Rng, servers: usize, p: f64) -> (FactSet, Vec<ServerId>) {
     let networks = networks();
     let mut builder = FactSetBuilder::default();
-    let ids: Vec<ServerId> = (0..servers)
-        .map(|i| {
-            builder.server(
-                format!("server{i}.example.com")
-                    .parse()
-                    .expect("valid FQDN"),
-            )
-        })
-        .collect();
+    let ids: Vec<ServerId> =
+        (0..servers).map(|i| builder.server(format!("server{i}.example.com").parse().expect("valid FQDN"))).collect();
     for &network in &networks {
         if rng.chance(p) {
             builder.trust_path_a(network);
@@ -107,14 +95,7 @@ pub fn request(rng: &mut Rng, networks: &[PlmnId], servers: &[ServerId]) -> Requ
         role: rng.pick(Role::ALL),
         event,
         server: rng.pick(servers),
-        attach: Attach {
-            serving,
-            home,
-            access: rng.pick(AccessKind::ALL),
-        },
-        link: LinkState {
-            ciphering: rng.chance(0.85),
-            integrity: rng.chance(0.85),
-        },
+        attach: Attach { serving, home, access: rng.pick(AccessKind::ALL) },
+        link: LinkState { ciphering: rng.chance(0.85), integrity: rng.chance(0.85) },
     }
 }

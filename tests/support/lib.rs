@@ -22,18 +22,8 @@ pub fn bundled(name: &str) -> Option<Policy> {
     let policies = POLICIES.get_or_init(|| {
         pathsec::bundled::ALL
             .iter()
-            .map(|(name, bytes)| {
-                (
-                    *name,
-                    engine()
-                        .load_policy(name, bytes)
-                        .expect("bundled policies load"),
-                )
-            })
+            .map(|(name, bytes)| (*name, engine().load_policy(name, bytes).expect("bundled policies load")))
             .collect()
     });
-    policies
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, policy)| policy.clone())
+    policies.iter().find(|(n, _)| *n == name).map(|(_, policy)| policy.clone())
 }

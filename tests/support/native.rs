@@ -2,8 +2,7 @@
 //! benches. It must give the same action and reason as `guest-policies/reference` for every request.
 
 use pathsec::{
-    AccessIntegrity, Action, EndToEnd, Event, FactSet, PlmnId, Reason, Request, Role, ServerId,
-    TriggerCheck,
+    AccessIntegrity, Action, EndToEnd, Event, FactSet, PlmnId, Reason, Request, Role, ServerId, TriggerCheck,
 };
 use rustc_hash::FxHashSet;
 
@@ -26,10 +25,7 @@ impl NativeRule {
 
     /// `Ok` when the entire path is secure, else the first check that failed.
     pub fn path(&self, request: &Request) -> Result<(), Reason> {
-        let serving = request
-            .attach
-            .serving
-            .ok_or(Reason::ServingNetworkUnknown)?;
+        let serving = request.attach.serving.ok_or(Reason::ServingNetworkUnknown)?;
         if !request.link.ciphering {
             return Err(Reason::AccessCipheringOff);
         }
@@ -55,18 +51,15 @@ impl NativeRule {
             (Role::Device, Event::SendTrigger) => (Action::ProtectTrigger, Reason::EventNotForRole),
             (Role::Server, Event::ReceiveTrigger(_)) => (Action::Discard, Reason::EventNotForRole),
             (_, Event::ReceiveProtected) => (Action::Accept, Reason::ApplicationLayerProtected),
-            (_, Event::SendData) => path().map_or_else(
-                |r| (Action::SecureThenSend, r),
-                |()| (Action::SendPlain, Reason::PathSecure),
-            ),
-            (_, Event::ReceiveUnprotected) => path().map_or_else(
-                |r| (Action::DiscardAndSecure, r),
-                |()| (Action::Accept, Reason::PathSecure),
-            ),
-            (Role::Server, Event::SendTrigger) => path().map_or_else(
-                |r| (Action::ProtectTrigger, r),
-                |()| (Action::SendPlain, Reason::PathSecure),
-            ),
+            (_, Event::SendData) => {
+                path().map_or_else(|r| (Action::SecureThenSend, r), |()| (Action::SendPlain, Reason::PathSecure))
+            }
+            (_, Event::ReceiveUnprotected) => {
+                path().map_or_else(|r| (Action::DiscardAndSecure, r), |()| (Action::Accept, Reason::PathSecure))
+            }
+            (Role::Server, Event::SendTrigger) => {
+                path().map_or_else(|r| (Action::ProtectTrigger, r), |()| (Action::SendPlain, Reason::PathSecure))
+            }
             (Role::Device, Event::ReceiveTrigger(check)) => trigger(check, path),
         }
     }
@@ -76,12 +69,8 @@ fn trigger(check: TriggerCheck, path: impl Fn() -> Result<(), Reason>) -> (Actio
     match (check.access_integrity, check.end_to_end) {
         (AccessIntegrity::Failed, _) => (Action::Discard, Reason::TriggerIntegrityFailed),
         (_, EndToEnd::Invalid) => (Action::Discard, Reason::TriggerEndToEndInvalid),
-        (AccessIntegrity::Absent, EndToEnd::Valid) => {
-            (Action::Accept, Reason::TriggerEndToEndValid)
-        }
-        (AccessIntegrity::Absent, EndToEnd::Absent) => {
-            (Action::Discard, Reason::TriggerUnprotected)
-        }
+        (AccessIntegrity::Absent, EndToEnd::Valid) => (Action::Accept, Reason::TriggerEndToEndValid),
+        (AccessIntegrity::Absent, EndToEnd::Absent) => (Action::Discard, Reason::TriggerUnprotected),
         (AccessIntegrity::Verified, end_to_end) => match (path(), end_to_end) {
             (Ok(()), _) => (Action::Accept, Reason::PathSecure),
             (Err(_), EndToEnd::Valid) => (Action::Accept, Reason::TriggerEndToEndValid),

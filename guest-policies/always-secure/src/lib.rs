@@ -7,9 +7,7 @@
 wit_bindgen::generate!({ path: "../../wit", world: "path-secure" });
 
 use exports::pathsec::policy::decide::Guest;
-use pathsec::policy::types::{
-    AccessIntegrity, Action, Decision, EndToEnd, Event, FactSet, Reason, Request, Role,
-};
+use pathsec::policy::types::{AccessIntegrity, Action, Decision, EndToEnd, Event, FactSet, Reason, Request, Role};
 
 fn decide(request: &Request) -> Decision {
     let strict = Reason::PolicyRequiresApplicationSecurity;
@@ -20,14 +18,12 @@ fn decide(request: &Request) -> Decision {
         (_, Event::SendData) => (Action::SecureThenSend, strict),
         (_, Event::ReceiveUnprotected) => (Action::DiscardAndSecure, strict),
         (_, Event::ReceiveProtected) => (Action::Accept, Reason::ApplicationLayerProtected),
-        (Role::Device, Event::ReceiveTrigger(check)) => {
-            match (check.access_integrity, check.end_to_end) {
-                (AccessIntegrity::Failed, _) => (Action::Discard, Reason::TriggerIntegrityFailed),
-                (_, EndToEnd::Valid) => (Action::Accept, Reason::TriggerEndToEndValid),
-                (_, EndToEnd::Invalid) => (Action::Discard, Reason::TriggerEndToEndInvalid),
-                (_, EndToEnd::Absent) => (Action::Discard, strict),
-            }
-        }
+        (Role::Device, Event::ReceiveTrigger(check)) => match (check.access_integrity, check.end_to_end) {
+            (AccessIntegrity::Failed, _) => (Action::Discard, Reason::TriggerIntegrityFailed),
+            (_, EndToEnd::Valid) => (Action::Accept, Reason::TriggerEndToEndValid),
+            (_, EndToEnd::Invalid) => (Action::Discard, Reason::TriggerEndToEndInvalid),
+            (_, EndToEnd::Absent) => (Action::Discard, strict),
+        },
     };
     Decision { action, reason }
 }

@@ -14,8 +14,7 @@ wit_bindgen::generate!({ path: "../../wit", world: "path-secure" });
 
 use exports::pathsec::policy::decide::Guest;
 use pathsec::policy::types::{
-    AccessIntegrity, Action, Decision, EndToEnd, Event, FactSet, PlmnId, Reason, Request, Role,
-    TriggerCheck,
+    AccessIntegrity, Action, Decision, EndToEnd, Event, FactSet, PlmnId, Reason, Request, Role, TriggerCheck,
 };
 
 /// The lists of the last loaded fact generation, as hash sets of packed keys.
@@ -55,21 +54,13 @@ impl Lists {
     fn load(facts: &FactSet) -> Result<Lists, String> {
         let lists = &facts.lists;
         Ok(Lists {
-            path_a: lists
-                .path_a
-                .iter()
-                .map(|p| checked_key(*p))
-                .collect::<Result<_, _>>()?,
+            path_a: lists.path_a.iter().map(|p| checked_key(*p)).collect::<Result<_, _>>()?,
             path_b: lists
                 .path_b
                 .iter()
                 .map(|e| checked_key(e.home).map(|_| pair_key(e.home, e.server)))
                 .collect::<Result<_, _>>()?,
-            interconnect: lists
-                .interconnect
-                .iter()
-                .map(|p| checked_key(*p))
-                .collect::<Result<_, _>>()?,
+            interconnect: lists.interconnect.iter().map(|p| checked_key(*p)).collect::<Result<_, _>>()?,
         })
     }
 
@@ -121,12 +112,8 @@ impl Lists {
         match (check.access_integrity, check.end_to_end) {
             (AccessIntegrity::Failed, _) => (Action::Discard, Reason::TriggerIntegrityFailed),
             (_, EndToEnd::Invalid) => (Action::Discard, Reason::TriggerEndToEndInvalid),
-            (AccessIntegrity::Absent, EndToEnd::Valid) => {
-                (Action::Accept, Reason::TriggerEndToEndValid)
-            }
-            (AccessIntegrity::Absent, EndToEnd::Absent) => {
-                (Action::Discard, Reason::TriggerUnprotected)
-            }
+            (AccessIntegrity::Absent, EndToEnd::Valid) => (Action::Accept, Reason::TriggerEndToEndValid),
+            (AccessIntegrity::Absent, EndToEnd::Absent) => (Action::Discard, Reason::TriggerUnprotected),
             (AccessIntegrity::Verified, end_to_end) => match (self.path(request), end_to_end) {
                 (Ok(()), _) => (Action::Accept, Reason::PathSecure),
                 (Err(_), EndToEnd::Valid) => (Action::Accept, Reason::TriggerEndToEndValid),

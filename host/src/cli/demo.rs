@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use pathsec::{
-    AccessIntegrity, AccessKind, Attach, Decision, EndToEnd, Engine, Event, FactSet, LinkState,
-    PlmnId, Policy, Request, Role, ServerId, TriggerCheck,
+    AccessIntegrity, AccessKind, Attach, Decision, EndToEnd, Engine, Event, FactSet, LinkState, PlmnId, Policy,
+    Request, Role, ServerId, TriggerCheck,
 };
 
 use super::Outcome;
@@ -31,10 +31,7 @@ struct Flow {
     link: LinkState,
 }
 
-const SECURE_LINK: LinkState = LinkState {
-    ciphering: true,
-    integrity: true,
-};
+const SECURE_LINK: LinkState = LinkState { ciphering: true, integrity: true };
 
 impl Demo {
     pub fn run(self) -> Outcome {
@@ -53,16 +50,10 @@ impl Demo {
             facts.trust_path_a(plmn(network)?);
         }
         facts.trust_path_b(home, meters).trust_path_b(home, fleet);
-        facts
-            .trust_interconnect(plmn("20801")?)
-            .trust_interconnect(plmn("26202")?);
+        facts.trust_interconnect(plmn("20801")?).trust_interconnect(plmn("26202")?);
         let facts = facts.build();
 
-        println!(
-            "pathsec demo: policy `{}` ({} bytes)",
-            policy.name(),
-            policy.size()
-        );
+        println!("pathsec demo: policy `{}` ({} bytes)", policy.name(), policy.size());
         println!(
             "home network 310410; List 1: 310410 310260 20801 26202 44010; List 2: meter.utility.example, fleet.example.com; List 3: 20801 26202"
         );
@@ -70,16 +61,11 @@ impl Demo {
 
         let flows = flows(home, meters, fleet, legacy)?;
         let mut decider = policy.decider();
-        println!(
-            "{:<44} {:<7} {:<20} {:<8} {:<20} {}",
-            "flow", "role", "event", "serving", "server", "decision"
-        );
+        println!("{:<44} {:<7} {:<20} {:<8} {:<20} {}", "flow", "role", "event", "serving", "server", "decision");
         for flow in &flows {
             let request = request(flow, home);
             let decision = decider.decide(&facts, &request);
-            let serving = flow
-                .serving
-                .map_or_else(|| "unknown".to_owned(), |p| p.to_string());
+            let serving = flow.serving.map_or_else(|| "unknown".to_owned(), |p| p.to_string());
             let server = facts.server(flow.server).map_or("?", |s| s.as_str());
             println!(
                 "{:<44} {:<7} {:<20} {:<8} {:<20} {decision}",
@@ -101,48 +87,20 @@ fn request(flow: &Flow, home: PlmnId) -> Request {
         role: flow.role,
         event: flow.event,
         server: flow.server,
-        attach: Attach {
-            serving: flow.serving,
-            home,
-            access: AccessKind::ThreeGpp,
-        },
+        attach: Attach { serving: flow.serving, home, access: AccessKind::ThreeGpp },
         link: flow.link,
     }
 }
 
-fn flows(
-    home: PlmnId,
-    meters: ServerId,
-    fleet: ServerId,
-    legacy: ServerId,
-) -> Result<Vec<Flow>, pathsec::PlmnIdError> {
+fn flows(home: PlmnId, meters: ServerId, fleet: ServerId, legacy: ServerId) -> Result<Vec<Flow>, pathsec::PlmnIdError> {
     let france = Some("20801".parse()?);
     let japan = Some("44010".parse()?);
     let two_digit = Some("31041".parse()?);
-    let trigger = |access_integrity, end_to_end| {
-        Event::ReceiveTrigger(TriggerCheck {
-            access_integrity,
-            end_to_end,
-        })
-    };
-    let flow = |label, role, event, server, serving, link| Flow {
-        label,
-        role,
-        event,
-        server,
-        serving,
-        link,
-    };
+    let trigger = |access_integrity, end_to_end| Event::ReceiveTrigger(TriggerCheck { access_integrity, end_to_end });
+    let flow = |label, role, event, server, serving, link| Flow { label, role, event, server, serving, link };
     let at_home = Some(home);
     Ok(vec![
-        flow(
-            "meter at home, reading upload",
-            Role::Server,
-            Event::SendData,
-            meters,
-            at_home,
-            SECURE_LINK,
-        ),
+        flow("meter at home, reading upload", Role::Server, Event::SendData, meters, at_home, SECURE_LINK),
         flow(
             "meter at home, unprotected reading",
             Role::Server,
@@ -151,22 +109,8 @@ fn flows(
             at_home,
             SECURE_LINK,
         ),
-        flow(
-            "tracker roaming in France (List 3)",
-            Role::Server,
-            Event::SendData,
-            fleet,
-            france,
-            SECURE_LINK,
-        ),
-        flow(
-            "tracker roaming in Japan (not List 3)",
-            Role::Server,
-            Event::SendData,
-            fleet,
-            japan,
-            SECURE_LINK,
-        ),
+        flow("tracker roaming in France (List 3)", Role::Server, Event::SendData, fleet, france, SECURE_LINK),
+        flow("tracker roaming in Japan (not List 3)", Role::Server, Event::SendData, fleet, japan, SECURE_LINK),
         flow(
             "tracker in Japan, unprotected upload",
             Role::Server,
@@ -175,65 +119,20 @@ fn flows(
             japan,
             SECURE_LINK,
         ),
-        flow(
-            "sensor on 31041 (not 310410)",
-            Role::Device,
-            Event::SendData,
-            meters,
-            two_digit,
-            SECURE_LINK,
-        ),
+        flow("sensor on 31041 (not 310410)", Role::Device, Event::SendData, meters, two_digit, SECURE_LINK),
         flow(
             "camera at home, ciphering off",
             Role::Device,
             Event::SendData,
             meters,
             at_home,
-            LinkState {
-                ciphering: false,
-                integrity: true,
-            },
+            LinkState { ciphering: false, integrity: true },
         ),
-        flow(
-            "pump, serving network unknown",
-            Role::Server,
-            Event::SendData,
-            meters,
-            None,
-            SECURE_LINK,
-        ),
-        flow(
-            "kiosk talking to a server not in List 2",
-            Role::Device,
-            Event::SendData,
-            legacy,
-            at_home,
-            SECURE_LINK,
-        ),
-        flow(
-            "protected data from roaming tracker",
-            Role::Server,
-            Event::ReceiveProtected,
-            fleet,
-            japan,
-            SECURE_LINK,
-        ),
-        flow(
-            "wake-up trigger to meter at home",
-            Role::Server,
-            Event::SendTrigger,
-            meters,
-            at_home,
-            SECURE_LINK,
-        ),
-        flow(
-            "wake-up trigger to tracker in Japan",
-            Role::Server,
-            Event::SendTrigger,
-            fleet,
-            japan,
-            SECURE_LINK,
-        ),
+        flow("pump, serving network unknown", Role::Server, Event::SendData, meters, None, SECURE_LINK),
+        flow("kiosk talking to a server not in List 2", Role::Device, Event::SendData, legacy, at_home, SECURE_LINK),
+        flow("protected data from roaming tracker", Role::Server, Event::ReceiveProtected, fleet, japan, SECURE_LINK),
+        flow("wake-up trigger to meter at home", Role::Server, Event::SendTrigger, meters, at_home, SECURE_LINK),
+        flow("wake-up trigger to tracker in Japan", Role::Server, Event::SendTrigger, fleet, japan, SECURE_LINK),
         flow(
             "meter gets trigger, integrity verified",
             Role::Device,
@@ -282,22 +181,13 @@ fn timing(policy: &Policy, facts: &FactSet, flows: &[Flow], home: PlmnId, decisi
         faults += usize::from(decision.fault.is_some());
     }
     samples.sort_unstable();
-    let percentile = |p: f64| {
-        samples
-            .get(((samples.len() as f64 - 1.0) * p) as usize)
-            .copied()
-            .unwrap_or_default()
-    };
+    let percentile = |p: f64| samples.get(((samples.len() as f64 - 1.0) * p) as usize).copied().unwrap_or_default();
 
     let batch: Vec<Request> = requests.iter().cycle().take(64).copied().collect();
     let rounds = (decisions / 64).max(1);
     let started = Instant::now();
     for _ in 0..rounds {
-        faults += decider
-            .decide_batch(facts, &batch)
-            .iter()
-            .filter(|d| d.fault.is_some())
-            .count();
+        faults += decider.decide_batch(facts, &batch).iter().filter(|d| d.fault.is_some()).count();
     }
     let per_batched = started.elapsed() / (rounds * 64) as u32;
 

@@ -1,0 +1,272 @@
+//! Hostile and broken policies: each gives a clear load error or the fail-closed decision with a
+//! fault that says why, and the engine — even the same decider — keeps deciding afterwards.
+
+use std::time::Duration;
+
+use pathsec::{
+    AccessIntegrity, AccessKind, Action, Attach, Decider, EndToEnd, Engine, Event, FactSet, LinkState, LoadError,
+    PlmnId, Policy, PolicyFault, Reason, Request, Role, TriggerCheck,
+};
+use pathsec_suite::fixtures::{self, *};
+
+const DEADLINE: Duration = Duration::from_millis(20);
+const MEMORY: usize = 4 << 20;
+
+fn engine() -> Engine {
+    let limits = pathsec::Limits {
+        deadline: DEADLINE,
+        load_deadline: Duration::from_millis(100),
+        memory: MEMORY,
+        ..pathsec::Limits::default()
+    };
+    Engine::builder().limits(limits).build().expect("engine starts")
+}
+
+fn load(engine: &Engine, bytes: &[u8]) -> Policy {
+    engine.load_policy("fixture", bytes).unwrap_or_else(|e| panic!("fixture should load: {e}"))
+}
+
+fn facts() -> FactSet {
+    let mut builder = FactSet::builder();
+    let home: PlmnId = "310410".parse().expect("valid");
+    let server = builder.server("mtc.example.com".parse().expect("valid"));
+    builder.trust_path_a(home).trust_path_b(home, server);
+    builder.build()
+}
+
+fn request(role: Role, event: Event) -> Request {
+    let home: PlmnId = "310410".parse().expect("valid");
+    let server = facts().to_builder().server("mtc.example.com".parse().expect("valid"));
+    Request {
+        role,
+        event,
+        server,
+        attach: Attach { serving: Some(home), home, access: AccessKind::ThreeGpp },
+        link: LinkState { ciphering: true, integrity: true },
+    }
+}
+
+/// The device's requests make the fixture misbehave; the server's are answered normally.
+fn misbehaving_for_devices(body: &str) -> Vec<u8> {
+    let decide = format!("(if (i32.eq (local.get 0) (i32.const 1)) (then {body})) {DECIDE_STRICT}");
+    fixtures::policy(LOAD_OK, &decide, BATCH_EMPTY)
+}
+
+/// Asserts the device's request fails closed with a fault `check` accepts, then that the same decider
+/// answers the server's request normally (a fresh instance after the fault).
+fn fails_closed_then_recovers(decider: &mut Decider, check: impl Fn(&PolicyFault) -> bool) {
+    let facts = facts();
+    for _ in 0..3 {
+        let decision = decider.decide(&facts, &request(Role::Device, Event::SendData));
+        assert_eq!((decision.action, decision.reason), (Action::SecureThenSend, Reason::PolicyFault));
+        let fault = decision.fault.expect("a fault is attached");
+        assert!(check(&fault), "unexpected fault: {fault}");
+        let next = decider.decide(&facts, &request(Role::Server, Event::SendData));
+        assert_eq!(next.fault, None, "the decider recovers");
+        assert_eq!(next.action, Action::SecureThenSend);
+        assert_eq!(next.reason, Reason::PolicyRequiresApplicationSecurity);
+    }
+}
+
+#[test]
+fn endless_loop_hits_the_deadline() {
+    let engine = engine();
+    let mut decider = load(&engine, &misbehaving_for_devices(SPIN)).decider();
+    fails_closed_then_recovers(&mut decider, |fault| match fault {
+        PolicyFault::DeadlineExceeded { elapsed, limit } => *limit == DEADLINE && *elapsed >= DEADLINE,
+        _ => false,
+    });
+}
+
+#[test]
+fn memory_growth_hits_the_cap() {
+    let engine = engine();
+    let mut decider = load(&engine, &misbehaving_for_devices(MEMORY_BOMB)).decider();
+    fails_closed_then_recovers(&mut decider, |fault| match fault {
+        PolicyFault::MemoryLimitExceeded { requested, limit } => *limit == MEMORY && *requested > MEMORY,
+        _ => false,
+    });
+}
+
+#[test]
+fn trap_fails_closed() {
+    let engine = engine();
+    let mut decider = load(&engine, &misbehaving_for_devices(TRAP)).decider();
+    fails_closed_then_recovers(
+        &mut decider,
+        |fault| matches!(fault, PolicyFault::Trap { message } if message.contains("unreachable")),
+    );
+}
+
+#[test]
+fn every_event_fails_closed_to_its_safe_action() {
+    let engine = engine();
+    let mut decider = load(&engine, &fixtures::policy(LOAD_OK, TRAP, TRAP)).decider();
+    let facts = facts();
+    let trigger = Event::ReceiveTrigger(TriggerCheck {
+        access_integrity: AccessIntegrity::Verified,
+        end_to_end: EndToEnd::Valid,
+    });
+    for (role, event, safe) in [
+        (Role::Server, Event::SendData, Action::SecureThenSend),
+        (Role::Server, Event::ReceiveUnprotected, Action::DiscardAndSecure),
+        (Role::Server, Event::ReceiveProtected, Action::Discard),
+        (Role::Device, trigger, Action::Discard),
+        (Role::Server, Event::SendTrigger, Action::ProtectTrigger),
+    ] {
+        let decision = decider.decide(&facts, &request(role, event));
+        assert_eq!(decision.action, safe, "{event:?}");
+        assert_eq!(decision.reason, Reason::PolicyFault);
+        let batch = decider.decide_batch(&facts, &[request(role, event); 3]);
+        assert!(batch.iter().all(|d| d.action == safe && d.fault.is_some()), "{event:?} in a batch");
+    }
+}
+
+#[test]
+fn action_that_does_not_fit_the_event_fails_closed() {
+    let engine = engine();
+    let mut decider = load(&engine, &fixtures::policy(LOAD_OK, DECIDE_SEND_PLAIN, BATCH_EMPTY)).decider();
+    let facts = facts();
+    let sent = decider.decide(&facts, &request(Role::Server, Event::SendData));
+    assert_eq!((sent.action, sent.fault), (Action::SendPlain, None), "send-plain fits a send");
+    let received = decider.decide(&facts, &request(Role::Server, Event::ReceiveUnprotected));
+    assert_eq!(received.action, Action::DiscardAndSecure);
+    let fault = received.fault.expect("fault");
+    assert_eq!(
+        fault.to_string(),
+        "policy answered `send-plain` to `receive-unprotected`, which that event does not allow"
+    );
+}
+
+#[test]
+fn out_of_range_answer_fails_closed() {
+    let engine = engine();
+    let mut decider = load(&engine, &fixtures::policy(LOAD_OK, DECIDE_BAD_ENUM, BATCH_EMPTY)).decider();
+    let decision = decider.decide(&facts(), &request(Role::Server, Event::SendData));
+    assert_eq!(decision.action, Action::SecureThenSend);
+    assert!(matches!(decision.fault.as_deref(), Some(PolicyFault::Trap { .. })), "{decision}");
+}
+
+#[test]
+fn short_batch_answer_fails_closed() {
+    let engine = engine();
+    let mut decider = load(&engine, &fixtures::policy(LOAD_OK, DECIDE_STRICT, BATCH_EMPTY)).decider();
+    let batch = decider.decide_batch(&facts(), &[request(Role::Server, Event::SendData); 5]);
+    assert_eq!(batch.len(), 5);
+    for decision in &batch {
+        assert_eq!(decision.action, Action::SecureThenSend);
+        let fault = decision.fault.as_deref().expect("fault");
+        assert_eq!(fault.to_string(), "policy answered a batch of 5 requests with 0 decisions");
+    }
+}
+
+#[test]
+fn rejected_facts_fail_closed_until_new_facts_come() {
+    let engine = engine();
+    let mut decider = load(&engine, &fixtures::policy(LOAD_REJECTS, DECIDE_STRICT, BATCH_EMPTY)).decider();
+    let facts = facts();
+    for _ in 0..2 {
+        let decision = decider.decide(&facts, &request(Role::Server, Event::SendData));
+        let fault = decision.fault.expect("fault");
+        assert_eq!(
+            fault.to_string(),
+            format!("policy rejected the facts of generation {}: lists rejected", facts.generation())
+        );
+    }
+    assert!(decider.prepare(&facts).is_err());
+}
+
+#[test]
+fn endless_load_hits_the_load_deadline() {
+    let engine = engine();
+    let mut decider = load(&engine, &fixtures::policy(SPIN, DECIDE_STRICT, BATCH_EMPTY)).decider();
+    let decision = decider.decide(&facts(), &request(Role::Server, Event::ReceiveUnprotected));
+    assert_eq!(decision.action, Action::DiscardAndSecure);
+    assert!(
+        matches!(decision.fault.as_deref(), Some(PolicyFault::DeadlineExceeded { limit, .. }) if *limit == Duration::from_millis(100)),
+        "{decision}"
+    );
+}
+
+#[test]
+fn engine_keeps_deciding_after_hostile_policies() {
+    let engine = engine();
+    for bytes in [misbehaving_for_devices(SPIN), misbehaving_for_devices(MEMORY_BOMB), misbehaving_for_devices(TRAP)] {
+        let mut hostile = load(&engine, &bytes).decider();
+        let decision = hostile.decide(&facts(), &request(Role::Device, Event::SendData));
+        assert!(decision.fault.is_some());
+    }
+    let reference = engine.load_policy("reference", pathsec::bundled::REFERENCE).expect("loads");
+    let decision = reference.decider().decide(&facts(), &request(Role::Server, Event::SendData));
+    assert_eq!((decision.action, decision.reason, decision.fault), (Action::SendPlain, Reason::PathSecure, None));
+}
+
+fn load_error(bytes: &[u8]) -> LoadError {
+    engine().load_policy("bad.wasm", bytes).expect_err("must not load")
+}
+
+#[test]
+fn bytes_that_are_not_wasm_are_refused() {
+    let error = load_error(b"#!/bin/sh\necho not a policy\n");
+    assert!(matches!(error, LoadError::NotWasm { .. }));
+    assert_eq!(
+        error.to_string(),
+        "cannot load policy `bad.wasm`: not a WebAssembly component (no `\\0asm` header): give the `.wasm` file the policy build produced"
+    );
+    assert!(matches!(load_error(b""), LoadError::NotWasm { .. }));
+}
+
+#[test]
+fn core_module_is_refused() {
+    let error = load_error(&core_module());
+    assert!(matches!(error, LoadError::CoreModule { .. }));
+    assert!(
+        error.to_string().contains("it is a core WebAssembly module, not a component: build it for `wasm32-wasip2`")
+    );
+}
+
+#[test]
+fn truncated_component_is_refused() {
+    let mut bytes = pathsec::bundled::REFERENCE.to_vec();
+    bytes.truncate(bytes.len() / 2);
+    let error = load_error(&bytes);
+    assert!(matches!(error, LoadError::Compile { .. }), "{error}");
+    assert!(error.to_string().starts_with("cannot load policy `bad.wasm`: invalid component: "));
+}
+
+#[test]
+fn component_without_the_export_is_refused() {
+    let error = load_error(&empty_component());
+    assert_eq!(
+        error.to_string(),
+        "cannot load policy `bad.wasm`: component does not export `pathsec:policy/decide@0.1.0`: it must implement the world `pathsec:policy/path-secure`"
+    );
+}
+
+#[test]
+fn component_of_another_world_is_refused() {
+    let error = load_error(&wrong_world());
+    assert!(matches!(error, LoadError::WrongWorld { .. }), "{error}");
+    let text = error.to_string();
+    assert!(
+        text.starts_with("cannot load policy `bad.wasm`: its `pathsec:policy/decide@0.1.0` does not match"),
+        "{text}"
+    );
+    assert!(text.ends_with("rebuild it against this host's `wit/`"), "{text}");
+}
+
+#[test]
+fn component_importing_what_the_host_does_not_offer_is_refused() {
+    let error = load_error(&foreign_import());
+    assert_eq!(
+        error.to_string(),
+        "cannot load policy `bad.wasm`: it imports `evil:net/socket@0.1.0`, which this host does not offer: policies may import only WASI 0.2 interfaces, and get no capability through them"
+    );
+}
+
+#[test]
+fn missing_file_names_the_path() {
+    let error = engine().load_policy_file("/nonexistent/strict.wasm").expect_err("no such file");
+    assert_eq!(error.to_string(), "cannot read policy `/nonexistent/strict.wasm`");
+    assert!(std::error::Error::source(&error).is_some());
+}
