@@ -60,3 +60,11 @@ fn a_case_with_a_want_runs() {
     let text = format!("note = \"x\"\n{REQUEST}\n[want]\naction = \"send-plain\"\nreason = \"path-secure\"\n");
     assert!(matches!(read("run", &text), Ok(Parsed::Run(_))));
 }
+
+#[test]
+fn the_wanted_text_is_matched_against_the_message_not_the_source_excerpt() {
+    // The parser quotes the offending line; a `want_error` must not match its own echo.
+    let text = format!("note = \"x\"\nwant_error = \"zzz\"\n{REQUEST}bogus = \"zzz\"\n");
+    let error = read("echo", &text).err().expect("fails");
+    assert!(error.contains("got: line 12: unknown field `bogus`"), "{error}");
+}

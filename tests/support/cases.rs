@@ -52,6 +52,7 @@ pub struct CaseFile {
     /// The decision the policy must make.
     pub want: Option<Want>,
     /// Text the error of reading this case must contain.
+    #[serde(rename = "want_error")]
     pub want_error: Option<String>,
 }
 
@@ -144,7 +145,8 @@ pub fn load(path: &Path) -> Result<Parsed, String> {
         }
         _ => {}
     }
-    let read = toml::from_str::<CaseFile>(&text).map_err(|e| e.to_string()).and_then(build);
+    // Compare against the message alone: the parser's source excerpt would echo `want_error` itself.
+    let read = toml::from_str::<CaseFile>(&text).map_err(|e| located(&text, &e)).and_then(build);
     match (read, wanted_error) {
         (Ok(case), None) => Ok(Parsed::Run(Box::new(case))),
         (Ok(_), Some(wanted)) => {
@@ -153,6 +155,17 @@ pub fn load(path: &Path) -> Result<Parsed, String> {
         (Err(error), Some(wanted)) if error.contains(&wanted) => Ok(Parsed::ErrorAsWanted),
         (Err(error), Some(wanted)) => Err(format!("wanted an error containing `{wanted}`, got: {error}")),
         (Err(error), None) => Err(error),
+    }
+}
+
+/// `line N: message`, without the parser's source excerpt.
+fn located(text: &str, error: &toml::de::Error) -> String {
+    match error.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {}", error.message())
+        }
+        None => error.message().to_owned(),
     }
 }
 
