@@ -8,7 +8,7 @@ use crate::request::{self, Event, Request, Role};
 
 wasmtime::component::bindgen!({ path: "../wit", world: "path-secure" });
 
-use pathsec::policy::types as wit;
+use self::pathsec::policy::types as wit;
 
 /// The export every policy must have, as it appears in the component.
 pub(crate) const DECIDE_EXPORT: &str = "pathsec:policy/decide@0.1.0";

@@ -81,7 +81,8 @@ impl Decider {
         if requests.is_empty() {
             return Vec::new();
         }
-        let ticks = self.limits().batch_ticks(requests.len());
+        let limit = self.limits().batch_deadline(requests.len());
+        let ticks = limits::ticks(limit);
         let live = match self.ready(facts) {
             Ok(live) => live,
             Err(fault) => return fail_all(fault),
@@ -97,10 +98,7 @@ impl Decider {
             Ok(answers) => {
                 fail_all(Arc::new(PolicyFault::BatchLength { expected: requests.len(), got: answers.len() }))
             }
-            Err(error) => {
-                let limit = self.limits().deadline * requests.len().div_ceil(64) as u32;
-                fail_all(self.fault(error, started, limit))
-            }
+            Err(error) => fail_all(self.fault(error, started, limit)),
         }
     }
 

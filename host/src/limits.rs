@@ -53,9 +53,9 @@ impl Limits {
         Ok(())
     }
 
-    /// The deadline for a batch of `requests`, in epoch ticks.
-    pub(crate) fn batch_ticks(&self, requests: usize) -> u64 {
-        ticks(self.deadline).saturating_mul(requests.div_ceil(64).max(1) as u64)
+    /// The deadline for a batch of `requests`: [`Limits::deadline`] per started 64.
+    pub(crate) fn batch_deadline(&self, requests: usize) -> Duration {
+        self.deadline.saturating_mul(u32::try_from(requests.div_ceil(64).max(1)).unwrap_or(u32::MAX))
     }
 }
 

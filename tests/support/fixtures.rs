@@ -112,11 +112,11 @@ fn componentize(module_wat: &str, wit: WitSource<'_>, world: &str) -> Vec<u8> {
     .unwrap_or_else(|e| panic!("fixture WIT does not parse: {e:#}"));
     let world = resolve.select_world(&[package], Some(world)).unwrap_or_else(|e| panic!("no world: {e:#}"));
     let mut module = wat(module_wat);
-    wit_component::embed_component_metadata(&mut module, &resolve, world, StringEncoding::UTF8, false)
+    wit_component::embed_component_metadata(&mut module, &resolve, world, StringEncoding::UTF8)
         .unwrap_or_else(|e| panic!("cannot embed WIT: {e:#}"));
     ComponentEncoder::default()
         .validate(true)
         .module(&module)
-        .and_then(|encoder| encoder.encode())
+        .and_then(|mut encoder| encoder.encode())
         .unwrap_or_else(|e| panic!("fixture does not componentize: {e:#}"))
 }

@@ -99,3 +99,59 @@ pub fn request(rng: &mut Rng, networks: &[PlmnId], servers: &[ServerId]) -> Requ
         link: LinkState { ciphering: rng.chance(0.85), integrity: rng.chance(0.85) },
     }
 }
+
+/// Operator-sized facts: `path_a` networks in List 1, `path_b` (home, server) pairs in List 2 over
+/// `servers` servers, `interconnect` networks in List 3 — and `requests` requests over them, about half
+/// of which find a secure path.
+pub fn sized(
+    rng: &mut Rng,
+    path_a: usize,
+    path_b: usize,
+    interconnect: usize,
+    servers: usize,
+    requests: usize,
+) -> (FactSet, Vec<Request>) {
+    let network = |i: usize| {
+        // Distinct networks, 2- and 3-digit MNCs alternating.
+        let (mcc, mnc) = (200 + (i / 100) % 800, i % 100);
+        if i.is_multiple_of(2) { PlmnId::new(mcc as u16, mnc as u16, 2) } else { PlmnId::new(mcc as u16, mnc as u16 + 100, 3) }
+            .expect("in range")
+    };
+    let mut builder = FactSetBuilder::default();
+    let ids: Vec<ServerId> =
+        (0..servers).map(|i| builder.server(format!("mtc{i}.example.net").parse().expect("valid FQDN"))).collect();
+    let visited: Vec<PlmnId> = (0..path_a).map(network).collect();
+    for &n in &visited {
+        builder.trust_path_a(n);
+    }
+    for &n in visited.iter().take(interconnect) {
+        builder.trust_interconnect(n);
+    }
+    let homes: Vec<PlmnId> = visited.iter().copied().take((path_b / servers.max(1)).max(1)).collect();
+    let mut pairs = Vec::with_capacity(path_b);
+    for i in 0..path_b {
+        let pair = (homes[i % homes.len()], ids[(i / homes.len()) % ids.len()]);
+        builder.trust_path_b(pair.0, pair.1);
+        pairs.push(pair);
+    }
+    let facts = builder.build();
+    let requests = (0..requests)
+        .map(|_| {
+            let (home, server) = if pairs.is_empty() { (network(0), ids[0]) } else { rng.pick(&pairs) };
+            let serving = match rng.below(4) {
+                0 => Some(home),
+                1 => Some(visited[rng.below(interconnect.max(1)).min(visited.len() - 1)]),
+                2 => Some(network(path_a + rng.below(1000))),
+                _ => Some(rng.pick(&visited)),
+            };
+            Request {
+                role: Role::Server,
+                event: if rng.chance(0.5) { Event::SendData } else { Event::ReceiveUnprotected },
+                server,
+                attach: Attach { serving, home, access: AccessKind::ThreeGpp },
+                link: LinkState { ciphering: rng.chance(0.95), integrity: rng.chance(0.95) },
+            }
+        })
+        .collect();
+    (facts, requests)
+}

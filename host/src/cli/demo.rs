@@ -61,14 +61,14 @@ impl Demo {
 
         let flows = flows(home, meters, fleet, legacy)?;
         let mut decider = policy.decider();
-        println!("{:<44} {:<7} {:<20} {:<8} {:<20} {}", "flow", "role", "event", "serving", "server", "decision");
+        println!("{:<44} {:<7} {:<20} {:<8} {:<22} decision", "flow", "role", "event", "serving", "server");
         for flow in &flows {
             let request = request(flow, home);
             let decision = decider.decide(&facts, &request);
             let serving = flow.serving.map_or_else(|| "unknown".to_owned(), |p| p.to_string());
             let server = facts.server(flow.server).map_or("?", |s| s.as_str());
             println!(
-                "{:<44} {:<7} {:<20} {:<8} {:<20} {decision}",
+                "{:<44} {:<7} {:<20} {:<8} {:<22} {decision}",
                 flow.label,
                 flow.role,
                 flow.event.kind(),
