@@ -21,7 +21,8 @@ const BATCH: usize = 64;
 fn decide(c: &mut Criterion) {
     let engine = Engine::new().expect("engine");
     let reference = engine.load_policy("reference", pathsec::bundled::REFERENCE).expect("loads");
-    let constant = engine.load_policy("constant", &fixtures::policy(LOAD_OK, DECIDE_STRICT, BATCH_EMPTY)).expect("loads");
+    let constant =
+        engine.load_policy("constant", &fixtures::policy(LOAD_OK, DECIDE_STRICT, BATCH_EMPTY)).expect("loads");
     let (facts, requests) = generate::sized(&mut Rng::new(1), 1_000, 10_000, 300, 1_000, REQUESTS);
     let native = NativeRule::new(&facts);
 

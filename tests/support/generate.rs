@@ -114,8 +114,12 @@ pub fn sized(
     let network = |i: usize| {
         // Distinct networks, 2- and 3-digit MNCs alternating.
         let (mcc, mnc) = (200 + (i / 100) % 800, i % 100);
-        if i.is_multiple_of(2) { PlmnId::new(mcc as u16, mnc as u16, 2) } else { PlmnId::new(mcc as u16, mnc as u16 + 100, 3) }
-            .expect("in range")
+        if i.is_multiple_of(2) {
+            PlmnId::new(mcc as u16, mnc as u16, 2)
+        } else {
+            PlmnId::new(mcc as u16, mnc as u16 + 100, 3)
+        }
+        .expect("in range")
     };
     let mut builder = FactSetBuilder::default();
     let ids: Vec<ServerId> =
