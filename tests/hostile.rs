@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use pathsec::{
     AccessIntegrity, AccessKind, Action, Attach, Decider, EndToEnd, Engine, Event, FactSet, LinkState, LoadError,
-    PlmnId, Policy, PolicyFault, Reason, Request, Role, TriggerCheck,
+    PlmnId, Policy, PolicyFault, Reason, Registration, Request, Role, TriggerCheck,
 };
 use pathsec_suite::fixtures::{self, *};
 
@@ -43,6 +43,7 @@ fn request(role: Role, event: Event) -> Request {
         server,
         attach: Attach { serving: Some(home), home, access: AccessKind::ThreeGpp },
         link: LinkState { ciphering: true, integrity: true },
+        registration: Registration::None,
     }
 }
 
@@ -269,4 +270,25 @@ fn missing_file_names_the_path() {
     let error = engine().load_policy_file("/nonexistent/strict.wasm").expect_err("no such file");
     assert_eq!(error.to_string(), "cannot read policy `/nonexistent/strict.wasm`");
     assert!(std::error::Error::source(&error).is_some());
+}
+
+#[test]
+fn reason_indices_match_the_wit() {
+    // The WAT fixtures write enum indices by hand; keep them honest against the WIT's order.
+    let wit = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/wit/path-secure.wit")).expect("wit");
+    let cases = |name: &str| -> Vec<String> {
+        let start = wit.find(&format!("enum {name} {{")).expect("enum in WIT");
+        let body = &wit[start..start + wit[start..].find('}').expect("closing brace")];
+        body.lines()
+            .skip(1)
+            .map(str::trim)
+            .filter(|l| !l.starts_with("///") && !l.is_empty())
+            .map(|l| l.trim_end_matches(',').to_owned())
+            .collect()
+    };
+    assert_eq!(cases("action")[1], "secure-then-send");
+    assert_eq!(cases("reason")[0], "path-secure");
+    assert_eq!(cases("reason")[13], "policy-requires-application-security");
+    let host: Vec<&str> = Reason::ALL.iter().map(|r| r.name()).filter(|n| *n != "policy-fault").collect();
+    assert_eq!(host, cases("reason"), "host reasons follow the WIT order");
 }

@@ -4,7 +4,7 @@
 use crate::decision::{Action, Reason};
 use crate::facts::{AccessKind, FactSet};
 use crate::plmn::PlmnId;
-use crate::request::{self, Event, Request, Role};
+use crate::request::{self, Event, Registration, Request, Role};
 
 wasmtime::component::bindgen!({ path: "../wit", world: "path-secure" });
 
@@ -63,6 +63,11 @@ pub(crate) fn request(request: &Request) -> wit::Request {
             },
         },
         link: wit::LinkState { ciphering: request.link.ciphering, integrity: request.link.integrity },
+        registration: match request.registration {
+            Registration::None => wit::Registration::None,
+            Registration::Agreed => wit::Registration::Agreed,
+            Registration::Mismatch => wit::Registration::Mismatch,
+        },
     }
 }
 
@@ -93,6 +98,7 @@ pub(crate) fn decision(decision: wit::Decision) -> (Action, Reason) {
     let reason = match decision.reason {
         wit::Reason::PathSecure => Reason::PathSecure,
         wit::Reason::ServingNetworkUnknown => Reason::ServingNetworkUnknown,
+        wit::Reason::RegistrationMismatch => Reason::RegistrationMismatch,
         wit::Reason::AccessCipheringOff => Reason::AccessCipheringOff,
         wit::Reason::AccessIntegrityOff => Reason::AccessIntegrityOff,
         wit::Reason::PathANotTrusted => Reason::PathANotTrusted,

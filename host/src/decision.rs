@@ -65,6 +65,8 @@ named_enum! {
         PathSecure = "path-secure",
         /// The serving network is not known.
         ServingNetworkUnknown = "serving-network-unknown",
+        /// The device's report at registration did not match the network's view.
+        RegistrationMismatch = "registration-mismatch",
         /// Access-layer ciphering is off.
         AccessCipheringOff = "access-ciphering-off",
         /// Access-layer integrity protection is off.
@@ -100,6 +102,9 @@ impl Reason {
         match self {
             Reason::PathSecure => "every part of the path is secure",
             Reason::ServingNetworkUnknown => "the serving network is not known",
+            Reason::RegistrationMismatch => {
+                "at registration the device's report of its serving network and access security did not match the network's view"
+            }
             Reason::AccessCipheringOff => "access-layer ciphering is off",
             Reason::AccessIntegrityOff => "access-layer integrity protection is off",
             Reason::PathANotTrusted => "the serving network is not in List 1: path A is not known to be protected",

@@ -9,7 +9,7 @@
 //!
 //! ```
 //! # #[cfg(feature = "bundled-policies")] {
-//! use pathsec::{AccessKind, Action, Attach, Engine, Event, FactSet, LinkState, PlmnId, Request, Role};
+//! use pathsec::{AccessKind, Action, Attach, Engine, Event, FactSet, LinkState, PlmnId, Registration, Request, Role};
 //!
 //! let engine = Engine::new()?;
 //! let policy = engine.load_policy("reference", pathsec::bundled::REFERENCE)?;
@@ -27,6 +27,7 @@
 //!     server,
 //!     attach: Attach { serving: Some(home), home, access: AccessKind::ThreeGpp },
 //!     link: LinkState { ciphering: true, integrity: true },
+//!     registration: Registration::None,
 //! };
 //! assert_eq!(decider.decide(&facts, &request).action, Action::SendPlain);
 //! # }
@@ -60,7 +61,7 @@ pub use fqdn::Fqdn;
 pub use limits::Limits;
 pub use plmn::PlmnId;
 pub use policy::Policy;
-pub use request::{AccessIntegrity, EndToEnd, Event, EventKind, Request, Role, TriggerCheck};
+pub use request::{AccessIntegrity, EndToEnd, Event, EventKind, Registration, Request, Role, TriggerCheck};
 
 /// The engine's handles are shared across threads; a decider moves between them.
 const _: () = {

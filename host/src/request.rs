@@ -90,8 +90,21 @@ impl Event {
     }
 }
 
-/// One decision to make: the asking node's role and event, the server on the path, and the device's
-/// attach and link-state facts.
+named_enum! {
+    /// What a device and a server agreed at the device's last (re-)registration: the device reported its
+    /// serving network and access security and the server checked them against the network's view.
+    pub enum Registration as "a registration agreement" {
+        /// No valid agreement: decide on the facts alone.
+        None = "none",
+        /// The device's report matched the network's view.
+        Agreed = "agreed",
+        /// The device's report did not match the network's view: the path must not be trusted.
+        Mismatch = "mismatch",
+    }
+}
+
+/// One decision to make: the asking node's role and event, the server on the path, the device's attach
+/// and link-state facts, and the registration agreement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Request {
     /// Which node asks.
@@ -104,4 +117,6 @@ pub struct Request {
     pub attach: Attach,
     /// The device's link-state facts.
     pub link: LinkState,
+    /// The registration agreement between the device and this server.
+    pub registration: Registration,
 }

@@ -19,6 +19,7 @@
 //! access = "3gpp"                 # default "3gpp"
 //! ciphering = true
 //! integrity = true
+//! registration = "agreed"        # or "mismatch"; default "none"
 //!
 //! [want]
 //! action = "send-plain"
@@ -31,7 +32,7 @@ use std::path::Path;
 
 use pathsec::{
     AccessIntegrity, AccessKind, Action, Attach, EndToEnd, Event, EventKind, FactSet, Fqdn, LinkState, PlmnId, Reason,
-    Request, Role, TriggerCheck,
+    Registration, Request, Role, TriggerCheck,
 };
 use serde::Deserialize;
 
@@ -94,6 +95,12 @@ pub struct RequestFile {
     integrity: bool,
     access_integrity: Option<AccessIntegrity>,
     end_to_end: Option<EndToEnd>,
+    #[serde(default = "no_registration")]
+    registration: Registration,
+}
+
+fn no_registration() -> Registration {
+    Registration::None
 }
 
 fn three_gpp() -> AccessKind {
@@ -203,6 +210,7 @@ fn build(file: CaseFile) -> Result<Case, String> {
         server: facts.server(r.server),
         attach: Attach { serving: r.serving, home: r.home, access: r.access },
         link: LinkState { ciphering: r.ciphering, integrity: r.integrity },
+        registration: r.registration,
     };
     let want = file.want.ok_or("the input reads without error, and the case has no `[want]`")?;
     Ok(Case { note: file.note, policy: file.policy, facts: facts.build(), request, want })

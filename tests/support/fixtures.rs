@@ -6,6 +6,10 @@ use std::path::Path;
 use wit_component::{ComponentEncoder, StringEncoding};
 use wit_parser::Resolve;
 
+// The bodies below write the canonical ABI by hand: enum values are indices into the WIT's `action`
+// (send-plain = 0, secure-then-send = 1) and `reason` (path-secure = 0, …,
+// policy-requires-application-security = 13) lists; `reason_indices_match_the_wit` checks them.
+
 /// The body of `load`: returns a pointer to a `result<_, string>` (ok: discriminant 0 at offset 0).
 pub const LOAD_OK: &str = "(i32.store8 (i32.const 32) (i32.const 0)) (i32.const 32)";
 /// The body of `load` that rejects every fact set with the message "lists rejected".
@@ -13,7 +17,7 @@ pub const LOAD_REJECTS: &str = "(i32.store8 (i32.const 32) (i32.const 1)) \
      (i32.store (i32.const 36) (i32.const 512)) (i32.store (i32.const 40) (i32.const 14)) (i32.const 32)";
 /// The body of `decide` that answers `secure-then-send` / `policy-requires-application-security`.
 pub const DECIDE_STRICT: &str =
-    "(i32.store8 (i32.const 16) (i32.const 1)) (i32.store8 (i32.const 17) (i32.const 12)) (i32.const 16)";
+    "(i32.store8 (i32.const 16) (i32.const 1)) (i32.store8 (i32.const 17) (i32.const 13)) (i32.const 16)";
 /// The body of `decide` that answers `send-plain` / `path-secure` to everything, even to receipts.
 pub const DECIDE_SEND_PLAIN: &str =
     "(i32.store8 (i32.const 16) (i32.const 0)) (i32.store8 (i32.const 17) (i32.const 0)) (i32.const 16)";
@@ -51,7 +55,7 @@ pub fn policy(load: &str, decide: &str, decide_batch: &str) -> Vec<u8> {
   (func (export "pathsec:policy/decide@0.1.0#load")
     (param i64 i32 i32 i32 i32 i32 i32 i32 i32) (result i32) {load})
   (func (export "pathsec:policy/decide@0.1.0#decide")
-    (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32) {decide})
+    (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32) {decide})
   (func (export "pathsec:policy/decide@0.1.0#decide-batch") (param i32 i32) (result i32) {decide_batch})
 )"#
     );

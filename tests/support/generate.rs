@@ -3,8 +3,8 @@
 //! ("31041" / "310410"), leading zeros ("31070" / "310070"), the test network "00101" / "001001".
 
 use pathsec::{
-    AccessIntegrity, AccessKind, Attach, EndToEnd, Event, FactSet, FactSetBuilder, LinkState, PlmnId, Request, Role,
-    ServerId, TriggerCheck,
+    AccessIntegrity, AccessKind, Attach, EndToEnd, Event, FactSet, FactSetBuilder, LinkState, PlmnId, Registration,
+    Request, Role, ServerId, TriggerCheck,
 };
 
 /// The networks the generator draws from.
@@ -97,6 +97,11 @@ pub fn request(rng: &mut Rng, networks: &[PlmnId], servers: &[ServerId]) -> Requ
         server: rng.pick(servers),
         attach: Attach { serving, home, access: rng.pick(AccessKind::ALL) },
         link: LinkState { ciphering: rng.chance(0.85), integrity: rng.chance(0.85) },
+        registration: if rng.chance(0.1) {
+            Registration::Mismatch
+        } else {
+            rng.pick(&[Registration::None, Registration::Agreed])
+        },
     }
 }
 
@@ -154,6 +159,7 @@ pub fn sized(
                 server,
                 attach: Attach { serving, home, access: AccessKind::ThreeGpp },
                 link: LinkState { ciphering: rng.chance(0.95), integrity: rng.chance(0.95) },
+                registration: Registration::None,
             }
         })
         .collect();

@@ -2,7 +2,8 @@
 //! benches. It must give the same action and reason as `guest-policies/reference` for every request.
 
 use pathsec::{
-    AccessIntegrity, Action, EndToEnd, Event, FactSet, PlmnId, Reason, Request, Role, ServerId, TriggerCheck,
+    AccessIntegrity, Action, EndToEnd, Event, FactSet, PlmnId, Reason, Registration, Request, Role, ServerId,
+    TriggerCheck,
 };
 use rustc_hash::FxHashSet;
 
@@ -26,6 +27,9 @@ impl NativeRule {
     /// `Ok` when the entire path is secure, else the first check that failed.
     pub fn path(&self, request: &Request) -> Result<(), Reason> {
         let serving = request.attach.serving.ok_or(Reason::ServingNetworkUnknown)?;
+        if request.registration == Registration::Mismatch {
+            return Err(Reason::RegistrationMismatch);
+        }
         if !request.link.ciphering {
             return Err(Reason::AccessCipheringOff);
         }

@@ -1,10 +1,11 @@
 //! The reference `path-secure` policy: the method, exactly.
 //!
-//! The whole path is secure iff access ciphering and integrity are on, the serving network is in
-//! List 1, the (home network, server) pair is in List 2, and the serving network is the home network
-//! or is in List 3. The first check that fails is the reason. Triggers follow the same lists: a failed
-//! access-layer integrity check discards; a trigger without access-layer integrity, or on a path that is
-//! not secure, is accepted only with valid end-to-end protection.
+//! The whole path is secure iff the serving network is known, no registration mismatch stands, access
+//! ciphering and integrity are on, the serving network is in List 1, the (home network, server) pair is
+//! in List 2, and the serving network is the home network or is in List 3. The first check that fails
+//! is the reason. Triggers follow the same lists: a failed access-layer integrity check discards; a
+//! trigger without access-layer integrity, or on a path that is not secure, is accepted only with valid
+//! end-to-end protection.
 
 use std::cell::RefCell;
 
@@ -14,7 +15,8 @@ wit_bindgen::generate!({ path: "../../wit", world: "path-secure" });
 
 use exports::pathsec::policy::decide::Guest;
 use pathsec::policy::types::{
-    AccessIntegrity, Action, Decision, EndToEnd, Event, FactSet, PlmnId, Reason, Request, Role, TriggerCheck,
+    AccessIntegrity, Action, Decision, EndToEnd, Event, FactSet, PlmnId, Reason, Registration, Request, Role,
+    TriggerCheck,
 };
 
 /// The lists of the last loaded fact generation, as hash sets of packed keys.
@@ -68,6 +70,9 @@ impl Lists {
     fn path(&self, request: &Request) -> Result<(), Reason> {
         let attach = &request.attach;
         let serving = attach.serving.ok_or(Reason::ServingNetworkUnknown)?;
+        if request.registration == Registration::Mismatch {
+            return Err(Reason::RegistrationMismatch);
+        }
         if !request.link.ciphering {
             return Err(Reason::AccessCipheringOff);
         }

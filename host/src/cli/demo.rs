@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use pathsec::{
     AccessIntegrity, AccessKind, Attach, Decision, EndToEnd, Engine, Event, FactSet, LinkState, PlmnId, Policy,
-    Request, Role, ServerId, TriggerCheck,
+    Registration, Request, Role, ServerId, TriggerCheck,
 };
 
 use super::Outcome;
@@ -89,6 +89,7 @@ fn request(flow: &Flow, home: PlmnId) -> Request {
         server: flow.server,
         attach: Attach { serving: flow.serving, home, access: AccessKind::ThreeGpp },
         link: flow.link,
+        registration: Registration::None,
     }
 }
 
