@@ -93,10 +93,17 @@ named_enum! {
         EventNotForRole = "event-not-for-role",
         /// The policy failed (see the decision's fault); the engine failed closed. Never sent by a policy.
         PolicyFault = "policy-fault",
+        /// The device's attach facts are not known; the engine failed closed without asking the policy.
+        AttachUnknown = "attach-unknown",
     }
 }
 
 impl Reason {
+    /// The reason comes from the engine, never from a policy.
+    pub fn is_engine_reason(self) -> bool {
+        matches!(self, Reason::PolicyFault | Reason::AttachUnknown)
+    }
+
     /// A sentence for the operator.
     pub fn explain(self) -> &'static str {
         match self {
@@ -124,6 +131,7 @@ impl Reason {
             Reason::PolicyRequiresApplicationSecurity => "the policy requires application-layer security on every path",
             Reason::EventNotForRole => "this node does not handle this event",
             Reason::PolicyFault => "the policy failed, so the engine failed closed",
+            Reason::AttachUnknown => "the device's attach facts are not known, so the engine failed closed",
         }
     }
 }
@@ -203,6 +211,11 @@ impl Decision {
     /// A decision the policy made.
     pub fn new(action: Action, reason: Reason) -> Decision {
         Decision { action, reason, fault: None }
+    }
+
+    /// The fail-closed decision for `event`, without a fault: the engine lacked a fact.
+    pub(crate) fn unknown(event: EventKind, reason: Reason) -> Decision {
+        Decision { action: Action::fail_closed(event), reason, fault: None }
     }
 
     /// The fail-closed decision for `event`, because of `fault`.

@@ -124,6 +124,27 @@ pub enum LoadError {
     },
 }
 
+/// A device handle that this runtime did not issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("device handle {device} was not issued by this runtime: get handles from `Runtime::device_id`")]
+pub struct UnknownDeviceError {
+    /// The raw handle.
+    pub device: u32,
+}
+
+/// A policy that cannot become the active one. The active policy stays.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SwapError {
+    /// The policy failed its self-check.
+    #[error("policy `{policy}` failed its self-check: {fault}: the active policy stays")]
+    SelfCheck {
+        /// The refused policy's name.
+        policy: String,
+        /// What it did.
+        fault: std::sync::Arc<crate::decision::PolicyFault>,
+    },
+}
+
 /// An engine that cannot be built from its settings.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EngineError {

@@ -203,6 +203,14 @@ impl FactSetBuilder {
         self
     }
 
+    /// Empties Lists 1-3; the server names and handles stay.
+    pub fn clear_lists(&mut self) -> &mut Self {
+        self.path_a.clear();
+        self.path_b.clear();
+        self.interconnect.clear();
+        self
+    }
+
     /// The facts, as a new generation.
     pub fn build(&self) -> FactSet {
         FactSet {

@@ -30,6 +30,12 @@ const MAX_LABEL: usize = 63;
 pub struct Fqdn(Box<str>);
 
 impl Fqdn {
+    /// A name the library itself spells, already lowercase and valid.
+    pub(crate) fn known_valid(name: &'static str) -> Fqdn {
+        debug_assert!(name.parse::<Fqdn>().is_ok_and(|f| f.as_str() == name));
+        Fqdn(name.into())
+    }
+
     /// The normalised name: lowercase, no trailing dot.
     pub fn as_str(&self) -> &str {
         &self.0

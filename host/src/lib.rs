@@ -39,8 +39,10 @@
 mod bindings;
 #[cfg(feature = "bundled-policies")]
 pub mod bundled;
+mod cache;
 mod decider;
 mod decision;
+mod device;
 mod engine;
 mod error;
 mod facts;
@@ -50,18 +52,26 @@ mod named;
 mod plmn;
 mod policy;
 mod request;
+mod runtime;
 mod sandbox;
+mod selfcheck;
+mod store;
+mod worker;
 
+pub use cache::{CacheStats, Flow};
 pub use decider::Decider;
 pub use decision::{Action, Decision, PolicyFault, Reason};
+pub use device::{DeviceId, RegistrationReport};
 pub use engine::{Engine, EngineBuilder};
-pub use error::{EngineError, FqdnError, LoadError, NameError, PlmnIdError};
+pub use error::{EngineError, FqdnError, LoadError, NameError, PlmnIdError, SwapError, UnknownDeviceError};
 pub use facts::{AccessKind, Attach, FactSet, FactSetBuilder, LinkState, ServerId};
 pub use fqdn::Fqdn;
 pub use limits::Limits;
 pub use plmn::PlmnId;
 pub use policy::Policy;
 pub use request::{AccessIntegrity, EndToEnd, Event, EventKind, Registration, Request, Role, TriggerCheck};
+pub use runtime::{Runtime, RuntimeBuilder};
+pub use worker::Worker;
 
 /// The engine's handles are shared across threads; a decider moves between them.
 const _: () = {
@@ -70,6 +80,8 @@ const _: () = {
     shared::<Engine>();
     shared::<Policy>();
     shared::<Decision>();
+    shared::<Runtime>();
     movable::<Decider>();
+    movable::<Worker>();
     movable::<FactSet>();
 };

@@ -32,6 +32,9 @@ pub struct PlmnId {
 }
 
 impl PlmnId {
+    /// The 3GPP test network, MCC 001 / MNC 01 ("00101").
+    pub const TEST_NETWORK: PlmnId = PlmnId { mcc: 1, mnc: 1, mnc_digits: 2 };
+
     /// Parses an MCC (exactly 3 digits) and an MNC (2 or 3 digits), e.g. `("310", "410")`.
     pub fn from_parts(mcc: &str, mnc: &str) -> Result<PlmnId, PlmnIdError> {
         let bad = |part: &'static str| PlmnIdError::Part {

@@ -1,0 +1,143 @@
+//! The live fact store: the trust lists and every device's facts, updated while decisions run.
+//!
+//! Every change builds a new immutable snapshot, publishes it, then advances the store's epoch. A
+//! reader therefore never sees half an update, and once an update call has returned every later
+//! decision sees it: a cached decision is only reused while the epoch, or else every generation it was
+//! made on, is unchanged.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+
+use arc_swap::ArcSwap;
+
+use crate::device::{DeviceFacts, DeviceId, DeviceSlot};
+use crate::error::UnknownDeviceError;
+use crate::facts::{FactSet, FactSetBuilder, ServerId};
+use crate::fqdn::Fqdn;
+
+pub(crate) struct FactStore {
+    /// Advanced after every published change (facts or policy).
+    epoch: AtomicU64,
+    /// Source of device and policy generations.
+    generations: AtomicU64,
+    lists: ArcSwap<FactSet>,
+    lists_generation: AtomicU64,
+    devices: RwLock<Devices>,
+    /// Serialises writers, so read-modify-write updates never lose each other's changes.
+    writer: Mutex<()>,
+}
+
+#[derive(Default)]
+struct Devices {
+    by_name: HashMap<Box<str>, DeviceId>,
+    slots: Vec<Arc<DeviceSlot>>,
+}
+
+impl FactStore {
+    pub(crate) fn new(lists: FactSet) -> FactStore {
+        let lists_generation = AtomicU64::new(lists.generation());
+        FactStore {
+            epoch: AtomicU64::new(1),
+            generations: AtomicU64::new(1),
+            lists: ArcSwap::from_pointee(lists),
+            lists_generation,
+            devices: RwLock::new(Devices::default()),
+            writer: Mutex::new(()),
+        }
+    }
+
+    /// The epoch: it changes after every published change.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Marks a published change.
+    pub(crate) fn advance(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A fresh generation number for a device snapshot or a policy.
+    pub(crate) fn next_generation(&self) -> u64 {
+        self.generations.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Holds off other writers.
+    pub(crate) fn write_lock(&self) -> MutexGuard<'_, ()> {
+        // Writers keep no invariant across a panic: every snapshot is whole before it is published.
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn lists(&self) -> Arc<FactSet> {
+        self.lists.load_full()
+    }
+
+    pub(crate) fn lists_generation(&self) -> u64 {
+        self.lists_generation.load(Ordering::Acquire)
+    }
+
+    /// Applies `edit` to a builder holding the current lists and publishes the result as the next
+    /// generation; returns it with what `edit` returned.
+    pub(crate) fn update_lists<R>(&self, edit: impl FnOnce(&mut FactSetBuilder) -> R) -> (Arc<FactSet>, R) {
+        let _writer = self.write_lock();
+        let mut builder = self.lists.load().to_builder();
+        let output = edit(&mut builder);
+        let lists = Arc::new(builder.build());
+        self.lists.store(Arc::clone(&lists));
+        self.lists_generation.store(lists.generation(), Ordering::Release);
+        self.advance();
+        (lists, output)
+    }
+
+    /// The handle of a server, interning it (a new list generation) if it is new.
+    pub(crate) fn server_id(&self, fqdn: &Fqdn) -> ServerId {
+        if let Some(id) = self.lists.load().server_id(fqdn) {
+            return id;
+        }
+        self.update_lists(|builder| builder.server(fqdn.clone())).1
+    }
+
+    /// The handle of a device, interning its name if it is new.
+    pub(crate) fn device_id(&self, name: &str) -> DeviceId {
+        if let Some(id) = read(&self.devices).by_name.get(name) {
+            return *id;
+        }
+        let mut devices = self.devices.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(id) = devices.by_name.get(name) {
+            return *id;
+        }
+        let id = DeviceId(devices.slots.len() as u32);
+        devices.slots.push(Arc::new(DeviceSlot::new()));
+        devices.by_name.insert(name.into(), id);
+        id
+    }
+
+    /// The live slot of a device handle.
+    pub(crate) fn slot(&self, device: DeviceId) -> Option<Arc<DeviceSlot>> {
+        read(&self.devices).slots.get(device.0 as usize).cloned()
+    }
+
+    /// Applies `edit` to a copy of the device's facts; publishes it as a new generation if it changed.
+    pub(crate) fn update_device(
+        &self,
+        device: DeviceId,
+        edit: impl FnOnce(&mut DeviceFacts),
+    ) -> Result<Arc<DeviceFacts>, UnknownDeviceError> {
+        let slot = self.slot(device).ok_or(UnknownDeviceError { device: device.0 })?;
+        let _writer = self.write_lock();
+        let current = slot.load();
+        let mut next = DeviceFacts::clone(&current);
+        edit(&mut next);
+        if next.attach == current.attach && next.link == current.link && next.agreements == current.agreements {
+            return Ok(current);
+        }
+        next.generation = self.next_generation();
+        slot.store(next);
+        self.advance();
+        Ok(slot.load())
+    }
+}
+
+fn read(devices: &RwLock<Devices>) -> std::sync::RwLockReadGuard<'_, Devices> {
+    devices.read().unwrap_or_else(PoisonError::into_inner)
+}
