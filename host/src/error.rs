@@ -145,6 +145,49 @@ pub enum SwapError {
     },
 }
 
+/// An artifact cache directory that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactCacheError {
+    /// The directory cannot be created or opened.
+    #[error("cannot open the artifact cache `{}`", path.display())]
+    Open {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Others may write the directory: their files would run as this host's native code.
+    #[error("the artifact cache `{}` is writable by group or others: precompiled code from it would run unchecked: `chmod go-w` it, or choose a private directory", path.display())]
+    WritableByOthers {
+        /// The directory.
+        path: PathBuf,
+    },
+}
+
+/// A policy directory that cannot be watched.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    /// The directory cannot be opened.
+    #[error("cannot open the policy directory `{}`", path.display())]
+    Open {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Listing the directory failed.
+    #[error("cannot list the policy directory `{}`", path.display())]
+    Scan {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// An engine that cannot be built from its settings.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EngineError {

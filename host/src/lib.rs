@@ -33,9 +33,11 @@
 //! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
-#![forbid(unsafe_code)]
+// One function may use `unsafe`: loading precompiled artifacts (`artifacts.rs`, with its reasoning).
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod artifacts;
 mod bindings;
 #[cfg(feature = "bundled-policies")]
 pub mod bundled;
@@ -43,6 +45,7 @@ mod cache;
 mod decider;
 mod decision;
 mod device;
+mod digest;
 mod engine;
 mod error;
 mod facts;
@@ -56,14 +59,19 @@ mod runtime;
 mod sandbox;
 mod selfcheck;
 mod store;
+mod watch;
 mod worker;
 
+pub use artifacts::{ArtifactCache, Origin};
 pub use cache::{CacheStats, Flow};
 pub use decider::Decider;
 pub use decision::{Action, Decision, PolicyFault, Reason};
 pub use device::{DeviceId, RegistrationReport};
 pub use engine::{Engine, EngineBuilder};
-pub use error::{EngineError, FqdnError, LoadError, NameError, PlmnIdError, SwapError, UnknownDeviceError};
+pub use error::{
+    ArtifactCacheError, EngineError, FqdnError, LoadError, NameError, PlmnIdError, SwapError, UnknownDeviceError,
+    WatchError,
+};
 pub use facts::{AccessKind, Attach, FactSet, FactSetBuilder, LinkState, ServerId};
 pub use fqdn::Fqdn;
 pub use limits::Limits;
@@ -71,6 +79,7 @@ pub use plmn::PlmnId;
 pub use policy::Policy;
 pub use request::{AccessIntegrity, EndToEnd, Event, EventKind, Registration, Request, Role, TriggerCheck};
 pub use runtime::{Runtime, RuntimeBuilder};
+pub use watch::{DirectoryEvent, PolicyDirectory, Watcher};
 pub use worker::Worker;
 
 /// The engine's handles are shared across threads; a decider moves between them.

@@ -7,6 +7,7 @@ use wasmtime::component::types::ComponentItem;
 
 use crate::bindings::{DECIDE_EXPORT, PathSecurePre};
 use crate::decider::Decider;
+use crate::digest;
 use crate::engine::Engine;
 use crate::error::LoadError;
 use crate::sandbox::{self, StoreState};
@@ -21,6 +22,7 @@ pub struct Policy {
 struct PolicyInner {
     name: String,
     size: usize,
+    digest: String,
     imports: Vec<String>,
     engine: Engine,
     pre: PathSecurePre<StoreState>,
@@ -33,6 +35,15 @@ enum Header {
     NotWasm,
 }
 
+/// Refuses what is not a component before anything is compiled.
+pub(crate) fn check_header(name: &str, bytes: &[u8]) -> Result<(), LoadError> {
+    match header(bytes) {
+        Header::Component => Ok(()),
+        Header::CoreModule => Err(LoadError::CoreModule { name: name.to_owned() }),
+        Header::NotWasm => Err(LoadError::NotWasm { name: name.to_owned() }),
+    }
+}
+
 fn header(bytes: &[u8]) -> Header {
     match bytes.get(..8) {
         Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => Header::CoreModule,
@@ -42,15 +53,22 @@ fn header(bytes: &[u8]) -> Header {
 }
 
 impl Policy {
+    /// Compiles, checks and pre-instantiates a component.
     pub(crate) fn load(engine: &Engine, name: &str, bytes: &[u8]) -> Result<Policy, LoadError> {
-        let name = name.to_owned();
-        match header(bytes) {
-            Header::Component => {}
-            Header::CoreModule => return Err(LoadError::CoreModule { name }),
-            Header::NotWasm => return Err(LoadError::NotWasm { name }),
-        }
+        check_header(name, bytes)?;
         let component = Component::new(engine.wasmtime(), bytes)
-            .map_err(|e| LoadError::Compile { name: name.clone(), message: format!("{e:#}") })?;
+            .map_err(|e| LoadError::Compile { name: name.to_owned(), message: format!("{e:#}") })?;
+        Policy::from_component(engine, name, bytes, component)
+    }
+
+    /// Checks and pre-instantiates a compiled component; `bytes` are the component it was compiled from.
+    pub(crate) fn from_component(
+        engine: &Engine,
+        name: &str,
+        bytes: &[u8],
+        component: Component,
+    ) -> Result<Policy, LoadError> {
+        let name = name.to_owned();
         let ty = component.component_type();
 
         let imports: Vec<String> = ty.imports(engine.wasmtime()).map(|(import, _)| import.to_owned()).collect();
@@ -73,12 +91,19 @@ impl Policy {
             export: DECIDE_EXPORT,
             message: format!("{e:#}"),
         })?;
-        Ok(Policy { inner: Arc::new(PolicyInner { name, size: bytes.len(), imports, engine: engine.clone(), pre }) })
+        let digest = digest::sha256_hex(bytes);
+        let inner = PolicyInner { name, size: bytes.len(), digest, imports, engine: engine.clone(), pre };
+        Ok(Policy { inner: Arc::new(inner) })
     }
 
     /// The policy's name (its file name, or the name it was loaded with).
     pub fn name(&self) -> &str {
         &self.inner.name
+    }
+
+    /// The SHA-256 of the component, in hex: what identifies this exact policy in reports and logs.
+    pub fn digest(&self) -> &str {
+        &self.inner.digest
     }
 
     /// The component's size in bytes.
