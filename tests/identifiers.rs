@@ -140,3 +140,27 @@ fn malformed_fqdns_are_refused_with_the_problem_named() {
         assert_eq!(error.to_string(), format!("`{input}` is not a valid FQDN: {problem}"));
     }
 }
+
+#[test]
+fn keys_order_as_plmn_ids_do() {
+    // The WIT promises lists sorted by key; the host sorts them as PLMN-IDs.
+    let mut networks: Vec<PlmnId> = Vec::new();
+    for mcc in [0u16, 1, 208, 310, 999] {
+        for (mnc, digits) in
+            [(0u16, 2u8), (0, 3), (1, 2), (1, 3), (41, 2), (41, 3), (70, 2), (70, 3), (99, 2), (410, 3), (999, 3)]
+        {
+            networks.push(PlmnId::new(mcc, mnc, digits).expect("valid"));
+        }
+    }
+    let mut by_id = networks.clone();
+    by_id.sort();
+    let mut by_key = networks.clone();
+    by_key.sort_by_key(|network| network.key());
+    assert_eq!(by_id, by_key);
+    let mut keys: Vec<u32> = networks.iter().map(|network| network.key()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), networks.len(), "keys are unique");
+    assert_eq!(plmn("310410").key(), 310 << 16 | 410 << 4 | 3);
+    assert_eq!(plmn("31041").key(), 310 << 16 | 41 << 4 | 2);
+}

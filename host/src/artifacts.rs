@@ -15,7 +15,7 @@ use wasmtime::component::Component;
 use crate::digest;
 use crate::engine::Engine;
 use crate::error::{ArtifactCacheError, LoadError};
-use crate::policy::{self, Policy};
+use crate::policy::{self, Policy, Source};
 
 /// A directory of precompiled policies; see the module docs for the trust it needs.
 pub struct ArtifactCache {
@@ -59,17 +59,19 @@ impl ArtifactCache {
     /// else by compiling it and caching the artifact.
     pub fn load_policy(&self, engine: &Engine, name: &str, bytes: &[u8]) -> Result<(Policy, Origin), LoadError> {
         policy::check_header(name, bytes)?;
-        let key = self.key(engine, bytes);
+        let digest = digest::sha256_hex(bytes);
+        let key = self.key(engine, &digest);
+        let source = || Source { size: bytes.len(), digest: digest.clone() };
         if let Ok(artifact) = self.dir.read(&key)
             && let Ok(component) = deserialize(engine, &artifact)
         {
-            return Ok((Policy::from_component(engine, name, bytes, component)?, Origin::Cached));
+            return Ok((Policy::from_component(engine, name, source(), component)?, Origin::Cached));
         }
         let compile_error =
             |e: wasmtime::Error| LoadError::Compile { name: name.to_owned(), message: format!("{e:#}") };
         let artifact = engine.wasmtime().precompile_component(bytes).map_err(compile_error)?;
         let component = deserialize(engine, &artifact).map_err(compile_error)?;
-        let policy = Policy::from_component(engine, name, bytes, component)?;
+        let policy = Policy::from_component(engine, name, source(), component)?;
         let origin = match self.store(&key, &artifact) {
             Ok(()) => Origin::Compiled,
             Err(error) => Origin::CompiledNotCached {
@@ -80,10 +82,10 @@ impl ArtifactCache {
     }
 
     /// `<sha256 of the component>-<engine settings hash>.cwasm`
-    fn key(&self, engine: &Engine, bytes: &[u8]) -> String {
+    fn key(&self, engine: &Engine, digest: &str) -> String {
         let mut settings = DefaultHasher::new();
         engine.wasmtime().precompile_compatibility_hash().hash(&mut settings);
-        format!("{}-{:016x}.cwasm", digest::sha256_hex(bytes), settings.finish())
+        format!("{digest}-{:016x}.cwasm", settings.finish())
     }
 
     /// Writes an artifact under a temporary name and renames it, so no reader sees half a file.

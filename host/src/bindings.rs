@@ -19,21 +19,27 @@ fn plmn(id: PlmnId) -> wit::PlmnId {
     wit::PlmnId { mcc: id.mcc(), mnc: id.mnc(), mnc_digits: id.mnc_digits() }
 }
 
+/// The fact set as the WIT carries it: names one per line, lists as sorted integer keys (a `FactSet`
+/// keeps its lists sorted, and `PlmnId` orders as its key does).
 pub(crate) fn facts(facts: &FactSet) -> wit::FactSet {
+    let mut server_names = String::new();
+    for (index, (_, fqdn)) in facts.servers().enumerate() {
+        if index > 0 {
+            server_names.push('\n');
+        }
+        server_names.push_str(fqdn.as_str());
+    }
     wit::FactSet {
         generation: facts.generation(),
-        servers: facts
-            .servers()
-            .map(|(id, fqdn)| wit::Server { id: id.get(), fqdn: fqdn.as_str().to_owned() })
-            .collect(),
+        server_names,
         lists: wit::TrustLists {
-            path_a: facts.path_a().iter().copied().map(plmn).collect(),
+            path_a: facts.path_a().iter().map(|network| network.key()).collect(),
             path_b: facts
                 .path_b()
                 .iter()
-                .map(|(home, server)| wit::PathBEntry { home: plmn(*home), server: server.get() })
+                .map(|(home, server)| (u64::from(home.key()) << 32) | u64::from(server.get()))
                 .collect(),
-            interconnect: facts.interconnect().iter().copied().map(plmn).collect(),
+            interconnect: facts.interconnect().iter().map(|network| network.key()).collect(),
         },
     }
 }

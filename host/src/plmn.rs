@@ -77,6 +77,12 @@ impl PlmnId {
         self.mnc_digits
     }
 
+    /// The PLMN-ID packed into 32 bits as the WIT's `plmn-key`: `mcc << 16 | mnc << 4 | mnc-digits`.
+    /// Keys order as PLMN-IDs do.
+    pub fn key(self) -> u32 {
+        (u32::from(self.mcc) << 16) | (u32::from(self.mnc) << 4) | u32::from(self.mnc_digits)
+    }
+
     /// The MCC as written: 3 digits with leading zeros.
     pub fn mcc_string(self) -> String {
         format!("{:03}", self.mcc)

@@ -28,6 +28,12 @@ struct PolicyInner {
     pre: PathSecurePre<StoreState>,
 }
 
+/// What a policy was compiled from: the component's size and SHA-256.
+pub(crate) struct Source {
+    pub(crate) size: usize,
+    pub(crate) digest: String,
+}
+
 /// What the first bytes of a WebAssembly binary say it is.
 enum Header {
     Component,
@@ -58,14 +64,14 @@ impl Policy {
         check_header(name, bytes)?;
         let component = Component::new(engine.wasmtime(), bytes)
             .map_err(|e| LoadError::Compile { name: name.to_owned(), message: format!("{e:#}") })?;
-        Policy::from_component(engine, name, bytes, component)
+        Policy::from_component(engine, name, Source { size: bytes.len(), digest: digest::sha256_hex(bytes) }, component)
     }
 
-    /// Checks and pre-instantiates a compiled component; `bytes` are the component it was compiled from.
+    /// Checks and pre-instantiates a compiled component.
     pub(crate) fn from_component(
         engine: &Engine,
         name: &str,
-        bytes: &[u8],
+        source: Source,
         component: Component,
     ) -> Result<Policy, LoadError> {
         let name = name.to_owned();
@@ -91,8 +97,8 @@ impl Policy {
             export: DECIDE_EXPORT,
             message: format!("{e:#}"),
         })?;
-        let digest = digest::sha256_hex(bytes);
-        let inner = PolicyInner { name, size: bytes.len(), digest, imports, engine: engine.clone(), pre };
+        let inner =
+            PolicyInner { name, size: source.size, digest: source.digest, imports, engine: engine.clone(), pre };
         Ok(Policy { inner: Arc::new(inner) })
     }
 

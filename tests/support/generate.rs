@@ -165,3 +165,29 @@ pub fn sized(
         .collect();
     (facts, requests)
 }
+
+/// A runtime holding operator-sized facts (as [`sized`]) and one device per request, attached and linked
+/// as the request says; returns it with one flow per request (device `i` makes request `i`).
+pub fn sized_runtime(
+    policy: pathsec::Policy,
+    flow_cache_capacity: usize,
+    facts: &FactSet,
+    requests: &[Request],
+) -> (pathsec::Runtime, Vec<pathsec::Flow>) {
+    let runtime = pathsec::Runtime::builder(policy)
+        .lists(facts.to_builder().build())
+        .flow_cache_capacity(flow_cache_capacity)
+        .build()
+        .expect("runtime");
+    let flows = requests
+        .iter()
+        .enumerate()
+        .map(|(i, request)| {
+            let device = runtime.device_id(&format!("device-{i}"));
+            runtime.set_attach(device, request.attach).expect("known");
+            runtime.set_link(device, request.link).expect("known");
+            pathsec::Flow { device, server: request.server, role: request.role, event: request.event }
+        })
+        .collect();
+    (runtime, flows)
+}

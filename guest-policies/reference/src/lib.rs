@@ -6,10 +6,11 @@
 //! is the reason. Triggers follow the same lists: a failed access-layer integrity check discards; a
 //! trigger without access-layer integrity, or on a path that is not secure, is accepted only with valid
 //! end-to-end protection.
+//!
+//! The lists arrive sorted; the policy keeps them as they come and binary-searches them, so a load costs
+//! a copy and a lookup grows with the logarithm of the list.
 
 use std::cell::RefCell;
-
-use rustc_hash::FxHashSet;
 
 wit_bindgen::generate!({ path: "../../wit", world: "path-secure" });
 
@@ -19,51 +20,36 @@ use pathsec::policy::types::{
     TriggerCheck,
 };
 
-/// The lists of the last loaded fact generation, as hash sets of packed keys.
+/// The lists of the last loaded fact generation, sorted.
 #[derive(Default)]
 struct Lists {
-    path_a: FxHashSet<u32>,
-    path_b: FxHashSet<u64>,
-    interconnect: FxHashSet<u32>,
+    path_a: Vec<u32>,
+    path_b: Vec<u64>,
+    interconnect: Vec<u32>,
 }
 
 thread_local! {
     static LISTS: RefCell<Lists> = RefCell::new(Lists::default());
 }
 
-/// Packs a PLMN-ID into one key; the MNC digit count is part of it ("31041" != "310410").
+/// The WIT's `plmn-key`; the MNC digit count is part of it ("31041" != "310410").
 fn key(plmn: PlmnId) -> u32 {
     (u32::from(plmn.mcc) << 16) | (u32::from(plmn.mnc) << 4) | u32::from(plmn.mnc_digits)
 }
 
-fn pair_key(home: PlmnId, server: u32) -> u64 {
-    (u64::from(key(home)) << 32) | u64::from(server)
-}
-
-fn checked_key(plmn: PlmnId) -> Result<u32, String> {
-    let max = match plmn.mnc_digits {
-        2 => 99,
-        3 => 999,
-        n => return Err(format!("PLMN-ID with {n} MNC digits: expected 2 or 3")),
-    };
-    if plmn.mcc > 999 || plmn.mnc > max {
-        return Err(format!("PLMN-ID {}/{} out of range", plmn.mcc, plmn.mnc));
+/// Sorted and free of duplicates, as the WIT promises — made so if a host ever broke the promise.
+fn sorted<T: Ord>(mut list: Vec<T>) -> Vec<T> {
+    if !list.is_sorted_by(|a, b| a < b) {
+        list.sort_unstable();
+        list.dedup();
     }
-    Ok(key(plmn))
+    list
 }
 
 impl Lists {
-    fn load(facts: &FactSet) -> Result<Lists, String> {
-        let lists = &facts.lists;
-        Ok(Lists {
-            path_a: lists.path_a.iter().map(|p| checked_key(*p)).collect::<Result<_, _>>()?,
-            path_b: lists
-                .path_b
-                .iter()
-                .map(|e| checked_key(e.home).map(|_| pair_key(e.home, e.server)))
-                .collect::<Result<_, _>>()?,
-            interconnect: lists.interconnect.iter().map(|p| checked_key(*p)).collect::<Result<_, _>>()?,
-        })
+    fn load(facts: FactSet) -> Lists {
+        let lists = facts.lists;
+        Lists { path_a: sorted(lists.path_a), path_b: sorted(lists.path_b), interconnect: sorted(lists.interconnect) }
     }
 
     /// `Ok` when the entire path is secure, else the first check that failed.
@@ -79,13 +65,15 @@ impl Lists {
         if !request.link.integrity {
             return Err(Reason::AccessIntegrityOff);
         }
-        if !self.path_a.contains(&key(serving)) {
+        let serving = key(serving);
+        if self.path_a.binary_search(&serving).is_err() {
             return Err(Reason::PathANotTrusted);
         }
-        if !self.path_b.contains(&pair_key(attach.home, request.server)) {
+        let home = key(attach.home);
+        if self.path_b.binary_search(&((u64::from(home) << 32) | u64::from(request.server))).is_err() {
             return Err(Reason::PathBNotTrusted);
         }
-        if key(serving) != key(attach.home) && !self.interconnect.contains(&key(serving)) {
+        if serving != home && self.interconnect.binary_search(&serving).is_err() {
             return Err(Reason::InterconnectNotTrusted);
         }
         Ok(())
@@ -132,7 +120,7 @@ struct Reference;
 
 impl Guest for Reference {
     fn load(facts: FactSet) -> Result<(), String> {
-        let lists = Lists::load(&facts)?;
+        let lists = Lists::load(facts);
         LISTS.with(|cell| *cell.borrow_mut() = lists);
         Ok(())
     }

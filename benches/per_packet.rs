@@ -1,0 +1,179 @@
+//! The per-packet path of a running server, every figure beside its floor in the same run:
+//! - `native`: the reference rule in native Rust on the same requests (the floor of the rule);
+//! - `component-constant`: one call into a component with the same exports that answers a constant
+//!   (the floor of a component call of this interface, through `Decider`);
+//! - `cache-hit`: `Worker::decide` on a flow whose decision is cached;
+//! - `cache-miss`: `Worker::decide` with the cache off: snapshot the facts, one call into the
+//!   reference policy;
+//! - `batch-64`: `Worker::decide_batch` of 64 flows with the cache off: one call for all 64.
+//!
+//! Also `swap` (a loaded policy through its self-check to active, with small and operator-sized lists,
+//! and from the precompiled-artifact cache) and `threads` (decisions per second with 1 and 2 threads).
+//! Facts: List 1 with 1,000 networks, List 2 with 10,000 pairs over 1,000 servers, List 3 with 300.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use pathsec::{ArtifactCache, Engine, FactSet, Runtime};
+use pathsec_suite::fixtures::{self, BATCH_EMPTY, DECIDE_STRICT, LOAD_OK};
+use pathsec_suite::generate::{self, Rng};
+use pathsec_suite::native::NativeRule;
+
+const FLOWS: usize = 4096;
+const BATCH: usize = 64;
+
+fn per_packet(c: &mut Criterion) {
+    let engine = Engine::new().expect("engine");
+    let reference = engine.load_policy("reference", pathsec::bundled::REFERENCE).expect("loads");
+    let constant =
+        engine.load_policy("constant", &fixtures::policy(LOAD_OK, DECIDE_STRICT, BATCH_EMPTY)).expect("loads");
+    let (facts, requests) = generate::sized(&mut Rng::new(1), 1_000, 10_000, 300, 1_000, FLOWS);
+    let native = NativeRule::new(&facts);
+    let (cached, flows) = generate::sized_runtime(reference.clone(), 1 << 16, &facts, &requests);
+    let (uncached, _) = generate::sized_runtime(reference.clone(), 0, &facts, &requests);
+
+    let mut group = c.benchmark_group("per-packet");
+    group.throughput(Throughput::Elements(1));
+    let mut i = 0;
+    group.bench_function("native", |b| {
+        b.iter(|| {
+            i = (i + 1) % FLOWS;
+            black_box(native.decide(black_box(&requests[i])))
+        })
+    });
+    let mut decider = constant.decider();
+    decider.prepare(&facts).expect("loads the facts");
+    group.bench_function("component-constant", |b| {
+        b.iter(|| {
+            i = (i + 1) % FLOWS;
+            black_box(decider.decide(&facts, black_box(&requests[i])))
+        })
+    });
+    let mut worker = cached.worker();
+    for flow in &flows {
+        worker.decide(flow);
+    }
+    group.bench_function("cache-hit", |b| {
+        b.iter(|| {
+            i = (i + 1) % FLOWS;
+            black_box(worker.decide(black_box(&flows[i])))
+        })
+    });
+    let mut worker = uncached.worker();
+    group.bench_function("cache-miss", |b| {
+        b.iter(|| {
+            i = (i + 1) % FLOWS;
+            black_box(worker.decide(black_box(&flows[i])))
+        })
+    });
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.bench_function("batch-64", |b| {
+        b.iter(|| {
+            i = (i + BATCH) % (FLOWS - BATCH);
+            black_box(worker.decide_batch(black_box(&flows[i..i + BATCH])))
+        })
+    });
+    group.finish();
+}
+
+fn swap(c: &mut Criterion) {
+    let engine = Engine::new().expect("engine");
+    let (big, _) = generate::sized(&mut Rng::new(1), 1_000, 10_000, 300, 1_000, 0);
+    let (small, _) = generate::sized(&mut Rng::new(1), 10, 10, 3, 5, 0);
+    let artifacts = tempfile::tempdir().expect("temp dir");
+    let cache = ArtifactCache::open(artifacts.path()).expect("opens");
+    cache.load_policy(&engine, "reference", pathsec::bundled::REFERENCE).expect("compiles once");
+
+    let mut group = c.benchmark_group("swap");
+    group.sample_size(20);
+    for (lists, facts) in [("small-lists", &small), ("operator-lists", &big)] {
+        let runtime = runtime_with(&engine, facts);
+        let policy = engine.load_policy("reference", pathsec::bundled::REFERENCE).expect("loads");
+        group.bench_function(format!("loaded/{lists}"), |b| b.iter(|| runtime.swap(policy.clone()).expect("passes")));
+        group.bench_function(format!("precompiled/{lists}"), |b| {
+            b.iter(|| {
+                let (policy, _) = cache.load_policy(&engine, "reference", pathsec::bundled::REFERENCE).expect("loads");
+                runtime.swap(policy).expect("passes")
+            })
+        });
+    }
+    // What the self-check's load of the current lists costs, and how much of it is crossing the boundary
+    // (always-secure ignores the lists it is given).
+    for (name, bytes) in
+        [("reference", pathsec::bundled::REFERENCE), ("always-secure", pathsec::bundled::ALWAYS_SECURE)]
+    {
+        let policy = engine.load_policy(name, bytes).expect("loads");
+        group.bench_function(format!("load-operator-lists/{name}"), |b| {
+            b.iter(|| {
+                let mut decider = policy.decider();
+                decider.prepare(&big).expect("loads");
+                decider
+            })
+        });
+    }
+    group.bench_function("compile", |b| {
+        b.iter(|| black_box(engine.load_policy("reference", pathsec::bundled::REFERENCE).expect("compiles")))
+    });
+    group.finish();
+}
+
+fn runtime_with(engine: &Engine, facts: &FactSet) -> Runtime {
+    let policy = engine.load_policy("reference", pathsec::bundled::REFERENCE).expect("loads");
+    Runtime::builder(policy).lists(facts.to_builder().build()).build().expect("runtime")
+}
+
+/// Decisions per second with 1 and 2 threads, each with its own worker and its own devices: cache hits
+/// (a warm cache), and misses (the cache off).
+fn threads(c: &mut Criterion) {
+    let engine = Engine::new().expect("engine");
+    let reference = engine.load_policy("reference", pathsec::bundled::REFERENCE).expect("loads");
+    let (facts, requests) = generate::sized(&mut Rng::new(1), 1_000, 10_000, 300, 1_000, FLOWS);
+    let mut group = c.benchmark_group("threads");
+    group.sample_size(10);
+    for (kind, capacity) in [("hit", 1usize << 16), ("miss", 0)] {
+        let (runtime, flows) = generate::sized_runtime(reference.clone(), capacity, &facts, &requests);
+        for threads in [1usize, 2] {
+            let per_thread = if capacity == 0 { 20_000 } else { 2_000_000 };
+            group.throughput(Throughput::Elements((per_thread * threads) as u64));
+            group.bench_function(format!("{kind}/{threads}"), |b| {
+                b.iter_custom(|iterations| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iterations {
+                        total += run_threads(&runtime, &flows, threads, per_thread);
+                    }
+                    total
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+/// Wall time for `threads` threads to make `per_thread` decisions each (workers warmed first).
+fn run_threads(runtime: &Runtime, flows: &[pathsec::Flow], threads: usize, per_thread: usize) -> Duration {
+    let barrier = std::sync::Barrier::new(threads + 1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let barrier = &barrier;
+                let share = &flows[t * flows.len() / threads..(t + 1) * flows.len() / threads];
+                scope.spawn(move || {
+                    let mut worker = runtime.worker();
+                    share.iter().for_each(|flow| drop(worker.decide(flow)));
+                    barrier.wait();
+                    for k in 0..per_thread {
+                        black_box(worker.decide(&share[k % share.len()]));
+                    }
+                })
+            })
+            .collect();
+        barrier.wait();
+        let started = Instant::now();
+        handles.into_iter().for_each(|handle| handle.join().expect("worker thread"));
+        started.elapsed()
+    })
+}
+
+criterion_group!(benches, per_packet, swap, threads);
+criterion_main!(benches);
