@@ -5,16 +5,17 @@
 //! instance (a trap poisons the store) and the next decision starts from a fresh one.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 
 use wasmtime::{Store, Trap};
 
 use crate::bindings::{self, PathSecure};
 use crate::decision::{Decision, PolicyFault};
+use crate::engine::Engine;
 use crate::facts::FactSet;
-use crate::limits::{self, Limits};
+use crate::limits;
 use crate::policy::Policy;
-use crate::request::Request;
+use crate::request::{EventKind, Request};
 use crate::sandbox::{self, StoreState};
 
 /// Decides requests with one instance of a [`Policy`]. Not shared: make one per thread with
@@ -34,6 +35,8 @@ struct Live {
     loaded: Option<u64>,
     /// The generation the policy rejected, and why; decisions on it fail closed without asking again.
     rejected: Option<(u64, Arc<PolicyFault>)>,
+    /// A call trapped: the store is unusable and the instance is replaced before the next call.
+    poisoned: bool,
 }
 
 impl Decider {
@@ -52,133 +55,130 @@ impl Decider {
     /// Makes the instance and loads `facts` now, instead of on the first decision. An error says why
     /// decisions on these facts would fail closed.
     pub fn prepare(&mut self, facts: &FactSet) -> Result<(), Arc<PolicyFault>> {
-        self.ready(facts).map(|_| ())
+        ready(&self.policy, &mut self.live, self.load_ticks, facts).map(|_| ())
     }
 
     /// Decides one request. Never fails: a failing policy yields the fail-closed decision with the
     /// fault attached.
     pub fn decide(&mut self, facts: &FactSet, request: &Request) -> Decision {
         let event = request.event.kind();
-        let ticks = self.decide_ticks;
-        let live = match self.ready(facts) {
+        let engine = self.policy.engine();
+        let live = match ready(&self.policy, &mut self.live, self.load_ticks, facts) {
             Ok(live) => live,
             Err(fault) => return Decision::fail_closed(event, fault),
         };
-        arm(&mut live.store, ticks);
-        let started = Instant::now();
-        let answer = live.bindings.pathsec_policy_decide().call_decide(&mut live.store, bindings::request(request));
-        match answer {
+        arm(&mut live.store, self.decide_ticks);
+        let started = engine.ticks();
+        match live.bindings.pathsec_policy_decide().call_decide(&mut live.store, bindings::request(request)) {
             Ok(answer) => checked(event, answer),
-            Err(error) => Decision::fail_closed(event, self.fault(error, started, self.limits().deadline)),
+            Err(error) => Decision::fail_closed(event, fault(live, engine, &error, started, engine.limits().deadline)),
         }
     }
 
     /// Decides many requests in one call into the policy; one decision per request, in order.
     pub fn decide_batch(&mut self, facts: &FactSet, requests: &[Request]) -> Vec<Decision> {
-        let fail_all = |fault: Arc<PolicyFault>| {
+        let fail_all = |fault: Arc<PolicyFault>| -> Vec<Decision> {
             requests.iter().map(|r| Decision::fail_closed(r.event.kind(), Arc::clone(&fault))).collect()
         };
         if requests.is_empty() {
             return Vec::new();
         }
-        let limit = self.limits().batch_deadline(requests.len());
-        let ticks = limits::ticks(limit);
-        let live = match self.ready(facts) {
+        let engine = self.policy.engine();
+        let limit = engine.limits().batch_deadline(requests.len());
+        let live = match ready(&self.policy, &mut self.live, self.load_ticks, facts) {
             Ok(live) => live,
             Err(fault) => return fail_all(fault),
         };
         let lowered: Vec<_> = requests.iter().map(bindings::request).collect();
-        arm(&mut live.store, ticks);
-        let started = Instant::now();
-        let answer = live.bindings.pathsec_policy_decide().call_decide_batch(&mut live.store, &lowered);
-        match answer {
+        arm(&mut live.store, limits::ticks(limit));
+        let started = engine.ticks();
+        match live.bindings.pathsec_policy_decide().call_decide_batch(&mut live.store, &lowered) {
             Ok(answers) if answers.len() == requests.len() => {
                 requests.iter().zip(answers).map(|(request, answer)| checked(request.event.kind(), answer)).collect()
             }
             Ok(answers) => {
                 fail_all(Arc::new(PolicyFault::BatchLength { expected: requests.len(), got: answers.len() }))
             }
-            Err(error) => fail_all(self.fault(error, started, limit)),
+            Err(error) => fail_all(fault(live, engine, &error, started, limit)),
         }
     }
+}
 
-    fn limits(&self) -> &Limits {
-        self.policy.engine().limits()
+/// The instance in `slot` — made if there is none, or if the last one was poisoned — with `facts`
+/// loaded.
+fn ready<'a>(
+    policy: &Policy,
+    slot: &'a mut Option<Live>,
+    load_ticks: u64,
+    facts: &FactSet,
+) -> Result<&'a mut Live, Arc<PolicyFault>> {
+    if slot.as_ref().is_some_and(|live| live.poisoned) {
+        *slot = None;
     }
-
-    /// The instance, made if needed, with `facts` loaded.
-    fn ready(&mut self, facts: &FactSet) -> Result<&mut Live, Arc<PolicyFault>> {
-        let generation = facts.generation();
-        let mut live = match self.live.take() {
-            Some(live) => live,
-            None => self.instantiate()?,
-        };
-        if live.loaded != Some(generation) {
-            if let Some((rejected, fault)) = &live.rejected
-                && *rejected == generation
-            {
-                let fault = Arc::clone(fault);
-                self.live = Some(live);
-                return Err(fault);
-            }
-            arm(&mut live.store, self.load_ticks);
-            let started = Instant::now();
-            match live.bindings.pathsec_policy_decide().call_load(&mut live.store, &bindings::facts(facts)) {
-                Ok(Ok(())) => {
-                    live.loaded = Some(generation);
-                    live.rejected = None;
-                }
-                Ok(Err(message)) => {
-                    let fault = Arc::new(PolicyFault::FactsRejected { generation, message });
-                    live.loaded = None;
-                    live.rejected = Some((generation, Arc::clone(&fault)));
-                    self.live = Some(live);
-                    return Err(fault);
-                }
-                Err(error) => {
-                    self.live = Some(live);
-                    return Err(self.fault(error, started, self.limits().load_deadline));
-                }
-            }
+    let live = match slot {
+        Some(live) => live,
+        empty => empty.insert(instantiate(policy, load_ticks)?),
+    };
+    let generation = facts.generation();
+    if live.loaded == Some(generation) {
+        return Ok(live);
+    }
+    if let Some((rejected, fault)) = &live.rejected
+        && *rejected == generation
+    {
+        return Err(Arc::clone(fault));
+    }
+    let engine = policy.engine();
+    arm(&mut live.store, load_ticks);
+    let started = engine.ticks();
+    match live.bindings.pathsec_policy_decide().call_load(&mut live.store, &bindings::facts(facts)) {
+        Ok(Ok(())) => {
+            live.loaded = Some(generation);
+            live.rejected = None;
+            Ok(live)
         }
-        Ok(self.live.insert(live))
+        Ok(Err(message)) => {
+            let fault = Arc::new(PolicyFault::FactsRejected { generation, message });
+            live.loaded = None;
+            live.rejected = Some((generation, Arc::clone(&fault)));
+            Err(fault)
+        }
+        Err(error) => Err(fault(live, engine, &error, started, engine.limits().load_deadline)),
     }
+}
 
-    fn instantiate(&self) -> Result<Live, Arc<PolicyFault>> {
-        let engine = self.policy.engine();
-        let mut store = sandbox::store(engine.wasmtime(), engine.limits());
-        store.set_epoch_deadline(self.load_ticks);
-        let started = Instant::now();
-        match self.policy.pre().instantiate(&mut store) {
-            Ok(bindings) => Ok(Live { store, bindings, loaded: None, rejected: None }),
-            Err(error) => {
-                let refused = store.data_mut().limiter.refused_memory.take();
-                Err(Arc::new(
-                    match classify(
-                        &error,
-                        refused,
-                        store.data().limiter.memory_limit(),
-                        started,
-                        self.limits().load_deadline,
-                    ) {
-                        PolicyFault::Trap { message } => PolicyFault::Instantiate { message },
-                        fault => fault,
-                    },
-                ))
-            }
+/// A fresh instance of `policy`, made under the load deadline.
+fn instantiate(policy: &Policy, load_ticks: u64) -> Result<Live, Arc<PolicyFault>> {
+    let engine = policy.engine();
+    let mut store = sandbox::store(engine.wasmtime(), engine.limits());
+    store.set_epoch_deadline(load_ticks);
+    let started = engine.ticks();
+    match policy.pre().instantiate(&mut store) {
+        Ok(bindings) => Ok(Live { store, bindings, loaded: None, rejected: None, poisoned: false }),
+        Err(error) => {
+            let refused = store.data_mut().limiter.refused_memory.take();
+            let memory_limit = store.data().limiter.memory_limit();
+            let elapsed = elapsed_since(engine, started);
+            Err(Arc::new(match classify(&error, refused, memory_limit, elapsed, engine.limits().load_deadline) {
+                PolicyFault::Trap { message } => PolicyFault::Instantiate { message },
+                fault => fault,
+            }))
         }
     }
+}
 
-    /// The fault behind a failed call. The instance is dropped: a trap leaves its store unusable.
-    fn fault(&mut self, error: wasmtime::Error, started: Instant, limit: std::time::Duration) -> Arc<PolicyFault> {
-        let (refused, memory_limit) = match self.live.take() {
-            Some(mut live) => {
-                (live.store.data_mut().limiter.refused_memory.take(), live.store.data().limiter.memory_limit())
-            }
-            None => (None, self.limits().memory),
-        };
-        Arc::new(classify(&error, refused, memory_limit, started, limit))
-    }
+/// The fault behind a failed call. The instance is marked poisoned: a trap leaves its store unusable.
+fn fault(live: &mut Live, engine: &Engine, error: &wasmtime::Error, started: u64, limit: Duration) -> Arc<PolicyFault> {
+    live.poisoned = true;
+    let refused = live.store.data_mut().limiter.refused_memory.take();
+    let memory_limit = live.store.data().limiter.memory_limit();
+    Arc::new(classify(error, refused, memory_limit, elapsed_since(engine, started), limit))
+}
+
+/// Time since `started` (a tick count), at the deadline clock's resolution.
+fn elapsed_since(engine: &Engine, started: u64) -> Duration {
+    let ticks = engine.ticks().saturating_sub(started);
+    limits::TICK.saturating_mul(u32::try_from(ticks).unwrap_or(u32::MAX))
 }
 
 /// Sets the deadline for the next call and forgets earlier refusals, so a fault is blamed on the
@@ -193,14 +193,14 @@ fn classify(
     error: &wasmtime::Error,
     refused_memory: Option<usize>,
     memory_limit: usize,
-    started: Instant,
-    limit: std::time::Duration,
+    elapsed: Duration,
+    limit: Duration,
 ) -> PolicyFault {
     if let Some(requested) = refused_memory {
         return PolicyFault::MemoryLimitExceeded { requested, limit: memory_limit };
     }
     match error.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => PolicyFault::DeadlineExceeded { elapsed: started.elapsed(), limit },
+        Some(Trap::Interrupt) => PolicyFault::DeadlineExceeded { elapsed, limit },
         // The trap itself, without the multi-line wasm backtrace wasmtime wraps it in.
         Some(trap) => PolicyFault::Trap { message: trap.to_string() },
         None => PolicyFault::Trap { message: format!("{error:#}") },
@@ -208,7 +208,7 @@ fn classify(
 }
 
 /// The policy's answer, unless its action does not fit the event.
-fn checked(event: crate::request::EventKind, answer: bindings::pathsec::policy::types::Decision) -> Decision {
+fn checked(event: EventKind, answer: bindings::pathsec::policy::types::Decision) -> Decision {
     let (action, reason) = bindings::decision(answer);
     if action.fits(event) {
         Decision::new(action, reason)

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, Guard};
 
 use crate::facts::{Attach, LinkState, ServerId};
 use crate::plmn::PlmnId;
@@ -81,8 +81,13 @@ impl DeviceSlot {
         DeviceSlot { facts: ArcSwap::from_pointee(DeviceFacts::default()), generation: AtomicU64::new(0) }
     }
 
-    /// The current snapshot.
-    pub(crate) fn load(&self) -> Arc<DeviceFacts> {
+    /// The current snapshot (a cheap guard, not a reference count).
+    pub(crate) fn load(&self) -> Guard<Arc<DeviceFacts>> {
+        self.facts.load()
+    }
+
+    /// The current snapshot, reference-counted.
+    pub(crate) fn load_full(&self) -> Arc<DeviceFacts> {
         self.facts.load_full()
     }
 

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 
 use wasmtime::component::Linker;
@@ -28,7 +28,7 @@ struct EngineInner {
     wasmtime: wasmtime::Engine,
     linker: Linker<StoreState>,
     limits: Limits,
-    _ticker: Ticker,
+    ticker: Ticker,
 }
 
 /// Settings for an [`Engine`]; see [`Engine::builder`].
@@ -56,7 +56,7 @@ impl EngineBuilder {
         let wasmtime = wasmtime::Engine::new(&config).map_err(config_error)?;
         let linker = sandbox::linker(&wasmtime).map_err(config_error)?;
         let ticker = Ticker::start(wasmtime.clone())?;
-        Ok(Engine { inner: Arc::new(EngineInner { wasmtime, linker, limits: self.limits, _ticker: ticker }) })
+        Ok(Engine { inner: Arc::new(EngineInner { wasmtime, linker, limits: self.limits, ticker }) })
     }
 }
 
@@ -97,6 +97,11 @@ impl Engine {
     pub(crate) fn linker(&self) -> &Linker<StoreState> {
         &self.inner.linker
     }
+
+    /// Ticks of the deadline clock so far: a cheap clock of [`TICK`] resolution.
+    pub(crate) fn ticks(&self) -> u64 {
+        self.inner.ticker.ticks.load(Ordering::Relaxed)
+    }
 }
 
 impl std::fmt::Debug for Engine {
@@ -105,25 +110,30 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-/// Advances the engine's epoch every [`TICK`] until dropped: the clock of every deadline.
+/// Advances the engine's epoch every [`TICK`] until dropped: the clock of every deadline. `ticks` counts
+/// the same ticks, one step ahead of the epoch, so how long a policy ran can be told without a clock
+/// read per call.
 struct Ticker {
     stop: Arc<AtomicBool>,
+    ticks: Arc<AtomicU64>,
 }
 
 impl Ticker {
     fn start(engine: wasmtime::Engine) -> Result<Ticker, EngineError> {
         let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
+        let ticks = Arc::new(AtomicU64::new(0));
+        let (flag, counter) = (Arc::clone(&stop), Arc::clone(&ticks));
         thread::Builder::new()
             .name("pathsec-epoch".to_owned())
             .spawn(move || {
                 while !flag.load(Ordering::Relaxed) {
                     thread::sleep(TICK);
+                    counter.fetch_add(1, Ordering::Relaxed);
                     engine.increment_epoch();
                 }
             })
             .map_err(|e| EngineError::Config { message: format!("cannot start the deadline clock thread: {e}") })?;
-        Ok(Ticker { stop })
+        Ok(Ticker { stop, ticks })
     }
 }
 

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, Guard};
 
 use crate::device::{DeviceFacts, DeviceId, DeviceSlot};
 use crate::error::UnknownDeviceError;
@@ -72,6 +72,11 @@ impl FactStore {
         self.lists.load_full()
     }
 
+    /// The current lists as a cheap guard, for the hot path.
+    pub(crate) fn lists_guard(&self) -> Guard<Arc<FactSet>> {
+        self.lists.load()
+    }
+
     pub(crate) fn lists_generation(&self) -> u64 {
         self.lists_generation.load(Ordering::Acquire)
     }
@@ -125,7 +130,7 @@ impl FactStore {
     ) -> Result<Arc<DeviceFacts>, UnknownDeviceError> {
         let slot = self.slot(device).ok_or(UnknownDeviceError { device: device.0 })?;
         let _writer = self.write_lock();
-        let current = slot.load();
+        let current = slot.load_full();
         let mut next = DeviceFacts::clone(&current);
         edit(&mut next);
         if next.attach == current.attach && next.link == current.link && next.agreements == current.agreements {
@@ -134,7 +139,7 @@ impl FactStore {
         next.generation = self.next_generation();
         slot.store(next);
         self.advance();
-        Ok(slot.load())
+        Ok(slot.load_full())
     }
 }
 

@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use arc_swap::Guard;
+
 use crate::cache::{CacheStats, Entry, Flow, FlowCache, FlowKey};
 use crate::decider::Decider;
 use crate::decision::{Decision, Reason};
@@ -33,10 +35,13 @@ struct Current {
 struct Snapshot {
     epoch: u64,
     slot: Arc<DeviceSlot>,
-    device: Arc<DeviceFacts>,
-    lists: Arc<FactSet>,
+    device: Guard<Arc<DeviceFacts>>,
+    lists_generation: u64,
     policy_generation: u64,
 }
+
+/// A cache lookup that did not hit: the flow's device slot, when a stale entry knew it.
+type Missed = Option<Arc<DeviceSlot>>;
 
 impl Worker {
     pub(crate) fn new(runtime: Runtime) -> Worker {
@@ -48,18 +53,19 @@ impl Worker {
     pub fn decide(&mut self, flow: &Flow) -> Decision {
         let key = FlowKey::new(flow);
         let epoch = self.runtime.inner.store.epoch();
-        if let Some(decision) = self.hit(key, epoch) {
-            return decision;
-        }
+        let known = match self.hit(key, epoch) {
+            Ok(decision) => return decision,
+            Err(known) => known,
+        };
         self.cache.misses += 1;
         let Worker { runtime, current, cache } = self;
         let current = refresh(current, runtime);
-        let lists = runtime.inner.store.lists();
-        let Some(snapshot) = snapshot(runtime, flow, epoch, lists, current.active.generation) else {
+        let lists = runtime.inner.store.lists_guard();
+        let Some(snapshot) = snapshot(runtime, flow, known, epoch, &lists, current.active.generation) else {
             return Decision::unknown(flow.event.kind(), Reason::AttachUnknown);
         };
         let decision = match request(flow, &snapshot) {
-            Some(request) => current.decider.decide(&snapshot.lists, &request),
+            Some(request) => current.decider.decide(&lists, &request),
             None => Decision::unknown(flow.event.kind(), Reason::AttachUnknown),
         };
         remember(cache, key, &snapshot, decision)
@@ -69,20 +75,27 @@ impl Worker {
     /// list generation.
     pub fn decide_batch(&mut self, flows: &[Flow]) -> Vec<Decision> {
         let epoch = self.runtime.inner.store.epoch();
-        let mut decisions: Vec<Option<Decision>> =
-            flows.iter().map(|flow| self.hit(FlowKey::new(flow), epoch)).collect();
-        let missed: Vec<usize> = (0..flows.len()).filter(|&i| decisions[i].is_none()).collect();
+        let mut decisions: Vec<Option<Decision>> = Vec::with_capacity(flows.len());
+        let mut missed = Vec::new();
+        for (index, flow) in flows.iter().enumerate() {
+            match self.hit(FlowKey::new(flow), epoch) {
+                Ok(decision) => decisions.push(Some(decision)),
+                Err(known) => {
+                    decisions.push(None);
+                    missed.push((index, known));
+                }
+            }
+        }
         if !missed.is_empty() {
             self.cache.misses += missed.len() as u64;
             let Worker { runtime, current, cache } = self;
             let current = refresh(current, runtime);
-            let lists = runtime.inner.store.lists();
+            let lists = runtime.inner.store.lists_guard();
             let mut asked = Vec::with_capacity(missed.len());
             let mut requests = Vec::with_capacity(missed.len());
-            for index in missed {
+            for (index, known) in missed {
                 let flow = &flows[index];
-                let found = snapshot(runtime, flow, epoch, Arc::clone(&lists), current.active.generation);
-                if let Some(snapshot) = found
+                if let Some(snapshot) = snapshot(runtime, flow, known, epoch, &lists, current.active.generation)
                     && let Some(request) = request(flow, &snapshot)
                 {
                     requests.push(request);
@@ -115,9 +128,9 @@ impl Worker {
         &self.runtime
     }
 
-    /// The cached decision of `key`, if it still stands.
-    fn hit(&mut self, key: FlowKey, epoch: u64) -> Option<Decision> {
-        let entry = self.cache.entries.get_mut(&key)?;
+    /// The cached decision of `key`, if it still stands; else the device slot a stale entry knew.
+    fn hit(&mut self, key: FlowKey, epoch: u64) -> Result<Decision, Missed> {
+        let Some(entry) = self.cache.entries.get_mut(&key) else { return Err(None) };
         if entry.epoch != epoch {
             // Something changed somewhere; this flow's decision stands if none of its facts did.
             let inner = &self.runtime.inner;
@@ -125,12 +138,12 @@ impl Worker {
                 && inner.store.lists_generation() == entry.lists_generation
                 && inner.policy_generation.load(Ordering::Acquire) == entry.policy_generation;
             if !unchanged {
-                return None;
+                return Err(Some(Arc::clone(&entry.device)));
             }
             entry.epoch = epoch;
         }
         self.cache.hits += 1;
-        Some(entry.decision.clone())
+        Ok(entry.decision.clone())
     }
 }
 
@@ -151,13 +164,17 @@ fn refresh<'a>(current: &'a mut Option<Current>, runtime: &Runtime) -> &'a mut C
 fn snapshot(
     runtime: &Runtime,
     flow: &Flow,
+    known: Missed,
     epoch: u64,
-    lists: Arc<FactSet>,
+    lists: &FactSet,
     policy_generation: u64,
 ) -> Option<Snapshot> {
-    let slot = runtime.inner.store.slot(flow.device)?;
+    let slot = match known {
+        Some(slot) => slot,
+        None => runtime.inner.store.slot(flow.device)?,
+    };
     let device = slot.load();
-    Some(Snapshot { epoch, slot, device, lists, policy_generation })
+    Some(Snapshot { epoch, slot, device, lists_generation: lists.generation(), policy_generation })
 }
 
 /// The request for `flow`; `None` while the device's attach facts are unknown.
@@ -169,7 +186,7 @@ fn request(flow: &Flow, snapshot: &Snapshot) -> Option<Request> {
         server: flow.server,
         attach: device.attach?,
         link: device.link_or_off(),
-        registration: device.registration(flow.server, snapshot.lists.generation(), snapshot.policy_generation),
+        registration: device.registration(flow.server, snapshot.lists_generation, snapshot.policy_generation),
     })
 }
 
@@ -182,7 +199,7 @@ fn remember(cache: &mut FlowCache, key: FlowKey, snapshot: &Snapshot, decision: 
             epoch: snapshot.epoch,
             device: Arc::clone(&snapshot.slot),
             device_generation: snapshot.device.generation,
-            lists_generation: snapshot.lists.generation(),
+            lists_generation: snapshot.lists_generation,
             policy_generation: snapshot.policy_generation,
         };
         cache.insert(key, entry);
