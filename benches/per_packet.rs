@@ -2,6 +2,7 @@
 //! - `native`: the reference rule in native Rust on the same requests (the floor of the rule);
 //! - `component-constant`: one call into a component with the same exports that answers a constant
 //!   (the floor of a component call of this interface, through `Decider`);
+//! - `decider-reference`: one call into the reference policy through `Decider` (no live facts, no cache);
 //! - `cache-hit`: `Worker::decide` on a flow whose decision is cached;
 //! - `cache-miss`: `Worker::decide` with the cache off: snapshot the facts, one call into the
 //!   reference policy;
@@ -45,6 +46,14 @@ fn per_packet(c: &mut Criterion) {
     let mut decider = constant.decider();
     decider.prepare(&facts).expect("loads the facts");
     group.bench_function("component-constant", |b| {
+        b.iter(|| {
+            i = (i + 1) % FLOWS;
+            black_box(decider.decide(&facts, black_box(&requests[i])))
+        })
+    });
+    let mut decider = reference.decider();
+    decider.prepare(&facts).expect("loads the facts");
+    group.bench_function("decider-reference", |b| {
         b.iter(|| {
             i = (i + 1) % FLOWS;
             black_box(decider.decide(&facts, black_box(&requests[i])))

@@ -29,7 +29,7 @@ fn runtime() -> (Runtime, Flow) {
     runtime.update_lists(|lists| {
         lists.trust_path_a(home).trust_path_b(home, server);
     });
-    let device = runtime.device_id("meter");
+    let device = runtime.device_id("meter").expect("room for devices");
     runtime.set_attach(device, Attach { serving: Some(home), home, access: AccessKind::ThreeGpp }).expect("known");
     runtime.set_link(device, LinkState { ciphering: true, integrity: true }).expect("known");
     (runtime, Flow { device, server, role: Role::Server, event: Event::SendData })

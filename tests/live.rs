@@ -30,7 +30,7 @@ fn world() -> World {
         }
         lists.trust_path_b(plmn("310410"), server).trust_interconnect(plmn("20801"));
     });
-    let device = runtime.device_id("imsi-310410000000001");
+    let device = runtime.device_id("imsi-310410000000001").expect("room for devices");
     attach(&runtime, device, Some("310410"));
     runtime.set_link(device, SECURE).expect("known device");
     World { runtime, device, server }
@@ -119,9 +119,9 @@ fn detaching_and_unknown_devices_fail_closed() {
     attach(&w.runtime, w.device, Some("310410"));
     assert_eq!(decide_twice(&mut worker, &flow), (Action::Accept, Reason::PathSecure));
 
-    let stranger = Flow { device: w.runtime.device_id("imsi-never-attached"), ..flow };
+    let stranger = Flow { device: w.runtime.device_id("imsi-never-attached").expect("room for devices"), ..flow };
     assert_eq!(decide_twice(&mut worker, &stranger), (Action::DiscardAndSecure, Reason::AttachUnknown));
-    let link_unknown = w.runtime.device_id("imsi-link-unknown");
+    let link_unknown = w.runtime.device_id("imsi-link-unknown").expect("room for devices");
     attach(&w.runtime, link_unknown, Some("310410"));
     let flow = Flow { device: link_unknown, ..flow };
     assert_eq!(decide_twice(&mut worker, &flow), (Action::DiscardAndSecure, Reason::AccessCipheringOff));
@@ -185,7 +185,7 @@ fn unrelated_changes_keep_the_cache() {
     let mut worker = w.runtime.worker();
     let flow = w.flow(Event::SendData);
     worker.decide(&flow);
-    let other = w.runtime.device_id("imsi-310410000000002");
+    let other = w.runtime.device_id("imsi-310410000000002").expect("room for devices");
     attach(&w.runtime, other, Some("44010"));
     w.runtime.set_link(w.device, SECURE).expect("same link: no change");
     attach(&w.runtime, w.device, Some("310410"));
@@ -242,9 +242,9 @@ fn handles_from_another_runtime_are_refused_or_fail_closed() {
     let w = world();
     let other = world().runtime;
     for i in 0..4 {
-        other.device_id(&format!("device-{i}"));
+        other.device_id(&format!("device-{i}")).expect("room for devices");
     }
-    let foreign = other.device_id("device-4");
+    let foreign = other.device_id("device-4").expect("room for devices");
     assert_eq!(foreign.get(), 5);
     let error = w.runtime.set_link(foreign, SECURE).expect_err("not issued by this runtime");
     assert_eq!(

@@ -66,7 +66,9 @@ fn cached_decisions_equal_the_native_rule_on_the_current_facts() {
     let networks = generate::networks();
     let servers: Vec<ServerId> =
         (0..3).map(|i| runtime.server_id(&format!("s{i}.example.com").parse().expect("valid"))).collect();
-    let devices = (0..6).map(|i| (runtime.device_id(&format!("device-{i}")), DeviceModel::default())).collect();
+    let devices = (0..6)
+        .map(|i| (runtime.device_id(&format!("device-{i}")).expect("room for devices"), DeviceModel::default()))
+        .collect();
     let mut model = Model { devices, servers, networks };
     // Traffic repeats: most decisions come from a pool of flows, so the cache gets hits to lose.
     let pool: Vec<Flow> = (0..30).map(|_| random_flow(&mut rng, &model)).collect();

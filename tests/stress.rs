@@ -30,7 +30,7 @@ fn deciding_threads_never_see_stale_facts_or_fail_during_swaps_and_updates() {
     // Device i roams in network i, protected.
     let devices: Vec<_> = (0..NETWORKS)
         .map(|i| {
-            let device = runtime.device_id(&format!("device-{i}"));
+            let device = runtime.device_id(&format!("device-{i}")).expect("room for devices");
             let attach = Attach { serving: Some(network(i)), home, access: AccessKind::ThreeGpp };
             runtime.set_attach(device, attach).expect("known");
             runtime.set_link(device, LinkState { ciphering: true, integrity: true }).expect("known");
@@ -83,7 +83,7 @@ fn deciding_threads_never_see_stale_facts_or_fail_during_swaps_and_updates() {
             });
         }
         // The writer: remove one network a step, swap the policy every few steps, stir unrelated facts.
-        let other = runtime.device_id("bystander");
+        let other = runtime.device_id("bystander").expect("room for devices");
         for step in 0..NETWORKS {
             runtime.update_lists(|lists| {
                 lists.distrust_path_a(network(step));

@@ -96,13 +96,15 @@ impl FlowCache {
 
     /// Remembers a decision; a full cache starts over (every entry is cheap to remake).
     pub(crate) fn insert(&mut self, key: FlowKey, entry: Entry) {
-        if self.capacity == 0 {
-            return;
-        }
         if self.entries.len() >= self.capacity && !self.entries.contains_key(&key) {
             self.entries.clear();
         }
         self.entries.insert(key, entry);
+    }
+
+    /// Whether decisions are cached at all.
+    pub(crate) fn enabled(&self) -> bool {
+        self.capacity > 0
     }
 
     pub(crate) fn stats(&self) -> CacheStats {

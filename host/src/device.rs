@@ -1,8 +1,8 @@
 //! Devices in the live fact store: a handle per device, and per device one immutable snapshot of its
 //! attach facts, link state and registration agreements, swapped whole on every change.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use arc_swap::{ArcSwap, Guard};
 
@@ -67,6 +67,39 @@ impl DeviceFacts {
     /// The link state a decision uses: unknown is off.
     pub(crate) fn link_or_off(&self) -> LinkState {
         self.link.unwrap_or(LinkState { ciphering: false, integrity: false })
+    }
+}
+
+/// Device slots by handle, readable without a lock: a directory of fixed-size chunks, each allocated
+/// when its first device is. Handles are dense, so a chunk fills before the next one is made.
+pub(crate) struct SlotTable {
+    chunks: Box<[OnceLock<Chunk>]>,
+}
+
+/// [`CHUNK`] slots, each filled once.
+type Chunk = Box<[OnceLock<Arc<DeviceSlot>>]>;
+
+const CHUNK: usize = 4096;
+const CHUNKS: usize = 4096;
+/// How many devices one runtime can hold.
+pub(crate) const MAX_DEVICES: usize = CHUNK * CHUNKS;
+
+impl SlotTable {
+    pub(crate) fn new() -> SlotTable {
+        SlotTable { chunks: (0..CHUNKS).map(|_| OnceLock::new()).collect() }
+    }
+
+    pub(crate) fn get(&self, device: DeviceId) -> Option<&Arc<DeviceSlot>> {
+        let index = device.0 as usize;
+        self.chunks.get(index / CHUNK)?.get()?.get(index % CHUNK)?.get()
+    }
+
+    /// Fills the slot of a new handle; `false` past [`MAX_DEVICES`] or if it was filled already.
+    pub(crate) fn insert(&self, device: DeviceId, slot: Arc<DeviceSlot>) -> bool {
+        let index = device.0 as usize;
+        let Some(chunk) = self.chunks.get(index / CHUNK) else { return false };
+        let chunk = chunk.get_or_init(|| (0..CHUNK).map(|_| OnceLock::new()).collect());
+        chunk[index % CHUNK].set(slot).is_ok()
     }
 }
 

@@ -132,6 +132,14 @@ pub struct UnknownDeviceError {
     pub device: u32,
 }
 
+/// A runtime that holds as many devices as it can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("cannot add a device: this runtime holds {limit} devices already, its limit: run another runtime for more")]
+pub struct TooManyDevicesError {
+    /// The limit.
+    pub limit: usize,
+}
+
 /// A policy that cannot become the active one. The active policy stays.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SwapError {

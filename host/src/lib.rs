@@ -69,8 +69,8 @@ pub use decision::{Action, Decision, PolicyFault, Reason};
 pub use device::{DeviceId, RegistrationReport};
 pub use engine::{Engine, EngineBuilder};
 pub use error::{
-    ArtifactCacheError, EngineError, FqdnError, LoadError, NameError, PlmnIdError, SwapError, UnknownDeviceError,
-    WatchError,
+    ArtifactCacheError, EngineError, FqdnError, LoadError, NameError, PlmnIdError, SwapError, TooManyDevicesError,
+    UnknownDeviceError, WatchError,
 };
 pub use facts::{AccessKind, Attach, FactSet, FactSetBuilder, LinkState, ServerId};
 pub use fqdn::Fqdn;

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use arc_swap::ArcSwap;
 
 use crate::device::{DeviceFacts, DeviceId, RegistrationReport};
-use crate::error::{SwapError, UnknownDeviceError};
+use crate::error::{SwapError, TooManyDevicesError, UnknownDeviceError};
 use crate::facts::{Attach, FactSet, FactSetBuilder, LinkState, ServerId};
 use crate::fqdn::Fqdn;
 use crate::policy::Policy;
@@ -36,7 +36,7 @@ pub(crate) struct Active {
 /// runtime.update_lists(|lists| {
 ///     lists.trust_path_a(home).trust_path_b(home, server);
 /// });
-/// let device = runtime.device_id("imsi-310410000000001");
+/// let device = runtime.device_id("imsi-310410000000001")?;
 /// runtime.set_attach(device, Attach { serving: Some(home), home, access: AccessKind::ThreeGpp })?;
 /// runtime.set_link(device, LinkState { ciphering: true, integrity: true })?;
 ///
@@ -171,8 +171,8 @@ impl Runtime {
     }
 
     /// The handle of a device, by the embedder's name for it. A new device has no facts: decisions on
-    /// it fail closed until its attach facts are set.
-    pub fn device_id(&self, name: &str) -> DeviceId {
+    /// it fail closed until its attach facts are set. A runtime holds up to 16,777,216 devices.
+    pub fn device_id(&self, name: &str) -> Result<DeviceId, TooManyDevicesError> {
         self.inner.store.device_id(name)
     }
 

@@ -7,12 +7,12 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use arc_swap::{ArcSwap, Guard};
 
-use crate::device::{DeviceFacts, DeviceId, DeviceSlot};
-use crate::error::UnknownDeviceError;
+use crate::device::{DeviceFacts, DeviceId, DeviceSlot, MAX_DEVICES, SlotTable};
+use crate::error::{TooManyDevicesError, UnknownDeviceError};
 use crate::facts::{FactSet, FactSetBuilder, ServerId};
 use crate::fqdn::Fqdn;
 
@@ -23,15 +23,11 @@ pub(crate) struct FactStore {
     generations: AtomicU64,
     lists: ArcSwap<FactSet>,
     lists_generation: AtomicU64,
-    devices: RwLock<Devices>,
+    /// Device names to handles; taken only to add a device.
+    names: Mutex<HashMap<Box<str>, DeviceId>>,
+    devices: SlotTable,
     /// Serialises writers, so read-modify-write updates never lose each other's changes.
     writer: Mutex<()>,
-}
-
-#[derive(Default)]
-struct Devices {
-    by_name: HashMap<Box<str>, DeviceId>,
-    slots: Vec<Arc<DeviceSlot>>,
 }
 
 impl FactStore {
@@ -42,7 +38,8 @@ impl FactStore {
             generations: AtomicU64::new(1),
             lists: ArcSwap::from_pointee(lists),
             lists_generation,
-            devices: RwLock::new(Devices::default()),
+            names: Mutex::new(HashMap::new()),
+            devices: SlotTable::new(),
             writer: Mutex::new(()),
         }
     }
@@ -103,23 +100,22 @@ impl FactStore {
     }
 
     /// The handle of a device, interning its name if it is new.
-    pub(crate) fn device_id(&self, name: &str) -> DeviceId {
-        if let Some(id) = read(&self.devices).by_name.get(name) {
-            return *id;
+    pub(crate) fn device_id(&self, name: &str) -> Result<DeviceId, TooManyDevicesError> {
+        let mut names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(id) = names.get(name) {
+            return Ok(*id);
         }
-        let mut devices = self.devices.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(id) = devices.by_name.get(name) {
-            return *id;
+        let id = DeviceId(u32::try_from(names.len()).unwrap_or(u32::MAX));
+        if !self.devices.insert(id, Arc::new(DeviceSlot::new())) {
+            return Err(TooManyDevicesError { limit: MAX_DEVICES });
         }
-        let id = DeviceId(devices.slots.len() as u32);
-        devices.slots.push(Arc::new(DeviceSlot::new()));
-        devices.by_name.insert(name.into(), id);
-        id
+        names.insert(name.into(), id);
+        Ok(id)
     }
 
     /// The live slot of a device handle.
     pub(crate) fn slot(&self, device: DeviceId) -> Option<Arc<DeviceSlot>> {
-        read(&self.devices).slots.get(device.0 as usize).cloned()
+        self.devices.get(device).cloned()
     }
 
     /// Applies `edit` to a copy of the device's facts; publishes it as a new generation if it changed.
@@ -141,8 +137,4 @@ impl FactStore {
         self.advance();
         Ok(slot.load_full())
     }
-}
-
-fn read(devices: &RwLock<Devices>) -> std::sync::RwLockReadGuard<'_, Devices> {
-    devices.read().unwrap_or_else(PoisonError::into_inner)
 }

@@ -193,7 +193,7 @@ fn request(flow: &Flow, snapshot: &Snapshot) -> Option<Request> {
 /// Caches a decision with the generations it was made on. A decision with a fault is not cached, so the
 /// next packet asks a fresh instance.
 fn remember(cache: &mut FlowCache, key: FlowKey, snapshot: &Snapshot, decision: Decision) -> Decision {
-    if decision.fault.is_none() {
+    if decision.fault.is_none() && cache.enabled() {
         let entry = Entry {
             decision: decision.clone(),
             epoch: snapshot.epoch,

@@ -183,7 +183,7 @@ pub fn sized_runtime(
         .iter()
         .enumerate()
         .map(|(i, request)| {
-            let device = runtime.device_id(&format!("device-{i}"));
+            let device = runtime.device_id(&format!("device-{i}")).expect("room for devices");
             runtime.set_attach(device, request.attach).expect("known");
             runtime.set_link(device, request.link).expect("known");
             pathsec::Flow { device, server: request.server, role: request.role, event: request.event }
