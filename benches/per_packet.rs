@@ -84,6 +84,95 @@ fn per_packet(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    // Ratios measured interleaved: each iteration times `k` calls of the subject, then `k` of its floor,
+    // so a drift of the shared machine hits both alike. The reported "time" is the ratio in µs:
+    // `1.2000 µs` means 1.2 times the floor.
+    let mut group = c.benchmark_group("ratio");
+    group.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_millis(500)).sample_size(20);
+    let mut hits = cached.worker();
+    flows.iter().for_each(|flow| drop(hits.decide(flow)));
+    let mut misses = uncached.worker();
+    let mut constant_decider = constant.decider();
+    constant_decider.prepare(&facts).expect("loads the facts");
+    let mut reference_decider = reference.decider();
+    reference_decider.prepare(&facts).expect("loads the facts");
+    let mut j = 0;
+    group.bench_function("cache-hit/native", |b| {
+        b.iter_custom(|n| {
+            ratio(
+                n,
+                256,
+                |k| black_box(hits.decide(&flows[k % FLOWS])).action,
+                |k| black_box(native.decide(&requests[k % FLOWS])).0,
+            )
+        })
+    });
+    group.bench_function("cache-miss/constant", |b| {
+        b.iter_custom(|n| {
+            ratio(
+                n,
+                16,
+                |k| black_box(misses.decide(&flows[k % FLOWS])).action,
+                |k| black_box(constant_decider.decide(&facts, &requests[k % FLOWS])).action,
+            )
+        })
+    });
+    group.bench_function("decider-reference/constant", |b| {
+        b.iter_custom(|n| {
+            ratio(
+                n,
+                16,
+                |k| black_box(reference_decider.decide(&facts, &requests[k % FLOWS])).action,
+                |k| black_box(constant_decider.decide(&facts, &requests[k % FLOWS])).action,
+            )
+        })
+    });
+    group.bench_function("batch-64-per-decision/constant", |b| {
+        b.iter_custom(|n| {
+            ratio(
+                n,
+                1,
+                |k| {
+                    j = (j + BATCH + k) % (FLOWS - BATCH);
+                    black_box(misses.decide_batch(&flows[j..j + BATCH])).len()
+                },
+                |k| {
+                    black_box(
+                        (0..BATCH).map(|m| constant_decider.decide(&facts, &requests[(k + m) % FLOWS]).action).count(),
+                    )
+                },
+            )
+        })
+    });
+    group.finish();
+}
+
+/// `iterations` rounds of `k` subject calls then `k` floor calls; the ratio of their total times, as
+/// microseconds per iteration (see the `ratio` group).
+fn ratio<A, B>(
+    iterations: u64,
+    k: usize,
+    mut subject: impl FnMut(usize) -> A,
+    mut floor: impl FnMut(usize) -> B,
+) -> Duration {
+    let (mut subject_time, mut floor_time) = (Duration::ZERO, Duration::ZERO);
+    let mut next = 0;
+    for _ in 0..iterations {
+        let started = Instant::now();
+        for m in 0..k {
+            black_box(subject(next + m));
+        }
+        subject_time += started.elapsed();
+        let started = Instant::now();
+        for m in 0..k {
+            black_box(floor(next + m));
+        }
+        floor_time += started.elapsed();
+        next += k;
+    }
+    let ratio = subject_time.as_secs_f64() / floor_time.as_secs_f64().max(f64::MIN_POSITIVE);
+    Duration::from_secs_f64(ratio * 1e-6 * iterations as f64)
 }
 
 fn swap(c: &mut Criterion) {

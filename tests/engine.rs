@@ -90,3 +90,12 @@ fn fact_generations_are_unique_and_keep_server_handles() {
     assert_eq!(first.path_b().len(), 2, "a built generation never changes");
     assert_eq!(second.server(b).map(|f| f.as_str()), Some("b.example.com"));
 }
+
+#[test]
+fn the_readme_embedding_example_is_the_compiled_example() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).expect("README");
+    let example = std::fs::read_to_string(format!("{root}/host/examples/embedding.rs")).expect("example");
+    let code = &example[example.find("use pathsec").expect("the example's code")..];
+    assert!(readme.contains(code), "README.md's embedding example differs from host/examples/embedding.rs");
+}

@@ -1,11 +1,9 @@
 //! The per-worker flow cache: a decision made for a flow is reused until a fact it was made on changes.
 
-use std::sync::Arc;
-
 use rustc_hash::FxHashMap;
 
 use crate::decision::Decision;
-use crate::device::{DeviceId, DeviceSlot};
+use crate::device::DeviceId;
 use crate::facts::ServerId;
 use crate::request::{AccessIntegrity, EndToEnd, Event, Role};
 
@@ -58,6 +56,11 @@ impl FlowKey {
         };
         FlowKey { device: flow.device.get(), server: flow.server.get(), what: role | event }
     }
+
+    /// The flow's device.
+    pub(crate) fn device(self) -> DeviceId {
+        DeviceId(self.device)
+    }
 }
 
 /// A cached decision and every generation it was made on.
@@ -65,7 +68,7 @@ pub(crate) struct Entry {
     pub(crate) decision: Decision,
     /// The store's epoch when the decision was made (or last found still valid).
     pub(crate) epoch: u64,
-    pub(crate) device: Arc<DeviceSlot>,
+    pub(crate) device: DeviceId,
     pub(crate) device_generation: u64,
     pub(crate) lists_generation: u64,
     pub(crate) policy_generation: u64,

@@ -1,12 +1,13 @@
-//! Devices in the live fact store: a handle per device, and per device one immutable snapshot of its
-//! attach facts, link state and registration agreements, swapped whole on every change.
+//! Devices in the live fact store: a handle per device, and per device a slot holding its attach facts
+//! and link state packed into one atomic word — read on the per-packet path without a lock, a
+//! reference count or a pointer to chase — plus its registration agreements, which are rare.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use arc_swap::{ArcSwap, Guard};
+use arc_swap::ArcSwapOption;
 
-use crate::facts::{Attach, LinkState, ServerId};
+use crate::facts::{AccessKind, Attach, LinkState, ServerId};
 use crate::plmn::PlmnId;
 use crate::request::Registration;
 
@@ -40,11 +41,9 @@ pub(crate) struct Agreement {
     pub(crate) policy_generation: u64,
 }
 
-/// One generation of a device's facts.
-#[derive(Clone, Debug, Default)]
+/// A device's facts, as writers edit them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct DeviceFacts {
-    /// Generation of this snapshot (from the store's change counter).
-    pub(crate) generation: u64,
     /// `None` until the device's attach facts are known.
     pub(crate) attach: Option<Attach>,
     /// `None` until known; unknown access security counts as off.
@@ -53,31 +52,138 @@ pub(crate) struct DeviceFacts {
     pub(crate) agreements: Vec<Agreement>,
 }
 
-impl DeviceFacts {
+/// What a reader sees of a device: one consistent reading of its packed facts, and the generation it
+/// is at least as new as.
+#[derive(Clone, Copy)]
+pub(crate) struct DeviceView {
+    pub(crate) generation: u64,
+    packed: u64,
+}
+
+impl DeviceView {
+    pub(crate) fn attach(self) -> Option<Attach> {
+        unpack_attach(self.packed)
+    }
+
+    /// The link state a decision uses: unknown is off.
+    pub(crate) fn link_or_off(self) -> LinkState {
+        unpack_link(self.packed).unwrap_or(LinkState { ciphering: false, integrity: false })
+    }
+
+    fn has_agreements(self) -> bool {
+        self.packed & AGREEMENTS != 0
+    }
+}
+
+/// The live facts of one device.
+#[derive(Default)]
+pub(crate) struct DeviceSlot {
+    packed: AtomicU64,
+    generation: AtomicU64,
+    agreements: ArcSwapOption<Vec<Agreement>>,
+}
+
+impl DeviceSlot {
+    /// The device's facts now. The generation is read first and published last, so the facts read are
+    /// never older than the generation returned: a stamp can only be too old, which costs a miss.
+    pub(crate) fn view(&self) -> DeviceView {
+        let generation = self.generation.load(Ordering::Acquire);
+        let packed = self.packed.load(Ordering::Acquire);
+        DeviceView { generation, packed }
+    }
+
+    /// The current generation.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
     /// The agreement with `server`, if one stands on these list and policy generations.
-    pub(crate) fn registration(&self, server: ServerId, lists_generation: u64, policy_generation: u64) -> Registration {
-        self.agreements
+    pub(crate) fn registration(
+        &self,
+        view: DeviceView,
+        server: ServerId,
+        lists_generation: u64,
+        policy_generation: u64,
+    ) -> Registration {
+        if !view.has_agreements() {
+            return Registration::None;
+        }
+        let agreements = self.agreements.load();
+        agreements
             .iter()
+            .flat_map(|list| list.iter())
             .find(|a| {
                 a.server == server && a.lists_generation == lists_generation && a.policy_generation == policy_generation
             })
             .map_or(Registration::None, |a| a.registration)
     }
 
-    /// The link state a decision uses: unknown is off.
-    pub(crate) fn link_or_off(&self) -> LinkState {
-        self.link.unwrap_or(LinkState { ciphering: false, integrity: false })
+    /// Everything, for a writer to edit.
+    pub(crate) fn facts(&self) -> DeviceFacts {
+        let packed = self.packed.load(Ordering::Acquire);
+        let agreements = self.agreements.load().as_ref().map(|list| list.to_vec()).unwrap_or_default();
+        DeviceFacts { attach: unpack_attach(packed), link: unpack_link(packed), agreements }
+    }
+
+    /// Publishes new facts as `generation`. Callers serialise writers.
+    pub(crate) fn publish(&self, facts: &DeviceFacts, generation: u64) {
+        let agreements = (!facts.agreements.is_empty()).then(|| Arc::new(facts.agreements.clone()));
+        self.agreements.store(agreements);
+        self.packed.store(pack(facts), Ordering::Release);
+        self.generation.store(generation, Ordering::Release);
     }
 }
 
-/// Device slots by handle, readable without a lock: a directory of fixed-size chunks, each allocated
-/// when its first device is. Handles are dense, so a chunk fills before the next one is made.
-pub(crate) struct SlotTable {
-    chunks: Box<[OnceLock<Chunk>]>,
+// The packed word: bit 63 attach known, 62 serving known, 61 link known, 60 ciphering, 59 integrity,
+// 58 has agreements, 56..58 access kind, 26..52 home key, 0..26 serving key.
+const ATTACH: u64 = 1 << 63;
+const SERVING: u64 = 1 << 62;
+const LINK: u64 = 1 << 61;
+const CIPHERING: u64 = 1 << 60;
+const INTEGRITY: u64 = 1 << 59;
+const AGREEMENTS: u64 = 1 << 58;
+const KEY_BITS: u32 = 26;
+const KEY_MASK: u64 = (1 << KEY_BITS) - 1;
+
+fn pack(facts: &DeviceFacts) -> u64 {
+    let mut word = 0;
+    if let Some(attach) = facts.attach {
+        word |= ATTACH | u64::from(attach.home.key()) << KEY_BITS;
+        word |= (attach.access as u64) << 56;
+        if let Some(serving) = attach.serving {
+            word |= SERVING | u64::from(serving.key());
+        }
+    }
+    if let Some(link) = facts.link {
+        word |= LINK;
+        word |= if link.ciphering { CIPHERING } else { 0 } | if link.integrity { INTEGRITY } else { 0 };
+    }
+    if !facts.agreements.is_empty() {
+        word |= AGREEMENTS;
+    }
+    word
 }
 
-/// [`CHUNK`] slots, each filled once.
-type Chunk = Box<[OnceLock<Arc<DeviceSlot>>]>;
+fn unpack_attach(word: u64) -> Option<Attach> {
+    if word & ATTACH == 0 {
+        return None;
+    }
+    let home = PlmnId::from_key((word >> KEY_BITS & KEY_MASK) as u32)?;
+    let serving = if word & SERVING == 0 { None } else { Some(PlmnId::from_key((word & KEY_MASK) as u32)?) };
+    let access = *AccessKind::ALL.get((word >> 56 & 0b11) as usize)?;
+    Some(Attach { serving, home, access })
+}
+
+fn unpack_link(word: u64) -> Option<LinkState> {
+    (word & LINK != 0).then_some(LinkState { ciphering: word & CIPHERING != 0, integrity: word & INTEGRITY != 0 })
+}
+
+/// Device slots by handle, readable without a lock: a directory of fixed-size chunks of slots, each
+/// chunk allocated when its first device is. Handles are dense, so a chunk fills before the next.
+pub(crate) struct SlotTable {
+    chunks: Box<[OnceLock<Box<[DeviceSlot]>>]>,
+    issued: AtomicU32,
+}
 
 const CHUNK: usize = 4096;
 const CHUNKS: usize = 4096;
@@ -86,53 +192,25 @@ pub(crate) const MAX_DEVICES: usize = CHUNK * CHUNKS;
 
 impl SlotTable {
     pub(crate) fn new() -> SlotTable {
-        SlotTable { chunks: (0..CHUNKS).map(|_| OnceLock::new()).collect() }
+        SlotTable { chunks: (0..CHUNKS).map(|_| OnceLock::new()).collect(), issued: AtomicU32::new(0) }
     }
 
-    pub(crate) fn get(&self, device: DeviceId) -> Option<&Arc<DeviceSlot>> {
+    /// The slot of an issued handle.
+    pub(crate) fn get(&self, device: DeviceId) -> Option<&DeviceSlot> {
+        if device.0 >= self.issued.load(Ordering::Acquire) {
+            return None;
+        }
         let index = device.0 as usize;
-        self.chunks.get(index / CHUNK)?.get()?.get(index % CHUNK)?.get()
+        self.chunks.get(index / CHUNK)?.get()?.get(index % CHUNK)
     }
 
-    /// Fills the slot of a new handle; `false` past [`MAX_DEVICES`] or if it was filled already.
-    pub(crate) fn insert(&self, device: DeviceId, slot: Arc<DeviceSlot>) -> bool {
-        let index = device.0 as usize;
-        let Some(chunk) = self.chunks.get(index / CHUNK) else { return false };
-        let chunk = chunk.get_or_init(|| (0..CHUNK).map(|_| OnceLock::new()).collect());
-        chunk[index % CHUNK].set(slot).is_ok()
-    }
-}
-
-/// The live facts of one device: readers load the snapshot, or just compare its generation.
-pub(crate) struct DeviceSlot {
-    facts: ArcSwap<DeviceFacts>,
-    generation: AtomicU64,
-}
-
-impl DeviceSlot {
-    pub(crate) fn new() -> DeviceSlot {
-        DeviceSlot { facts: ArcSwap::from_pointee(DeviceFacts::default()), generation: AtomicU64::new(0) }
-    }
-
-    /// The current snapshot (a cheap guard, not a reference count).
-    pub(crate) fn load(&self) -> Guard<Arc<DeviceFacts>> {
-        self.facts.load()
-    }
-
-    /// The current snapshot, reference-counted.
-    pub(crate) fn load_full(&self) -> Arc<DeviceFacts> {
-        self.facts.load_full()
-    }
-
-    /// The current snapshot's generation (published after the snapshot itself).
-    pub(crate) fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
-    }
-
-    /// Replaces the snapshot. Callers serialise writers.
-    pub(crate) fn store(&self, facts: DeviceFacts) {
-        let generation = facts.generation;
-        self.facts.store(Arc::new(facts));
-        self.generation.store(generation, Ordering::Release);
+    /// Issues the next handle; `None` past [`MAX_DEVICES`]. Callers serialise issuing.
+    pub(crate) fn issue(&self) -> Option<DeviceId> {
+        let next = self.issued.load(Ordering::Acquire);
+        let index = next as usize;
+        let chunk = self.chunks.get(index / CHUNK)?;
+        chunk.get_or_init(|| (0..CHUNK).map(|_| DeviceSlot::default()).collect());
+        self.issued.store(next + 1, Ordering::Release);
+        Some(DeviceId(next))
     }
 }

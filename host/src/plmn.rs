@@ -83,6 +83,12 @@ impl PlmnId {
         (u32::from(self.mcc) << 16) | (u32::from(self.mnc) << 4) | u32::from(self.mnc_digits)
     }
 
+    /// The PLMN-ID a [`PlmnId::key`] packs, if it is one.
+    pub fn from_key(key: u32) -> Option<PlmnId> {
+        let digits = (key & 0xf) as u8;
+        PlmnId::new((key >> 16) as u16, ((key >> 4) & 0xfff) as u16, digits).ok().filter(|p| p.key() == key)
+    }
+
     /// The MCC as written: 3 digits with leading zeros.
     pub fn mcc_string(self) -> String {
         format!("{:03}", self.mcc)

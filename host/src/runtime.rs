@@ -237,7 +237,7 @@ impl Runtime {
     }
 
     fn update_device(&self, device: DeviceId, edit: impl FnOnce(&mut DeviceFacts)) -> Result<(), UnknownDeviceError> {
-        self.inner.store.update_device(device, edit).map(|_| ())
+        self.inner.store.update_device(device, edit)
     }
 }
 

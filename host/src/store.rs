@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use arc_swap::{ArcSwap, Guard};
 
 use crate::device::{DeviceFacts, DeviceId, DeviceSlot, MAX_DEVICES, SlotTable};
+
 use crate::error::{TooManyDevicesError, UnknownDeviceError};
 use crate::facts::{FactSet, FactSetBuilder, ServerId};
 use crate::fqdn::Fqdn;
@@ -105,17 +106,14 @@ impl FactStore {
         if let Some(id) = names.get(name) {
             return Ok(*id);
         }
-        let id = DeviceId(u32::try_from(names.len()).unwrap_or(u32::MAX));
-        if !self.devices.insert(id, Arc::new(DeviceSlot::new())) {
-            return Err(TooManyDevicesError { limit: MAX_DEVICES });
-        }
+        let id = self.devices.issue().ok_or(TooManyDevicesError { limit: MAX_DEVICES })?;
         names.insert(name.into(), id);
         Ok(id)
     }
 
     /// The live slot of a device handle.
-    pub(crate) fn slot(&self, device: DeviceId) -> Option<Arc<DeviceSlot>> {
-        self.devices.get(device).cloned()
+    pub(crate) fn slot(&self, device: DeviceId) -> Option<&DeviceSlot> {
+        self.devices.get(device)
     }
 
     /// Applies `edit` to a copy of the device's facts; publishes it as a new generation if it changed.
@@ -123,18 +121,16 @@ impl FactStore {
         &self,
         device: DeviceId,
         edit: impl FnOnce(&mut DeviceFacts),
-    ) -> Result<Arc<DeviceFacts>, UnknownDeviceError> {
+    ) -> Result<(), UnknownDeviceError> {
         let slot = self.slot(device).ok_or(UnknownDeviceError { device: device.0 })?;
         let _writer = self.write_lock();
-        let current = slot.load_full();
-        let mut next = DeviceFacts::clone(&current);
+        let current = slot.facts();
+        let mut next = current.clone();
         edit(&mut next);
-        if next.attach == current.attach && next.link == current.link && next.agreements == current.agreements {
-            return Ok(current);
+        if next != current {
+            slot.publish(&next, self.next_generation());
+            self.advance();
         }
-        next.generation = self.next_generation();
-        slot.store(next);
-        self.advance();
-        Ok(slot.load_full())
+        Ok(())
     }
 }

@@ -4,14 +4,12 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use arc_swap::Guard;
-
 use crate::cache::{CacheStats, Entry, Flow, FlowCache, FlowKey};
 use crate::decider::Decider;
 use crate::decision::{Decision, Reason};
-use crate::device::{DeviceFacts, DeviceSlot};
+use crate::device::DeviceView;
 use crate::facts::FactSet;
-use crate::request::Request;
+use crate::request::{Registration, Request};
 use crate::runtime::{Active, Runtime};
 
 /// Decides flows for one thread; get one from [`Runtime::worker`].
@@ -34,14 +32,11 @@ struct Current {
 /// Everything one miss decides on, read before the decision.
 struct Snapshot {
     epoch: u64,
-    slot: Arc<DeviceSlot>,
-    device: Guard<Arc<DeviceFacts>>,
+    device: DeviceView,
+    registration: Registration,
     lists_generation: u64,
     policy_generation: u64,
 }
-
-/// A cache lookup that did not hit: the flow's device slot, when a stale entry knew it.
-type Missed = Option<Arc<DeviceSlot>>;
 
 impl Worker {
     pub(crate) fn new(runtime: Runtime) -> Worker {
@@ -53,15 +48,14 @@ impl Worker {
     pub fn decide(&mut self, flow: &Flow) -> Decision {
         let key = FlowKey::new(flow);
         let epoch = self.runtime.inner.store.epoch();
-        let known = match self.hit(key, epoch) {
-            Ok(decision) => return decision,
-            Err(known) => known,
-        };
+        if let Some(decision) = self.hit(key, epoch) {
+            return decision;
+        }
         self.cache.misses += 1;
         let Worker { runtime, current, cache } = self;
         let current = refresh(current, runtime);
         let lists = runtime.inner.store.lists_guard();
-        let Some(snapshot) = snapshot(runtime, flow, known, epoch, &lists, current.active.generation) else {
+        let Some(snapshot) = snapshot(runtime, flow, epoch, &lists, current.active.generation) else {
             return Decision::unknown(flow.event.kind(), Reason::AttachUnknown);
         };
         let decision = match request(flow, &snapshot) {
@@ -78,13 +72,11 @@ impl Worker {
         let mut decisions: Vec<Option<Decision>> = Vec::with_capacity(flows.len());
         let mut missed = Vec::new();
         for (index, flow) in flows.iter().enumerate() {
-            match self.hit(FlowKey::new(flow), epoch) {
-                Ok(decision) => decisions.push(Some(decision)),
-                Err(known) => {
-                    decisions.push(None);
-                    missed.push((index, known));
-                }
+            let hit = self.hit(FlowKey::new(flow), epoch);
+            if hit.is_none() {
+                missed.push(index);
             }
+            decisions.push(hit);
         }
         if !missed.is_empty() {
             self.cache.misses += missed.len() as u64;
@@ -93,9 +85,9 @@ impl Worker {
             let lists = runtime.inner.store.lists_guard();
             let mut asked = Vec::with_capacity(missed.len());
             let mut requests = Vec::with_capacity(missed.len());
-            for (index, known) in missed {
+            for index in missed {
                 let flow = &flows[index];
-                if let Some(snapshot) = snapshot(runtime, flow, known, epoch, &lists, current.active.generation)
+                if let Some(snapshot) = snapshot(runtime, flow, epoch, &lists, current.active.generation)
                     && let Some(request) = request(flow, &snapshot)
                 {
                     requests.push(request);
@@ -128,22 +120,23 @@ impl Worker {
         &self.runtime
     }
 
-    /// The cached decision of `key`, if it still stands; else the device slot a stale entry knew.
-    fn hit(&mut self, key: FlowKey, epoch: u64) -> Result<Decision, Missed> {
-        let Some(entry) = self.cache.entries.get_mut(&key) else { return Err(None) };
+    /// The cached decision of `key`, if it still stands.
+    fn hit(&mut self, key: FlowKey, epoch: u64) -> Option<Decision> {
+        let entry = self.cache.entries.get_mut(&key)?;
         if entry.epoch != epoch {
             // Something changed somewhere; this flow's decision stands if none of its facts did.
             let inner = &self.runtime.inner;
-            let unchanged = entry.device.generation() == entry.device_generation
+            let unchanged = inner.store.slot(entry.device).map(|slot| slot.generation())
+                == Some(entry.device_generation)
                 && inner.store.lists_generation() == entry.lists_generation
                 && inner.policy_generation.load(Ordering::Acquire) == entry.policy_generation;
             if !unchanged {
-                return Err(Some(Arc::clone(&entry.device)));
+                return None;
             }
             entry.epoch = epoch;
         }
         self.cache.hits += 1;
-        Ok(entry.decision.clone())
+        Some(entry.decision.clone())
     }
 }
 
@@ -161,32 +154,23 @@ fn refresh<'a>(current: &'a mut Option<Current>, runtime: &Runtime) -> &'a mut C
 }
 
 /// The facts a miss decides on; `None` for a device handle this runtime did not issue.
-fn snapshot(
-    runtime: &Runtime,
-    flow: &Flow,
-    known: Missed,
-    epoch: u64,
-    lists: &FactSet,
-    policy_generation: u64,
-) -> Option<Snapshot> {
-    let slot = match known {
-        Some(slot) => slot,
-        None => runtime.inner.store.slot(flow.device)?,
-    };
-    let device = slot.load();
-    Some(Snapshot { epoch, slot, device, lists_generation: lists.generation(), policy_generation })
+fn snapshot(runtime: &Runtime, flow: &Flow, epoch: u64, lists: &FactSet, policy_generation: u64) -> Option<Snapshot> {
+    let slot = runtime.inner.store.slot(flow.device)?;
+    let device = slot.view();
+    let lists_generation = lists.generation();
+    let registration = slot.registration(device, flow.server, lists_generation, policy_generation);
+    Some(Snapshot { epoch, device, registration, lists_generation, policy_generation })
 }
 
 /// The request for `flow`; `None` while the device's attach facts are unknown.
 fn request(flow: &Flow, snapshot: &Snapshot) -> Option<Request> {
-    let device = &snapshot.device;
     Some(Request {
         role: flow.role,
         event: flow.event,
         server: flow.server,
-        attach: device.attach?,
-        link: device.link_or_off(),
-        registration: device.registration(flow.server, snapshot.lists_generation, snapshot.policy_generation),
+        attach: snapshot.device.attach()?,
+        link: snapshot.device.link_or_off(),
+        registration: snapshot.registration,
     })
 }
 
@@ -197,7 +181,7 @@ fn remember(cache: &mut FlowCache, key: FlowKey, snapshot: &Snapshot, decision: 
         let entry = Entry {
             decision: decision.clone(),
             epoch: snapshot.epoch,
-            device: Arc::clone(&snapshot.slot),
+            device: key.device(),
             device_generation: snapshot.device.generation,
             lists_generation: snapshot.lists_generation,
             policy_generation: snapshot.policy_generation,
