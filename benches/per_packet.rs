@@ -97,6 +97,9 @@ fn per_packet(c: &mut Criterion) {
     constant_decider.prepare(&facts).expect("loads the facts");
     let mut reference_decider = reference.decider();
     reference_decider.prepare(&facts).expect("loads the facts");
+    let strict = engine.load_policy("always-secure", pathsec::bundled::ALWAYS_SECURE).expect("loads");
+    let mut strict_decider = strict.decider();
+    strict_decider.prepare(&facts).expect("loads the facts");
     let mut j = 0;
     group.bench_function("cache-hit/native", |b| {
         b.iter_custom(|n| {
@@ -124,6 +127,28 @@ fn per_packet(c: &mut Criterion) {
                 n,
                 16,
                 |k| black_box(reference_decider.decide(&facts, &requests[k % FLOWS])).action,
+                |k| black_box(constant_decider.decide(&facts, &requests[k % FLOWS])).action,
+            )
+        })
+    });
+    let (strict_runtime, _) = generate::sized_runtime(strict.clone(), 0, &facts, &requests);
+    let mut strict_misses = strict_runtime.worker();
+    group.bench_function("cache-miss-always-secure/decider-always-secure", |b| {
+        b.iter_custom(|n| {
+            ratio(
+                n,
+                16,
+                |k| black_box(strict_misses.decide(&flows[k % FLOWS])).action,
+                |k| black_box(strict_decider.decide(&facts, &requests[k % FLOWS])).action,
+            )
+        })
+    });
+    group.bench_function("decider-always-secure/constant", |b| {
+        b.iter_custom(|n| {
+            ratio(
+                n,
+                16,
+                |k| black_box(strict_decider.decide(&facts, &requests[k % FLOWS])).action,
                 |k| black_box(constant_decider.decide(&facts, &requests[k % FLOWS])).action,
             )
         })

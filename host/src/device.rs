@@ -168,8 +168,8 @@ fn unpack_attach(word: u64) -> Option<Attach> {
     if word & ATTACH == 0 {
         return None;
     }
-    let home = PlmnId::from_key((word >> KEY_BITS & KEY_MASK) as u32)?;
-    let serving = if word & SERVING == 0 { None } else { Some(PlmnId::from_key((word & KEY_MASK) as u32)?) };
+    let home = PlmnId::from_valid_key((word >> KEY_BITS & KEY_MASK) as u32);
+    let serving = (word & SERVING != 0).then(|| PlmnId::from_valid_key((word & KEY_MASK) as u32));
     let access = *AccessKind::ALL.get((word >> 56 & 0b11) as usize)?;
     Some(Attach { serving, home, access })
 }

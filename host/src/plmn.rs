@@ -89,6 +89,11 @@ impl PlmnId {
         PlmnId::new((key >> 16) as u16, ((key >> 4) & 0xfff) as u16, digits).ok().filter(|p| p.key() == key)
     }
 
+    /// The PLMN-ID of a key this crate packed from a valid `PlmnId` (no check: the per-packet path).
+    pub(crate) fn from_valid_key(key: u32) -> PlmnId {
+        PlmnId { mcc: (key >> 16) as u16, mnc: ((key >> 4) & 0xfff) as u16, mnc_digits: (key & 0xf) as u8 }
+    }
+
     /// The MCC as written: 3 digits with leading zeros.
     pub fn mcc_string(self) -> String {
         format!("{:03}", self.mcc)

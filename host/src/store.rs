@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use arc_swap::{ArcSwap, Guard};
+use arc_swap::ArcSwap;
 
 use crate::device::{DeviceFacts, DeviceId, DeviceSlot, MAX_DEVICES, SlotTable};
 
@@ -68,11 +68,6 @@ impl FactStore {
 
     pub(crate) fn lists(&self) -> Arc<FactSet> {
         self.lists.load_full()
-    }
-
-    /// The current lists as a cheap guard, for the hot path.
-    pub(crate) fn lists_guard(&self) -> Guard<Arc<FactSet>> {
-        self.lists.load()
     }
 
     pub(crate) fn lists_generation(&self) -> u64 {

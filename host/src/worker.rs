@@ -23,10 +23,11 @@ pub struct Worker {
     cache: FlowCache,
 }
 
-/// The policy this worker runs, with its instance.
+/// The policy this worker runs, with its instance, and the lists it last decided on.
 struct Current {
     active: Arc<Active>,
     decider: Decider,
+    lists: Arc<FactSet>,
 }
 
 /// Everything one miss decides on, read before the decision.
@@ -54,12 +55,12 @@ impl Worker {
         self.cache.misses += 1;
         let Worker { runtime, current, cache } = self;
         let current = refresh(current, runtime);
-        let lists = runtime.inner.store.lists_guard();
-        let Some(snapshot) = snapshot(runtime, flow, epoch, &lists, current.active.generation) else {
+        let lists = &current.lists;
+        let Some(snapshot) = snapshot(runtime, flow, epoch, lists, current.active.generation) else {
             return Decision::unknown(flow.event.kind(), Reason::AttachUnknown);
         };
         let decision = match request(flow, &snapshot) {
-            Some(request) => current.decider.decide(&lists, &request),
+            Some(request) => current.decider.decide(lists, &request),
             None => Decision::unknown(flow.event.kind(), Reason::AttachUnknown),
         };
         remember(cache, key, &snapshot, decision)
@@ -82,12 +83,12 @@ impl Worker {
             self.cache.misses += missed.len() as u64;
             let Worker { runtime, current, cache } = self;
             let current = refresh(current, runtime);
-            let lists = runtime.inner.store.lists_guard();
+            let lists = &current.lists;
             let mut asked = Vec::with_capacity(missed.len());
             let mut requests = Vec::with_capacity(missed.len());
             for index in missed {
                 let flow = &flows[index];
-                if let Some(snapshot) = snapshot(runtime, flow, epoch, &lists, current.active.generation)
+                if let Some(snapshot) = snapshot(runtime, flow, epoch, lists, current.active.generation)
                     && let Some(request) = request(flow, &snapshot)
                 {
                     requests.push(request);
@@ -96,7 +97,7 @@ impl Worker {
                     decisions[index] = Some(Decision::unknown(flow.event.kind(), Reason::AttachUnknown));
                 }
             }
-            let answers = current.decider.decide_batch(&lists, &requests);
+            let answers = current.decider.decide_batch(lists, &requests);
             for ((index, snapshot), decision) in asked.into_iter().zip(answers) {
                 decisions[index] = Some(remember(cache, FlowKey::new(&flows[index]), &snapshot, decision));
             }
@@ -122,6 +123,9 @@ impl Worker {
 
     /// The cached decision of `key`, if it still stands.
     fn hit(&mut self, key: FlowKey, epoch: u64) -> Option<Decision> {
+        if !self.cache.enabled() {
+            return None;
+        }
         let entry = self.cache.entries.get_mut(&key)?;
         if entry.epoch != epoch {
             // Something changed somewhere; this flow's decision stands if none of its facts did.
@@ -140,17 +144,22 @@ impl Worker {
     }
 }
 
-/// The instance of the active policy, made anew after a swap.
+/// The instance of the active policy (made anew after a swap) and the current lists (reloaded when their
+/// generation moved).
 fn refresh<'a>(current: &'a mut Option<Current>, runtime: &Runtime) -> &'a mut Current {
     let inner = &runtime.inner;
     let generation = inner.policy_generation.load(Ordering::Acquire);
     if current.as_ref().is_some_and(|current| current.active.generation != generation) {
         *current = None;
     }
-    current.get_or_insert_with(|| {
+    let current = current.get_or_insert_with(|| {
         let active = inner.active.load_full();
-        Current { decider: active.policy.decider(), active }
-    })
+        Current { decider: active.policy.decider(), active, lists: inner.store.lists() }
+    });
+    if current.lists.generation() != inner.store.lists_generation() {
+        current.lists = inner.store.lists();
+    }
+    current
 }
 
 /// The facts a miss decides on; `None` for a device handle this runtime did not issue.
