@@ -7,6 +7,11 @@
 //! Three phases, three types: an [`Engine`] compiles a [`Policy`] (checked and pre-instantiated), and
 //! each thread decides through its own [`Decider`] against an immutable [`FactSet`].
 //!
+//! A running server uses a [`Runtime`]: the active policy (swapped atomically after a self-check), the
+//! live facts (lists and every device's attach and link state, updated while it decides), and one
+//! [`Worker`] per thread that caches decisions per [`Flow`] until a fact they used changes. Policies
+//! can come from a watched [`PolicyDirectory`], with compiled code kept in an [`ArtifactCache`].
+//!
 //! ```
 //! # #[cfg(feature = "bundled-policies")] {
 //! use pathsec::{AccessKind, Action, Attach, Engine, Event, FactSet, LinkState, PlmnId, Registration, Request, Role};
