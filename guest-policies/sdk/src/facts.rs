@@ -1,0 +1,81 @@
+//! [`Facts`]: the lists and server names of one fact generation, ready for lookups.
+
+use std::fmt;
+
+use crate::bindings::pathsec::policy::types::FactSet;
+use crate::keys::KeySet;
+use crate::{PlmnId, Request, ServerId};
+
+/// The operator's lists and the server names, as the host last loaded them.
+#[derive(Default)]
+pub struct Facts {
+    generation: u64,
+    servers: Vec<String>,
+    path_a: KeySet<u32>,
+    path_b: KeySet<u64>,
+    interconnect: KeySet<u32>,
+}
+
+impl Facts {
+    pub(crate) fn new(facts: &FactSet) -> Facts {
+        let lists = &facts.lists;
+        Facts {
+            generation: facts.generation,
+            servers: facts.server_names.split('\n').filter(|name| !name.is_empty()).map(str::to_owned).collect(),
+            path_a: KeySet::new(&lists.path_a),
+            path_b: KeySet::new(&lists.path_b),
+            interconnect: KeySet::new(&lists.interconnect),
+        }
+    }
+
+    /// List 1: is `network` known to protect path A?
+    pub fn path_a(&self, network: PlmnId) -> bool {
+        self.path_a.contains(network.key())
+    }
+
+    /// List 2: is path B between `home` and `server` secure?
+    pub fn path_b(&self, home: PlmnId, server: ServerId) -> bool {
+        self.path_b.contains((u64::from(home.key()) << 32) | u64::from(server))
+    }
+
+    /// List 3: does the visited `network` have a secure internal path and interconnect to home?
+    pub fn interconnect(&self, network: PlmnId) -> bool {
+        self.interconnect.contains(network.key())
+    }
+
+    /// The FQDN of a server handle (lowercase, no trailing dot).
+    pub fn server_name(&self, server: ServerId) -> Option<&str> {
+        self.servers.get(server as usize).map(String::as_str)
+    }
+
+    /// The fact generation.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// How many entries Lists 1, 2 and 3 hold.
+    pub fn list_sizes(&self) -> (usize, usize, usize) {
+        (self.path_a.len(), self.path_b.len(), self.interconnect.len())
+    }
+}
+
+impl PlmnId {
+    /// The WIT's `plmn-key`: `mcc << 16 | mnc << 4 | mnc-digits`.
+    pub fn key(self) -> u32 {
+        (u32::from(self.mcc) << 16) | (u32::from(self.mnc) << 4) | u32::from(self.mnc_digits)
+    }
+}
+
+impl fmt::Display for PlmnId {
+    /// The packed form: `310410`, `31041`, `00101`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:03}{:0width$}", self.mcc, self.mnc, width = usize::from(self.mnc_digits))
+    }
+}
+
+impl Request {
+    /// The device is roaming: its serving network is known and is not its home network.
+    pub fn roaming(&self) -> bool {
+        self.attach.serving.is_some_and(|serving| serving != self.attach.home)
+    }
+}

@@ -1,0 +1,103 @@
+//! Write a [pathsec](../../README.md) policy in Rust.
+//!
+//! Implement [`Policy`] for a type — every method defaults to the reference rule, the method exactly —
+//! override what your operator needs, and export it:
+//!
+//! ```ignore
+//! use pathsec_policy::{Facts, PlmnId, Policy};
+//!
+//! struct TrustFrance;
+//!
+//! impl Policy for TrustFrance {
+//!     /// Path A is protected in every French network (MCC 208), listed or not.
+//!     fn path_a_trusted(facts: &Facts, serving: PlmnId) -> bool {
+//!         serving.mcc == 208 || facts.path_a(serving)
+//!     }
+//! }
+//!
+//! pathsec_policy::export!(TrustFrance);
+//! ```
+//!
+//! Build for `wasm32-wasip2` as a `cdylib`; the result is a component the pathsec host loads.
+
+mod facts;
+mod keys;
+mod rule;
+
+/// The WIT bindings (`pathsec:policy/path-secure`), generated once for every policy built on this crate.
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "path-secure",
+        pub_export_macro: true,
+        export_macro_name: "export_bindings",
+        default_bindings_module: "pathsec_policy::bindings",
+        additional_derives: [PartialEq, Eq, Hash],
+    });
+}
+
+pub use bindings::pathsec::policy::types::{
+    AccessIntegrity, AccessKind, Action, Attach, Decision, EndToEnd, Event, LinkState, PlmnId, Reason, Registration,
+    Request, Role, ServerId, TriggerCheck,
+};
+pub use facts::Facts;
+pub use rule::Policy;
+
+/// Exports a [`Policy`] as the component's `pathsec:policy/decide` interface.
+#[macro_export]
+macro_rules! export {
+    ($policy:ty) => {
+        const _: () = {
+            struct PathsecExport;
+
+            impl $crate::bindings::exports::pathsec::policy::decide::Guest for PathsecExport {
+                fn load(
+                    facts: $crate::bindings::pathsec::policy::types::FactSet,
+                ) -> ::core::result::Result<(), String> {
+                    $crate::__export::load::<$policy>(facts)
+                }
+
+                fn decide(request: $crate::Request) -> $crate::Decision {
+                    $crate::__export::decide::<$policy>(&request)
+                }
+
+                fn decide_batch(requests: Vec<$crate::Request>) -> Vec<$crate::Decision> {
+                    $crate::__export::decide_batch::<$policy>(&requests)
+                }
+    }
+
+            $crate::bindings::export_bindings!(PathsecExport with_types_in $crate::bindings);
+        };
+    };
+}
+
+/// What [`export!`] expands to call; not part of the API.
+#[doc(hidden)]
+pub mod __export {
+    use std::cell::RefCell;
+
+    use crate::bindings::pathsec::policy::types::FactSet;
+    use crate::{Decision, Facts, Policy, Request};
+
+    thread_local! {
+        static FACTS: RefCell<Facts> = RefCell::new(Facts::default());
+    }
+
+    pub fn load<P: Policy>(facts: FactSet) -> Result<(), String> {
+        let facts = Facts::new(&facts);
+        P::accept_facts(&facts)?;
+        FACTS.with(|cell| *cell.borrow_mut() = facts);
+        Ok(())
+    }
+
+    pub fn decide<P: Policy>(request: &Request) -> Decision {
+        FACTS.with(|cell| P::decide(&cell.borrow(), request))
+    }
+
+    pub fn decide_batch<P: Policy>(requests: &[Request]) -> Vec<Decision> {
+        FACTS.with(|cell| {
+            let facts = cell.borrow();
+            requests.iter().map(|request| P::decide(&facts, request)).collect()
+        })
+    }
+}

@@ -1,0 +1,103 @@
+//! [`Policy`]: the method as overridable steps.
+
+use crate::{
+    AccessIntegrity, Action, Decision, EndToEnd, Event, Facts, PlmnId, Reason, Registration, Request, Role, ServerId,
+    TriggerCheck,
+};
+
+/// A pathsec policy. Every method defaults to the reference rule; override the ones your operator
+/// needs and leave the rest.
+///
+/// The whole path is secure iff the serving network is known, no registration mismatch stands, access
+/// ciphering and integrity are on, path A is trusted ([`Policy::path_a_trusted`]: List 1), path B is
+/// trusted ([`Policy::path_b_trusted`]: List 2), and the intermediate path is trusted
+/// ([`Policy::interconnect_trusted`]: at home, or List 3). The first check that fails is the reason.
+pub trait Policy {
+    /// Is path A — between the device and its serving network — protected? Default: `serving` is in
+    /// List 1.
+    fn path_a_trusted(facts: &Facts, serving: PlmnId) -> bool {
+        facts.path_a(serving)
+    }
+
+    /// Is path B — between the home network and the server — secure? Default: the pair is in List 2.
+    fn path_b_trusted(facts: &Facts, home: PlmnId, server: ServerId) -> bool {
+        facts.path_b(home, server)
+    }
+
+    /// Is the intermediate path — inside the serving network and its interconnect to home — secure?
+    /// Default: the device is at home, or the visited network is in List 3.
+    fn interconnect_trusted(facts: &Facts, serving: PlmnId, home: PlmnId) -> bool {
+        serving == home || facts.interconnect(serving)
+    }
+
+    /// Whether the entire path is secure: `Ok`, or the first check that failed.
+    fn path(facts: &Facts, request: &Request) -> Result<(), Reason> {
+        let attach = &request.attach;
+        let serving = attach.serving.ok_or(Reason::ServingNetworkUnknown)?;
+        if request.registration == Registration::Mismatch {
+            return Err(Reason::RegistrationMismatch);
+        }
+        if !request.link.ciphering {
+            return Err(Reason::AccessCipheringOff);
+        }
+        if !request.link.integrity {
+            return Err(Reason::AccessIntegrityOff);
+        }
+        if !Self::path_a_trusted(facts, serving) {
+            return Err(Reason::PathANotTrusted);
+        }
+        if !Self::path_b_trusted(facts, attach.home, request.server) {
+            return Err(Reason::PathBNotTrusted);
+        }
+        if !Self::interconnect_trusted(facts, serving, attach.home) {
+            return Err(Reason::InterconnectNotTrusted);
+        }
+        Ok(())
+    }
+
+    /// The decision for a request: what to do, and why.
+    fn decide(facts: &Facts, request: &Request) -> Decision {
+        let (action, reason) = match (request.role, request.event) {
+            (Role::Device, Event::SendTrigger) => (Action::ProtectTrigger, Reason::EventNotForRole),
+            (Role::Server, Event::ReceiveTrigger(_)) => (Action::Discard, Reason::EventNotForRole),
+            (_, Event::ReceiveProtected) => (Action::Accept, Reason::ApplicationLayerProtected),
+            (_, Event::SendData) => match Self::path(facts, request) {
+                Ok(()) => (Action::SendPlain, Reason::PathSecure),
+                Err(reason) => (Action::SecureThenSend, reason),
+            },
+            (_, Event::ReceiveUnprotected) => match Self::path(facts, request) {
+                Ok(()) => (Action::Accept, Reason::PathSecure),
+                Err(reason) => (Action::DiscardAndSecure, reason),
+            },
+            (Role::Server, Event::SendTrigger) => match Self::path(facts, request) {
+                Ok(()) => (Action::SendPlain, Reason::PathSecure),
+                Err(reason) => (Action::ProtectTrigger, reason),
+            },
+            (Role::Device, Event::ReceiveTrigger(check)) => Self::trigger(facts, request, check),
+        };
+        Decision { action, reason }
+    }
+
+    /// A received trigger: a failed access-layer integrity check discards; without access-layer
+    /// integrity, or on a path that is not secure, only valid end-to-end protection is accepted.
+    fn trigger(facts: &Facts, request: &Request, check: TriggerCheck) -> (Action, Reason) {
+        match (check.access_integrity, check.end_to_end) {
+            (AccessIntegrity::Failed, _) => (Action::Discard, Reason::TriggerIntegrityFailed),
+            (_, EndToEnd::Invalid) => (Action::Discard, Reason::TriggerEndToEndInvalid),
+            (AccessIntegrity::Absent, EndToEnd::Valid) => (Action::Accept, Reason::TriggerEndToEndValid),
+            (AccessIntegrity::Absent, EndToEnd::Absent) => (Action::Discard, Reason::TriggerUnprotected),
+            (AccessIntegrity::Verified, end_to_end) => match (Self::path(facts, request), end_to_end) {
+                (Ok(()), _) => (Action::Accept, Reason::PathSecure),
+                (Err(_), EndToEnd::Valid) => (Action::Accept, Reason::TriggerEndToEndValid),
+                (Err(reason), _) => (Action::Discard, reason),
+            },
+        }
+    }
+
+    /// Checks a new fact generation before it replaces the last; an error rejects it, and every
+    /// decision on it fails closed. Default: accept.
+    fn accept_facts(facts: &Facts) -> Result<(), String> {
+        let _ = facts;
+        Ok(())
+    }
+}
