@@ -1,10 +1,11 @@
-//! Runs every scenario file in `tests/cases/` as its own test: the bundled policy it names must make
-//! the decision it wants, and — for the reference policy — the native-Rust rule must agree.
+//! Runs every scenario file in `tests/cases/` as its own test: each case must get the decision it
+//! wants from the bundled policy it is for (`reference` unless it names another), and — for the
+//! reference policy — the native-Rust rule must agree.
 
 use std::path::{Path, PathBuf};
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use pathsec_suite::cases::{self, Parsed};
+use pathsec::CaseFile;
 use pathsec_suite::native::NativeRule;
 
 fn main() {
@@ -28,31 +29,28 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
         let path = entry.path();
         if path.is_dir() {
             collect(&path, files);
-        } else if path.extension().is_some_and(|ext| ext == "toml") {
+        } else if path.extension().is_some_and(|ext| ext == "toml" || ext == "json") {
             files.push(path);
         }
     }
 }
 
 fn run(path: &Path) -> Result<(), Failed> {
-    let case = match cases::load(path)? {
-        Parsed::ErrorAsWanted => return Ok(()),
-        Parsed::Run(case) => case,
+    let (facts, cases) = match CaseFile::read(path).map_err(|e| e.to_string())? {
+        CaseFile::RefusedAsWanted { .. } => return Ok(()),
+        CaseFile::Cases { facts, cases } => (facts, cases),
     };
-    let policy = pathsec_suite::bundled(&case.policy).ok_or_else(|| format!("no bundled policy `{}`", case.policy))?;
-    let decision = policy.decider().decide(&case.facts, &case.request);
-    if let Some(fault) = &decision.fault {
-        return Err(format!("{}: the policy failed: {fault}", case.note).into());
-    }
-    let got = (decision.action, decision.reason);
-    let want = (case.want.action, case.want.reason);
-    if got != want {
-        return Err(format!("{}\n  want {} ({})\n  got  {} ({})", case.note, want.0, want.1, got.0, got.1).into());
-    }
-    if case.policy == "reference" {
-        let native = NativeRule::new(&case.facts).decide(&case.request);
-        if native != want {
-            return Err(format!("{}: the native rule says {} ({})", case.note, native.0, native.1).into());
+    let native = NativeRule::new(&facts);
+    for case in &cases {
+        let name = case.policy.as_deref().unwrap_or("reference");
+        let policy = pathsec_suite::bundled(name).ok_or_else(|| format!("no bundled policy `{name}`"))?;
+        let decision = policy.decider().decide(&facts, &case.request);
+        case.check(&decision).map_err(|e| format!("{}: {e}", case.note))?;
+        if name == "reference" {
+            let got = native.decide(&case.request);
+            if got != (case.want.action, case.want.reason) {
+                return Err(format!("{}: the native rule says {} ({})", case.note, got.0, got.1).into());
+            }
         }
     }
     Ok(())

@@ -132,6 +132,49 @@ pub struct UnknownDeviceError {
     pub device: u32,
 }
 
+/// A facts, request or case file that cannot be used. The message names the file, the line and the
+/// field: "`lists.toml` line 7, field `lists.path-a[0]`: `3101` is not a PLMN-ID: …".
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// The file cannot be read.
+    #[error("cannot read `{file}`")]
+    Read {
+        /// The file.
+        file: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file's extension names no format.
+    #[error("`{file}`: unknown format: name the file `.toml` or `.json`")]
+    Format {
+        /// The file.
+        file: String,
+    },
+    /// The file does not parse, or a value in it is not valid.
+    #[error("`{file}`{}{}: {message}", line.map(|l| format!(" line {l}")).unwrap_or_default(), if field.is_empty() { String::new() } else { format!(", field `{field}`") })]
+    Parse {
+        /// The file.
+        file: String,
+        /// The line, when known.
+        line: Option<usize>,
+        /// The field's path (`lists.path-a[0]`), empty for the whole file.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file parses, but its content does not hold together.
+    #[error("`{file}`, field `{field}`: {message}")]
+    Invalid {
+        /// The file.
+        file: String,
+        /// The field's path.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
 /// A runtime that holds as many devices as it can.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("cannot add a device: this runtime holds {limit} devices already, its limit: run another runtime for more")]

@@ -47,12 +47,14 @@ mod bindings;
 #[cfg(feature = "bundled-policies")]
 pub mod bundled;
 mod cache;
+mod casefile;
 mod decider;
 mod decision;
 mod device;
 mod digest;
 mod engine;
 mod error;
+mod factfile;
 mod facts;
 mod fqdn;
 mod limits;
@@ -69,14 +71,16 @@ mod worker;
 
 pub use artifacts::{ArtifactCache, Origin};
 pub use cache::{CacheStats, Flow};
+pub use casefile::{CaseFile, TestCase, Want};
 pub use decider::Decider;
 pub use decision::{Action, Decision, PolicyFault, Reason};
 pub use device::{DeviceId, RegistrationReport};
 pub use engine::{Engine, EngineBuilder};
 pub use error::{
-    ArtifactCacheError, EngineError, FqdnError, LoadError, NameError, PlmnIdError, SwapError, TooManyDevicesError,
-    UnknownDeviceError, WatchError,
+    ArtifactCacheError, EngineError, FileError, FqdnError, LoadError, NameError, PlmnIdError, SwapError,
+    TooManyDevicesError, UnknownDeviceError, WatchError,
 };
+pub use factfile::{DeviceFile, FactsFile, ListsFile, PathBFile, RequestFile};
 pub use facts::{AccessKind, Attach, FactSet, FactSetBuilder, LinkState, ServerId};
 pub use fqdn::Fqdn;
 pub use limits::Limits;

@@ -1,7 +1,6 @@
 //! Support shared by the tests and the benches of pathsec: the native-Rust reference rule, the
 //! scenario-case schema, generators and hostile fixtures.
 
-pub mod cases;
 pub mod fixtures;
 pub mod generate;
 pub mod native;
