@@ -23,9 +23,9 @@ fn read(name: &str, text: &str) -> Result<CaseFile, String> {
 
 #[test]
 fn a_case_that_wants_nothing_is_refused() {
-    let error = read("neither.toml", &format!("note = \"x\"\n{REQUEST}")).err().expect("refused");
+    let error = read("neither.toml", &format!("note = \"x\"\n{REQUEST}")).expect_err("refused");
     assert_eq!(error, "`DIR/neither.toml`, field `want`: the input was accepted, and the case has no `[want]`");
-    let error = read("empty.toml", "note = \"x\"\n").err().expect("refused");
+    let error = read("empty.toml", "note = \"x\"\n").expect_err("refused");
     assert_eq!(
         error,
         "`DIR/empty.toml`, field ``: a case file must say what it wants: `[want]` (action, reason), `want_error`, or `[[case]]` entries"
@@ -36,7 +36,7 @@ fn a_case_that_wants_nothing_is_refused() {
 fn a_case_that_wants_both_is_refused() {
     let text =
         format!("note = \"x\"\nwant_error = \"y\"\n{REQUEST}\n[want]\naction = \"accept\"\nreason = \"path-secure\"\n");
-    let error = read("both.toml", &text).err().expect("refused");
+    let error = read("both.toml", &text).expect_err("refused");
     assert!(error.contains("wanted an error containing `y`, got: "), "{error}");
     assert!(error.contains("a case wants `[want]` or `want_error`, not both"), "{error}");
 }
@@ -44,7 +44,7 @@ fn a_case_that_wants_both_is_refused() {
 #[test]
 fn a_wanted_error_that_does_not_happen_fails() {
     let text = format!("note = \"x\"\nwant_error = \"is not a PLMN-ID\"\n{REQUEST}");
-    let error = read("no-error.toml", &text).err().expect("fails");
+    let error = read("no-error.toml", &text).expect_err("fails");
     assert!(
         error.starts_with(
             "`DIR/no-error.toml`, field `want_error`: wanted an error containing `is not a PLMN-ID`, got: "
@@ -65,26 +65,26 @@ fn a_wanted_error_that_happens_passes() {
 #[test]
 fn errors_name_the_file_the_line_and_the_field() {
     let text = "[lists]\npath-b = []\npath-a = [\"310410\", \"3101\"]\n";
-    let error = read("lists.toml", text).err().expect("refused");
+    let error = read("lists.toml", text).expect_err("refused");
     assert_eq!(
         error,
         "`DIR/lists.toml` line 3, field `lists.path-a[1]`: `3101` is not a PLMN-ID: expected MCC (3 digits) + MNC (2 or 3 digits)"
     );
     let json =
         "{\n  \"lists\": {\n    \"path-b\": [{ \"home\": \"310410\", \"server\": \"bad_name.example\" }]\n  }\n}";
-    let error = read("lists.json", json).err().expect("refused");
+    let error = read("lists.json", json).expect_err("refused");
     assert_eq!(
         error,
         "`DIR/lists.json` line 3, field `lists.path-b[0].server`: `bad_name.example` is not a valid FQDN: label `bad_name` has `_`: only letters, digits and `-` are allowed"
     );
-    let error = read("typo.toml", "[lists]\npath_a = []\n").err().expect("refused");
+    let error = read("typo.toml", "[lists]\npath_a = []\n").expect_err("refused");
     assert!(
         error.starts_with(
             "`DIR/typo.toml` line 2, field `lists.path_a`: unknown field `path_a`, expected one of `path-a`"
         ),
         "{error}"
     );
-    let error = read("lists.yaml", "").err().expect("refused");
+    let error = read("lists.yaml", "").expect_err("refused");
     assert_eq!(error, "`DIR/lists.yaml`: unknown format: name the file `.toml` or `.json`");
 }
 
@@ -92,7 +92,7 @@ fn errors_name_the_file_the_line_and_the_field() {
 fn the_wanted_text_is_matched_against_the_message_not_the_source() {
     // A parser that quoted the offending line would let a `want_error` match its own echo.
     let text = format!("note = \"x\"\nwant_error = \"zzz\"\n{REQUEST}bogus = \"zzz\"\n");
-    let error = read("echo.toml", &text).err().expect("fails");
+    let error = read("echo.toml", &text).expect_err("fails");
     assert!(error.contains("got: `DIR/echo.toml` line 12, field `request.bogus`: unknown field `bogus`"), "{error}");
 }
 
@@ -132,7 +132,7 @@ want = { action = "secure-then-send", reason = "path-b-not-trusted" }
         "device = \"meter\" }\nwant = { action = \"secure-then-send\"",
         "device = \"boiler\" }\nwant = { action = \"secure-then-send\"",
     );
-    let error = read("missing.toml", &missing).err().expect("refused");
+    let error = read("missing.toml", &missing).expect_err("refused");
     assert_eq!(error, "`DIR/missing.toml`, field `case[1].request.device`: no device `boiler` in the facts");
 }
 
