@@ -28,12 +28,12 @@ fn reference_policy_agrees_with_native_rule() {
             let wasm = (decision.action, decision.reason);
             assert_eq!(wasm, native.decide(&request), "seed {seed}, request {request:?}");
             compared += 1;
-            secure += usize::from(decision.action.relies_on_network());
+            secure += usize::from(decision.path_trusted());
         }
     }
     assert_eq!(compared, FACT_SETS as usize * REQUESTS_PER_SET);
     // A generator that never produced a secure path (or never an insecure one) would prove little.
-    assert!(secure > compared / 10 && secure < compared * 9 / 10, "{secure} of {compared} relied on the network");
+    assert!(secure > compared / 20 && secure < compared * 9 / 10, "{secure} of {compared} rested on the network");
 }
 
 #[test]

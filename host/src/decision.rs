@@ -52,10 +52,6 @@ impl Action {
         }
     }
 
-    /// The action trusts the network path instead of application-layer security.
-    pub fn relies_on_network(self) -> bool {
-        matches!(self, Action::SendPlain | Action::Accept)
-    }
 }
 
 named_enum! {
@@ -211,6 +207,12 @@ impl Decision {
     /// A decision the policy made.
     pub fn new(action: Action, reason: Reason) -> Decision {
         Decision { action, reason, fault: None }
+    }
+
+    /// The decision rests on a secure network path (reason `path-secure`): no application-layer
+    /// security is used.
+    pub fn path_trusted(&self) -> bool {
+        self.reason == Reason::PathSecure
     }
 
     /// The fail-closed decision for `event`, without a fault: the engine lacked a fact.

@@ -1,4 +1,8 @@
 //! `pathsec`: the operator's command line.
+//!
+//! Exit codes: 0 — done (for `eval`: the decision rests on a trusted network path; for `test`: every
+//! case passed); 1 — done, negatively (`eval`: application-layer security is used, or the input is
+//! discarded; `test`: a case failed); 2 — error (bad input, a policy that does not load or that failed).
 
 mod cli;
 
@@ -9,7 +13,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     let command = cli::Command::parse();
     match command.run() {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(outcome) => outcome.into(),
         Err(error) => {
             eprintln!("error: {error}");
             let mut source = std::error::Error::source(&*error);
@@ -17,7 +21,7 @@ fn main() -> ExitCode {
                 eprintln!("  caused by: {cause}");
                 source = cause.source();
             }
-            ExitCode::from(2)
+            cli::Outcome::Error.into()
         }
     }
 }
