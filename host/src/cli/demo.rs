@@ -28,6 +28,9 @@ pub struct Demo {
     devices: usize,
 }
 
+/// A simulated device: its handle and the network serving it (`None`: unknown).
+type Device = (DeviceId, Option<&'static str>);
+
 const HOME: &str = "310410";
 /// Visited networks: (network, share of devices in ‰ cumulative order). 31041 is a look-alike of the
 /// home network with a 2-digit MNC; 44010 has no secure interconnect; `None` is an unknown network.
@@ -129,7 +132,7 @@ impl Demo {
         runtime: &Runtime,
         home: PlmnId,
         rng: &mut Rng,
-    ) -> std::result::Result<Vec<(DeviceId, Option<&'static str>)>, Box<dyn std::error::Error>> {
+    ) -> std::result::Result<Vec<Device>, Box<dyn std::error::Error>> {
         let mut devices = Vec::with_capacity(self.devices);
         for i in 0..self.devices {
             let roll = rng.below(1000) as u32;
