@@ -49,7 +49,10 @@ fn build() -> Result<(), String> {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let mut command = Command::new(&cargo);
     command
-        .args(["build", "--release", "--locked", "--target", TARGET, "--manifest-path"])
+        .args(["build", "--release", "--locked", "--target", TARGET])
+        // The bundled policies, and the template (so it always builds); not the operator's own policies,
+        // which may sit in the same workspace half-written.
+        .args(["-p", "reference", "-p", "always-secure", "-p", "template", "--manifest-path"])
         .arg(guests.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(&target_dir);

@@ -51,7 +51,6 @@ impl Action {
             EventKind::SendTrigger => Action::ProtectTrigger,
         }
     }
-
 }
 
 named_enum! {

@@ -50,7 +50,11 @@ fn check_reports_a_good_policy_and_refuses_a_bad_one() {
     let bad = policy_file(dir.path(), "bad.wasm", b"not a policy");
     let output = pathsec().arg("check").arg(&bad).output().expect("runs");
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).starts_with("error: cannot load policy `bad.wasm`: not a WebAssembly component"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).starts_with("error: cannot load policy `bad.wasm`: not a WebAssembly component"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -77,7 +81,10 @@ fn eval_exit_codes_tell_trusted_untrusted_and_error_apart() {
     assert!(stdout(&ciphering_off).starts_with("secure-then-send (access-ciphering-off"));
     let unknown = eval("boiler-1", "meter.utility.example");
     assert_eq!(unknown.status.code(), Some(2));
-    assert_eq!(stderr(&unknown).trim(), "error: `the command line`, field `request.device`: no device `boiler-1` in the facts");
+    assert_eq!(
+        stderr(&unknown).trim(),
+        "error: `the command line`, field `request.device`: no device `boiler-1` in the facts"
+    );
 
     let json = pathsec()
         .args(["eval", "--format", "json", "--facts"])
@@ -132,17 +139,32 @@ fn bad_fact_files_name_the_file_the_line_and_the_field() {
 fn test_runs_case_files_and_reports_each() {
     let dir = tempfile::tempdir().expect("temp dir");
     let reference = policy_file(dir.path(), "reference.wasm", pathsec::bundled::REFERENCE);
-    let output = pathsec().args(["test", "--policy"]).arg(&reference).arg(repo().join("tests/cases/reference")).output().expect("runs");
+    let output = pathsec()
+        .args(["test", "--policy"])
+        .arg(&reference)
+        .arg(repo().join("tests/cases/reference"))
+        .output()
+        .expect("runs");
     assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
     let last = stdout(&output).lines().last().unwrap_or_default().to_owned();
     assert!(last.ends_with("passed, 0 failed, 0 skipped"), "{last}");
 
     // Cases for another policy are skipped; a run where nothing applies is an error.
-    let output = pathsec().args(["test", "--policy"]).arg(&reference).arg(repo().join("tests/cases/always-secure")).output().expect("runs");
+    let output = pathsec()
+        .args(["test", "--policy"])
+        .arg(&reference)
+        .arg(repo().join("tests/cases/always-secure"))
+        .output()
+        .expect("runs");
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("no case ran: every case was for another policy"));
     let strict = policy_file(dir.path(), "always-secure.wasm", pathsec::bundled::ALWAYS_SECURE);
-    let output = pathsec().args(["test", "--policy"]).arg(&strict).arg(repo().join("tests/cases/always-secure")).output().expect("runs");
+    let output = pathsec()
+        .args(["test", "--policy"])
+        .arg(&strict)
+        .arg(repo().join("tests/cases/always-secure"))
+        .output()
+        .expect("runs");
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
 
     // A failing case: exit 1, and the case is named with what it wanted and got.
@@ -162,7 +184,10 @@ want = { action = "send-plain", reason = "path-secure" }
     assert_eq!(output.status.code(), Some(1));
     let text = stdout(&output);
     assert!(text.contains("FAIL"), "{text}");
-    assert!(text.contains("— wants too much: want send-plain (path-secure), got secure-then-send (path-b-not-trusted)"), "{text}");
+    assert!(
+        text.contains("— wants too much: want send-plain (path-secure), got secure-then-send (path-b-not-trusted)"),
+        "{text}"
+    );
     assert!(text.trim_end().ends_with("0 passed, 1 failed, 0 skipped"), "{text}");
 }
 
@@ -196,7 +221,15 @@ fn demo_runs_a_server_with_a_fact_change_and_swaps() {
     let output = pathsec().args(["demo", "--packets", "3000", "--devices", "60"]).output().expect("runs");
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let text = stdout(&output);
-    for expected in ["phase 1 steady state", "change: List 3 drops 20801", "swap: the operator switches to `always-secure`", "phase 4 back to normal", "cache hit rate", "latency p50", "swaps: 2"] {
+    for expected in [
+        "phase 1 steady state",
+        "change: List 3 drops 20801",
+        "swap: the operator switches to `always-secure`",
+        "phase 4 back to normal",
+        "cache hit rate",
+        "latency p50",
+        "swaps: 2",
+    ] {
         assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
     }
     assert!(!text.contains(" 1 faults") && text.matches(", 0 faults").count() == 4, "{text}");
@@ -221,7 +254,8 @@ fn a_newcomer_writes_tests_and_evaluates_a_policy() {
     // Edit one function: path A is also protected in every network of MCC 208.
     let lib = policy_dir.join("src/lib.rs");
     let source = std::fs::read_to_string(&lib).expect("template source");
-    let edited = source.replace("        facts.path_a(serving)\n", "        serving.mcc == 208 || facts.path_a(serving)\n");
+    let edited =
+        source.replace("        facts.path_a(serving)\n", "        serving.mcc == 208 || facts.path_a(serving)\n");
     assert_ne!(source, edited, "the template has the line to edit");
     std::fs::write(&lib, edited).expect("edit");
 

@@ -64,9 +64,9 @@ macro_rules! export {
                 fn decide_batch(requests: Vec<$crate::Request>) -> Vec<$crate::Decision> {
                     $crate::__export::decide_batch::<$policy>(&requests)
                 }
-    }
+            }
 
-            $crate::bindings::export_bindings!(PathsecExport with_types_in $crate::bindings);
+    $crate::bindings::export_bindings!(PathsecExport with_types_in $crate::bindings);
         };
     };
 }

@@ -1,0 +1,120 @@
+"""The reference `path-secure` policy in Python: the method, exactly.
+
+The same rule as `guest-policies/reference` (Rust), written against the unchanged `wit/` and built with
+componentize-py by `scripts/build-python-policy.sh`. It proves the contract is language-neutral: the
+host loads it like any other policy, and it passes the same scenario files.
+
+The whole path is secure iff the serving network is known, no registration mismatch stands, access
+ciphering and integrity are on, the serving network is in List 1, the (home network, server) pair is in
+List 2, and the serving network is the home network or is in List 3. The first check that fails is the
+reason. Triggers: a failed access-layer integrity check discards; without access-layer integrity, or on
+a path that is not secure, only valid end-to-end protection is accepted.
+"""
+
+from typing import List, Optional
+
+from wit_world import exports
+from wit_world.imports.types import (
+    AccessIntegrity,
+    Action,
+    Decision,
+    EndToEnd,
+    Event_ReceiveProtected,
+    Event_ReceiveTrigger,
+    Event_ReceiveUnprotected,
+    Event_SendData,
+    Event_SendTrigger,
+    FactSet,
+    PlmnId,
+    Reason,
+    Registration,
+    Request,
+    Role,
+    TriggerCheck,
+)
+
+# The lists of the last loaded fact generation, as sets of the WIT's integer keys.
+_path_a: frozenset = frozenset()
+_path_b: frozenset = frozenset()
+_interconnect: frozenset = frozenset()
+
+
+def _key(plmn: PlmnId) -> int:
+    """The WIT's `plmn-key`: the MNC digit count is part of it ("31041" != "310410")."""
+    return plmn.mcc << 16 | plmn.mnc << 4 | plmn.mnc_digits
+
+
+def _path(request: Request) -> Optional[Reason]:
+    """None when the entire path is secure, else the first check that failed."""
+    attach = request.attach
+    if attach.serving is None:
+        return Reason.SERVING_NETWORK_UNKNOWN
+    if request.registration == Registration.MISMATCH:
+        return Reason.REGISTRATION_MISMATCH
+    if not request.link.ciphering:
+        return Reason.ACCESS_CIPHERING_OFF
+    if not request.link.integrity:
+        return Reason.ACCESS_INTEGRITY_OFF
+    serving, home = _key(attach.serving), _key(attach.home)
+    if serving not in _path_a:
+        return Reason.PATH_A_NOT_TRUSTED
+    if (home << 32 | request.server) not in _path_b:
+        return Reason.PATH_B_NOT_TRUSTED
+    if serving != home and serving not in _interconnect:
+        return Reason.INTERCONNECT_NOT_TRUSTED
+    return None
+
+
+def _on_path(request: Request, secure: Action, insecure: Action) -> Decision:
+    failed = _path(request)
+    return Decision(secure, Reason.PATH_SECURE) if failed is None else Decision(insecure, failed)
+
+
+def _trigger(request: Request, check: TriggerCheck) -> Decision:
+    integrity, end_to_end = check.access_integrity, check.end_to_end
+    if integrity == AccessIntegrity.FAILED:
+        return Decision(Action.DISCARD, Reason.TRIGGER_INTEGRITY_FAILED)
+    if end_to_end == EndToEnd.INVALID:
+        return Decision(Action.DISCARD, Reason.TRIGGER_END_TO_END_INVALID)
+    if integrity == AccessIntegrity.ABSENT:
+        if end_to_end == EndToEnd.VALID:
+            return Decision(Action.ACCEPT, Reason.TRIGGER_END_TO_END_VALID)
+        return Decision(Action.DISCARD, Reason.TRIGGER_UNPROTECTED)
+    failed = _path(request)
+    if failed is None:
+        return Decision(Action.ACCEPT, Reason.PATH_SECURE)
+    if end_to_end == EndToEnd.VALID:
+        return Decision(Action.ACCEPT, Reason.TRIGGER_END_TO_END_VALID)
+    return Decision(Action.DISCARD, failed)
+
+
+def _decide(request: Request) -> Decision:
+    role, event = request.role, request.event
+    if isinstance(event, Event_SendTrigger) and role == Role.DEVICE:
+        return Decision(Action.PROTECT_TRIGGER, Reason.EVENT_NOT_FOR_ROLE)
+    if isinstance(event, Event_ReceiveTrigger) and role == Role.SERVER:
+        return Decision(Action.DISCARD, Reason.EVENT_NOT_FOR_ROLE)
+    if isinstance(event, Event_ReceiveProtected):
+        return Decision(Action.ACCEPT, Reason.APPLICATION_LAYER_PROTECTED)
+    if isinstance(event, Event_SendData):
+        return _on_path(request, Action.SEND_PLAIN, Action.SECURE_THEN_SEND)
+    if isinstance(event, Event_ReceiveUnprotected):
+        return _on_path(request, Action.ACCEPT, Action.DISCARD_AND_SECURE)
+    if isinstance(event, Event_SendTrigger):
+        return _on_path(request, Action.SEND_PLAIN, Action.PROTECT_TRIGGER)
+    return _trigger(request, event.value)
+
+
+class Decide(exports.Decide):
+    """The `pathsec:policy/decide` export."""
+
+    def load(self, facts: FactSet) -> None:
+        global _path_a, _path_b, _interconnect
+        lists = facts.lists
+        _path_a, _path_b, _interconnect = frozenset(lists.path_a), frozenset(lists.path_b), frozenset(lists.interconnect)
+
+    def decide(self, request: Request) -> Decision:
+        return _decide(request)
+
+    def decide_batch(self, requests: List[Request]) -> List[Decision]:
+        return [_decide(request) for request in requests]
