@@ -230,6 +230,7 @@ fn examples(runtime: &Runtime, devices: &[(DeviceId, Option<&str>)], servers: &[
 fn phase(name: &str, worker: &mut Worker, flows: &[Flow], packets: usize, rng: &mut Rng) {
     let before = worker.stats();
     let bar = ProgressBar::new(packets as u64).with_message(name.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(100));
     bar.set_style(
         ProgressStyle::with_template("  {msg:<26} [{bar:30}] {pos}/{len} packets")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
