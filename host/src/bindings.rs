@@ -6,12 +6,17 @@ use crate::facts::{AccessKind, FactSet};
 use crate::plmn::PlmnId;
 use crate::request::{self, Event, Registration, Request, Role};
 
-wasmtime::component::bindgen!({ path: "../wit", world: "path-secure" });
+// The world with every export the host knows. A policy must export `decide` and may export the others;
+// `Policy` looks each one up on its own (`GuestIndices`), so a policy with only `decide` loads.
+wasmtime::component::bindgen!({ path: "../wit", world: "path-secure-packed" });
 
+pub(crate) use self::exports::pathsec::policy::{decide, decide_packed};
 use self::pathsec::policy::types as wit;
 
 /// The export every policy must have, as it appears in the component.
 pub(crate) const DECIDE_EXPORT: &str = "pathsec:policy/decide@0.1.0";
+/// The optional packed batch export.
+pub(crate) const PACKED_EXPORT: &str = "pathsec:policy/decide-packed@0.1.0";
 /// The types interface a policy imports (types only, no functions).
 pub(crate) const TYPES_IMPORT: &str = "pathsec:policy/types@0.1.0";
 

@@ -9,12 +9,13 @@ use std::time::Duration;
 
 use wasmtime::{Store, Trap};
 
-use crate::bindings::{self, PathSecure};
+use crate::bindings;
 use crate::decision::{Decision, PolicyFault};
 use crate::engine::Engine;
 use crate::facts::FactSet;
 use crate::limits;
-use crate::policy::Policy;
+use crate::packed;
+use crate::policy::{Exports, Policy};
 use crate::request::{EventKind, Request};
 use crate::sandbox::{self, StoreState};
 
@@ -25,12 +26,14 @@ pub struct Decider {
     decide_ticks: u64,
     load_ticks: u64,
     live: Option<Live>,
+    /// The packed batch's request words, kept between batches.
+    words: Vec<u64>,
 }
 
 /// A running instance and what it has loaded.
 struct Live {
     store: Store<StoreState>,
-    bindings: PathSecure,
+    exports: Exports,
     /// The fact generation the instance holds.
     loaded: Option<u64>,
     /// The generation the policy rejected, and why; decisions on it fail closed without asking again.
@@ -44,7 +47,7 @@ impl Decider {
         let limits = policy.engine().limits();
         let decide_ticks = limits::ticks(limits.deadline);
         let load_ticks = limits::ticks(limits.load_deadline);
-        Decider { policy, decide_ticks, load_ticks, live: None }
+        Decider { policy, decide_ticks, load_ticks, live: None, words: Vec::new() }
     }
 
     /// The policy this decider runs.
@@ -69,7 +72,7 @@ impl Decider {
         };
         arm(&mut live.store, self.decide_ticks);
         let started = engine.ticks();
-        match live.bindings.pathsec_policy_decide().call_decide(&mut live.store, bindings::request(request)) {
+        match live.exports.decide.call_decide(&mut live.store, bindings::request(request)) {
             Ok(answer) => checked(event, answer),
             Err(error) => Decision::fail_closed(event, fault(live, engine, &error, started, engine.limits().deadline)),
         }
@@ -89,10 +92,25 @@ impl Decider {
             Ok(live) => live,
             Err(fault) => return fail_all(fault),
         };
+        if let Some(packed_batch) = &live.exports.packed {
+            self.words.clear();
+            requests.iter().for_each(|request| packed::push(&mut self.words, request));
+            arm(&mut live.store, limits::ticks(limit));
+            let started = engine.ticks();
+            return match packed_batch.call_decide_packed(&mut live.store, &self.words) {
+                Ok(bytes) if bytes.len() == requests.len() => {
+                    requests.iter().zip(bytes).map(|(request, byte)| unpacked(request.event.kind(), byte)).collect()
+                }
+                Ok(bytes) => {
+                    fail_all(Arc::new(PolicyFault::BatchLength { expected: requests.len(), got: bytes.len() }))
+                }
+                Err(error) => fail_all(fault(live, engine, &error, started, limit)),
+            };
+        }
         let lowered: Vec<_> = requests.iter().map(bindings::request).collect();
         arm(&mut live.store, limits::ticks(limit));
         let started = engine.ticks();
-        match live.bindings.pathsec_policy_decide().call_decide_batch(&mut live.store, &lowered) {
+        match live.exports.decide.call_decide_batch(&mut live.store, &lowered) {
             Ok(answers) if answers.len() == requests.len() => {
                 requests.iter().zip(answers).map(|(request, answer)| checked(request.event.kind(), answer)).collect()
             }
@@ -131,7 +149,7 @@ fn ready<'a>(
     let engine = policy.engine();
     arm(&mut live.store, load_ticks);
     let started = engine.ticks();
-    match live.bindings.pathsec_policy_decide().call_load(&mut live.store, &bindings::facts(facts)) {
+    match live.exports.decide.call_load(&mut live.store, &bindings::facts(facts)) {
         Ok(Ok(())) => {
             live.loaded = Some(generation);
             live.rejected = None;
@@ -153,8 +171,8 @@ fn instantiate(policy: &Policy, load_ticks: u64) -> Result<Live, Arc<PolicyFault
     let mut store = sandbox::store(engine.wasmtime(), engine.limits());
     store.set_epoch_deadline(load_ticks);
     let started = engine.ticks();
-    match policy.pre().instantiate(&mut store) {
-        Ok(bindings) => Ok(Live { store, bindings, loaded: None, rejected: None, poisoned: false }),
+    match policy.instantiate(&mut store) {
+        Ok(exports) => Ok(Live { store, exports, loaded: None, rejected: None, poisoned: false }),
         Err(error) => {
             let refused = store.data_mut().limiter.refused_memory.take();
             let memory_limit = store.data().limiter.memory_limit();
@@ -209,7 +227,18 @@ fn classify(
 
 /// The policy's answer, unless its action does not fit the event.
 fn checked(event: EventKind, answer: bindings::pathsec::policy::types::Decision) -> Decision {
-    let (action, reason) = bindings::decision(answer);
+    fitting(event, bindings::decision(answer))
+}
+
+/// A packed batch's answer byte, unless it names nothing or its action does not fit the event.
+fn unpacked(event: EventKind, byte: u8) -> Decision {
+    match packed::decision(byte) {
+        Some(answer) => fitting(event, answer),
+        None => Decision::fail_closed(event, Arc::new(PolicyFault::PackedDecisionInvalid { byte })),
+    }
+}
+
+fn fitting(event: EventKind, (action, reason): (crate::decision::Action, crate::decision::Reason)) -> Decision {
     if action.fits(event) {
         Decision::new(action, reason)
     } else {

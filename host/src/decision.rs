@@ -178,6 +178,14 @@ pub enum PolicyFault {
         /// The policy's action.
         action: Action,
     },
+    /// The policy's packed batch answered a byte that names no action or reason of the WIT.
+    #[error(
+        "policy's packed batch answered byte {byte:#04x}, which names no action (bits 0-2, 0..=5) and reason (bits 3-6, 0..=14)"
+    )]
+    PackedDecisionInvalid {
+        /// The byte.
+        byte: u8,
+    },
     /// The policy answered a batch with the wrong number of decisions.
     #[error("policy answered a batch of {expected} requests with {got} decisions")]
     BatchLength {

@@ -59,6 +59,7 @@ mod facts;
 mod fqdn;
 mod limits;
 mod named;
+mod packed;
 mod plmn;
 mod policy;
 mod request;

@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
-use wasmtime::component::Component;
+use wasmtime::Store;
 use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, InstancePre};
 
-use crate::bindings::{DECIDE_EXPORT, PathSecurePre};
+use crate::bindings::{DECIDE_EXPORT, PACKED_EXPORT, decide, decide_packed};
 use crate::decider::Decider;
 use crate::digest;
 use crate::engine::Engine;
@@ -25,7 +26,16 @@ struct PolicyInner {
     digest: String,
     imports: Vec<String>,
     engine: Engine,
-    pre: PathSecurePre<StoreState>,
+    pre: InstancePre<StoreState>,
+    decide: decide::GuestIndices,
+    /// Present when the policy exports the packed batch.
+    packed: Option<decide_packed::GuestIndices>,
+}
+
+/// The exports of one instance.
+pub(crate) struct Exports {
+    pub(crate) decide: decide::Guest,
+    pub(crate) packed: Option<decide_packed::Guest>,
 }
 
 /// What a policy was compiled from: the component's size and SHA-256.
@@ -92,13 +102,30 @@ impl Policy {
             .linker()
             .instantiate_pre(&component)
             .map_err(|e| LoadError::UnsupportedImport { name: name.clone(), import: format!("{e:#}") })?;
-        let pre = PathSecurePre::new(instance_pre).map_err(|e| LoadError::WrongWorld {
+        let decide = decide::GuestIndices::new(&instance_pre).map_err(|e| LoadError::WrongWorld {
             name: name.clone(),
             export: DECIDE_EXPORT,
             message: format!("{e:#}"),
         })?;
-        let inner =
-            PolicyInner { name, size: source.size, digest: source.digest, imports, engine: engine.clone(), pre };
+        let exports_packed = ty.exports(engine.wasmtime()).any(|(export, _)| export == PACKED_EXPORT);
+        let packed = match exports_packed {
+            false => None,
+            true => Some(decide_packed::GuestIndices::new(&instance_pre).map_err(|e| LoadError::WrongWorld {
+                name: name.clone(),
+                export: PACKED_EXPORT,
+                message: format!("{e:#}"),
+            })?),
+        };
+        let inner = PolicyInner {
+            name,
+            size: source.size,
+            digest: source.digest,
+            imports,
+            engine: engine.clone(),
+            pre: instance_pre,
+            decide,
+            packed,
+        };
         Ok(Policy { inner: Arc::new(inner) })
     }
 
@@ -131,8 +158,20 @@ impl Policy {
         &self.inner.engine
     }
 
-    pub(crate) fn pre(&self) -> &PathSecurePre<StoreState> {
-        &self.inner.pre
+    /// Whether the policy exports the packed batch (`decide-packed`), which batches then use.
+    pub fn has_packed_batch(&self) -> bool {
+        self.inner.packed.is_some()
+    }
+
+    /// A new instance in `store`, with its exports looked up and type-checked.
+    pub(crate) fn instantiate(&self, store: &mut Store<StoreState>) -> wasmtime::Result<Exports> {
+        let instance = self.inner.pre.instantiate(&mut *store)?;
+        let decide = self.inner.decide.load(&mut *store, &instance)?;
+        let packed = match &self.inner.packed {
+            Some(indices) => Some(indices.load(&mut *store, &instance)?),
+            None => None,
+        };
+        Ok(Exports { decide, packed })
     }
 }
 

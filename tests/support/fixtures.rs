@@ -34,9 +34,35 @@ pub const MEMORY_BOMB: &str = "(block $refused (loop $more (br_if $refused (i32.
 pub const BATCH_EMPTY: &str =
     "(i32.store (i32.const 48) (i32.const 0)) (i32.store (i32.const 52) (i32.const 0)) (i32.const 48)";
 
+/// The body of `decide-packed` that answers `secure-then-send` / `policy-requires-application-security`
+/// (byte `1 | 13 << 3`) to every request, as `DECIDE_STRICT` does.
+pub const PACKED_STRICT: &str = "(memory.fill (i32.const 1024) (i32.const 105) (i32.shr_u (local.get 1) (i32.const 1))) \
+     (i32.store (i32.const 56) (i32.const 1024)) (i32.store (i32.const 60) (i32.shr_u (local.get 1) (i32.const 1))) \
+     (i32.const 56)";
+/// The body of `decide-packed` that answers byte 0xff (no such action or reason) to every request.
+pub const PACKED_BAD_BYTE: &str = "(memory.fill (i32.const 1024) (i32.const 255) (i32.shr_u (local.get 1) (i32.const 1))) \
+     (i32.store (i32.const 56) (i32.const 1024)) (i32.store (i32.const 60) (i32.shr_u (local.get 1) (i32.const 1))) \
+     (i32.const 56)";
+/// The body of `decide-packed` that answers every batch with one decision.
+pub const PACKED_ONE: &str =
+    "(i32.store8 (i32.const 1024) (i32.const 105)) (i32.store (i32.const 56) (i32.const 1024)) \
+     (i32.store (i32.const 60) (i32.const 1)) (i32.const 56)";
+
 /// A `path-secure` component whose three exports run the given WAT bodies.
 pub fn policy(load: &str, decide: &str, decide_batch: &str) -> Vec<u8> {
-    let module = format!(
+    componentize(&module(load, decide, decide_batch, ""), WitSource::Repository, "path-secure")
+}
+
+/// A `path-secure-packed` component: as [`policy`], and `decide-packed` runs `decide_packed`.
+pub fn packed_policy(load: &str, decide: &str, decide_batch: &str, decide_packed: &str) -> Vec<u8> {
+    let export = format!(
+        r#"(func (export "pathsec:policy/decide-packed@0.1.0#decide-packed") (param i32 i32) (result i32) {decide_packed})"#
+    );
+    componentize(&module(load, decide, decide_batch, &export), WitSource::Repository, "path-secure-packed")
+}
+
+fn module(load: &str, decide: &str, decide_batch: &str, more: &str) -> String {
+    format!(
         r#"(module
   (memory (export "memory") 1)
   (data (i32.const 512) "lists rejected")
@@ -57,9 +83,9 @@ pub fn policy(load: &str, decide: &str, decide_batch: &str) -> Vec<u8> {
   (func (export "pathsec:policy/decide@0.1.0#decide")
     (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32) {decide})
   (func (export "pathsec:policy/decide@0.1.0#decide-batch") (param i32 i32) (result i32) {decide_batch})
+  {more}
 )"#
-    );
-    componentize(&module, WitSource::Repository, "path-secure")
+    )
 }
 
 /// A component whose `pathsec:policy/decide` has other functions than the host's WIT.

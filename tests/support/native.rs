@@ -50,22 +50,28 @@ impl NativeRule {
 
     /// The action and reason the method gives.
     pub fn decide(&self, request: &Request) -> (Action, Reason) {
-        let path = || self.path(request);
-        match (request.role, request.event) {
-            (Role::Device, Event::SendTrigger) => (Action::ProtectTrigger, Reason::EventNotForRole),
-            (Role::Server, Event::ReceiveTrigger(_)) => (Action::Discard, Reason::EventNotForRole),
-            (_, Event::ReceiveProtected) => (Action::Accept, Reason::ApplicationLayerProtected),
-            (_, Event::SendData) => {
-                path().map_or_else(|r| (Action::SecureThenSend, r), |()| (Action::SendPlain, Reason::PathSecure))
-            }
-            (_, Event::ReceiveUnprotected) => {
-                path().map_or_else(|r| (Action::DiscardAndSecure, r), |()| (Action::Accept, Reason::PathSecure))
-            }
-            (Role::Server, Event::SendTrigger) => {
-                path().map_or_else(|r| (Action::ProtectTrigger, r), |()| (Action::SendPlain, Reason::PathSecure))
-            }
-            (Role::Device, Event::ReceiveTrigger(check)) => trigger(check, path),
+        rule(request, || self.path(request))
+    }
+}
+
+/// The method's answer to `request`, given `path`: whether the entire path is secure, else the first check
+/// that failed. `path` is asked only when the answer depends on it. Shared with the peer engines of the
+/// benches, which evaluate the path check in their own language.
+pub fn rule(request: &Request, path: impl Fn() -> Result<(), Reason>) -> (Action, Reason) {
+    match (request.role, request.event) {
+        (Role::Device, Event::SendTrigger) => (Action::ProtectTrigger, Reason::EventNotForRole),
+        (Role::Server, Event::ReceiveTrigger(_)) => (Action::Discard, Reason::EventNotForRole),
+        (_, Event::ReceiveProtected) => (Action::Accept, Reason::ApplicationLayerProtected),
+        (_, Event::SendData) => {
+            path().map_or_else(|r| (Action::SecureThenSend, r), |()| (Action::SendPlain, Reason::PathSecure))
         }
+        (_, Event::ReceiveUnprotected) => {
+            path().map_or_else(|r| (Action::DiscardAndSecure, r), |()| (Action::Accept, Reason::PathSecure))
+        }
+        (Role::Server, Event::SendTrigger) => {
+            path().map_or_else(|r| (Action::ProtectTrigger, r), |()| (Action::SendPlain, Reason::PathSecure))
+        }
+        (Role::Device, Event::ReceiveTrigger(check)) => trigger(check, path),
     }
 }
 

@@ -22,13 +22,14 @@
 
 mod facts;
 mod keys;
+mod packed;
 mod rule;
 
 /// The WIT bindings (`pathsec:policy/path-secure`), generated once for every policy built on this crate.
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "path-secure",
+        world: "path-secure-packed",
         pub_export_macro: true,
         export_macro_name: "export_bindings",
         default_bindings_module: "pathsec_policy::bindings",
@@ -43,7 +44,8 @@ pub use bindings::pathsec::policy::types::{
 pub use facts::Facts;
 pub use rule::Policy;
 
-/// Exports a [`Policy`] as the component's `pathsec:policy/decide` interface.
+/// Exports a [`Policy`] as the component's `pathsec:policy/decide` interface and its packed batch,
+/// `pathsec:policy/decide-packed`.
 #[macro_export]
 macro_rules! export {
     ($policy:ty) => {
@@ -66,7 +68,13 @@ macro_rules! export {
                 }
             }
 
-    $crate::bindings::export_bindings!(PathsecExport with_types_in $crate::bindings);
+            impl $crate::bindings::exports::pathsec::policy::decide_packed::Guest for PathsecExport {
+                fn decide_packed(requests: Vec<u64>) -> Vec<u8> {
+                    $crate::__export::decide_packed::<$policy>(&requests)
+                }
+            }
+
+            $crate::bindings::export_bindings!(PathsecExport with_types_in $crate::bindings);
         };
     };
 }
@@ -98,6 +106,16 @@ pub mod __export {
         FACTS.with(|cell| {
             let facts = cell.borrow();
             requests.iter().map(|request| P::decide(&facts, request)).collect()
+        })
+    }
+
+    pub fn decide_packed<P: Policy>(words: &[u64]) -> Vec<u8> {
+        FACTS.with(|cell| {
+            let facts = cell.borrow();
+            words
+                .chunks_exact(2)
+                .map(|pair| crate::packed::byte(P::decide(&facts, &crate::packed::request(pair[0], pair[1]))))
+                .collect()
         })
     }
 }

@@ -1,0 +1,68 @@
+# The pathsec reference rule in Rego, for the peer benches (evaluated by regorus).
+#
+# input: role ("server" | "device"), event ("send-data" | "receive-unprotected" | "receive-protected" |
+#   "receive-trigger" | "send-trigger"), access_integrity / end_to_end (received triggers), server (FQDN),
+#   serving (packed PLMN-ID, absent when unknown), home (packed PLMN-ID), ciphering, integrity,
+#   registration ("none" | "agreed" | "mismatch").
+# data.lists: path_a and interconnect as objects keyed by packed PLMN-ID, path_b as home -> server -> true.
+package pathsec
+
+import rego.v1
+
+# The first check of the path that fails, or "path-secure".
+path := "serving-network-unknown" if {
+	not input.serving
+} else := "registration-mismatch" if {
+	input.registration == "mismatch"
+} else := "access-ciphering-off" if {
+	not input.ciphering
+} else := "access-integrity-off" if {
+	not input.integrity
+} else := "path-a-not-trusted" if {
+	not data.lists.path_a[input.serving]
+} else := "path-b-not-trusted" if {
+	not data.lists.path_b[input.home][input.server]
+} else := "interconnect-not-trusted" if {
+	input.serving != input.home
+	not data.lists.interconnect[input.serving]
+} else := "path-secure"
+
+secure if path == "path-secure"
+
+decision := {"action": "protect-trigger", "reason": "event-not-for-role"} if {
+	input.role == "device"
+	input.event == "send-trigger"
+} else := {"action": "discard", "reason": "event-not-for-role"} if {
+	input.role == "server"
+	input.event == "receive-trigger"
+} else := {"action": "accept", "reason": "application-layer-protected"} if {
+	input.event == "receive-protected"
+} else := {"action": "send-plain", "reason": "path-secure"} if {
+	input.event in {"send-data", "send-trigger"}
+	secure
+} else := {"action": "secure-then-send", "reason": path} if {
+	input.event == "send-data"
+} else := {"action": "protect-trigger", "reason": path} if {
+	input.event == "send-trigger"
+} else := {"action": "accept", "reason": "path-secure"} if {
+	input.event == "receive-unprotected"
+	secure
+} else := {"action": "discard-and-secure", "reason": path} if {
+	input.event == "receive-unprotected"
+} else := trigger
+
+# A trigger received by the device.
+trigger := {"action": "discard", "reason": "trigger-integrity-failed"} if {
+	input.access_integrity == "failed"
+} else := {"action": "discard", "reason": "trigger-end-to-end-invalid"} if {
+	input.end_to_end == "invalid"
+} else := {"action": "accept", "reason": "trigger-end-to-end-valid"} if {
+	input.access_integrity == "absent"
+	input.end_to_end == "valid"
+} else := {"action": "discard", "reason": "trigger-unprotected"} if {
+	input.access_integrity == "absent"
+} else := {"action": "accept", "reason": "path-secure"} if {
+	secure
+} else := {"action": "accept", "reason": "trigger-end-to-end-valid"} if {
+	input.end_to_end == "valid"
+} else := {"action": "discard", "reason": path}

@@ -1,0 +1,95 @@
+//! The reference rule in Rego (`path-secure.rego`), evaluated by `regorus`.
+
+use pathsec::{Action, Event, FactSet, Reason, Request};
+use regorus::{Engine, Value};
+
+use super::{packed, server_name};
+
+/// The rule over one fact generation's lists: the whole decision (action and reason) is made in Rego.
+#[derive(Clone)]
+pub struct RegoRule {
+    engine: Engine,
+}
+
+impl RegoRule {
+    /// The policy parsed and `facts`' lists loaded as `data.lists`.
+    pub fn new(facts: &FactSet) -> RegoRule {
+        let mut engine = Engine::new();
+        engine
+            .add_policy("path-secure.rego".to_owned(), include_str!("path-secure.rego").to_owned())
+            .expect("path-secure.rego parses");
+        engine.add_data(data(facts)).expect("the lists load");
+        RegoRule { engine }
+    }
+
+    /// The Rego `input` document of `request`.
+    pub fn input(facts: &FactSet, request: &Request) -> Value {
+        let mut input = Value::new_object();
+        let fields = input.as_object_mut().expect("an object");
+        let mut set = |key: &str, value: Value| {
+            fields.insert(Value::from(key), value);
+        };
+        set("role", Value::from(request.role.name()));
+        let event = match request.event {
+            Event::ReceiveTrigger(check) => {
+                set("access_integrity", Value::from(check.access_integrity.name()));
+                set("end_to_end", Value::from(check.end_to_end.name()));
+                "receive-trigger"
+            }
+            other => other.kind().name(),
+        };
+        set("event", Value::from(event));
+        set("server", Value::from(server_name(facts, request)));
+        if let Some(serving) = request.attach.serving {
+            set("serving", Value::from(packed(serving)));
+        }
+        set("home", Value::from(packed(request.attach.home)));
+        set("ciphering", Value::from(request.link.ciphering));
+        set("integrity", Value::from(request.link.integrity));
+        set("registration", Value::from(request.registration.name()));
+        input
+    }
+
+    /// Evaluates `data.pathsec.decision` on a prepared input.
+    pub fn decide_input(&mut self, input: Value) -> (Action, Reason) {
+        self.engine.set_input(input);
+        let decision = self.engine.eval_rule("data.pathsec.decision".to_owned()).expect("the rule evaluates");
+        let field = |name: &str| decision[name].as_string().expect("a string field").to_string();
+        (
+            field("action").parse().expect("an action the WIT names"),
+            field("reason").parse().expect("a reason the WIT names"),
+        )
+    }
+
+    /// Builds the input and evaluates it.
+    pub fn decide(&mut self, facts: &FactSet, request: &Request) -> (Action, Reason) {
+        self.decide_input(Self::input(facts, request))
+    }
+}
+
+/// `{"lists": {"path_a": {NETWORK: true}, "path_b": {HOME: {SERVER: true}}, "interconnect": {NETWORK: true}}}`
+fn data(facts: &FactSet) -> Value {
+    let set = |networks: &[pathsec::PlmnId]| {
+        let mut object = Value::new_object();
+        let fields = object.as_object_mut().expect("an object");
+        for &network in networks {
+            fields.insert(Value::from(packed(network)), Value::from(true));
+        }
+        object
+    };
+    let mut path_b = Value::new_object();
+    let homes = path_b.as_object_mut().expect("an object");
+    for &(home, server) in facts.path_b() {
+        let name = facts.server(server).expect("List 2 names known servers").to_string();
+        let servers = homes.get_or_insert_with(Value::from(packed(home)), Value::new_object);
+        servers.as_object_mut().expect("an object").insert(Value::from(name), Value::from(true));
+    }
+    let mut lists = Value::new_object();
+    let fields = lists.as_object_mut().expect("an object");
+    fields.insert(Value::from("path_a"), set(facts.path_a()));
+    fields.insert(Value::from("path_b"), path_b);
+    fields.insert(Value::from("interconnect"), set(facts.interconnect()));
+    let mut data = Value::new_object();
+    data.as_object_mut().expect("an object").insert(Value::from("lists"), lists);
+    data
+}
