@@ -9,17 +9,19 @@
 //! - `batch-64`: `Worker::decide_batch` of 64 flows with the cache off: one call for all 64.
 //!
 //! Also `swap` (a loaded policy through its self-check to active, with small and operator-sized lists,
-//! and from the precompiled-artifact cache) and `threads` (decisions per second with 1 and 2 threads).
+//! and from the precompiled-artifact cache). The peer engines, list-size scaling, threads, memory and
+//! drop-in time are in `benches/engines.rs`.
 //! Facts: List 1 with 1,000 networks, List 2 with 10,000 pairs over 1,000 servers, List 3 with 300.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pathsec::{ArtifactCache, Engine, FactSet, Runtime};
 use pathsec_suite::fixtures::{self, BATCH_EMPTY, DECIDE_STRICT, LOAD_OK};
 use pathsec_suite::generate::{self, Rng};
 use pathsec_suite::native::NativeRule;
+use pathsec_suite::timing::ratio;
 
 const FLOWS: usize = 4096;
 const BATCH: usize = 64;
@@ -173,33 +175,6 @@ fn per_packet(c: &mut Criterion) {
     group.finish();
 }
 
-/// `iterations` rounds of `k` subject calls then `k` floor calls; the ratio of their total times, as
-/// microseconds per iteration (see the `ratio` group).
-fn ratio<A, B>(
-    iterations: u64,
-    k: usize,
-    mut subject: impl FnMut(usize) -> A,
-    mut floor: impl FnMut(usize) -> B,
-) -> Duration {
-    let (mut subject_time, mut floor_time) = (Duration::ZERO, Duration::ZERO);
-    let mut next = 0;
-    for _ in 0..iterations {
-        let started = Instant::now();
-        for m in 0..k {
-            black_box(subject(next + m));
-        }
-        subject_time += started.elapsed();
-        let started = Instant::now();
-        for m in 0..k {
-            black_box(floor(next + m));
-        }
-        floor_time += started.elapsed();
-        next += k;
-    }
-    let ratio = subject_time.as_secs_f64() / floor_time.as_secs_f64().max(f64::MIN_POSITIVE);
-    Duration::from_secs_f64(ratio * 1e-6 * iterations as f64)
-}
-
 fn swap(c: &mut Criterion) {
     let engine = Engine::new().expect("engine");
     let (big, _) = generate::sized(&mut Rng::new(1), 1_000, 10_000, 300, 1_000, 0);
@@ -246,57 +221,5 @@ fn runtime_with(engine: &Engine, facts: &FactSet) -> Runtime {
     Runtime::builder(policy).lists(facts.to_builder().build()).build().expect("runtime")
 }
 
-/// Decisions per second with 1 and 2 threads, each with its own worker and its own devices: cache hits
-/// (a warm cache), and misses (the cache off).
-fn threads(c: &mut Criterion) {
-    let engine = Engine::new().expect("engine");
-    let reference = engine.load_policy("reference", pathsec::bundled::REFERENCE).expect("loads");
-    let (facts, requests) = generate::sized(&mut Rng::new(1), 1_000, 10_000, 300, 1_000, FLOWS);
-    let mut group = c.benchmark_group("threads");
-    group.sample_size(10);
-    for (kind, capacity) in [("hit", 1usize << 16), ("miss", 0)] {
-        let (runtime, flows) = generate::sized_runtime(reference.clone(), capacity, &facts, &requests);
-        for threads in [1usize, 2] {
-            let per_thread = if capacity == 0 { 20_000 } else { 2_000_000 };
-            group.throughput(Throughput::Elements((per_thread * threads) as u64));
-            group.bench_function(format!("{kind}/{threads}"), |b| {
-                b.iter_custom(|iterations| {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iterations {
-                        total += run_threads(&runtime, &flows, threads, per_thread);
-                    }
-                    total
-                })
-            });
-        }
-    }
-    group.finish();
-}
-
-/// Wall time for `threads` threads to make `per_thread` decisions each (workers warmed first).
-fn run_threads(runtime: &Runtime, flows: &[pathsec::Flow], threads: usize, per_thread: usize) -> Duration {
-    let barrier = std::sync::Barrier::new(threads + 1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let barrier = &barrier;
-                let share = &flows[t * flows.len() / threads..(t + 1) * flows.len() / threads];
-                scope.spawn(move || {
-                    let mut worker = runtime.worker();
-                    share.iter().for_each(|flow| drop(worker.decide(flow)));
-                    barrier.wait();
-                    for k in 0..per_thread {
-                        black_box(worker.decide(&share[k % share.len()]));
-                    }
-                })
-            })
-            .collect();
-        barrier.wait();
-        let started = Instant::now();
-        handles.into_iter().for_each(|handle| handle.join().expect("worker thread"));
-        started.elapsed()
-    })
-}
-
-criterion_group!(benches, per_packet, swap, threads);
+criterion_group!(benches, per_packet, swap);
 criterion_main!(benches);

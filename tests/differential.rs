@@ -39,6 +39,7 @@ fn reference_policy_agrees_with_native_rule() {
 #[test]
 fn batches_agree_with_single_decisions() {
     let policy = pathsec_suite::bundled("reference").expect("reference is bundled");
+    assert!(policy.has_packed_batch(), "the SDK exports decide-packed, so batches go through it");
     let mut single = policy.decider();
     let mut batched = policy.decider();
     let networks = generate::networks();

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use pathsec::{
-    AccessIntegrity, AccessKind, Action, Attach, Decider, EndToEnd, Engine, Event, FactSet, LinkState, LoadError,
-    PlmnId, Policy, PolicyFault, Reason, Registration, Request, Role, TriggerCheck,
+    AccessIntegrity, AccessKind, Action, Attach, Decider, Decision, EndToEnd, Engine, Event, FactSet, LinkState,
+    LoadError, PlmnId, Policy, PolicyFault, Reason, Registration, Request, Role, TriggerCheck,
 };
 use pathsec_suite::fixtures::{self, *};
 
@@ -158,6 +158,50 @@ fn short_batch_answer_fails_closed() {
         assert_eq!(decision.action, Action::SecureThenSend);
         let fault = decision.fault.as_deref().expect("fault");
         assert_eq!(fault.to_string(), "policy answered a batch of 5 requests with 0 decisions");
+    }
+}
+
+#[test]
+fn packed_batch_is_used_and_its_answers_checked() {
+    let engine = engine();
+    let policy = load(&engine, &fixtures::packed_policy(LOAD_OK, DECIDE_STRICT, BATCH_EMPTY, PACKED_STRICT));
+    assert!(policy.has_packed_batch());
+    let mut decider = policy.decider();
+    let requests = [request(Role::Server, Event::SendData), request(Role::Server, Event::ReceiveUnprotected)];
+    let batch = decider.decide_batch(&facts(), &requests);
+    // Answered by decide-packed (decide-batch would answer nothing at all).
+    assert_eq!(batch[0], Decision::new(Action::SecureThenSend, Reason::PolicyRequiresApplicationSecurity));
+    // `secure-then-send` does not fit a receipt: that answer fails closed.
+    assert_eq!(batch[1].action, Action::DiscardAndSecure);
+    let fault = batch[1].fault.as_deref().expect("fault");
+    assert!(matches!(fault, PolicyFault::ActionNotAllowed { .. }), "{fault}");
+}
+
+#[test]
+fn packed_byte_naming_nothing_fails_closed() {
+    let engine = engine();
+    let policy = load(&engine, &fixtures::packed_policy(LOAD_OK, DECIDE_STRICT, BATCH_EMPTY, PACKED_BAD_BYTE));
+    let mut decider = policy.decider();
+    let batch = decider.decide_batch(&facts(), &[request(Role::Server, Event::SendData); 3]);
+    assert_eq!(batch.len(), 3);
+    for decision in &batch {
+        assert_eq!(decision.action, Action::SecureThenSend);
+        assert_eq!(
+            decision.fault.as_deref().expect("fault").to_string(),
+            "policy's packed batch answered byte 0xff, which names no action (bits 0-2, 0..=5) and reason (bits 3-6, 0..=14)"
+        );
+    }
+}
+
+#[test]
+fn short_packed_answer_fails_closed() {
+    let engine = engine();
+    let policy = load(&engine, &fixtures::packed_policy(LOAD_OK, DECIDE_STRICT, BATCH_EMPTY, PACKED_ONE));
+    let batch = policy.decider().decide_batch(&facts(), &[request(Role::Device, Event::ReceiveProtected); 4]);
+    for decision in &batch {
+        assert_eq!(decision.action, Action::Discard);
+        let fault = decision.fault.as_deref().expect("fault");
+        assert_eq!(fault.to_string(), "policy answered a batch of 4 requests with 1 decisions");
     }
 }
 

@@ -55,6 +55,8 @@ fn the_python_reference_policy_passes_the_scenario_files_and_agrees_with_the_nat
         policy.imports().iter().all(|import| import.starts_with("wasi:") || import.starts_with("pathsec:policy/types"))
     );
 
+    assert!(!policy.has_packed_batch(), "built for `path-secure` alone: its batches go through decide-batch");
+
     let mut decider = policy.decider();
     let mut files = Vec::new();
     case_files(&repo().join("tests/cases/reference"), &mut files);

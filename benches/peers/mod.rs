@@ -21,5 +21,7 @@ fn packed(network: PlmnId) -> String {
 
 /// The request's server FQDN, as the lists name it.
 fn server_name(facts: &FactSet, request: &Request) -> String {
-    facts.server(request.server).map_or_else(|| format!("unknown-server-{}", request.server.get()), |fqdn| fqdn.to_string())
+    facts
+        .server(request.server)
+        .map_or_else(|| format!("unknown-server-{}", request.server.get()), |fqdn| fqdn.to_string())
 }

@@ -44,8 +44,7 @@ pub const PACKED_BAD_BYTE: &str = "(memory.fill (i32.const 1024) (i32.const 255)
      (i32.store (i32.const 56) (i32.const 1024)) (i32.store (i32.const 60) (i32.shr_u (local.get 1) (i32.const 1))) \
      (i32.const 56)";
 /// The body of `decide-packed` that answers every batch with one decision.
-pub const PACKED_ONE: &str =
-    "(i32.store8 (i32.const 1024) (i32.const 105)) (i32.store (i32.const 56) (i32.const 1024)) \
+pub const PACKED_ONE: &str = "(i32.store8 (i32.const 1024) (i32.const 105)) (i32.store (i32.const 56) (i32.const 1024)) \
      (i32.store (i32.const 60) (i32.const 1)) (i32.const 56)";
 
 /// A `path-secure` component whose three exports run the given WAT bodies.

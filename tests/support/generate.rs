@@ -117,15 +117,16 @@ pub fn sized(
     requests: usize,
 ) -> (FactSet, Vec<Request>) {
     let network = |i: usize| {
-        // Distinct networks, 2- and 3-digit MNCs alternating.
-        let (mcc, mnc) = (200 + (i / 100) % 800, i % 100);
-        if i.is_multiple_of(2) {
-            PlmnId::new(mcc as u16, mnc as u16, 2)
+        // Distinct networks for i < 160,000: 200 per MCC, 2- and 3-digit MNCs alternating.
+        let (mcc, j) = (200 + (i / 200) % 800, i % 200);
+        if j.is_multiple_of(2) {
+            PlmnId::new(mcc as u16, (j / 2) as u16, 2)
         } else {
-            PlmnId::new(mcc as u16, mnc as u16 + 100, 3)
+            PlmnId::new(mcc as u16, (j / 2) as u16 + 100, 3)
         }
         .expect("in range")
     };
+    assert!(path_a + 1000 <= 160_000, "sized: at most 159,000 networks in List 1");
     let mut builder = FactSetBuilder::default();
     let ids: Vec<ServerId> =
         (0..servers).map(|i| builder.server(format!("mtc{i}.example.net").parse().expect("valid FQDN"))).collect();

@@ -4,6 +4,7 @@
 pub mod fixtures;
 pub mod generate;
 pub mod native;
+pub mod timing;
 
 use std::sync::OnceLock;
 

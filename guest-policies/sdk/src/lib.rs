@@ -74,7 +74,7 @@ macro_rules! export {
                 }
             }
 
-            $crate::bindings::export_bindings!(PathsecExport with_types_in $crate::bindings);
+    $crate::bindings::export_bindings!(PathsecExport with_types_in $crate::bindings);
         };
     };
 }

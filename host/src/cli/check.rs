@@ -34,6 +34,14 @@ impl Check {
                     "  imports    {} (linked with no capability: no files, environment, network or stdio)",
                     imports(policy.imports())
                 );
+                println!(
+                    "  batches    {}",
+                    if policy.has_packed_batch() {
+                        "packed (exports pathsec:policy/decide-packed)"
+                    } else {
+                        "record by record (decide-batch; build with the Rust SDK for the packed batch)"
+                    }
+                );
                 match &self_check {
                     Ok(()) => println!("  self-check passed: it answers every event of both roles without a fault"),
                     Err(error) => println!("  self-check FAILED: {error}"),
@@ -47,6 +55,7 @@ impl Check {
                     "sha256": policy.digest(),
                     "compile_ms": loaded.took.as_secs_f64() * 1000.0,
                     "imports": policy.imports(),
+                    "packed_batch": policy.has_packed_batch(),
                     "self_check": self_check.as_ref().map_or_else(|e| e.to_string(), |()| "passed".to_owned()),
                 });
                 println!("{report:#}");
