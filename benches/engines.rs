@@ -55,7 +55,10 @@ impl Subjects {
         let mut hits = cached.worker();
         flows.iter().for_each(|flow| drop(hits.decide(flow)));
         let constant = engine
-            .load_policy("constant", &fixtures::packed_policy(LOAD_OK, DECIDE_STRICT, BATCH_EMPTY, PACKED_STRICT))
+            .load_policy(
+                "constant",
+                &fixtures::packed_policy(LOAD_OK, DECIDE_STRICT, BATCH_EMPTY, &fixtures::packed_every(PACKED_STRICT)),
+            )
             .expect("loads");
         let mut constant = constant.decider();
         constant.prepare(&facts).expect("loads the facts");
@@ -211,10 +214,8 @@ fn scaling(c: &mut Criterion) {
 fn threads(c: &mut Criterion) {
     let engine = Engine::new().expect("engine");
     let s = Subjects::new(&engine, workload(1_000, 10_000, 300));
-    let reference = engine.load_policy("reference", pathsec::bundled::REFERENCE).expect("loads");
-    let (facts, requests) = (&s.facts, &s.requests);
-    let (cached, flows) = generate::sized_runtime(reference.clone(), 1 << 16, facts, requests);
-    let (uncached, _) = generate::sized_runtime(reference, 0, facts, requests);
+    // Each thread gets workers of the subjects' own runtimes (cache on, cache off).
+    let (cached, uncached, flows, requests) = (s.hits.runtime(), s.misses.runtime(), &s.flows, &s.requests);
     let share = |t: usize, threads: usize, k: usize| {
         let (from, to) = (t * FLOWS / threads, (t + 1) * FLOWS / threads);
         from + k % (to - from)
@@ -239,7 +240,6 @@ fn threads(c: &mut Criterion) {
         run("pathsec-cache-hit", 2_000_000, &|n| {
             timing::threads(threads, n, FLOWS, |t| {
                 let mut worker = cached.worker();
-                let flows = &flows;
                 move |k| {
                     black_box(worker.decide(&flows[share(t, threads, k)]));
                 }
@@ -248,7 +248,6 @@ fn threads(c: &mut Criterion) {
         run("pathsec-cache-miss", 20_000, &|n| {
             timing::threads(threads, n, FLOWS / threads, |t| {
                 let mut worker = uncached.worker();
-                let flows = &flows;
                 move |k| {
                     black_box(worker.decide(&flows[share(t, threads, k)]));
                 }
@@ -257,7 +256,6 @@ fn threads(c: &mut Criterion) {
         run("pathsec-batch-64", 20_000, &|n| {
             timing::threads(threads, n / BATCH, 4, |t| {
                 let mut worker = uncached.worker();
-                let flows = &flows;
                 move |k| {
                     let at = share(t, threads, k * BATCH).min(FLOWS - BATCH);
                     black_box(worker.decide_batch(&flows[at..at + BATCH]));

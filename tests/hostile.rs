@@ -164,7 +164,8 @@ fn short_batch_answer_fails_closed() {
 #[test]
 fn packed_batch_is_used_and_its_answers_checked() {
     let engine = engine();
-    let policy = load(&engine, &fixtures::packed_policy(LOAD_OK, DECIDE_STRICT, BATCH_EMPTY, PACKED_STRICT));
+    let policy =
+        load(&engine, &fixtures::packed_policy(LOAD_OK, DECIDE_STRICT, BATCH_EMPTY, &packed_every(PACKED_STRICT)));
     assert!(policy.has_packed_batch());
     let mut decider = policy.decider();
     let requests = [request(Role::Server, Event::SendData), request(Role::Server, Event::ReceiveUnprotected)];
@@ -180,7 +181,7 @@ fn packed_batch_is_used_and_its_answers_checked() {
 #[test]
 fn packed_byte_naming_nothing_fails_closed() {
     let engine = engine();
-    let policy = load(&engine, &fixtures::packed_policy(LOAD_OK, DECIDE_STRICT, BATCH_EMPTY, PACKED_BAD_BYTE));
+    let policy = load(&engine, &fixtures::packed_policy(LOAD_OK, DECIDE_STRICT, BATCH_EMPTY, &packed_every(255)));
     let mut decider = policy.decider();
     let batch = decider.decide_batch(&facts(), &[request(Role::Server, Event::SendData); 3]);
     assert_eq!(batch.len(), 3);

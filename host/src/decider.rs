@@ -92,31 +92,36 @@ impl Decider {
             Ok(live) => live,
             Err(fault) => return fail_all(fault),
         };
-        if let Some(packed_batch) = &live.exports.packed {
-            self.words.clear();
-            requests.iter().for_each(|request| packed::push(&mut self.words, request));
-            arm(&mut live.store, limits::ticks(limit));
-            let started = engine.ticks();
-            return match packed_batch.call_decide_packed(&mut live.store, &self.words) {
-                Ok(bytes) if bytes.len() == requests.len() => {
-                    requests.iter().zip(bytes).map(|(request, byte)| unpacked(request.event.kind(), byte)).collect()
-                }
-                Ok(bytes) => {
-                    fail_all(Arc::new(PolicyFault::BatchLength { expected: requests.len(), got: bytes.len() }))
-                }
-                Err(error) => fail_all(fault(live, engine, &error, started, limit)),
-            };
-        }
-        let lowered: Vec<_> = requests.iter().map(bindings::request).collect();
+        // The packed batch when the policy exports it, else records lowered field by field.
+        let packed_batch = live.exports.packed.as_ref();
+        let lowered: Vec<_> = match packed_batch {
+            Some(_) => {
+                self.words.clear();
+                requests.iter().for_each(|request| packed::push(&mut self.words, request));
+                Vec::new()
+            }
+            None => requests.iter().map(bindings::request).collect(),
+        };
         arm(&mut live.store, limits::ticks(limit));
         let started = engine.ticks();
-        match live.exports.decide.call_decide_batch(&mut live.store, &lowered) {
-            Ok(answers) if answers.len() == requests.len() => {
-                requests.iter().zip(answers).map(|(request, answer)| checked(request.event.kind(), answer)).collect()
-            }
-            Ok(answers) => {
-                fail_all(Arc::new(PolicyFault::BatchLength { expected: requests.len(), got: answers.len() }))
-            }
+        // Each answer is checked against its request's event; the count is kept, so an answer too long
+        // is refused rather than cut to size.
+        let answered: wasmtime::Result<(usize, Vec<Decision>)> = match packed_batch {
+            Some(packed_batch) => packed_batch.call_decide_packed(&mut live.store, &self.words).map(|bytes| {
+                let decisions =
+                    requests.iter().zip(&bytes).map(|(request, &byte)| unpacked(request.event.kind(), byte));
+                (bytes.len(), decisions.collect())
+            }),
+            None => live.exports.decide.call_decide_batch(&mut live.store, &lowered).map(|answers| {
+                let count = answers.len();
+                let decisions =
+                    requests.iter().zip(answers).map(|(request, answer)| checked(request.event.kind(), answer));
+                (count, decisions.collect())
+            }),
+        };
+        match answered {
+            Ok((got, decisions)) if got == requests.len() => decisions,
+            Ok((got, _)) => fail_all(Arc::new(PolicyFault::BatchLength { expected: requests.len(), got })),
             Err(error) => fail_all(fault(live, engine, &error, started, limit)),
         }
     }

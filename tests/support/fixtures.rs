@@ -34,15 +34,17 @@ pub const MEMORY_BOMB: &str = "(block $refused (loop $more (br_if $refused (i32.
 pub const BATCH_EMPTY: &str =
     "(i32.store (i32.const 48) (i32.const 0)) (i32.store (i32.const 52) (i32.const 0)) (i32.const 48)";
 
-/// The body of `decide-packed` that answers `secure-then-send` / `policy-requires-application-security`
-/// (byte `1 | 13 << 3`) to every request, as `DECIDE_STRICT` does.
-pub const PACKED_STRICT: &str = "(memory.fill (i32.const 1024) (i32.const 105) (i32.shr_u (local.get 1) (i32.const 1))) \
-     (i32.store (i32.const 56) (i32.const 1024)) (i32.store (i32.const 60) (i32.shr_u (local.get 1) (i32.const 1))) \
-     (i32.const 56)";
-/// The body of `decide-packed` that answers byte 0xff (no such action or reason) to every request.
-pub const PACKED_BAD_BYTE: &str = "(memory.fill (i32.const 1024) (i32.const 255) (i32.shr_u (local.get 1) (i32.const 1))) \
-     (i32.store (i32.const 56) (i32.const 1024)) (i32.store (i32.const 60) (i32.shr_u (local.get 1) (i32.const 1))) \
-     (i32.const 56)";
+/// The packed answer `secure-then-send` / `policy-requires-application-security`, as `DECIDE_STRICT`.
+pub const PACKED_STRICT: u8 = 1 | 13 << 3;
+
+/// The body of `decide-packed` that answers `byte` to every request (255 names no action or reason).
+pub fn packed_every(byte: u8) -> String {
+    format!(
+        "(memory.fill (i32.const 1024) (i32.const {byte}) (i32.shr_u (local.get 1) (i32.const 1))) \
+         (i32.store (i32.const 56) (i32.const 1024)) (i32.store (i32.const 60) (i32.shr_u (local.get 1) (i32.const 1))) \
+         (i32.const 56)"
+    )
+}
 /// The body of `decide-packed` that answers every batch with one decision.
 pub const PACKED_ONE: &str = "(i32.store8 (i32.const 1024) (i32.const 105)) (i32.store (i32.const 56) (i32.const 1024)) \
      (i32.store (i32.const 60) (i32.const 1)) (i32.const 56)";
