@@ -80,48 +80,67 @@ impl Decider {
 
     /// Decides many requests in one call into the policy; one decision per request, in order.
     pub fn decide_batch(&mut self, facts: &FactSet, requests: &[Request]) -> Vec<Decision> {
+        if self.policy.has_packed_batch() {
+            let mut words = std::mem::take(&mut self.words);
+            words.clear();
+            requests.iter().for_each(|request| packed::push(&mut words, request));
+            let decisions = self.decide_words(facts, &words);
+            self.words = words;
+            return decisions;
+        }
+        let event = |i: usize| requests[i].event.kind();
+        self.batch(facts, requests.len(), event, |store, exports| {
+            let lowered: Vec<_> = requests.iter().map(bindings::request).collect();
+            let answers = exports.decide.call_decide_batch(store, &lowered)?;
+            let count = answers.len();
+            let decisions = requests.iter().zip(answers).map(|(request, answer)| checked(request.event.kind(), answer));
+            Ok((count, decisions.collect()))
+        })
+    }
+
+    /// Decides a packed batch — two words per request, as [`packed::push`] writes them — in one call
+    /// into the policy's packed export. Only for a policy that has one ([`Policy::has_packed_batch`]).
+    pub(crate) fn decide_words(&mut self, facts: &FactSet, words: &[u64]) -> Vec<Decision> {
+        let event = |i: usize| packed::event(words[2 * i + 1]);
+        self.batch(facts, words.len() / 2, event, |store, exports| {
+            let packed_batch = exports
+                .packed
+                .as_ref()
+                .ok_or_else(|| wasmtime::Error::msg("the host asked a policy without a packed batch export for one"))?;
+            let bytes = packed_batch.call_decide_packed(store, words)?;
+            let decisions = bytes.iter().enumerate().map(|(i, &byte)| unpacked(event(i), byte));
+            Ok((bytes.len(), decisions.collect()))
+        })
+    }
+
+    /// One batch call under the batch deadline. `call` answers with how many answers the policy gave and
+    /// the checked decisions; a wrong count or a failed call fails every request of the batch closed.
+    fn batch(
+        &mut self,
+        facts: &FactSet,
+        count: usize,
+        event: impl Fn(usize) -> EventKind,
+        call: impl FnOnce(&mut Store<StoreState>, &Exports) -> wasmtime::Result<(usize, Vec<Decision>)>,
+    ) -> Vec<Decision> {
         let fail_all = |fault: Arc<PolicyFault>| -> Vec<Decision> {
-            requests.iter().map(|r| Decision::fail_closed(r.event.kind(), Arc::clone(&fault))).collect()
+            (0..count).map(|i| Decision::fail_closed(event(i), Arc::clone(&fault))).collect()
         };
-        if requests.is_empty() {
+        if count == 0 {
             return Vec::new();
         }
         let engine = self.policy.engine();
-        let limit = engine.limits().batch_deadline(requests.len());
+        let limit = engine.limits().batch_deadline(count);
         let live = match ready(&self.policy, &mut self.live, self.load_ticks, facts) {
             Ok(live) => live,
             Err(fault) => return fail_all(fault),
         };
-        // The packed batch when the policy exports it, else records lowered field by field.
-        let packed_batch = live.exports.packed.as_ref();
-        let lowered: Vec<_> = match packed_batch {
-            Some(_) => {
-                self.words.clear();
-                requests.iter().for_each(|request| packed::push(&mut self.words, request));
-                Vec::new()
-            }
-            None => requests.iter().map(bindings::request).collect(),
-        };
         arm(&mut live.store, limits::ticks(limit));
         let started = engine.ticks();
-        // Each answer is checked against its request's event; the count is kept, so an answer too long
-        // is refused rather than cut to size.
-        let answered: wasmtime::Result<(usize, Vec<Decision>)> = match packed_batch {
-            Some(packed_batch) => packed_batch.call_decide_packed(&mut live.store, &self.words).map(|bytes| {
-                let decisions =
-                    requests.iter().zip(&bytes).map(|(request, &byte)| unpacked(request.event.kind(), byte));
-                (bytes.len(), decisions.collect())
-            }),
-            None => live.exports.decide.call_decide_batch(&mut live.store, &lowered).map(|answers| {
-                let count = answers.len();
-                let decisions =
-                    requests.iter().zip(answers).map(|(request, answer)| checked(request.event.kind(), answer));
-                (count, decisions.collect())
-            }),
-        };
-        match answered {
-            Ok((got, decisions)) if got == requests.len() => decisions,
-            Ok((got, _)) => fail_all(Arc::new(PolicyFault::BatchLength { expected: requests.len(), got })),
+        // The count is kept apart from the decisions, so an answer too long is refused rather than cut
+        // to size.
+        match call(&mut live.store, &live.exports) {
+            Ok((got, decisions)) if got == count => decisions,
+            Ok((got, _)) => fail_all(Arc::new(PolicyFault::BatchLength { expected: count, got })),
             Err(error) => fail_all(fault(live, engine, &error, started, limit)),
         }
     }
@@ -231,22 +250,32 @@ fn classify(
 }
 
 /// The policy's answer, unless its action does not fit the event.
+#[inline]
 fn checked(event: EventKind, answer: bindings::pathsec::policy::types::Decision) -> Decision {
     fitting(event, bindings::decision(answer))
 }
 
 /// A packed batch's answer byte, unless it names nothing or its action does not fit the event.
+#[inline]
 fn unpacked(event: EventKind, byte: u8) -> Decision {
     match packed::decision(byte) {
         Some(answer) => fitting(event, answer),
-        None => Decision::fail_closed(event, Arc::new(PolicyFault::PackedDecisionInvalid { byte })),
+        None => refused(event, PolicyFault::PackedDecisionInvalid { byte }),
     }
 }
 
+#[inline]
 fn fitting(event: EventKind, (action, reason): (crate::decision::Action, crate::decision::Reason)) -> Decision {
     if action.fits(event) {
         Decision::new(action, reason)
     } else {
-        Decision::fail_closed(event, Arc::new(PolicyFault::ActionNotAllowed { event, action }))
+        refused(event, PolicyFault::ActionNotAllowed { event, action })
     }
+}
+
+/// A policy's answer refused: fail closed with `fault`. Out of line: a working policy never gets here.
+#[cold]
+#[inline(never)]
+fn refused(event: EventKind, fault: PolicyFault) -> Decision {
+    Decision::fail_closed(event, Arc::new(fault))
 }

@@ -65,6 +65,18 @@ impl DeviceView {
         unpack_attach(self.packed)
     }
 
+    /// The attach facts as `plmn-key`s — serving (0 when unknown), home — and the access kind; `None`
+    /// while unknown. What [`DeviceView::attach`] gives, without unpacking the keys.
+    #[inline]
+    pub(crate) fn attach_keys(self) -> Option<(u32, u32, AccessKind)> {
+        if self.packed & ATTACH == 0 {
+            return None;
+        }
+        let home = (self.packed >> KEY_BITS & KEY_MASK) as u32;
+        let serving = if self.packed & SERVING != 0 { (self.packed & KEY_MASK) as u32 } else { 0 };
+        Some((serving, home, *AccessKind::ALL.get((self.packed >> 56 & 0b11) as usize)?))
+    }
+
     /// The link state a decision uses: unknown is off.
     pub(crate) fn link_or_off(self) -> LinkState {
         unpack_link(self.packed).unwrap_or(LinkState { ciphering: false, integrity: false })
@@ -98,6 +110,7 @@ impl DeviceSlot {
     }
 
     /// The agreement with `server`, if one stands on these list and policy generations.
+    #[inline]
     pub(crate) fn registration(
         &self,
         view: DeviceView,
@@ -105,9 +118,16 @@ impl DeviceSlot {
         lists_generation: u64,
         policy_generation: u64,
     ) -> Registration {
-        if !view.has_agreements() {
-            return Registration::None;
+        if view.has_agreements() {
+            self.agreement(server, lists_generation, policy_generation)
+        } else {
+            Registration::None
         }
+    }
+
+    /// The agreement with `server` on these generations, looked up in the device's list.
+    #[inline(never)]
+    fn agreement(&self, server: ServerId, lists_generation: u64, policy_generation: u64) -> Registration {
         let agreements = self.agreements.load();
         agreements
             .iter()
@@ -212,5 +232,31 @@ impl SlotTable {
         chunk.get_or_init(|| (0..CHUNK).map(|_| DeviceSlot::default()).collect());
         self.issued.store(next + 1, Ordering::Release);
         Some(DeviceId(next))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keys a batch packs straight from the live word are those of the attach facts it holds.
+    #[test]
+    fn attach_keys_are_the_attach_facts_keys() {
+        let plmn = |packed: &str| packed.parse::<PlmnId>().expect("a PLMN-ID");
+        let mut cases = vec![None];
+        for (serving, home) in
+            [(None, "31041"), (Some("310410"), "31041"), (Some("001070"), "00170"), (Some("99999"), "999999")]
+        {
+            for access in AccessKind::ALL.iter().copied() {
+                cases.push(Some(Attach { serving: serving.map(plmn), home: plmn(home), access }));
+            }
+        }
+        for attach in cases {
+            let facts = DeviceFacts { attach, link: None, agreements: Vec::new() };
+            let view = DeviceView { generation: 1, packed: pack(&facts) };
+            let expected = attach.map(|a| (a.serving.map_or(0, PlmnId::key), a.home.key(), a.access));
+            assert_eq!(view.attach_keys(), expected, "{attach:?}");
+            assert_eq!(view.attach(), attach);
+        }
     }
 }

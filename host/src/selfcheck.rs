@@ -24,7 +24,7 @@ pub(crate) fn run(policy: &Policy, current: &FactSet) -> Result<(), Arc<PolicyFa
 }
 
 /// One secure path (at home, every list) and one request per role and event on it, plus one roaming.
-fn probes() -> (FactSet, Vec<Request>) {
+pub(crate) fn probes() -> (FactSet, Vec<Request>) {
     let home = PlmnId::TEST_NETWORK;
     let mut builder = FactSet::builder();
     let server = builder.server(Fqdn::known_valid("self-check.pathsec.invalid"));

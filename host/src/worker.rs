@@ -9,6 +9,7 @@ use crate::decider::Decider;
 use crate::decision::{Decision, Reason};
 use crate::device::DeviceView;
 use crate::facts::FactSet;
+use crate::packed::PackedRequest;
 use crate::request::{Registration, Request};
 use crate::runtime::{Active, Runtime};
 
@@ -21,6 +22,20 @@ pub struct Worker {
     runtime: Runtime,
     current: Option<Current>,
     cache: FlowCache,
+    scratch: Scratch,
+}
+
+/// What a batch builds, kept between batches so a batch allocates only the decisions it returns.
+#[derive(Default)]
+struct Scratch {
+    /// The flows the cache did not answer, by index.
+    missed: Vec<usize>,
+    /// The flows asked of the policy, by index, with what each was decided on.
+    asked: Vec<(usize, Snapshot)>,
+    /// Their requests, packed for a policy with the packed batch export…
+    words: Vec<u64>,
+    /// …or as records for one without.
+    requests: Vec<Request>,
 }
 
 /// The policy this worker runs, with its instance, and the lists it last decided on.
@@ -42,18 +57,17 @@ struct Snapshot {
 impl Worker {
     pub(crate) fn new(runtime: Runtime) -> Worker {
         let capacity = runtime.inner.flow_cache_capacity;
-        Worker { runtime, current: None, cache: FlowCache::new(capacity) }
+        Worker { runtime, current: None, cache: FlowCache::new(capacity), scratch: Scratch::default() }
     }
 
     /// Decides one flow. Never fails: unknown facts and policy faults give the fail-closed decision.
     pub fn decide(&mut self, flow: &Flow) -> Decision {
-        let key = FlowKey::new(flow);
         let epoch = self.runtime.inner.store.epoch();
-        if let Some(decision) = self.hit(key, epoch) {
+        let Worker { runtime, current, cache, .. } = self;
+        if let Some(decision) = hit(cache, runtime, flow, epoch) {
             return decision;
         }
-        self.cache.misses += 1;
-        let Worker { runtime, current, cache } = self;
+        cache.misses += 1;
         let current = refresh(current, runtime);
         let lists = &current.lists;
         let Some(snapshot) = snapshot(runtime, flow, epoch, lists, current.active.generation) else {
@@ -63,52 +77,64 @@ impl Worker {
             Some(request) => current.decider.decide(lists, &request),
             None => Decision::unknown(flow.event.kind(), Reason::AttachUnknown),
         };
-        remember(cache, key, &snapshot, decision)
+        remember(cache, flow, &snapshot, decision)
     }
 
     /// Decides many flows: cached ones from the cache, the rest in one call into the policy, against one
     /// list generation.
     pub fn decide_batch(&mut self, flows: &[Flow]) -> Vec<Decision> {
         let epoch = self.runtime.inner.store.epoch();
-        let mut decisions: Vec<Option<Decision>> = Vec::with_capacity(flows.len());
-        let mut missed = Vec::new();
+        let Worker { runtime, current, cache, scratch } = self;
+        // Every flow starts as the cache's answer or as unknown, the answer while its facts are.
+        let mut decisions = Vec::with_capacity(flows.len());
+        scratch.missed.clear();
         for (index, flow) in flows.iter().enumerate() {
-            let hit = self.hit(FlowKey::new(flow), epoch);
-            if hit.is_none() {
-                missed.push(index);
-            }
-            decisions.push(hit);
+            decisions.push(hit(cache, runtime, flow, epoch).unwrap_or_else(|| {
+                scratch.missed.push(index);
+                Decision::unknown(flow.event.kind(), Reason::AttachUnknown)
+            }));
         }
-        if !missed.is_empty() {
-            self.cache.misses += missed.len() as u64;
-            let Worker { runtime, current, cache } = self;
-            let current = refresh(current, runtime);
-            let lists = &current.lists;
-            let mut asked = Vec::with_capacity(missed.len());
-            let mut requests = Vec::with_capacity(missed.len());
-            for index in missed {
-                let flow = &flows[index];
-                if let Some(snapshot) = snapshot(runtime, flow, epoch, lists, current.active.generation)
-                    && let Some(request) = request(flow, &snapshot)
-                {
-                    requests.push(request);
-                    asked.push((index, snapshot));
-                } else {
-                    decisions[index] = Some(Decision::unknown(flow.event.kind(), Reason::AttachUnknown));
-                }
+        if scratch.missed.is_empty() {
+            return decisions;
+        }
+        cache.misses += scratch.missed.len() as u64;
+        let current = refresh(current, runtime);
+        let lists = &current.lists;
+        let packed_batch = current.decider.policy().has_packed_batch();
+        let Scratch { missed, asked, words, requests } = scratch;
+        asked.clear();
+        words.clear();
+        requests.clear();
+        if packed_batch {
+            words.reserve(2 * missed.len());
+        }
+        for &index in missed.iter() {
+            let flow = &flows[index];
+            let Some(snapshot) = snapshot(runtime, flow, epoch, lists, current.active.generation) else {
+                continue;
+            };
+            // A flow whose device's attach facts are unknown stays unknown.
+            if packed_batch {
+                let Some((serving, home, access)) = snapshot.device.attach_keys() else { continue };
+                let link = snapshot.device.link_or_off();
+                let Flow { server, role, event, .. } = *flow;
+                let registration = snapshot.registration;
+                PackedRequest { serving, home, access, link, server, role, event, registration }.push(words);
+            } else {
+                let Some(request) = request(flow, &snapshot) else { continue };
+                requests.push(request);
             }
-            let answers = current.decider.decide_batch(lists, &requests);
-            for ((index, snapshot), decision) in asked.into_iter().zip(answers) {
-                decisions[index] = Some(remember(cache, FlowKey::new(&flows[index]), &snapshot, decision));
-            }
+            asked.push((index, snapshot));
+        }
+        let answers = if packed_batch {
+            current.decider.decide_words(lists, words)
+        } else {
+            current.decider.decide_batch(lists, requests)
+        };
+        for (&(index, ref snapshot), decision) in asked.iter().zip(answers) {
+            decisions[index] = remember(cache, &flows[index], snapshot, decision);
         }
         decisions
-            .into_iter()
-            .zip(flows)
-            .map(|(decision, flow)| {
-                decision.unwrap_or_else(|| Decision::unknown(flow.event.kind(), Reason::AttachUnknown))
-            })
-            .collect()
     }
 
     /// How the cache has done.
@@ -119,28 +145,6 @@ impl Worker {
     /// The runtime this worker decides for.
     pub fn runtime(&self) -> &Runtime {
         &self.runtime
-    }
-
-    /// The cached decision of `key`, if it still stands.
-    fn hit(&mut self, key: FlowKey, epoch: u64) -> Option<Decision> {
-        if !self.cache.enabled() {
-            return None;
-        }
-        let entry = self.cache.entries.get_mut(&key)?;
-        if entry.epoch != epoch {
-            // Something changed somewhere; this flow's decision stands if none of its facts did.
-            let inner = &self.runtime.inner;
-            let unchanged = inner.store.slot(entry.device).map(|slot| slot.generation())
-                == Some(entry.device_generation)
-                && inner.store.lists_generation() == entry.lists_generation
-                && inner.policy_generation.load(Ordering::Acquire) == entry.policy_generation;
-            if !unchanged {
-                return None;
-            }
-            entry.epoch = epoch;
-        }
-        self.cache.hits += 1;
-        Some(entry.decision.clone())
     }
 }
 
@@ -183,19 +187,52 @@ fn request(flow: &Flow, snapshot: &Snapshot) -> Option<Request> {
     })
 }
 
+/// The cached decision of `flow`, if the cache is on and the decision still stands.
+#[inline(always)]
+fn hit(cache: &mut FlowCache, runtime: &Runtime, flow: &Flow, epoch: u64) -> Option<Decision> {
+    if cache.enabled() { cached(cache, runtime, flow, epoch) } else { None }
+}
+
+/// The cached decision of `flow`, if it still stands.
+#[inline(never)]
+fn cached(cache: &mut FlowCache, runtime: &Runtime, flow: &Flow, epoch: u64) -> Option<Decision> {
+    let entry = cache.entries.get_mut(&FlowKey::new(flow))?;
+    if entry.epoch != epoch {
+        // Something changed somewhere; this flow's decision stands if none of its facts did.
+        let inner = &runtime.inner;
+        let unchanged = inner.store.slot(entry.device).map(|slot| slot.generation()) == Some(entry.device_generation)
+            && inner.store.lists_generation() == entry.lists_generation
+            && inner.policy_generation.load(Ordering::Acquire) == entry.policy_generation;
+        if !unchanged {
+            return None;
+        }
+        entry.epoch = epoch;
+    }
+    cache.hits += 1;
+    Some(entry.decision.clone())
+}
+
 /// Caches a decision with the generations it was made on. A decision with a fault is not cached, so the
 /// next packet asks a fresh instance.
-fn remember(cache: &mut FlowCache, key: FlowKey, snapshot: &Snapshot, decision: Decision) -> Decision {
-    if decision.fault.is_none() && cache.enabled() {
-        let entry = Entry {
-            decision: decision.clone(),
-            epoch: snapshot.epoch,
-            device: key.device(),
-            device_generation: snapshot.device.generation,
-            lists_generation: snapshot.lists_generation,
-            policy_generation: snapshot.policy_generation,
-        };
-        cache.insert(key, entry);
+#[inline(always)]
+fn remember(cache: &mut FlowCache, flow: &Flow, snapshot: &Snapshot, decision: Decision) -> Decision {
+    if cache.enabled() && decision.fault.is_none() {
+        store(cache, flow, snapshot, &decision);
     }
     decision
+}
+
+/// Caches `decision` for `flow`.
+#[inline(never)]
+fn store(cache: &mut FlowCache, flow: &Flow, snapshot: &Snapshot, decision: &Decision) {
+    let key = FlowKey::new(flow);
+    let entry = Entry {
+        decision: decision.clone(),
+        epoch: snapshot.epoch,
+        device: key.device(),
+        device_generation: snapshot.device.generation,
+        lists_generation: snapshot.lists_generation,
+        policy_generation: snapshot.policy_generation,
+    };
+    cache.insert(key, entry);
 }

@@ -22,45 +22,43 @@ impl Key for u64 {
     }
 }
 
-/// A set of keys.
+/// A set of keys. `slots` has a power-of-two length (or none), so a probe indexes with `& (len - 1)` —
+/// which the compiler knows is in bounds, so no lookup pays a bounds check.
 #[derive(Default)]
 pub(crate) struct KeySet<K> {
     slots: Vec<K>,
-    mask: usize,
     len: usize,
 }
 
 impl<K: Key> KeySet<K> {
     pub(crate) fn new(keys: &[K]) -> KeySet<K> {
         let capacity = (keys.len() * 4 / 3 + 1).next_power_of_two().max(8);
-        let mut set = KeySet { slots: vec![K::EMPTY; capacity], mask: capacity - 1, len: 0 };
+        let mut set = KeySet { slots: vec![K::EMPTY; capacity], len: 0 };
+        let mask = capacity - 1;
         for &key in keys {
-            let mut slot = set.slot(key);
-            while set.slots[slot] != K::EMPTY && set.slots[slot] != key {
-                slot = (slot + 1) & set.mask;
+            let mut slot = start(key);
+            while set.slots[slot & mask] != K::EMPTY && set.slots[slot & mask] != key {
+                slot = slot.wrapping_add(1);
             }
-            if set.slots[slot] != key {
-                set.slots[slot] = key;
+            if set.slots[slot & mask] != key {
+                set.slots[slot & mask] = key;
                 set.len += 1;
             }
         }
         set
     }
 
-    fn slot(&self, key: K) -> usize {
-        (key.spread().wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & self.mask
-    }
-
+    #[inline]
     pub(crate) fn contains(&self, key: K) -> bool {
-        if self.slots.is_empty() {
+        let Some(mask) = self.slots.len().checked_sub(1) else {
             return false;
-        }
-        let mut slot = self.slot(key);
+        };
+        let mut slot = start(key);
         loop {
-            match self.slots[slot] {
+            match self.slots[slot & mask] {
                 found if found == key => return true,
                 found if found == K::EMPTY => return false,
-                _ => slot = (slot + 1) & self.mask,
+                _ => slot = slot.wrapping_add(1),
             }
         }
     }
@@ -68,4 +66,10 @@ impl<K: Key> KeySet<K> {
     pub(crate) fn len(&self) -> usize {
         self.len
     }
+}
+
+/// Where the probe for `key` starts, before masking to the table.
+#[inline]
+fn start<K: Key>(key: K) -> usize {
+    (key.spread().wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize
 }

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Counts instructions on one hot path with callgrind (repeatable on a noisy machine, unlike time):
+#   bash benches/profile.sh <batch|miss|hit|constant|constant-batch> [iterations]
+# Prints the functions by their own instruction count, inside the measured call only (setup and
+# compilation are not counted). WebAssembly code shows as `???:0x…` addresses; `pathsec compile` a
+# policy and `objdump -d` its artifact to see which function an address is (same offsets from the
+# start of the code).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+subject=${1:?name a subject: batch, miss, hit, constant or constant-batch}
+iterations=${2:-2000}
+case $subject in
+  batch) entry='pathsec::worker::Worker::decide_batch' ;;
+  miss | hit) entry='pathsec::worker::Worker::decide' ;;
+  constant) entry='pathsec::decider::Decider::decide' ;;
+  constant-batch) entry='pathsec::decider::Decider::decide_batch' ;;
+  *) echo "profile.sh: \`$subject\` is not a subject" >&2; exit 2 ;;
+esac
+command -v valgrind >/dev/null || { echo "profile.sh: needs valgrind (apt-get install valgrind)" >&2; exit 2; }
+cargo build --release --example profile
+out=$(mktemp -t "callgrind.$subject.XXXX")
+valgrind --tool=callgrind --toggle-collect="$entry" --callgrind-out-file="$out" \
+  target/release/examples/profile "$subject" "$iterations" 2>&1 | grep -E 'Collected' || true
+total=$(callgrind_annotate "$out" | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
+per=$iterations
+[[ $subject == *batch ]] && per=$((iterations * 64))
+echo "$total instructions in $entry: $((total / per)) per decision"
+callgrind_annotate "$out" | sed -n '/^Ir /,$p' | head -30
+echo "(full profile: $out; callgrind_annotate --auto=yes $out for per-line counts)"
