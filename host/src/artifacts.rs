@@ -58,7 +58,19 @@ impl ArtifactCache {
     /// Loads a policy: from its cached artifact when there is one for these bytes and this engine,
     /// else by compiling it and caching the artifact.
     pub fn load_policy(&self, engine: &Engine, name: &str, bytes: &[u8]) -> Result<(Policy, Origin), LoadError> {
-        policy::check_header(name, bytes)?;
+        self.load_signed_policy(engine, name, bytes, None)
+    }
+
+    /// As [`ArtifactCache::load_policy`], with the text of the policy's signature file, if it has one
+    /// (see [`Engine::load_signed_policy`]). The signature is checked before the cache is looked in.
+    pub fn load_signed_policy(
+        &self,
+        engine: &Engine,
+        name: &str,
+        bytes: &[u8],
+        signature: Option<&str>,
+    ) -> Result<(Policy, Origin), LoadError> {
+        policy::admit(engine, name, bytes, signature)?;
         let digest = digest::sha256_hex(bytes);
         let key = self.key(engine, &digest);
         let source = || Source { size: bytes.len(), digest: digest.clone() };

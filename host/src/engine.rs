@@ -11,6 +11,7 @@ use crate::error::{EngineError, LoadError};
 use crate::limits::{Limits, TICK};
 use crate::policy::Policy;
 use crate::sandbox::{self, StoreState};
+use crate::signing::{self, TrustedKeys};
 
 /// Compiles and loads policies, and runs the clock their deadlines are measured with.
 ///
@@ -28,6 +29,7 @@ struct EngineInner {
     wasmtime: wasmtime::Engine,
     linker: Linker<StoreState>,
     limits: Limits,
+    trusted_keys: TrustedKeys,
     ticker: Ticker,
 }
 
@@ -35,12 +37,20 @@ struct EngineInner {
 #[derive(Clone, Debug, Default)]
 pub struct EngineBuilder {
     limits: Limits,
+    trusted_keys: TrustedKeys,
 }
 
 impl EngineBuilder {
     /// The limits every policy of this engine runs under.
     pub fn limits(mut self, limits: Limits) -> EngineBuilder {
         self.limits = limits;
+        self
+    }
+
+    /// Loads only policies signed by one of `keys` (none, the default: signatures are not required).
+    /// A refused policy is an error of the load; whatever policy a runtime runs stays active.
+    pub fn trusted_keys(mut self, keys: TrustedKeys) -> EngineBuilder {
+        self.trusted_keys = keys;
         self
     }
 
@@ -56,7 +66,8 @@ impl EngineBuilder {
         let wasmtime = wasmtime::Engine::new(&config).map_err(config_error)?;
         let linker = sandbox::linker(&wasmtime).map_err(config_error)?;
         let ticker = Ticker::start(wasmtime.clone())?;
-        Ok(Engine { inner: Arc::new(EngineInner { wasmtime, linker, limits: self.limits, ticker }) })
+        let (limits, trusted_keys) = (self.limits, self.trusted_keys);
+        Ok(Engine { inner: Arc::new(EngineInner { wasmtime, linker, limits, trusted_keys, ticker }) })
     }
 }
 
@@ -76,18 +87,32 @@ impl Engine {
         &self.inner.limits
     }
 
-    /// Compiles a policy component, checks it implements `path-secure` and pre-instantiates it.
-    /// `name` names the policy in messages.
-    pub fn load_policy(&self, name: &str, bytes: &[u8]) -> Result<Policy, LoadError> {
-        Policy::load(self, name, bytes)
+    /// The keys policies must be signed by (empty: no signature needed).
+    pub fn trusted_keys(&self) -> &TrustedKeys {
+        &self.inner.trusted_keys
     }
 
-    /// Reads and loads a policy file; the file name names the policy.
+    /// Compiles a policy component, checks it implements `path-secure` and pre-instantiates it.
+    /// `name` names the policy in messages. Refused when the engine trusts keys: see
+    /// [`Engine::load_signed_policy`].
+    pub fn load_policy(&self, name: &str, bytes: &[u8]) -> Result<Policy, LoadError> {
+        self.load_signed_policy(name, bytes, None)
+    }
+
+    /// As [`Engine::load_policy`], with the text of the policy's signature file, if it has one: an
+    /// engine with [`TrustedKeys`] refuses a policy without a valid signature by one of them.
+    pub fn load_signed_policy(&self, name: &str, bytes: &[u8], signature: Option<&str>) -> Result<Policy, LoadError> {
+        Policy::load(self, name, bytes, signature)
+    }
+
+    /// Reads and loads a policy file, and its signature from `<file>.sig` when there is one; the file
+    /// name names the policy.
     pub fn load_policy_file(&self, path: impl AsRef<Path>) -> Result<Policy, LoadError> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
+        let signature = signing::read_signature_beside(path)?;
         let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-        self.load_policy(&name, &bytes)
+        self.load_signed_policy(&name, &bytes, signature.as_deref())
     }
 
     pub(crate) fn wasmtime(&self) -> &wasmtime::Engine {
@@ -106,7 +131,10 @@ impl Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("limits", &self.inner.limits).finish_non_exhaustive()
+        f.debug_struct("Engine")
+            .field("limits", &self.inner.limits)
+            .field("trusted_keys", &self.inner.trusted_keys)
+            .finish_non_exhaustive()
     }
 }
 

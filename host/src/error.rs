@@ -54,9 +54,57 @@ impl NameError {
     }
 }
 
+/// Why a policy's signature was refused (see [`TrustedKeys`](crate::TrustedKeys)).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// Keys are trusted, and the policy comes without a signature.
+    #[error(
+        "policy `{policy}` is not signed, and this host loads only policies signed by a trusted key: run `pathsec sign --key <secret key file> {policy}` and put the `{policy}.sig` it writes beside the policy"
+    )]
+    Unsigned {
+        /// The policy.
+        policy: String,
+    },
+    /// A key or signature file cannot be read as one.
+    #[error("`{file}` is malformed: {reason}")]
+    Malformed {
+        /// The file (or the policy's signature file).
+        file: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The signing key is not one of the trusted keys.
+    #[error(
+        "policy `{policy}` is signed by key {key_id}, which this host does not trust (it trusts {}): sign it with a trusted key, or add that key's public file to the host's trusted keys",
+        trusted.join(", ")
+    )]
+    UntrustedKey {
+        /// The policy.
+        policy: String,
+        /// The id of the key that signed it.
+        key_id: String,
+        /// The ids of the trusted keys.
+        trusted: Vec<String>,
+    },
+    /// The signature is not valid for these bytes: the component was changed after signing, or the
+    /// signature is another component's.
+    #[error(
+        "policy `{policy}`: its signature by key {key_id} does not match its content (changed after signing, or the signature of another policy): sign this file again"
+    )]
+    Invalid {
+        /// The policy.
+        policy: String,
+        /// The id of the key the signature claims.
+        key_id: String,
+    },
+}
+
 /// A policy that cannot be loaded. The message names the policy and says what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// The policy's signature is missing or refused.
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
     /// The policy file cannot be read.
     #[error("cannot read policy `{}`", path.display())]
     Read {

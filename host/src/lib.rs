@@ -66,6 +66,7 @@ mod request;
 mod runtime;
 mod sandbox;
 mod selfcheck;
+mod signing;
 mod store;
 mod watch;
 mod worker;
@@ -78,8 +79,8 @@ pub use decision::{Action, Decision, PolicyFault, Reason};
 pub use device::{DeviceId, RegistrationReport};
 pub use engine::{Engine, EngineBuilder};
 pub use error::{
-    ArtifactCacheError, EngineError, FileError, FqdnError, LoadError, NameError, PlmnIdError, SwapError,
-    TooManyDevicesError, UnknownDeviceError, WatchError,
+    ArtifactCacheError, EngineError, FileError, FqdnError, LoadError, NameError, PlmnIdError, SignatureError,
+    SwapError, TooManyDevicesError, UnknownDeviceError, WatchError,
 };
 pub use factfile::{DeviceFile, FactsFile, ListsFile, PathBFile, RequestFile};
 pub use facts::{AccessKind, Attach, FactSet, FactSetBuilder, LinkState, ServerId};
@@ -89,6 +90,7 @@ pub use plmn::PlmnId;
 pub use policy::Policy;
 pub use request::{AccessIntegrity, EndToEnd, Event, EventKind, Registration, Request, Role, TriggerCheck};
 pub use runtime::{Runtime, RuntimeBuilder};
+pub use signing::{PolicySignature, PublicKey, SIGNATURE_SUFFIX, SecretKey, TrustedKeys, read_signature_beside};
 pub use watch::{DirectoryEvent, PolicyDirectory, Watcher};
 pub use worker::Worker;
 

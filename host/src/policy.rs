@@ -51,8 +51,14 @@ enum Header {
     NotWasm,
 }
 
-/// Refuses what is not a component before anything is compiled.
-pub(crate) fn check_header(name: &str, bytes: &[u8]) -> Result<(), LoadError> {
+/// Refuses, before anything is compiled, a policy whose signature `engine` does not accept, and what is
+/// not a component.
+pub(crate) fn admit(engine: &Engine, name: &str, bytes: &[u8], signature: Option<&str>) -> Result<(), LoadError> {
+    engine.trusted_keys().check(name, bytes, signature)?;
+    check_header(name, bytes)
+}
+
+fn check_header(name: &str, bytes: &[u8]) -> Result<(), LoadError> {
     match header(bytes) {
         Header::Component => Ok(()),
         Header::CoreModule => Err(LoadError::CoreModule { name: name.to_owned() }),
@@ -70,8 +76,13 @@ fn header(bytes: &[u8]) -> Header {
 
 impl Policy {
     /// Compiles, checks and pre-instantiates a component.
-    pub(crate) fn load(engine: &Engine, name: &str, bytes: &[u8]) -> Result<Policy, LoadError> {
-        check_header(name, bytes)?;
+    pub(crate) fn load(
+        engine: &Engine,
+        name: &str,
+        bytes: &[u8],
+        signature: Option<&str>,
+    ) -> Result<Policy, LoadError> {
+        admit(engine, name, bytes, signature)?;
         let component = Component::new(engine.wasmtime(), bytes)
             .map_err(|e| LoadError::Compile { name: name.to_owned(), message: format!("{e:#}") })?;
         Policy::from_component(engine, name, Source { size: bytes.len(), digest: digest::sha256_hex(bytes) }, component)

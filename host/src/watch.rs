@@ -1,5 +1,7 @@
 //! The policy directory: operators drop `NAME.wasm` into one directory; a new or changed file is loaded
-//! and swapped in, a broken one is reported and ignored (the active policy stays). The directory is
+//! and swapped in, a broken one is reported and ignored (the active policy stays). A policy's signature
+//! is `NAME.wasm.sig` beside it; a new or changed signature counts as a change of its policy, so a
+//! signature that arrives after its policy was refused unsigned gets it loaded. The directory is
 //! opened through cap-std, so nothing outside it is read, even through a symlink.
 
 use std::collections::HashMap;
@@ -17,6 +19,7 @@ use crate::digest;
 use crate::engine::Engine;
 use crate::error::WatchError;
 use crate::runtime::Runtime;
+use crate::signing::SIGNATURE_SUFFIX;
 
 /// What one scan of the directory did.
 #[derive(Debug)]
@@ -51,9 +54,16 @@ pub struct PolicyDirectory {
 
 #[derive(Clone, PartialEq, Eq)]
 struct Seen {
-    len: u64,
-    modified: Option<SystemTime>,
+    stamp: Stamp,
+    /// Of the policy and its signature.
     digest: String,
+}
+
+/// A policy file's and its signature file's length and modification time.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+struct Stamp {
+    policy: (u64, Option<SystemTime>),
+    signature: Option<(u64, Option<SystemTime>)>,
 }
 
 impl PolicyDirectory {
@@ -80,34 +90,39 @@ impl PolicyDirectory {
     /// `runtime` — so after a scan the most recently changed good file is active.
     pub fn scan(&mut self, runtime: &Runtime) -> Result<Vec<DirectoryEvent>, WatchError> {
         let scan_error = |source| WatchError::Scan { path: self.path.clone(), source };
-        let mut changed = Vec::new();
-        let mut symlinks = Vec::new();
+        let mut entries = HashMap::new();
         for entry in self.dir.entries().map_err(scan_error)? {
             let entry = entry.map_err(scan_error)?;
             let Ok(file) = entry.file_name().into_string() else { continue };
+            // The entry itself, not what a symbolic link points to.
+            let Ok(metadata) = entry.metadata() else { continue };
+            entries.insert(file, metadata);
+        }
+        let stamp = |metadata: &cap_std::fs::Metadata| (metadata.len(), metadata.modified().ok().map(|t| t.into_std()));
+        let mut changed = Vec::new();
+        let mut symlinks = Vec::new();
+        for (file, metadata) in &entries {
             if !file.ends_with(".wasm") || file.starts_with('.') {
                 continue;
             }
-            // The entry itself, not what a symbolic link points to.
-            let Ok(metadata) = entry.metadata() else { continue };
-            let modified = metadata.modified().ok().map(|time| time.into_std());
-            let unchanged =
-                self.seen.get(&file).is_some_and(|seen| seen.len == metadata.len() && seen.modified == modified);
-            if unchanged {
+            let signature = entries.get(&format!("{file}{SIGNATURE_SUFFIX}")).filter(|m| m.is_file()).map(stamp);
+            let now = Stamp { policy: stamp(metadata), signature };
+            if self.seen.get(file).is_some_and(|seen| seen.stamp == now) {
                 continue;
             }
             if metadata.is_file() {
-                changed.push((modified, file));
+                changed.push((now.policy.1.max(signature.and_then(|s| s.1)), file.clone(), now));
             } else if metadata.file_type().is_symlink() {
                 let error = format!("`{file}` is a symbolic link: put the policy file itself in the directory");
-                self.seen.insert(file.clone(), Seen { len: metadata.len(), modified, digest: String::new() });
-                symlinks.push(DirectoryEvent::Rejected { file, error });
+                self.seen.insert(file.clone(), Seen { stamp: now, digest: String::new() });
+                symlinks.push(DirectoryEvent::Rejected { file: file.clone(), error });
             }
         }
-        changed.sort();
+        // Oldest change first, so the most recent good policy ends up active.
+        changed.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
         let mut events = symlinks;
-        for (modified, file) in changed {
-            if let Some(event) = self.offer(runtime, file, modified) {
+        for (_, file, stamp) in changed {
+            if let Some(event) = self.offer(runtime, file, stamp) {
                 events.push(event);
             }
         }
@@ -115,7 +130,7 @@ impl PolicyDirectory {
     }
 
     /// Loads one changed file and swaps it in; `None` when its content did not change after all.
-    fn offer(&mut self, runtime: &Runtime, file: String, modified: Option<SystemTime>) -> Option<DirectoryEvent> {
+    fn offer(&mut self, runtime: &Runtime, file: String, stamp: Stamp) -> Option<DirectoryEvent> {
         let started = Instant::now();
         let bytes = match self.dir.read(&file) {
             Ok(bytes) => bytes,
@@ -123,15 +138,28 @@ impl PolicyDirectory {
                 return Some(DirectoryEvent::Rejected { error: format!("cannot read `{file}`: {error}"), file });
             }
         };
-        let seen = Seen { len: bytes.len() as u64, modified, digest: digest::sha256_hex(&bytes) };
+        let signature_file = format!("{file}{SIGNATURE_SUFFIX}");
+        let signature = match stamp.signature.map(|_| self.dir.read_to_string(&signature_file)).transpose() {
+            Ok(signature) => signature,
+            Err(error) => {
+                let error = format!("cannot read `{signature_file}`: {error}");
+                return Some(DirectoryEvent::Rejected { error, file });
+            }
+        };
+        let digest = digest::sha256_hex(&bytes)
+            + &signature.as_deref().map(|s| digest::sha256_hex(s.as_bytes())).unwrap_or_default();
+        let seen = Seen { stamp, digest };
         let same_content = self.seen.get(&file).is_some_and(|before| before.digest == seen.digest);
         self.seen.insert(file.clone(), seen);
         if same_content {
             return None;
         }
         let loaded = match &self.artifacts {
-            Some(cache) => cache.load_policy(&self.engine, &file, &bytes),
-            None => self.engine.load_policy(&file, &bytes).map(|policy| (policy, Origin::Compiled)),
+            Some(cache) => cache.load_signed_policy(&self.engine, &file, &bytes, signature.as_deref()),
+            None => self
+                .engine
+                .load_signed_policy(&file, &bytes, signature.as_deref())
+                .map(|policy| (policy, Origin::Compiled)),
         };
         let (policy, origin) = match loaded {
             Ok(loaded) => loaded,

@@ -58,6 +58,61 @@ fn check_reports_a_good_policy_and_refuses_a_bad_one() {
 }
 
 #[test]
+fn keygen_sign_and_check_with_a_trusted_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let policy = policy_file(dir.path(), "reference.wasm", pathsec::bundled::REFERENCE);
+    let ops = dir.path().join("ops");
+    let output = pathsec().arg("keygen").arg(&ops).output().expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("ops.key")).expect("secret key").permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the secret key is readable by its owner only");
+    }
+    let again = pathsec().arg("keygen").arg(&ops).output().expect("runs");
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("ops.key` exists: a key is never overwritten"), "{}", stderr(&again));
+
+    let public = dir.path().join("ops.pub");
+    let check = || pathsec().arg("check").arg("--trusted-key").arg(&public).arg(&policy).output().expect("runs");
+    let unsigned = check();
+    assert_eq!(unsigned.status.code(), Some(2));
+    assert!(stderr(&unsigned).starts_with("error: policy `reference.wasm` is not signed"), "{}", stderr(&unsigned));
+
+    let output =
+        pathsec().arg("sign").arg("--key").arg(dir.path().join("ops.key")).arg(&policy).output().expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stdout(&output).contains("reference.wasm.sig"), "{}", stdout(&output));
+    let signed = check();
+    assert_eq!(signed.status.code(), Some(0), "{}", stderr(&signed));
+
+    // A stranger's key is not the one that signed.
+    let stranger = dir.path().join("stranger");
+    pathsec().arg("keygen").arg(&stranger).output().expect("runs");
+    let output = pathsec()
+        .arg("check")
+        .arg("--trusted-key")
+        .arg(dir.path().join("stranger.pub"))
+        .arg(&policy)
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("which this host does not trust"), "{}", stderr(&output));
+
+    // A secret key where a public one belongs says so.
+    let output = pathsec()
+        .arg("check")
+        .arg("--trusted-key")
+        .arg(dir.path().join("ops.key"))
+        .arg(&policy)
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("is it a public key?"), "{}", stderr(&output));
+}
+
+#[test]
 fn eval_exit_codes_tell_trusted_untrusted_and_error_apart() {
     let dir = tempfile::tempdir().expect("temp dir");
     let policy = policy_file(dir.path(), "reference.wasm", pathsec::bundled::REFERENCE);

@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use pathsec::{Engine, Runtime};
+use pathsec::Runtime;
 
-use super::{Format, Outcome, Result, human, load_policy};
+use super::{Format, Outcome, Result, engine, human, load_policy};
 
 /// Options of `pathsec check`.
 #[derive(clap::Args)]
@@ -15,11 +15,15 @@ pub struct Check {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
+    /// A public key (`pathsec keygen`'s `NAME.pub`) the policy must be signed by, as a host trusting
+    /// it requires; repeat for several. The signature is read from `POLICY.wasm.sig`.
+    #[arg(long = "trusted-key", value_name = "FILE")]
+    trusted_keys: Vec<PathBuf>,
 }
 
 impl Check {
     pub fn run(self) -> Result {
-        let engine = Engine::new()?;
+        let engine = engine(&self.trusted_keys)?;
         let loaded = load_policy(&engine, &self.policy, None)?;
         let policy = &loaded.policy;
         // The self-check a swap runs: probe facts, every event of both roles.

@@ -5,14 +5,16 @@ mod check;
 mod compile;
 mod demo;
 mod eval;
+mod keygen;
 mod new_policy;
+mod sign;
 mod test;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use pathsec::{ArtifactCache, Engine, Policy};
+use pathsec::{ArtifactCache, Engine, Policy, PublicKey, TrustedKeys};
 
 /// Decides whether the network path to a peer is secure, with operator policies in WebAssembly.
 #[derive(clap::Parser)]
@@ -30,6 +32,10 @@ pub enum Command {
     Demo(demo::Demo),
     /// Create a new Rust policy from the template.
     NewPolicy(new_policy::NewPolicy),
+    /// Make an ed25519 key pair for signing policies.
+    Keygen(keygen::Keygen),
+    /// Sign a policy, for hosts that load only signed policies.
+    Sign(sign::Sign),
 }
 
 /// How a command ended: its exit code.
@@ -65,6 +71,8 @@ impl Command {
             Command::Test(command) => command.run(),
             Command::Demo(command) => command.run(),
             Command::NewPolicy(command) => command.run(),
+            Command::Keygen(command) => command.run(),
+            Command::Sign(command) => command.run(),
         }
     }
 }
@@ -93,7 +101,19 @@ pub struct Loaded {
     pub took: Duration,
 }
 
-/// Loads a policy file, through the artifact cache in `cache` if given.
+/// An engine that trusts the public keys in `files` (none: signatures are not required).
+pub fn engine(files: &[PathBuf]) -> std::result::Result<Engine, Box<dyn std::error::Error>> {
+    let mut keys = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| format!("cannot read the trusted key `{}`: {e}", file.display()))?;
+        keys.push(PublicKey::parse(&file.display().to_string(), &text)?);
+    }
+    Ok(Engine::builder().trusted_keys(TrustedKeys::new(keys)).build()?)
+}
+
+/// Loads a policy file (and its signature, `<file>.sig`, when there is one), through the artifact
+/// cache in `cache` if given.
 pub fn load_policy(
     engine: &Engine,
     path: &Path,
@@ -104,7 +124,8 @@ pub fn load_policy(
         Some(dir) => {
             let bytes =
                 std::fs::read(path).map_err(|source| pathsec::LoadError::Read { path: path.to_owned(), source })?;
-            ArtifactCache::open(dir)?.load_policy(engine, &file_name(path), &bytes)?.0
+            let signature = pathsec::read_signature_beside(path)?;
+            ArtifactCache::open(dir)?.load_signed_policy(engine, &file_name(path), &bytes, signature.as_deref())?.0
         }
         None => engine.load_policy_file(path)?,
     };
