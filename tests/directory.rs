@@ -185,3 +185,19 @@ fn a_watch_thread_swaps_in_a_dropped_policy() {
     assert!(started.elapsed() < Duration::from_secs(5));
     drop(watcher);
 }
+
+#[test]
+fn a_file_over_the_size_limit_is_reported_without_being_read() {
+    let (runtime, _) = runtime();
+    let policies = private_dir();
+    let mut directory = PolicyDirectory::open(policies.path(), pathsec_suite::engine()).expect("opens");
+    // Sparse: 100 MB long, nothing written; reading it would take 100 MB of memory.
+    let file = std::fs::File::create(policies.path().join("huge.wasm")).expect("create");
+    file.set_len(100 << 20).expect("sparse 100 MB");
+    let events = directory.scan(&runtime).expect("scans");
+    let [DirectoryEvent::Rejected { file, error }] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!(file, "huge.wasm");
+    assert!(error.starts_with("cannot load policy `huge.wasm`: it is 104857600 bytes, more than the limit"), "{error}");
+    assert_eq!(runtime.policy().name(), "always-secure");
+    assert!(directory.scan(&runtime).expect("scans").is_empty(), "reported once, until it changes");
+}

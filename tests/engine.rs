@@ -22,6 +22,14 @@ fn limits_are_checked_when_the_engine_is_built() {
         build(Limits { memory: 1000, ..Limits::default() }),
         "invalid limit `memory`: 1000 bytes is less than one 64 KiB page"
     );
+    assert_eq!(
+        build(Limits { module_size: 0, ..Limits::default() }),
+        "invalid limit `module_size`: must be at least 1"
+    );
+    assert_eq!(
+        build(Limits { list_entries: 0, ..Limits::default() }),
+        "invalid limit `list_entries`: must be at least 1"
+    );
     assert!(Engine::builder().limits(Limits::default()).build().is_ok());
 }
 

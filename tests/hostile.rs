@@ -235,6 +235,60 @@ fn endless_load_hits_the_load_deadline() {
 }
 
 #[test]
+fn limit_hits_are_counted_per_engine() {
+    let engine = engine();
+    assert_eq!(engine.limit_hits(), pathsec::LimitHits::default());
+    for body in [SPIN, MEMORY_BOMB] {
+        let mut hostile = load(&engine, &misbehaving_for_devices(body)).decider();
+        assert!(hostile.decide(&facts(), &request(Role::Device, Event::SendData)).fault.is_some());
+    }
+    let hits = engine.limit_hits();
+    assert_eq!((hits.deadline, hits.memory, hits.module_size, hits.list_entries), (1, 1, 0, 0));
+    assert_eq!(engine.clone().limit_hits(), hits, "clones share the counts");
+}
+
+#[test]
+fn a_policy_over_the_size_limit_is_refused_and_a_file_of_it_is_not_read() {
+    let limits = pathsec::Limits { module_size: 1 << 20, ..pathsec::Limits::default() };
+    let engine = Engine::builder().limits(limits).build().expect("engine");
+    let big = vec![0u8; (1 << 20) + 1];
+    let error = engine.load_policy("big.wasm", &big).expect_err("too large");
+    assert!(matches!(error, LoadError::TooLarge { size, limit, .. } if size == (1 << 20) + 1 && limit == 1 << 20));
+    assert!(error.to_string().starts_with("cannot load policy `big.wasm`: it is 1048577 bytes, more than the limit"));
+
+    // A 100 MB file: refused from its size alone (a sparse file: nothing is written, nothing is read).
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("huge.wasm");
+    std::fs::File::create(&path).expect("create").set_len(100 << 20).expect("sparse 100 MB");
+    let error = pathsec_suite::engine().load_policy_file(&path).expect_err("too large for the default limit");
+    assert!(matches!(error, LoadError::TooLarge { size, .. } if size == 100 << 20), "{error}");
+    assert_eq!(engine.limit_hits().module_size, 1);
+}
+
+#[test]
+fn lists_over_the_entry_limit_are_not_loaded_and_decisions_fail_closed() {
+    let limits = pathsec::Limits { list_entries: 2, ..pathsec::Limits::default() };
+    let engine = Engine::builder().limits(limits).build().expect("engine");
+    let mut decider = load(&engine, pathsec::bundled::REFERENCE).decider();
+    let mut builder = facts().to_builder();
+    for network in ["20801", "20802"] {
+        builder.trust_path_a(network.parse().expect("valid"));
+    }
+    let long = builder.build();
+    let decision = decider.decide(&long, &request(Role::Server, Event::SendData));
+    assert_eq!(decision.action, Action::SecureThenSend);
+    let fault = decision.fault.expect("a fault");
+    assert!(matches!(*fault, PolicyFault::ListTooLong { list: "List 1", entries: 3, limit: 2, .. }), "{fault}");
+    assert!(fault.to_string().contains("raise `Limits::list_entries`"), "{fault}");
+    assert_eq!(engine.limit_hits().list_entries, 1);
+    // The same generation is not tried again; a shorter one loads.
+    decider.decide(&long, &request(Role::Server, Event::SendData));
+    assert_eq!(engine.limit_hits().list_entries, 1);
+    let decision = decider.decide(&facts(), &request(Role::Server, Event::SendData));
+    assert_eq!((decision.action, decision.fault), (Action::SendPlain, None));
+}
+
+#[test]
 fn engine_keeps_deciding_after_hostile_policies() {
     let engine = engine();
     for bytes in [misbehaving_for_devices(SPIN), misbehaving_for_devices(MEMORY_BOMB), misbehaving_for_devices(TRAP)] {

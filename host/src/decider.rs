@@ -171,6 +171,13 @@ fn ready<'a>(
         return Err(Arc::clone(fault));
     }
     let engine = policy.engine();
+    if let Some(fault) = too_long(engine, facts) {
+        engine.limit_counters().record(&fault);
+        let fault = Arc::new(fault);
+        live.loaded = None;
+        live.rejected = Some((generation, Arc::clone(&fault)));
+        return Err(fault);
+    }
     arm(&mut live.store, load_ticks);
     let started = engine.ticks();
     match live.exports.decide.call_load(&mut live.store, &bindings::facts(facts)) {
@@ -189,6 +196,19 @@ fn ready<'a>(
     }
 }
 
+/// The first of `facts`' lists longer than the engine's [`Limits::list_entries`](crate::Limits).
+fn too_long(engine: &Engine, facts: &FactSet) -> Option<PolicyFault> {
+    let limit = engine.limits().list_entries;
+    let lists =
+        [("List 1", facts.path_a().len()), ("List 2", facts.path_b().len()), ("List 3", facts.interconnect().len())];
+    lists.into_iter().find(|&(_, entries)| entries > limit).map(|(list, entries)| PolicyFault::ListTooLong {
+        generation: facts.generation(),
+        list,
+        entries,
+        limit,
+    })
+}
+
 /// A fresh instance of `policy`, made under the load deadline.
 fn instantiate(policy: &Policy, load_ticks: u64) -> Result<Live, Arc<PolicyFault>> {
     let engine = policy.engine();
@@ -201,10 +221,12 @@ fn instantiate(policy: &Policy, load_ticks: u64) -> Result<Live, Arc<PolicyFault
             let refused = store.data_mut().limiter.refused_memory.take();
             let memory_limit = store.data().limiter.memory_limit();
             let elapsed = elapsed_since(engine, started);
-            Err(Arc::new(match classify(&error, refused, memory_limit, elapsed, engine.limits().load_deadline) {
+            let fault = match classify(&error, refused, memory_limit, elapsed, engine.limits().load_deadline) {
                 PolicyFault::Trap { message } => PolicyFault::Instantiate { message },
                 fault => fault,
-            }))
+            };
+            engine.limit_counters().record(&fault);
+            Err(Arc::new(fault))
         }
     }
 }
@@ -214,7 +236,9 @@ fn fault(live: &mut Live, engine: &Engine, error: &wasmtime::Error, started: u64
     live.poisoned = true;
     let refused = live.store.data_mut().limiter.refused_memory.take();
     let memory_limit = live.store.data().limiter.memory_limit();
-    Arc::new(classify(error, refused, memory_limit, elapsed_since(engine, started), limit))
+    let fault = classify(error, refused, memory_limit, elapsed_since(engine, started), limit);
+    engine.limit_counters().record(&fault);
+    Arc::new(fault)
 }
 
 /// Time since `started` (a tick count), at the deadline clock's resolution.

@@ -164,6 +164,21 @@ pub enum PolicyFault {
         /// The policy's message.
         message: String,
     },
+    /// A list of the fact generation is longer than [`Limits::list_entries`](crate::Limits): the
+    /// generation is not loaded.
+    #[error(
+        "{list} of fact generation {generation} has {entries} entries, more than the limit of {limit}: shorten the list, or raise `Limits::list_entries`"
+    )]
+    ListTooLong {
+        /// The generation.
+        generation: u64,
+        /// Which list: `List 1`, `List 2` or `List 3`.
+        list: &'static str,
+        /// Its entries.
+        entries: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// A fresh instance of the policy could not be made.
     #[error("policy cannot be instantiated: {message}")]
     Instantiate {

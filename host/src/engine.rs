@@ -8,7 +8,7 @@ use std::thread;
 use wasmtime::component::Linker;
 
 use crate::error::{EngineError, LoadError};
-use crate::limits::{Limits, TICK};
+use crate::limits::{LimitCounters, LimitHits, Limits, TICK};
 use crate::policy::Policy;
 use crate::sandbox::{self, StoreState};
 use crate::signing::{self, TrustedKeys};
@@ -30,6 +30,7 @@ struct EngineInner {
     linker: Linker<StoreState>,
     limits: Limits,
     trusted_keys: TrustedKeys,
+    limit_hits: LimitCounters,
     ticker: Ticker,
 }
 
@@ -67,7 +68,8 @@ impl EngineBuilder {
         let linker = sandbox::linker(&wasmtime).map_err(config_error)?;
         let ticker = Ticker::start(wasmtime.clone())?;
         let (limits, trusted_keys) = (self.limits, self.trusted_keys);
-        Ok(Engine { inner: Arc::new(EngineInner { wasmtime, linker, limits, trusted_keys, ticker }) })
+        let limit_hits = LimitCounters::default();
+        Ok(Engine { inner: Arc::new(EngineInner { wasmtime, linker, limits, trusted_keys, limit_hits, ticker }) })
     }
 }
 
@@ -85,6 +87,25 @@ impl Engine {
     /// The limits every policy of this engine runs under.
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
+    }
+
+    /// How often each limit was hit since the engine started.
+    pub fn limit_hits(&self) -> LimitHits {
+        self.inner.limit_hits.hits()
+    }
+
+    pub(crate) fn limit_counters(&self) -> &LimitCounters {
+        &self.inner.limit_hits
+    }
+
+    /// Refuses a component of `size` bytes larger than [`Limits::module_size`], counting the hit.
+    pub(crate) fn check_size(&self, name: &str, size: u64) -> Result<(), LoadError> {
+        let limit = self.inner.limits.module_size;
+        if size > limit as u64 {
+            self.inner.limit_hits.module_too_large();
+            return Err(LoadError::TooLarge { name: name.to_owned(), size, limit });
+        }
+        Ok(())
     }
 
     /// The keys policies must be signed by (empty: no signature needed).
@@ -109,9 +130,12 @@ impl Engine {
     /// name names the policy.
     pub fn load_policy_file(&self, path: impl AsRef<Path>) -> Result<Policy, LoadError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
-        let signature = signing::read_signature_beside(path)?;
         let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let read_error = |source| LoadError::Read { path: path.to_owned(), source };
+        // Not even read when too large.
+        self.check_size(&name, std::fs::metadata(path).map_err(read_error)?.len())?;
+        let bytes = std::fs::read(path).map_err(read_error)?;
+        let signature = signing::read_signature_beside(path)?;
         self.load_signed_policy(&name, &bytes, signature.as_deref())
     }
 

@@ -105,6 +105,18 @@ pub enum LoadError {
     /// The policy's signature is missing or refused.
     #[error(transparent)]
     Signature(#[from] SignatureError),
+    /// The component is larger than [`Limits::module_size`](crate::Limits).
+    #[error(
+        "cannot load policy `{name}`: it is {size} bytes, more than the limit of {limit}: is it the policy build's `.wasm`? (raise `Limits::module_size` if it is)"
+    )]
+    TooLarge {
+        /// The policy's name.
+        name: String,
+        /// Its size in bytes.
+        size: u64,
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// The policy file cannot be read.
     #[error("cannot read policy `{}`", path.display())]
     Read {

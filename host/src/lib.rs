@@ -85,7 +85,7 @@ pub use error::{
 pub use factfile::{DeviceFile, FactsFile, ListsFile, PathBFile, RequestFile};
 pub use facts::{AccessKind, Attach, FactSet, FactSetBuilder, LinkState, ServerId};
 pub use fqdn::Fqdn;
-pub use limits::Limits;
+pub use limits::{LimitHits, Limits};
 pub use plmn::PlmnId;
 pub use policy::Policy;
 pub use request::{AccessIntegrity, EndToEnd, Event, EventKind, Registration, Request, Role, TriggerCheck};

@@ -1,7 +1,9 @@
 //! Resource limits: what one decision, one load and one policy instance may use.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::decision::PolicyFault;
 use crate::error::EngineError;
 
 /// The epoch ticker's period: the resolution of every deadline.
@@ -21,6 +23,12 @@ pub struct Limits {
     pub table_elements: usize,
     /// Most core instances, tables and memories one policy instance may create. Default 64.
     pub instances: usize,
+    /// Largest policy component loaded, in bytes; a larger file is refused before it is read. Default
+    /// 32 MiB (a Python policy is ~18 MB, a Rust one ~60 KB).
+    pub module_size: usize,
+    /// Most entries each of Lists 1, 2 and 3 may have when loaded into a policy; a fact generation with
+    /// a longer list is not loaded, and decisions on it fail closed. Default 1,000,000.
+    pub list_entries: usize,
 }
 
 impl Default for Limits {
@@ -31,6 +39,8 @@ impl Default for Limits {
             memory: 64 << 20,
             table_elements: 100_000,
             instances: 64,
+            module_size: 32 << 20,
+            list_entries: 1_000_000,
         }
     }
 }
@@ -47,8 +57,15 @@ impl Limits {
         if self.memory < 1 << 16 {
             return problem("memory", format!("{} bytes is less than one 64 KiB page", self.memory));
         }
-        if self.instances == 0 || self.table_elements == 0 {
-            return problem("instances/table_elements", "must be at least 1".to_owned());
+        for (name, value) in [
+            ("instances", self.instances),
+            ("table_elements", self.table_elements),
+            ("module_size", self.module_size),
+            ("list_entries", self.list_entries),
+        ] {
+            if value == 0 {
+                return problem(name, "must be at least 1".to_owned());
+            }
         }
         Ok(())
     }
@@ -56,6 +73,56 @@ impl Limits {
     /// The deadline for a batch of `requests`: [`Limits::deadline`] per started 64.
     pub(crate) fn batch_deadline(&self, requests: usize) -> Duration {
         self.deadline.saturating_mul(u32::try_from(requests.div_ceil(64).max(1)).unwrap_or(u32::MAX))
+    }
+}
+
+/// How often each limit was hit since the engine started (every clone of an engine shares them). A
+/// batch that hits a limit counts once.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LimitHits {
+    /// Calls stopped at [`Limits::deadline`] or [`Limits::load_deadline`].
+    pub deadline: u64,
+    /// Memory growths refused at [`Limits::memory`].
+    pub memory: u64,
+    /// Policies refused for [`Limits::module_size`].
+    pub module_size: u64,
+    /// Fact generations not loaded for [`Limits::list_entries`].
+    pub list_entries: u64,
+}
+
+/// The counters behind [`LimitHits`].
+#[derive(Default)]
+pub(crate) struct LimitCounters {
+    deadline: AtomicU64,
+    memory: AtomicU64,
+    module_size: AtomicU64,
+    list_entries: AtomicU64,
+}
+
+impl LimitCounters {
+    /// Counts `fault` if it is a limit hit.
+    pub(crate) fn record(&self, fault: &PolicyFault) {
+        let counter = match fault {
+            PolicyFault::DeadlineExceeded { .. } => &self.deadline,
+            PolicyFault::MemoryLimitExceeded { .. } => &self.memory,
+            PolicyFault::ListTooLong { .. } => &self.list_entries,
+            _ => return,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn module_too_large(&self) {
+        self.module_size.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn hits(&self) -> LimitHits {
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        LimitHits {
+            deadline: get(&self.deadline),
+            memory: get(&self.memory),
+            module_size: get(&self.module_size),
+            list_entries: get(&self.list_entries),
+        }
     }
 }
 

@@ -51,9 +51,10 @@ enum Header {
     NotWasm,
 }
 
-/// Refuses, before anything is compiled, a policy whose signature `engine` does not accept, and what is
-/// not a component.
+/// Refuses, before anything is compiled, a policy larger than the engine's limit, one whose signature
+/// `engine` does not accept, and what is not a component.
 pub(crate) fn admit(engine: &Engine, name: &str, bytes: &[u8], signature: Option<&str>) -> Result<(), LoadError> {
+    engine.check_size(name, bytes.len() as u64)?;
     engine.trusted_keys().check(name, bytes, signature)?;
     check_header(name, bytes)
 }

@@ -132,6 +132,11 @@ impl PolicyDirectory {
     /// Loads one changed file and swaps it in; `None` when its content did not change after all.
     fn offer(&mut self, runtime: &Runtime, file: String, stamp: Stamp) -> Option<DirectoryEvent> {
         let started = Instant::now();
+        // A file over the size limit is not read; it is looked at again when it changes.
+        if let Err(error) = self.engine.check_size(&file, stamp.policy.0) {
+            self.seen.insert(file.clone(), Seen { stamp, digest: String::new() });
+            return Some(DirectoryEvent::Rejected { file, error: error.to_string() });
+        }
         let bytes = match self.dir.read(&file) {
             Ok(bytes) => bytes,
             Err(error) => {
