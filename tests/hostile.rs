@@ -90,6 +90,35 @@ fn memory_growth_hits_the_cap() {
 }
 
 #[test]
+fn deep_recursion_exhausts_the_stack_and_fails_closed() {
+    let engine = engine();
+    let mut decider = load(&engine, &misbehaving_for_devices(RECURSE)).decider();
+    fails_closed_then_recovers(
+        &mut decider,
+        |fault| matches!(fault, PolicyFault::Trap { message } if message.contains("call stack exhausted")),
+    );
+}
+
+#[test]
+fn a_trap_halfway_through_a_batch_fails_the_whole_batch_closed() {
+    let engine = engine();
+    let policy = load(&engine, &fixtures::packed_policy(LOAD_OK, DECIDE_STRICT, BATCH_EMPTY, PACKED_TRAP_HALFWAY));
+    let mut decider = policy.decider();
+    let requests = [request(Role::Server, Event::SendData), request(Role::Device, Event::ReceiveProtected)];
+    for _ in 0..3 {
+        let batch = decider.decide_batch(&facts(), &requests);
+        // The answer written before the trap is not used: every decision is the fail-closed one.
+        assert_eq!(batch.iter().map(|d| d.action).collect::<Vec<_>>(), [Action::SecureThenSend, Action::Discard]);
+        for decision in &batch {
+            assert!(matches!(decision.fault.as_deref(), Some(PolicyFault::Trap { .. })), "{decision}");
+        }
+        // The same decider answers a single request from a fresh instance.
+        let single = decider.decide(&facts(), &request(Role::Server, Event::SendData));
+        assert_eq!((single.action, single.fault), (Action::SecureThenSend, None));
+    }
+}
+
+#[test]
 fn trap_fails_closed() {
     let engine = engine();
     let mut decider = load(&engine, &misbehaving_for_devices(TRAP)).decider();

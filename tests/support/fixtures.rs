@@ -28,6 +28,13 @@ pub const DECIDE_BAD_ENUM: &str =
 pub const SPIN: &str = "(loop $forever (br $forever)) (unreachable)";
 /// A body that traps.
 pub const TRAP: &str = "(unreachable)";
+/// A `decide` body that calls `decide` (function 2: after `cabi_realloc` and `load`) with its own
+/// arguments, for ever: the call stack runs out.
+pub const RECURSE: &str = "(drop (call 2 (local.get 0) (local.get 1) (local.get 2) (local.get 3) (local.get 4) \
+     (local.get 5) (local.get 6) (local.get 7) (local.get 8) (local.get 9) (local.get 10) (local.get 11) \
+     (local.get 12) (local.get 13) (local.get 14) (local.get 15))) (unreachable)";
+/// A `decide-packed` body that writes its first answer, then traps halfway through the batch.
+pub const PACKED_TRAP_HALFWAY: &str = "(i32.store8 (i32.const 1024) (i32.const 105)) (unreachable)";
 /// A body that grows memory until refused, then traps (as Rust's allocator aborts).
 pub const MEMORY_BOMB: &str = "(block $refused (loop $more (br_if $refused (i32.eq (memory.grow (i32.const 16)) (i32.const -1))) (br $more))) (unreachable)";
 /// The body of `decide-batch` that answers every batch with an empty list.
