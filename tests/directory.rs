@@ -3,10 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use pathsec::{
-    AccessKind, Action, ArtifactCache, Attach, DirectoryEvent, Event, Flow, LinkState, Origin, PolicyDirectory, Role,
-    Runtime,
-};
+use pathsec::{Action, ArtifactCache, DirectoryEvent, Flow, LinkState, Origin, PolicyDirectory, Runtime};
 use pathsec_suite::fixtures::{self, BATCH_EMPTY, LOAD_OK, TRAP};
 
 fn private_dir() -> tempfile::TempDir {
@@ -24,15 +21,8 @@ fn set_mode(path: &std::path::Path, mode: u32) {
 /// A runtime on `always-secure` with one device at home on a fully trusted path.
 fn runtime() -> (Runtime, Flow) {
     let runtime = Runtime::new(pathsec_suite::bundled("always-secure").expect("bundled")).expect("runtime");
-    let home = "310410".parse().expect("valid");
-    let server = runtime.server_id(&"mtc.example.com".parse().expect("valid"));
-    runtime.update_lists(|lists| {
-        lists.trust_path_a(home).trust_path_b(home, server);
-    });
-    let device = runtime.device_id("meter").expect("room for devices");
-    runtime.set_attach(device, Attach { serving: Some(home), home, access: AccessKind::ThreeGpp }).expect("known");
-    runtime.set_link(device, LinkState { ciphering: true, integrity: true }).expect("known");
-    (runtime, Flow { device, server, role: Role::Server, event: Event::SendData })
+    let flow = pathsec_suite::meter_at_home(&runtime, LinkState { ciphering: true, integrity: true });
+    (runtime, flow)
 }
 
 fn names(events: &[DirectoryEvent]) -> Vec<String> {

@@ -2,8 +2,8 @@
 //! untrusted policies with a clear error, and whatever policy a runtime runs stays active.
 
 use pathsec::{
-    AccessKind, Action, ArtifactCache, Attach, DirectoryEvent, Engine, Event, Flow, LinkState, LoadError,
-    PolicyDirectory, Role, Runtime, SecretKey, SignatureError, TrustedKeys,
+    Action, ArtifactCache, DirectoryEvent, Engine, LinkState, LoadError, PolicyDirectory, Runtime, SecretKey,
+    SignatureError, TrustedKeys,
 };
 
 const REFERENCE: &[u8] = pathsec::bundled::REFERENCE;
@@ -73,15 +73,7 @@ fn the_policy_directory_keeps_the_active_policy_until_a_good_signature_arrives()
     let signature = key.sign(REFERENCE).to_text();
     let policy = engine.load_signed_policy("reference.wasm", REFERENCE, Some(&signature)).expect("signed");
     let runtime = Runtime::new(policy).expect("runtime");
-    let home = "310410".parse().expect("valid");
-    let server = runtime.server_id(&"mtc.example.com".parse().expect("valid"));
-    runtime.update_lists(|lists| {
-        lists.trust_path_a(home).trust_path_b(home, server);
-    });
-    let device = runtime.device_id("meter").expect("room");
-    runtime.set_attach(device, Attach { serving: Some(home), home, access: AccessKind::ThreeGpp }).expect("known");
-    runtime.set_link(device, LinkState { ciphering: false, integrity: true }).expect("known");
-    let flow = Flow { device, server, role: Role::Server, event: Event::SendData };
+    let flow = pathsec_suite::meter_at_home(&runtime, LinkState { ciphering: false, integrity: true });
     let mut worker = runtime.worker();
     assert_eq!(worker.decide(&flow).action, Action::SecureThenSend, "the reference rule: ciphering is off");
 

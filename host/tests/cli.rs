@@ -75,8 +75,8 @@ fn keygen_sign_and_check_with_a_trusted_key() {
     assert!(stderr(&again).contains("ops.key` exists: a key is never overwritten"), "{}", stderr(&again));
 
     let public = dir.path().join("ops.pub");
-    let check = || pathsec().arg("check").arg("--trusted-key").arg(&public).arg(&policy).output().expect("runs");
-    let unsigned = check();
+    let check = |key: &Path| pathsec().arg("check").arg("--trusted-key").arg(key).arg(&policy).output().expect("runs");
+    let unsigned = check(&public);
     assert_eq!(unsigned.status.code(), Some(2));
     assert!(stderr(&unsigned).starts_with("error: policy `reference.wasm` is not signed"), "{}", stderr(&unsigned));
 
@@ -84,30 +84,18 @@ fn keygen_sign_and_check_with_a_trusted_key() {
         pathsec().arg("sign").arg("--key").arg(dir.path().join("ops.key")).arg(&policy).output().expect("runs");
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(stdout(&output).contains("reference.wasm.sig"), "{}", stdout(&output));
-    let signed = check();
+    let signed = check(&public);
     assert_eq!(signed.status.code(), Some(0), "{}", stderr(&signed));
 
     // A stranger's key is not the one that signed.
     let stranger = dir.path().join("stranger");
     pathsec().arg("keygen").arg(&stranger).output().expect("runs");
-    let output = pathsec()
-        .arg("check")
-        .arg("--trusted-key")
-        .arg(dir.path().join("stranger.pub"))
-        .arg(&policy)
-        .output()
-        .expect("runs");
+    let output = check(&dir.path().join("stranger.pub"));
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("which this host does not trust"), "{}", stderr(&output));
 
     // A secret key where a public one belongs says so.
-    let output = pathsec()
-        .arg("check")
-        .arg("--trusted-key")
-        .arg(dir.path().join("ops.key"))
-        .arg(&policy)
-        .output()
-        .expect("runs");
+    let output = check(&dir.path().join("ops.key"));
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("is it a public key?"), "{}", stderr(&output));
 }

@@ -8,7 +8,7 @@ pub mod timing;
 
 use std::sync::OnceLock;
 
-use pathsec::{Engine, Policy};
+use pathsec::{AccessKind, Attach, Engine, Event, Flow, LinkState, Policy, Role, Runtime};
 
 /// One engine for a whole test binary, with default limits.
 pub fn engine() -> &'static Engine {
@@ -26,4 +26,19 @@ pub fn bundled(name: &str) -> Option<Policy> {
             .collect()
     });
     policies.iter().find(|(n, _)| *n == name).map(|(_, policy)| policy.clone())
+}
+
+/// Adds device `meter` at home in 310410 and server `mtc.example.com` to `runtime`, both on Lists 1 and
+/// 2, with `link` as the device's access security: the whole path is secure exactly when `link` has
+/// ciphering and integrity on. Answers the server's flow sending data to the device.
+pub fn meter_at_home(runtime: &Runtime, link: LinkState) -> Flow {
+    let home = "310410".parse().expect("valid");
+    let server = runtime.server_id(&"mtc.example.com".parse().expect("valid"));
+    runtime.update_lists(|lists| {
+        lists.trust_path_a(home).trust_path_b(home, server);
+    });
+    let device = runtime.device_id("meter").expect("room for devices");
+    runtime.set_attach(device, Attach { serving: Some(home), home, access: AccessKind::ThreeGpp }).expect("known");
+    runtime.set_link(device, link).expect("known");
+    Flow { device, server, role: Role::Server, event: Event::SendData }
 }
