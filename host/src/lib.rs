@@ -90,7 +90,9 @@ pub use plmn::PlmnId;
 pub use policy::Policy;
 pub use request::{AccessIntegrity, EndToEnd, Event, EventKind, Registration, Request, Role, TriggerCheck};
 pub use runtime::{Runtime, RuntimeBuilder};
-pub use signing::{PolicySignature, PublicKey, SIGNATURE_SUFFIX, SecretKey, TrustedKeys, read_signature_beside};
+pub use signing::{
+    PolicySignature, PublicKey, SIGNATURE_SUFFIX, SecretKey, TrustedKeys, read_signature_beside, signature_path,
+};
 pub use watch::{DirectoryEvent, PolicyDirectory, Watcher};
 pub use worker::Worker;
 

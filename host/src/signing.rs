@@ -187,11 +187,17 @@ impl TrustedKeys {
     }
 }
 
-/// The text of the signature file beside a policy file (`<policy>.sig`), or `None` when there is none.
-pub fn read_signature_beside(policy: &Path) -> Result<Option<String>, LoadError> {
+/// Where a policy file's signature is kept: `<policy>.sig`.
+pub fn signature_path(policy: &Path) -> PathBuf {
     let mut file = policy.as_os_str().to_owned();
     file.push(SIGNATURE_SUFFIX);
-    let path = PathBuf::from(file);
+    PathBuf::from(file)
+}
+
+/// The text of the signature file beside a policy file ([`signature_path`]), or `None` when there is
+/// none.
+pub fn read_signature_beside(policy: &Path) -> Result<Option<String>, LoadError> {
+    let path = signature_path(policy);
     match std::fs::read_to_string(&path) {
         Ok(text) => Ok(Some(text)),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),

@@ -60,7 +60,7 @@ struct Seen {
 }
 
 /// A policy file's and its signature file's length and modification time.
-#[derive(Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 struct Stamp {
     policy: (u64, Option<SystemTime>),
     signature: Option<(u64, Option<SystemTime>)>,

@@ -39,7 +39,7 @@ impl Keygen {
 }
 
 /// `NAME` + `suffix`, whatever `NAME`'s extension.
-pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)

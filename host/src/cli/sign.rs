@@ -3,9 +3,8 @@
 
 use std::path::PathBuf;
 
-use pathsec::{SIGNATURE_SUFFIX, SecretKey, TrustedKeys};
+use pathsec::{SecretKey, TrustedKeys};
 
-use super::keygen::with_suffix;
 use super::{Outcome, Result};
 
 /// Options of `pathsec sign`.
@@ -29,7 +28,7 @@ impl Sign {
         // What a host trusting this key will check, before anything is written.
         let name = self.policy.display().to_string();
         TrustedKeys::new([secret.public_key()]).check(&name, &component, Some(&signature))?;
-        let file = with_suffix(&self.policy, SIGNATURE_SUFFIX);
+        let file = pathsec::signature_path(&self.policy);
         std::fs::write(&file, signature).map_err(|e| format!("cannot write `{}`: {e}", file.display()))?;
         println!("signed `{}` with key {} into `{}`", self.policy.display(), secret.public_key().id(), file.display());
         Ok(Outcome::Success)
