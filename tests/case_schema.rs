@@ -34,10 +34,12 @@ fn a_case_that_wants_nothing_is_refused() {
 
 #[test]
 fn a_case_that_wants_both_is_refused() {
-    let text =
-        format!("note = \"x\"\nwant_error = \"y\"\n{REQUEST}\n[want]\naction = \"accept\"\nreason = \"path-secure\"\n");
+    // The wanted text must not occur in the message, which names the (random) temporary directory.
+    let text = format!(
+        "note = \"x\"\nwant_error = \"NOT IN ANY MESSAGE\"\n{REQUEST}\n[want]\naction = \"accept\"\nreason = \"path-secure\"\n"
+    );
     let error = read("both.toml", &text).expect_err("refused");
-    assert!(error.contains("wanted an error containing `y`, got: "), "{error}");
+    assert!(error.contains("wanted an error containing `NOT IN ANY MESSAGE`, got: "), "{error}");
     assert!(error.contains("a case wants `[want]` or `want_error`, not both"), "{error}");
 }
 
@@ -91,7 +93,7 @@ fn errors_name_the_file_the_line_and_the_field() {
 #[test]
 fn the_wanted_text_is_matched_against_the_message_not_the_source() {
     // A parser that quoted the offending line would let a `want_error` match its own echo.
-    let text = format!("note = \"x\"\nwant_error = \"zzz\"\n{REQUEST}bogus = \"zzz\"\n");
+    let text = format!("note = \"x\"\nwant_error = \"zz zz\"\n{REQUEST}bogus = \"zz zz\"\n");
     let error = read("echo.toml", &text).expect_err("fails");
     assert!(error.contains("got: `DIR/echo.toml` line 12, field `request.bogus`: unknown field `bogus`"), "{error}");
 }
