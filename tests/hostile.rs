@@ -264,6 +264,33 @@ fn endless_load_hits_the_load_deadline() {
 }
 
 #[test]
+fn table_growth_hits_the_cap() {
+    let engine = engine();
+    let mut decider = load(&engine, &misbehaving_for_devices(TABLE_BOMB)).decider();
+    fails_closed_then_recovers(&mut decider, |fault| {
+        matches!(fault, PolicyFault::TableLimitExceeded { requested: 200_000, limit: 100_000 })
+    });
+    assert_eq!(engine.limit_hits().table_elements, 3, "every refused growth counts");
+}
+
+#[test]
+fn a_policy_needing_more_instances_than_the_cap_fails_closed() {
+    let limits = pathsec::Limits { instances: 1, ..pathsec::Limits::default() };
+    let engine = Engine::builder().limits(limits).build().expect("engine starts");
+    // The bundled reference policy is several core instances (the policy and its WASI adapter).
+    let reference = engine.load_policy("reference", pathsec::bundled::REFERENCE).expect("compiles");
+    let decision = reference.decider().decide(&facts(), &request(Role::Server, Event::SendData));
+    assert_eq!((decision.action, decision.reason), (Action::SecureThenSend, Reason::PolicyFault));
+    let fault = decision.fault.expect("a fault");
+    assert!(
+        matches!(&*fault, PolicyFault::InstanceLimitExceeded { count: 2, limit: 1, .. }),
+        "unexpected fault: {fault}"
+    );
+    assert!(fault.to_string().contains("raise `Limits::instances`"), "{fault}");
+    assert_eq!(engine.limit_hits().instances, 1);
+}
+
+#[test]
 fn limit_hits_are_counted_per_engine() {
     let engine = engine();
     assert_eq!(engine.limit_hits(), pathsec::LimitHits::default());
@@ -273,6 +300,7 @@ fn limit_hits_are_counted_per_engine() {
     }
     let hits = engine.limit_hits();
     assert_eq!((hits.deadline, hits.memory, hits.module_size, hits.list_entries), (1, 1, 0, 0));
+    assert_eq!((hits.table_elements, hits.instances), (0, 0));
     assert_eq!(engine.clone().limit_hits(), hits, "clones share the counts");
 }
 
@@ -328,6 +356,41 @@ fn engine_keeps_deciding_after_hostile_policies() {
     let reference = engine.load_policy("reference", pathsec::bundled::REFERENCE).expect("loads");
     let decision = reference.decider().decide(&facts(), &request(Role::Server, Event::SendData));
     assert_eq!((decision.action, decision.reason, decision.fault), (Action::SendPlain, Reason::PathSecure, None));
+}
+
+/// The `snoop` guest (`guest-policies/snoop`) reads files, lists directories, writes files, reads its
+/// environment and arguments, connects to a listener this test opened, sends UDP to it, listens and
+/// resolves names — at load and on every decision — and answers "send without security" if anything
+/// worked. It must get nothing, run to the end (no fault), and nothing may reach the listeners.
+#[test]
+fn a_policy_reaching_for_files_environment_and_network_gets_nothing() {
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("a local TCP listener");
+    tcp.set_nonblocking(true).expect("non-blocking");
+    let port = tcp.local_addr().expect("bound").port();
+    let udp = std::net::UdpSocket::bind(("127.0.0.1", port)).expect("a local UDP socket on the same port");
+    udp.set_nonblocking(true).expect("non-blocking");
+
+    let engine = Engine::new().expect("engine starts");
+    let snoop = engine.load_policy("snoop", &pathsec_suite::guests::test_guest("snoop")).expect("snoop loads");
+    let mut builder = FactSet::builder();
+    let home: PlmnId = "310410".parse().expect("valid");
+    let server = builder.server(format!("p{port}.snoop.test").parse().expect("valid"));
+    builder.trust_path_a(home).trust_path_b(home, server);
+    let facts = builder.build();
+    let mut decider = snoop.decider();
+    for event in [Event::SendData, Event::ReceiveUnprotected] {
+        let request = Request { server, ..request(Role::Server, event) };
+        let decision = decider.decide(&facts, &request);
+        assert_eq!(decision.fault, None, "the snoop runs to its end");
+        assert_eq!(decision.reason, Reason::PolicyRequiresApplicationSecurity, "a capability reached the policy");
+    }
+    let batch = decider.decide_batch(&facts, &[Request { server, ..request(Role::Server, Event::SendData) }; 4]);
+    assert!(batch.iter().all(|d| d.reason == Reason::PolicyRequiresApplicationSecurity), "{batch:?}");
+    assert!(tcp.accept().is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock), "no TCP connection arrived");
+    assert!(udp.recv(&mut [0; 16]).is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock), "no datagram arrived");
+    for path in ["/tmp/pathsec-snoop", "pathsec-snoop"] {
+        assert!(!std::path::Path::new(path).exists(), "the snoop wrote `{path}`");
+    }
 }
 
 fn load_error(bytes: &[u8]) -> LoadError {

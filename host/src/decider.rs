@@ -13,7 +13,7 @@ use crate::bindings;
 use crate::decision::{Decision, PolicyFault};
 use crate::engine::Engine;
 use crate::facts::FactSet;
-use crate::limits;
+use crate::limits::{self, StoreLimiter};
 use crate::packed;
 use crate::policy::{Exports, Policy};
 use crate::request::{EventKind, Request};
@@ -212,17 +212,18 @@ fn too_long(engine: &Engine, facts: &FactSet) -> Option<PolicyFault> {
 /// A fresh instance of `policy`, made under the load deadline.
 fn instantiate(policy: &Policy, load_ticks: u64) -> Result<Live, Arc<PolicyFault>> {
     let engine = policy.engine();
-    let mut store = sandbox::store(engine.wasmtime(), engine.limits());
+    let mut store = sandbox::store(engine);
     store.set_epoch_deadline(load_ticks);
     let started = engine.ticks();
     match policy.instantiate(&mut store) {
         Ok(exports) => Ok(Live { store, exports, loaded: None, rejected: None, poisoned: false }),
         Err(error) => {
-            let refused = store.data_mut().limiter.refused_memory.take();
-            let memory_limit = store.data().limiter.memory_limit();
             let elapsed = elapsed_since(engine, started);
-            let fault = match classify(&error, refused, memory_limit, elapsed, engine.limits().load_deadline) {
-                PolicyFault::Trap { message } => PolicyFault::Instantiate { message },
+            let limiter = &mut store.data_mut().limiter;
+            let fault = match classify(&error, limiter, elapsed, engine.limits().load_deadline) {
+                PolicyFault::Trap { message } => {
+                    instance_limit(&message, limiter.instances_limit()).unwrap_or(PolicyFault::Instantiate { message })
+                }
                 fault => fault,
             };
             engine.limit_counters().record(&fault);
@@ -234,9 +235,8 @@ fn instantiate(policy: &Policy, load_ticks: u64) -> Result<Live, Arc<PolicyFault
 /// The fault behind a failed call. The instance is marked poisoned: a trap leaves its store unusable.
 fn fault(live: &mut Live, engine: &Engine, error: &wasmtime::Error, started: u64, limit: Duration) -> Arc<PolicyFault> {
     live.poisoned = true;
-    let refused = live.store.data_mut().limiter.refused_memory.take();
-    let memory_limit = live.store.data().limiter.memory_limit();
-    let fault = classify(error, refused, memory_limit, elapsed_since(engine, started), limit);
+    let elapsed = elapsed_since(engine, started);
+    let fault = classify(error, &mut live.store.data_mut().limiter, elapsed, limit);
     engine.limit_counters().record(&fault);
     Arc::new(fault)
 }
@@ -251,19 +251,14 @@ fn elapsed_since(engine: &Engine, started: u64) -> Duration {
 /// call that caused it.
 fn arm(store: &mut Store<StoreState>, ticks: u64) {
     store.set_epoch_deadline(ticks);
-    store.data_mut().limiter.refused_memory = None;
+    store.data_mut().limiter.refused = None;
 }
 
-/// Names what went wrong from wasmtime's error and what the limiter refused.
-fn classify(
-    error: &wasmtime::Error,
-    refused_memory: Option<usize>,
-    memory_limit: usize,
-    elapsed: Duration,
-    limit: Duration,
-) -> PolicyFault {
-    if let Some(requested) = refused_memory {
-        return PolicyFault::MemoryLimitExceeded { requested, limit: memory_limit };
+/// Names what went wrong from wasmtime's error and what the limiter refused (forgotten once blamed).
+fn classify(error: &wasmtime::Error, limiter: &mut StoreLimiter, elapsed: Duration, limit: Duration) -> PolicyFault {
+    if let Some(fault) = limiter.refused_fault() {
+        limiter.refused = None;
+        return fault;
     }
     match error.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => PolicyFault::DeadlineExceeded { elapsed, limit },
@@ -271,6 +266,15 @@ fn classify(
         Some(trap) => PolicyFault::Trap { message: trap.to_string() },
         None => PolicyFault::Trap { message: format!("{error:#}") },
     }
+}
+
+/// The instance cap's fault, if wasmtime refused an instantiation with it: its message is
+/// `resource limit exceeded: <resource> count too high at <count>`.
+fn instance_limit(message: &str, limit: usize) -> Option<PolicyFault> {
+    let (_, rest) = message.split_once("resource limit exceeded: ")?;
+    let (resource, count) = rest.split_once(" count too high at ")?;
+    let count = count.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()?;
+    Some(PolicyFault::InstanceLimitExceeded { resource: resource.to_owned(), count, limit })
 }
 
 /// The policy's answer, unless its action does not fit the event.

@@ -156,6 +156,28 @@ pub enum PolicyFault {
         /// The cap, in bytes.
         limit: usize,
     },
+    /// The policy tried to grow a table past the cap.
+    #[error(
+        "policy asked for a table of {requested} elements, more than the limit of {limit}: raise `Limits::table_elements` if the policy needs it"
+    )]
+    TableLimitExceeded {
+        /// The table size asked for, in elements.
+        requested: usize,
+        /// The cap.
+        limit: usize,
+    },
+    /// Instantiating the policy needed more core instances, tables or memories than the cap.
+    #[error(
+        "policy needs more than {limit} {resource}s per instance ({count} asked for): raise `Limits::instances` if the policy needs it"
+    )]
+    InstanceLimitExceeded {
+        /// What ran out: `instance`, `table` or `memory`.
+        resource: String,
+        /// How many were asked for when it ran out.
+        count: usize,
+        /// The cap.
+        limit: usize,
+    },
     /// The policy rejected the facts it was given.
     #[error("policy rejected the facts of generation {generation}: {message}")]
     FactsRejected {

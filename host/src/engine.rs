@@ -30,7 +30,7 @@ struct EngineInner {
     linker: Linker<StoreState>,
     limits: Limits,
     trusted_keys: TrustedKeys,
-    limit_hits: LimitCounters,
+    limit_hits: Arc<LimitCounters>,
     ticker: Ticker,
 }
 
@@ -68,7 +68,7 @@ impl EngineBuilder {
         let linker = sandbox::linker(&wasmtime).map_err(config_error)?;
         let ticker = Ticker::start(wasmtime.clone())?;
         let (limits, trusted_keys) = (self.limits, self.trusted_keys);
-        let limit_hits = LimitCounters::default();
+        let limit_hits = Arc::default();
         Ok(Engine { inner: Arc::new(EngineInner { wasmtime, linker, limits, trusted_keys, limit_hits, ticker }) })
     }
 }
@@ -96,6 +96,11 @@ impl Engine {
 
     pub(crate) fn limit_counters(&self) -> &LimitCounters {
         &self.inner.limit_hits
+    }
+
+    /// The counters, for a store's limiter to count the growths it refuses.
+    pub(crate) fn limit_counters_shared(&self) -> Arc<LimitCounters> {
+        Arc::clone(&self.inner.limit_hits)
     }
 
     /// Refuses a component of `size` bytes larger than [`Limits::module_size`], counting the hit.

@@ -1,5 +1,6 @@
 //! Resource limits: what one decision, one load and one policy instance may use.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -84,6 +85,10 @@ pub struct LimitHits {
     pub deadline: u64,
     /// Memory growths refused at [`Limits::memory`].
     pub memory: u64,
+    /// Table growths refused at [`Limits::table_elements`].
+    pub table_elements: u64,
+    /// Instantiations refused at [`Limits::instances`] (too many core instances, tables or memories).
+    pub instances: u64,
     /// Policies refused for [`Limits::module_size`].
     pub module_size: u64,
     /// Fact generations not loaded for [`Limits::list_entries`].
@@ -95,16 +100,19 @@ pub struct LimitHits {
 pub(crate) struct LimitCounters {
     deadline: AtomicU64,
     memory: AtomicU64,
+    table_elements: AtomicU64,
+    instances: AtomicU64,
     module_size: AtomicU64,
     list_entries: AtomicU64,
 }
 
 impl LimitCounters {
-    /// Counts `fault` if it is a limit hit.
+    /// Counts `fault` if it is a limit hit the limiter did not count already (memory and table growths
+    /// are counted where they are refused, whether or not the policy then fails).
     pub(crate) fn record(&self, fault: &PolicyFault) {
         let counter = match fault {
             PolicyFault::DeadlineExceeded { .. } => &self.deadline,
-            PolicyFault::MemoryLimitExceeded { .. } => &self.memory,
+            PolicyFault::InstanceLimitExceeded { .. } => &self.instances,
             PolicyFault::ListTooLong { .. } => &self.list_entries,
             _ => return,
         };
@@ -120,6 +128,8 @@ impl LimitCounters {
         LimitHits {
             deadline: get(&self.deadline),
             memory: get(&self.memory),
+            table_elements: get(&self.table_elements),
+            instances: get(&self.instances),
             module_size: get(&self.module_size),
             list_entries: get(&self.list_entries),
         }
@@ -131,41 +141,70 @@ pub(crate) fn ticks(limit: Duration) -> u64 {
     (limit.as_nanos().div_ceil(TICK.as_nanos()) as u64).saturating_add(1)
 }
 
-/// The per-store limiter: enforces [`Limits`] and remembers the last memory growth it refused.
+/// The per-store limiter: enforces [`Limits`], counts every growth it refuses, and remembers the last
+/// refused growth so a fault that follows is blamed on it.
 pub(crate) struct StoreLimiter {
     memory: usize,
     table_elements: usize,
     instances: usize,
-    /// The size the policy asked for when growth was last refused.
-    pub(crate) refused_memory: Option<usize>,
+    counters: Arc<LimitCounters>,
+    /// The refused growth since the last call started, if any.
+    pub(crate) refused: Option<Refused>,
+}
+
+/// A growth the limiter refused: what was asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// Linear memory, in bytes.
+    Memory(usize),
+    /// Table elements.
+    Table(usize),
 }
 
 impl StoreLimiter {
-    pub(crate) fn new(limits: &Limits) -> StoreLimiter {
+    pub(crate) fn new(limits: &Limits, counters: Arc<LimitCounters>) -> StoreLimiter {
         StoreLimiter {
             memory: limits.memory,
             table_elements: limits.table_elements,
             instances: limits.instances,
-            refused_memory: None,
+            counters,
+            refused: None,
         }
     }
 
-    pub(crate) fn memory_limit(&self) -> usize {
-        self.memory
+    /// The fault a refused growth explains, with the limit it hit.
+    pub(crate) fn refused_fault(&self) -> Option<PolicyFault> {
+        match self.refused? {
+            Refused::Memory(requested) => Some(PolicyFault::MemoryLimitExceeded { requested, limit: self.memory }),
+            Refused::Table(requested) => {
+                Some(PolicyFault::TableLimitExceeded { requested, limit: self.table_elements })
+            }
+        }
+    }
+
+    /// The instance, table and memory cap of one policy instance.
+    pub(crate) fn instances_limit(&self) -> usize {
+        self.instances
     }
 }
 
 impl wasmtime::ResourceLimiter for StoreLimiter {
     fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         if desired > self.memory {
-            self.refused_memory = Some(desired);
+            self.refused = Some(Refused::Memory(desired));
+            self.counters.memory.fetch_add(1, Ordering::Relaxed);
             return Ok(false);
         }
         Ok(true)
     }
 
     fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        Ok(desired <= self.table_elements)
+        if desired > self.table_elements {
+            self.refused = Some(Refused::Table(desired));
+            self.counters.table_elements.fetch_add(1, Ordering::Relaxed);
+            return Ok(false);
+        }
+        Ok(true)
     }
 
     fn instances(&self) -> usize {

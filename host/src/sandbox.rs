@@ -6,7 +6,8 @@ use wasmtime::component::{Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::TYPES_IMPORT;
-use crate::limits::{Limits, StoreLimiter};
+use crate::engine::Engine;
+use crate::limits::StoreLimiter;
 
 /// The host state of one policy instance.
 pub(crate) struct StoreState {
@@ -36,15 +37,18 @@ pub(crate) fn import_allowed(name: &str) -> bool {
 }
 
 /// A new store for one policy instance. Its epoch deadline traps; callers set it before every call.
-pub(crate) fn store(engine: &wasmtime::Engine, limits: &Limits) -> Store<StoreState> {
+pub(crate) fn store(engine: &Engine) -> Store<StoreState> {
     // `WasiCtx::builder()` starts empty: no preopened directories, environment, arguments or
-    // inherited stdio, and sockets that refuse every address.
+    // inherited stdio, and sockets that refuse every address. The network is also switched off by
+    // name, so a change of those defaults in a later wasmtime-wasi cannot open it
+    // (`tests/hostile.rs` checks with a guest that tries everything).
+    let wasi = WasiCtx::builder().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build();
     let state = StoreState {
-        limiter: StoreLimiter::new(limits),
-        wasi: WasiCtx::builder().build(),
+        limiter: StoreLimiter::new(engine.limits(), engine.limit_counters_shared()),
+        wasi,
         table: ResourceTable::new(),
     };
-    let mut store = Store::new(engine, state);
+    let mut store = Store::new(engine.wasmtime(), state);
     store.limiter(|state| &mut state.limiter);
     store.epoch_deadline_trap();
     store

@@ -35,6 +35,8 @@ pub const RECURSE: &str = "(drop (call 2 (local.get 0) (local.get 1) (local.get 
      (local.get 12) (local.get 13) (local.get 14) (local.get 15))) (unreachable)";
 /// A `decide-packed` body that writes its first answer, then traps halfway through the batch.
 pub const PACKED_TRAP_HALFWAY: &str = "(i32.store8 (i32.const 1024) (i32.const 105)) (unreachable)";
+/// A body that asks for a table of 200,000 elements (past the default cap of 100,000), then traps.
+pub const TABLE_BOMB: &str = "(drop (table.grow (ref.null func) (i32.const 199999))) (unreachable)";
 /// A body that grows memory until refused, then traps (as Rust's allocator aborts).
 pub const MEMORY_BOMB: &str = "(block $refused (loop $more (br_if $refused (i32.eq (memory.grow (i32.const 16)) (i32.const -1))) (br $more))) (unreachable)";
 /// The body of `decide-batch` that answers every batch with an empty list.
@@ -73,6 +75,7 @@ fn module(load: &str, decide: &str, decide_batch: &str, more: &str) -> String {
     format!(
         r#"(module
   (memory (export "memory") 1)
+  (table 1 funcref)
   (data (i32.const 512) "lists rejected")
   (global $heap (mut i32) (i32.const 4096))
   (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)

@@ -3,6 +3,7 @@
 
 pub mod fixtures;
 pub mod generate;
+pub mod guests;
 pub mod native;
 pub mod timing;
 
