@@ -1,10 +1,13 @@
 //! The per-worker flow cache: a decision made for a flow is reused until a fact it was made on changes.
 
+use std::sync::Arc;
+
 use rustc_hash::FxHashMap;
 
 use crate::decision::Decision;
 use crate::device::DeviceId;
 use crate::facts::ServerId;
+use crate::metrics::Counters;
 use crate::request::{AccessIntegrity, EndToEnd, Event, Role};
 
 /// A flow: one device, one server, the asking node's role and the event it handles. Decisions are
@@ -88,13 +91,13 @@ pub struct CacheStats {
 pub(crate) struct FlowCache {
     pub(crate) entries: FxHashMap<FlowKey, Entry>,
     capacity: usize,
-    pub(crate) hits: u64,
-    pub(crate) misses: u64,
+    /// The worker's counts, which the runtime's metrics sum.
+    pub(crate) counters: Arc<Counters>,
 }
 
 impl FlowCache {
-    pub(crate) fn new(capacity: usize) -> FlowCache {
-        FlowCache { entries: FxHashMap::default(), capacity, hits: 0, misses: 0 }
+    pub(crate) fn new(capacity: usize, counters: Arc<Counters>) -> FlowCache {
+        FlowCache { entries: FxHashMap::default(), capacity, counters }
     }
 
     /// Remembers a decision; a full cache starts over (every entry is cheap to remake).
@@ -111,6 +114,6 @@ impl FlowCache {
     }
 
     pub(crate) fn stats(&self) -> CacheStats {
-        CacheStats { hits: self.hits, misses: self.misses, entries: self.entries.len() }
+        CacheStats { hits: self.counters.hits(), misses: self.counters.misses(), entries: self.entries.len() }
     }
 }

@@ -10,6 +10,8 @@ use crate::device::{DeviceFacts, DeviceId, RegistrationReport};
 use crate::error::{SwapError, TooManyDevicesError, UnknownDeviceError};
 use crate::facts::{Attach, FactSet, FactSetBuilder, LinkState, ServerId};
 use crate::fqdn::Fqdn;
+use crate::log::{DecisionLog, LogSender, LogStats};
+use crate::metrics::{Metrics, Registry};
 use crate::policy::Policy;
 use crate::request::Registration;
 use crate::selfcheck;
@@ -59,6 +61,8 @@ pub(crate) struct RuntimeInner {
     pub(crate) policy_generation: AtomicU64,
     pub(crate) flow_cache_capacity: usize,
     swaps: AtomicU64,
+    pub(crate) metrics: Registry,
+    pub(crate) log: Option<LogSender>,
 }
 
 /// Settings for a [`Runtime`]; see [`Runtime::builder`].
@@ -66,6 +70,7 @@ pub struct RuntimeBuilder {
     policy: Policy,
     lists: Option<FactSet>,
     flow_cache_capacity: usize,
+    log: Option<DecisionLog>,
 }
 
 impl RuntimeBuilder {
@@ -81,6 +86,12 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Logs every decision to `log` (default: no log). Workers never wait for it: see [`DecisionLog`].
+    pub fn decision_log(mut self, log: DecisionLog) -> RuntimeBuilder {
+        self.log = Some(log);
+        self
+    }
+
     /// Self-checks the policy against the lists, then starts the runtime.
     pub fn build(self) -> Result<Runtime, SwapError> {
         let lists = self.lists.unwrap_or_else(|| FactSet::builder().build());
@@ -88,15 +99,22 @@ impl RuntimeBuilder {
             .map_err(|fault| SwapError::SelfCheck { policy: self.policy.name().to_owned(), fault })?;
         let store = FactStore::new(lists);
         let generation = store.next_generation();
-        Ok(Runtime {
-            inner: Arc::new(RuntimeInner {
+        let inner = Arc::new_cyclic(|runtime| {
+            let log = self.log.map(|log| log.attach(runtime.clone()));
+            if let Some(log) = &log {
+                log.policy(generation, &self.policy);
+            }
+            RuntimeInner {
                 store,
                 active: ArcSwap::from_pointee(Active { policy: self.policy, generation }),
                 policy_generation: AtomicU64::new(generation),
                 flow_cache_capacity: self.flow_cache_capacity,
                 swaps: AtomicU64::new(0),
-            }),
-        })
+                metrics: Registry::default(),
+                log,
+            }
+        });
+        Ok(Runtime { inner })
     }
 }
 
@@ -108,7 +126,7 @@ impl Runtime {
 
     /// Settings for a runtime that starts with `policy`.
     pub fn builder(policy: Policy) -> RuntimeBuilder {
-        RuntimeBuilder { policy, lists: None, flow_cache_capacity: 1 << 16 }
+        RuntimeBuilder { policy, lists: None, flow_cache_capacity: 1 << 16, log: None }
     }
 
     /// A worker: one per thread that decides.
@@ -119,6 +137,23 @@ impl Runtime {
     /// The active policy.
     pub fn policy(&self) -> Policy {
         self.inner.active.load().policy.clone()
+    }
+
+    /// What this runtime has done: decisions, cache hits, faults by kind, swaps, and its decision
+    /// log's counts. Cheap enough to poll, not to call per packet.
+    pub fn metrics(&self) -> Metrics {
+        let mut metrics = self.inner.metrics.metrics();
+        metrics.swaps = self.swaps();
+        metrics.log = self.inner.log.as_ref().map(LogSender::stats);
+        metrics
+    }
+
+    /// Waits until every decision handed to the decision log before this call is written (or counted
+    /// as dropped or failed) and the sink is flushed; its counts. `None` without a log. Call it before
+    /// the process exits: the log's thread otherwise finishes on its own once the runtime and all its
+    /// workers are gone.
+    pub fn flush_log(&self) -> Option<LogStats> {
+        self.inner.log.as_ref().map(LogSender::flush)
     }
 
     /// How many swaps have completed.
@@ -132,10 +167,15 @@ impl Runtime {
     /// uses the new one.
     pub fn swap(&self, policy: Policy) -> Result<(), SwapError> {
         let store = &self.inner.store;
-        selfcheck::run(&policy, &store.lists())
-            .map_err(|fault| SwapError::SelfCheck { policy: policy.name().to_owned(), fault })?;
+        if let Err(fault) = selfcheck::run(&policy, &store.lists()) {
+            self.inner.metrics.swap_refused();
+            return Err(SwapError::SelfCheck { policy: policy.name().to_owned(), fault });
+        }
         let _writer = store.write_lock();
         let generation = store.next_generation();
+        if let Some(log) = &self.inner.log {
+            log.policy(generation, &policy);
+        }
         self.inner.active.store(Arc::new(Active { policy, generation }));
         self.inner.policy_generation.store(generation, Ordering::Release);
         store.advance();

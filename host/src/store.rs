@@ -17,6 +17,13 @@ use crate::error::{TooManyDevicesError, UnknownDeviceError};
 use crate::facts::{FactSet, FactSetBuilder, ServerId};
 use crate::fqdn::Fqdn;
 
+#[derive(Default)]
+struct Names {
+    ids: HashMap<Arc<str>, DeviceId>,
+    /// By handle number.
+    names: Vec<Arc<str>>,
+}
+
 pub(crate) struct FactStore {
     /// Advanced after every published change (facts or policy).
     epoch: AtomicU64,
@@ -24,8 +31,8 @@ pub(crate) struct FactStore {
     generations: AtomicU64,
     lists: ArcSwap<FactSet>,
     lists_generation: AtomicU64,
-    /// Device names to handles; taken only to add a device.
-    names: Mutex<HashMap<Box<str>, DeviceId>>,
+    /// Device names and handles; taken to add a device, and by the decision log to name one.
+    names: Mutex<Names>,
     devices: SlotTable,
     /// Serialises writers, so read-modify-write updates never lose each other's changes.
     writer: Mutex<()>,
@@ -39,7 +46,7 @@ impl FactStore {
             generations: AtomicU64::new(1),
             lists: ArcSwap::from_pointee(lists),
             lists_generation,
-            names: Mutex::new(HashMap::new()),
+            names: Mutex::default(),
             devices: SlotTable::new(),
             writer: Mutex::new(()),
         }
@@ -98,12 +105,22 @@ impl FactStore {
     /// The handle of a device, interning its name if it is new.
     pub(crate) fn device_id(&self, name: &str) -> Result<DeviceId, TooManyDevicesError> {
         let mut names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(id) = names.get(name) {
+        if let Some(id) = names.ids.get(name) {
             return Ok(*id);
         }
         let id = self.devices.issue().ok_or(TooManyDevicesError { limit: MAX_DEVICES })?;
-        names.insert(name.into(), id);
+        let name: Arc<str> = name.into();
+        names.ids.insert(Arc::clone(&name), id);
+        // Handles are issued in order from 0, one per name.
+        debug_assert_eq!(names.names.len(), id.get() as usize);
+        names.names.push(name);
         Ok(id)
+    }
+
+    /// The name a device handle was issued for.
+    pub(crate) fn device_name(&self, device: u32) -> Option<Arc<str>> {
+        let names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
+        names.names.get(device as usize).cloned()
     }
 
     /// The live slot of a device handle.

@@ -9,6 +9,7 @@ use crate::decider::Decider;
 use crate::decision::{Decision, Reason};
 use crate::device::DeviceView;
 use crate::facts::FactSet;
+use crate::log::{LogSender, Record};
 use crate::packed::PackedRequest;
 use crate::request::{Registration, Request};
 use crate::runtime::{Active, Runtime};
@@ -23,6 +24,8 @@ pub struct Worker {
     current: Option<Current>,
     cache: FlowCache,
     scratch: Scratch,
+    /// The runtime's decision log, when it has one.
+    log: Option<LogSender>,
 }
 
 /// What a batch builds, kept between batches so a batch allocates only the decisions it returns.
@@ -57,34 +60,46 @@ struct Snapshot {
 impl Worker {
     pub(crate) fn new(runtime: Runtime) -> Worker {
         let capacity = runtime.inner.flow_cache_capacity;
-        Worker { runtime, current: None, cache: FlowCache::new(capacity), scratch: Scratch::default() }
+        let cache = FlowCache::new(capacity, runtime.inner.metrics.register());
+        let log = runtime.inner.log.clone();
+        Worker { runtime, current: None, cache, scratch: Scratch::default(), log }
     }
 
     /// Decides one flow. Never fails: unknown facts and policy faults give the fail-closed decision.
     pub fn decide(&mut self, flow: &Flow) -> Decision {
         let epoch = self.runtime.inner.store.epoch();
-        let Worker { runtime, current, cache, .. } = self;
+        let Worker { runtime, current, cache, log, .. } = self;
         if let Some(decision) = hit(cache, runtime, flow, epoch) {
+            if let Some(log) = log {
+                log_hit(log, cache, flow, &decision);
+            }
             return decision;
         }
-        cache.misses += 1;
+        cache.counters.missed(1);
         let current = refresh(current, runtime);
         let lists = &current.lists;
-        let Some(snapshot) = snapshot(runtime, flow, epoch, lists, current.active.generation) else {
-            return Decision::unknown(flow.event.kind(), Reason::AttachUnknown);
-        };
-        let decision = match request(flow, &snapshot) {
+        let policy_generation = current.active.generation;
+        let snapshot = snapshot(runtime, flow, epoch, lists, policy_generation);
+        let decision = match snapshot.as_ref().and_then(|snapshot| request(flow, snapshot)) {
             Some(request) => current.decider.decide(lists, &request),
-            None => Decision::unknown(flow.event.kind(), Reason::AttachUnknown),
+            None => unknown(cache, flow, 1),
         };
-        remember(cache, flow, &snapshot, decision)
+        if let Some(log) = log {
+            let device = snapshot.as_ref().map_or(0, |snapshot| snapshot.device.generation);
+            let generations = Generations { lists: lists.generation(), device, policy: policy_generation };
+            log.one(generations.record(flow, false, &decision));
+        }
+        match snapshot {
+            Some(snapshot) => remember(cache, flow, &snapshot, decision),
+            None => decision,
+        }
     }
 
     /// Decides many flows: cached ones from the cache, the rest in one call into the policy, against one
     /// list generation.
     pub fn decide_batch(&mut self, flows: &[Flow]) -> Vec<Decision> {
         let epoch = self.runtime.inner.store.epoch();
-        let Worker { runtime, current, cache, scratch } = self;
+        let Worker { runtime, current, cache, scratch, log } = self;
         // Every flow starts as the cache's answer or as unknown, the answer while its facts are.
         let mut decisions = Vec::with_capacity(flows.len());
         scratch.missed.clear();
@@ -94,10 +109,15 @@ impl Worker {
                 Decision::unknown(flow.event.kind(), Reason::AttachUnknown)
             }));
         }
+        // What the cache's answers were made on, read before this batch's decisions are cached.
+        let hit_generations = log.as_ref().map(|_| hit_generations(cache, flows, &scratch.missed));
         if scratch.missed.is_empty() {
+            if let (Some(log), Some(hits)) = (log, hit_generations) {
+                log.many(batch_records(flows, &decisions, hits, &[], Generations::default()));
+            }
             return decisions;
         }
-        cache.misses += scratch.missed.len() as u64;
+        cache.counters.missed(scratch.missed.len() as u64);
         let current = refresh(current, runtime);
         let lists = &current.lists;
         let packed_batch = current.decider.policy().has_packed_batch();
@@ -131,13 +151,20 @@ impl Worker {
         } else {
             current.decider.decide_batch(lists, requests)
         };
+        if asked.len() < missed.len() {
+            cache.counters.unknown((missed.len() - asked.len()) as u64);
+        }
         for (&(index, ref snapshot), decision) in asked.iter().zip(answers) {
             decisions[index] = remember(cache, &flows[index], snapshot, decision);
+        }
+        if let (Some(log), Some(hits)) = (log, hit_generations) {
+            let missed = Generations { lists: lists.generation(), device: 0, policy: current.active.generation };
+            log.many(batch_records(flows, &decisions, hits, asked, missed));
         }
         decisions
     }
 
-    /// How the cache has done.
+    /// How the cache has done (this worker's share of [`Runtime::metrics`]).
     pub fn stats(&self) -> CacheStats {
         self.cache.stats()
     }
@@ -145,6 +172,13 @@ impl Worker {
     /// The runtime this worker decides for.
     pub fn runtime(&self) -> &Runtime {
         &self.runtime
+    }
+}
+
+impl Drop for Worker {
+    /// The runtime keeps this worker's counts.
+    fn drop(&mut self) {
+        self.runtime.inner.metrics.retire(&self.cache.counters);
     }
 }
 
@@ -208,7 +242,7 @@ fn cached(cache: &mut FlowCache, runtime: &Runtime, flow: &Flow, epoch: u64) -> 
         }
         entry.epoch = epoch;
     }
-    cache.hits += 1;
+    cache.counters.hit();
     Some(entry.decision.clone())
 }
 
@@ -216,10 +250,99 @@ fn cached(cache: &mut FlowCache, runtime: &Runtime, flow: &Flow, epoch: u64) -> 
 /// next packet asks a fresh instance.
 #[inline(always)]
 fn remember(cache: &mut FlowCache, flow: &Flow, snapshot: &Snapshot, decision: Decision) -> Decision {
-    if cache.enabled() && decision.fault.is_none() {
-        store(cache, flow, snapshot, &decision);
+    match &decision.fault {
+        None if cache.enabled() => store(cache, flow, snapshot, &decision),
+        None => {}
+        Some(fault) => cache.counters.fault(fault),
     }
     decision
+}
+
+/// A decision that fails closed before the policy: the device's attach facts are unknown.
+#[cold]
+fn unknown(cache: &FlowCache, flow: &Flow, n: u64) -> Decision {
+    cache.counters.unknown(n);
+    Decision::unknown(flow.event.kind(), Reason::AttachUnknown)
+}
+
+/// The generations a logged decision was made on.
+#[derive(Clone, Copy, Default)]
+struct Generations {
+    lists: u64,
+    device: u64,
+    policy: u64,
+}
+
+impl Generations {
+    fn record(self, flow: &Flow, cached: bool, decision: &Decision) -> Record {
+        Record {
+            flow: *flow,
+            lists_generation: self.lists,
+            device_generation: self.device,
+            policy_generation: self.policy,
+            cached,
+            decision: decision.clone(),
+        }
+    }
+}
+
+/// What a cached entry was made on; zeros if it is gone (it cannot be: nothing is cached in between).
+fn cached_generations(cache: &FlowCache, flow: &Flow) -> Generations {
+    cache.entries.get(&FlowKey::new(flow)).map_or_else(Generations::default, |entry| Generations {
+        lists: entry.lists_generation,
+        device: entry.device_generation,
+        policy: entry.policy_generation,
+    })
+}
+
+/// Logs a decision the cache answered.
+#[cold]
+#[inline(never)]
+fn log_hit(log: &LogSender, cache: &FlowCache, flow: &Flow, decision: &Decision) {
+    log.one(cached_generations(cache, flow).record(flow, true, decision));
+}
+
+/// For each flow of a batch, what its cached decision was made on; `None` for the flows `missed`.
+#[cold]
+#[inline(never)]
+fn hit_generations(cache: &FlowCache, flows: &[Flow], missed: &[usize]) -> Vec<Option<Generations>> {
+    let mut generations: Vec<_> = flows.iter().map(|flow| Some(cached_generations(cache, flow))).collect();
+    for &index in missed {
+        generations[index] = None;
+    }
+    generations
+}
+
+/// The log records of a batch: hits with what they were cached on, the policy's answers with their
+/// snapshots, and flows with unknown facts with the batch's lists and policy.
+#[cold]
+#[inline(never)]
+fn batch_records(
+    flows: &[Flow],
+    decisions: &[Decision],
+    hits: Vec<Option<Generations>>,
+    asked: &[(usize, Snapshot)],
+    missed: Generations,
+) -> Vec<Record> {
+    let mut asked = asked.iter().peekable();
+    let mut records = Vec::with_capacity(flows.len());
+    for (index, ((flow, decision), hit)) in flows.iter().zip(decisions).zip(hits).enumerate() {
+        let record = match (hit, asked.peek()) {
+            (Some(generations), _) => generations.record(flow, true, decision),
+            (None, Some((asked_index, snapshot))) if *asked_index == index => {
+                asked.next();
+                let generations = Generations {
+                    lists: snapshot.lists_generation,
+                    device: snapshot.device.generation,
+                    policy: snapshot.policy_generation,
+                };
+                generations.record(flow, false, decision)
+            }
+            (None, _) => missed.record(flow, false, decision),
+        };
+        records.push(record);
+    }
+    records
 }
 
 /// Caches `decision` for `flow`.
