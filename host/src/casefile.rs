@@ -102,10 +102,17 @@ impl CaseFile {
         let file = path.display().to_string();
         let format = Format::of(path).ok_or_else(|| FileError::Format { file: file.clone() })?;
         let text = std::fs::read_to_string(path).map_err(|source| FileError::Read { file: file.clone(), source })?;
-        CaseFile::parse(&file, &text, format)
+        CaseFile::parse_as(&file, &text, format)
     }
 
-    fn parse(file: &str, text: &str, format: Format) -> Result<CaseFile, FileError> {
+    /// Parses a case file that did not come from a file; `name` is what errors call it, and its
+    /// extension (`.toml`, `.json`) names the format.
+    pub fn parse(name: &str, text: &str) -> Result<CaseFile, FileError> {
+        let format = Format::of(Path::new(name)).ok_or_else(|| FileError::Format { file: name.to_owned() })?;
+        CaseFile::parse_as(name, text, format)
+    }
+
+    fn parse_as(file: &str, text: &str, format: Format) -> Result<CaseFile, FileError> {
         let invalid = |field: &str, message: String| FileError::Invalid {
             file: file.to_owned(),
             field: field.to_owned(),

@@ -117,6 +117,14 @@ impl FactsFile {
         Ok(facts)
     }
 
+    /// Parses facts that did not come from a file (a configuration service, a test): `name` is what
+    /// errors call it, and its extension (`.toml`, `.json`) names the format.
+    pub fn parse(name: &str, text: &str) -> Result<FactsFile, FileError> {
+        let facts: FactsFile = parse_named(name, text)?;
+        facts.check(name)?;
+        Ok(facts)
+    }
+
     /// The lists and servers as a fact generation; also every server a request may name is interned.
     pub fn builder(&self) -> FactSetBuilder {
         let mut builder = FactSet::builder();
@@ -201,6 +209,11 @@ impl RequestFile {
     /// Reads a `.toml` or `.json` request file.
     pub fn read(path: impl AsRef<Path>) -> Result<RequestFile, FileError> {
         read(path.as_ref())
+    }
+
+    /// Parses a request that did not come from a file; `name`'s extension names the format.
+    pub fn parse(name: &str, text: &str) -> Result<RequestFile, FileError> {
+        parse_named(name, text)
     }
 
     /// The request against `facts`, interning the server in `builder`. `field` names this request in
@@ -292,6 +305,12 @@ pub(crate) fn read<T: DeserializeOwned>(path: &Path) -> Result<T, FileError> {
     let format = Format::of(path).ok_or_else(|| FileError::Format { file: file.clone() })?;
     let text = std::fs::read_to_string(path).map_err(|source| FileError::Read { file: file.clone(), source })?;
     parse(&file, &text, format)
+}
+
+/// Parses `text` as the file `name`, whose extension (`.toml`, `.json`) names the format.
+pub(crate) fn parse_named<T: DeserializeOwned>(name: &str, text: &str) -> Result<T, FileError> {
+    let format = Format::of(Path::new(name)).ok_or_else(|| FileError::Format { file: name.to_owned() })?;
+    parse(name, text, format)
 }
 
 /// Parses `text` as `format`; errors name `file`, the line and the field.

@@ -20,6 +20,7 @@ use serde::Serialize;
 
 use crate::cache::Flow;
 use crate::decision::{Action, Decision, Reason};
+use crate::facts::FactSet;
 use crate::policy::Policy;
 use crate::request::{AccessIntegrity, EndToEnd, Event, EventKind, Role};
 use crate::runtime::RuntimeInner;
@@ -267,16 +268,8 @@ impl Writer {
 
     fn take(&mut self, message: Message) {
         match message {
-            Message::One(record) => {
-                let now = timestamp();
-                self.line(&now, &record);
-            }
-            Message::Many(records) => {
-                let now = timestamp();
-                for record in &records {
-                    self.line(&now, record);
-                }
-            }
+            Message::One(record) => self.lines(std::slice::from_ref(&record)),
+            Message::Many(records) => self.lines(&records),
             Message::Attach(runtime) => self.runtime = runtime,
             Message::Flush(ack) => {
                 self.report_drops();
@@ -286,12 +279,20 @@ impl Writer {
         }
     }
 
-    fn line(&mut self, logged: &str, record: &Record) {
+    /// The lines of one message's records: one time, one look at the runtime's names.
+    fn lines(&mut self, records: &[Record]) {
+        let logged = timestamp();
         let runtime = self.runtime.upgrade();
-        let device_id = record.flow.device.get();
-        let device = runtime.as_ref().and_then(|runtime| self.device_name(runtime, device_id));
         let lists = runtime.as_ref().map(|runtime| runtime.store.lists());
-        let server = lists.as_ref().and_then(|lists| lists.server(record.flow.server)).map(|fqdn| fqdn.as_str());
+        for record in records {
+            self.line(&logged, runtime.as_deref(), lists.as_deref(), record);
+        }
+    }
+
+    fn line(&mut self, logged: &str, runtime: Option<&RuntimeInner>, lists: Option<&FactSet>, record: &Record) {
+        let device_id = record.flow.device.get();
+        let device = runtime.and_then(|runtime| self.device_name(runtime, device_id));
+        let server = lists.and_then(|lists| lists.server(record.flow.server)).map(|fqdn| fqdn.as_str());
         let policy = self.policy_id(record.policy_generation);
         let trigger = match record.flow.event {
             Event::ReceiveTrigger(check) => {

@@ -1,6 +1,7 @@
 //! Support shared by the tests and the benches of pathsec: the native-Rust reference rule, the
 //! scenario-case schema, generators and hostile fixtures.
 
+pub mod checks;
 pub mod fixtures;
 pub mod generate;
 pub mod guests;

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use pathsec::{
-    AccessIntegrity, AccessKind, Attach, DeviceId, EndToEnd, Engine, Event, Flow, LinkState, PlmnId, Role, Runtime,
-    ServerId, TriggerCheck, Worker,
+    AccessIntegrity, AccessKind, Attach, DecisionLog, DeviceId, EndToEnd, Engine, Event, Flow, LinkState, PlmnId, Role,
+    Runtime, ServerId, TriggerCheck, Worker,
 };
 
 use super::{Outcome, Result, human, load_policy};
@@ -26,6 +26,9 @@ pub struct Demo {
     /// Devices in the simulation.
     #[arg(long, default_value_t = 400)]
     devices: usize,
+    /// Append every decision to this JSON-lines audit log (written off the decision path).
+    #[arg(long, value_name = "FILE")]
+    decision_log: Option<PathBuf>,
 }
 
 /// A simulated device: its handle and the network serving it (`None`: unknown).
@@ -53,7 +56,11 @@ impl Demo {
             None => engine.load_policy("reference", pathsec::bundled::REFERENCE)?,
         };
         let strict = engine.load_policy("always-secure", pathsec::bundled::ALWAYS_SECURE)?;
-        let runtime = Runtime::new(policy.clone())?;
+        let mut builder = Runtime::builder(policy.clone());
+        if let Some(path) = &self.decision_log {
+            builder = builder.decision_log(DecisionLog::to_file(path)?);
+        }
+        let runtime = builder.build()?;
         let plmn = |text: &str| text.parse::<PlmnId>();
         let home = plmn(HOME)?;
         let servers: Vec<ServerId> = SERVERS
@@ -123,6 +130,28 @@ impl Demo {
         println!("  swap: back to `{}`", policy.name());
         phase("4 back to normal", &mut worker, &flows, self.packets, &mut rng);
         println!("swaps: {}, policy now `{}`", runtime.swaps(), runtime.policy().name());
+        drop(worker);
+        if let (Some(path), Some(log)) = (&self.decision_log, runtime.flush_log()) {
+            println!(
+                "decision log `{}`: {} written, {} dropped (queue full), {} failed{}",
+                path.display(),
+                log.written,
+                log.dropped,
+                log.failed,
+                log.last_error.map(|error| format!(" (last error: {error})")).unwrap_or_default()
+            );
+        }
+        let metrics = runtime.metrics();
+        println!(
+            "metrics: {} decisions, {} cache hits, {} policy calls, {} on unknown facts, {} policy faults, {} swaps ({} refused)",
+            metrics.decisions,
+            metrics.cache_hits,
+            metrics.policy_calls,
+            metrics.unknown_facts,
+            metrics.faults.total(),
+            metrics.swaps,
+            metrics.swaps_refused
+        );
         Ok(Outcome::Success)
     }
 

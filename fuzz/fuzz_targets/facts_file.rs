@@ -1,0 +1,8 @@
+//! Fuzzes `pathsec_suite::checks::facts_file` (`tests/support/checks.rs`): arbitrary text must never make
+//! the reader panic, and must hold to what the check asserts.
+#![no_main]
+
+#[path = "../../tests/support/checks.rs"]
+mod checks;
+
+libfuzzer_sys::fuzz_target!(|text: &str| checks::facts_file(text));

@@ -1,0 +1,85 @@
+//! Replays through the fuzz targets' checks (`tests/support/checks.rs`): every input fuzzing has found
+//! (`tests/fuzz/<target>/`, one file each, added when `fuzz/run.sh` reports one), every facts, request
+//! and case file of the repository, and the identifier look-alikes real cores got wrong.
+
+use std::path::Path;
+
+use pathsec_suite::checks;
+
+/// Every file under `dir`, recursively.
+fn files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list `{}`: {e}", dir.display())) {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            found.extend(files(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+fn replay(target: &str, check: fn(&str), also: &[&str]) -> usize {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let mut inputs = vec![root.join("fuzz").join(target)];
+    inputs.extend(also.iter().map(|dir| root.join(dir)));
+    let mut replayed = 0;
+    for path in inputs.iter().flat_map(|dir| files(dir)) {
+        let bytes = std::fs::read(&path).expect("readable");
+        // libFuzzer hands a `&str` target the longest valid UTF-8 prefix: so does this.
+        let text = match std::str::from_utf8(&bytes) {
+            Ok(text) => text,
+            Err(error) => std::str::from_utf8(&bytes[..error.valid_up_to()]).expect("valid prefix"),
+        };
+        let outcome = std::panic::catch_unwind(|| check(text));
+        assert!(outcome.is_ok(), "`{}` fails the {target} check", path.display());
+        replayed += 1;
+    }
+    replayed
+}
+
+#[test]
+fn identifier_inputs() {
+    for text in [
+        "31041",
+        "310410",
+        "00170",
+        "001070",
+        "070",
+        "310,070",
+        "310,70",
+        "310,4100",
+        "31,041",
+        "+3104",
+        "３１０４１",
+        "310 41",
+        "mtc.example.com",
+        "MTC.Example.COM.",
+        "a..b",
+        ".",
+        "",
+        "-a.b",
+        "a-.b",
+        "xn--bcher-kva.example",
+        "localhost",
+        "a.b.",
+        "a.b..",
+        "1.2.3.4",
+    ] {
+        checks::identifiers(text);
+    }
+    replay("identifiers", checks::identifiers, &[]);
+}
+
+#[test]
+fn facts_and_request_inputs() {
+    let replayed = replay("facts_file", checks::facts_file, &["data", "cases"]);
+    assert!(replayed > 10, "the repository's own files are replayed: {replayed}");
+}
+
+#[test]
+fn case_inputs() {
+    let replayed = replay("case_file", checks::case_file, &["data", "cases"]);
+    assert!(replayed > 10, "the repository's own files are replayed: {replayed}");
+}

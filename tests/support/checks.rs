@@ -1,0 +1,69 @@
+//! What must hold for any input text, shared by the fuzz targets (`fuzz/`, which include this file)
+//! and the regression tests that replay what fuzzing found (`tests/fuzz_regressions.rs`). Each check
+//! panics on a violation; an input that is merely invalid must give an error naming it.
+
+use pathsec::{CaseFile, FactsFile, Fqdn, PlmnId, RequestFile};
+
+/// PLMN-IDs and FQDNs: whatever parses round-trips exactly — the MNC keeps its digit count ("31041"
+/// ≠ "310410") and its leading zeros ("070" ≠ "70"); an FQDN is the same name in any case and with or
+/// without its trailing dot.
+pub fn identifiers(text: &str) {
+    if let Ok(plmn) = text.parse::<PlmnId>() {
+        assert_eq!(plmn.to_string(), text, "the packed form is the text it came from");
+        assert_eq!(PlmnId::from_key(plmn.key()), Some(plmn));
+        assert_eq!(PlmnId::from_parts(&plmn.mcc_string(), &plmn.mnc_string()), Ok(plmn));
+        assert_eq!(usize::from(plmn.mnc_digits()), plmn.mnc_string().len());
+    }
+    if let Some((mcc, mnc)) = text.split_once(',')
+        && let Ok(plmn) = PlmnId::from_parts(mcc, mnc)
+    {
+        assert_eq!((plmn.mcc_string().as_str(), plmn.mnc_string().as_str()), (mcc, mnc));
+    }
+    if let Ok(fqdn) = text.parse::<Fqdn>() {
+        assert_eq!(fqdn.as_str().parse::<Fqdn>().as_ref(), Ok(&fqdn), "a name parses as itself");
+        assert_eq!(text.to_ascii_uppercase().parse::<Fqdn>().as_ref(), Ok(&fqdn), "case does not matter");
+        let name = fqdn.as_str();
+        assert!(!name.ends_with('.') && name == name.to_ascii_lowercase(), "`{name}` is normalised");
+        assert_eq!(format!("{name}.").parse::<Fqdn>().as_ref(), Ok(&fqdn), "a trailing dot does not matter");
+    }
+}
+
+/// Facts and request files, read as TOML and as JSON: a facts file that reads writes back to the same
+/// facts (identifiers keep their exact form); an error names the input.
+pub fn facts_file(text: &str) {
+    for name in ["input.toml", "input.json"] {
+        match FactsFile::parse(name, text) {
+            Ok(facts) => {
+                let lists = facts.builder().build();
+                assert!(lists.path_a().len() <= facts.lists.path_a.len(), "List 1 only loses duplicates");
+                let written = if name.ends_with(".json") {
+                    serde_json::to_string(&facts).expect("facts serialise")
+                } else {
+                    toml::to_string(&facts).expect("facts serialise")
+                };
+                let again = FactsFile::parse(name, &written);
+                assert_eq!(again.as_ref().ok(), Some(&facts), "written as {written:?}: {again:?}");
+                if let Ok(request) = RequestFile::parse(name, text) {
+                    let _ = request.resolve(&facts, &mut facts.builder(), name, "request").map_err(|e| e.to_string());
+                }
+            }
+            Err(error) => named(name, &error.to_string()),
+        }
+        if let Err(error) = RequestFile::parse(name, text) {
+            named(name, &error.to_string());
+        }
+    }
+}
+
+/// Policy test-case files, read as TOML and as JSON: an error names the input.
+pub fn case_file(text: &str) {
+    for name in ["input.toml", "input.json"] {
+        if let Err(error) = CaseFile::parse(name, text) {
+            named(name, &error.to_string());
+        }
+    }
+}
+
+fn named(name: &str, message: &str) {
+    assert!(message.contains(name), "the error names the input `{name}`: {message}");
+}
