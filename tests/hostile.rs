@@ -9,13 +9,16 @@ use pathsec::{
 };
 use pathsec_suite::fixtures::{self, *};
 
-const DEADLINE: Duration = Duration::from_millis(20);
+/// Long enough that a well-behaved call never hits it on a loaded two-core machine; short enough that
+/// the endless loops end quickly.
+const DEADLINE: Duration = Duration::from_millis(50);
+const LOAD_DEADLINE: Duration = Duration::from_millis(400);
 const MEMORY: usize = 4 << 20;
 
 fn engine() -> Engine {
     let limits = pathsec::Limits {
         deadline: DEADLINE,
-        load_deadline: Duration::from_millis(100),
+        load_deadline: LOAD_DEADLINE,
         memory: MEMORY,
         ..pathsec::Limits::default()
     };
@@ -258,7 +261,7 @@ fn endless_load_hits_the_load_deadline() {
     let decision = decider.decide(&facts(), &request(Role::Server, Event::ReceiveUnprotected));
     assert_eq!(decision.action, Action::DiscardAndSecure);
     assert!(
-        matches!(decision.fault.as_deref(), Some(PolicyFault::DeadlineExceeded { limit, .. }) if *limit == Duration::from_millis(100)),
+        matches!(decision.fault.as_deref(), Some(PolicyFault::DeadlineExceeded { limit, .. }) if *limit == LOAD_DEADLINE),
         "{decision}"
     );
 }

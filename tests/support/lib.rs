@@ -12,10 +12,16 @@ use std::sync::OnceLock;
 
 use pathsec::{AccessKind, Attach, Engine, Event, Flow, LinkState, Policy, Role, Runtime};
 
-/// One engine for a whole test binary, with default limits.
+/// One engine for a whole test binary: default limits, but for a deadline of a second. Deadlines
+/// are wall-clock time, and a test machine running builds and parallel tests on two cores can hold a
+/// thread off for longer than the default 10 ms; a test of what a policy decides must not fail
+/// closed for that. The deadline itself is tested with its own engines (`tests/hostile.rs`).
 pub fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| Engine::new().expect("the default engine starts"))
+    ENGINE.get_or_init(|| {
+        let limits = pathsec::Limits { deadline: std::time::Duration::from_secs(1), ..pathsec::Limits::default() };
+        Engine::builder().limits(limits).build().expect("the test engine starts")
+    })
 }
 
 /// A bundled policy by name (`reference`, `always-secure`), compiled once per test binary.
