@@ -348,6 +348,27 @@ fn lists_over_the_entry_limit_are_not_loaded_and_decisions_fail_closed() {
     assert_eq!((decision.action, decision.fault), (Action::SendPlain, None));
 }
 
+/// Every fault drops the failed instance before a new one is made: hundreds of faults leave one
+/// instance per decider, and none once the deciders are gone.
+#[test]
+fn faults_leak_no_instances() {
+    let engine = engine();
+    assert_eq!(engine.live_instances(), 0);
+    let mut deciders: Vec<Decider> = [TRAP, MEMORY_BOMB, RECURSE, TABLE_BOMB]
+        .into_iter()
+        .map(|body| load(&engine, &misbehaving_for_devices(body)).decider())
+        .collect();
+    for _ in 0..50 {
+        for decider in &mut deciders {
+            assert!(decider.decide(&facts(), &request(Role::Device, Event::SendData)).fault.is_some());
+            assert!(decider.decide(&facts(), &request(Role::Server, Event::SendData)).fault.is_none());
+        }
+    }
+    assert_eq!(engine.live_instances(), deciders.len(), "one live instance per decider after 400 faults");
+    drop(deciders);
+    assert_eq!(engine.live_instances(), 0);
+}
+
 #[test]
 fn engine_keeps_deciding_after_hostile_policies() {
     let engine = engine();

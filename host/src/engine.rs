@@ -2,7 +2,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread;
 
 use wasmtime::component::Linker;
@@ -31,6 +31,8 @@ struct EngineInner {
     limits: Limits,
     trusted_keys: TrustedKeys,
     limit_hits: Arc<LimitCounters>,
+    /// Policy instances (stores) alive now.
+    live: Arc<AtomicUsize>,
     ticker: Ticker,
 }
 
@@ -69,7 +71,9 @@ impl EngineBuilder {
         let ticker = Ticker::start(wasmtime.clone())?;
         let (limits, trusted_keys) = (self.limits, self.trusted_keys);
         let limit_hits = Arc::default();
-        Ok(Engine { inner: Arc::new(EngineInner { wasmtime, linker, limits, trusted_keys, limit_hits, ticker }) })
+        let live = Arc::default();
+        let inner = EngineInner { wasmtime, linker, limits, trusted_keys, limit_hits, live, ticker };
+        Ok(Engine { inner: Arc::new(inner) })
     }
 }
 
@@ -92,6 +96,17 @@ impl Engine {
     /// How often each limit was hit since the engine started.
     pub fn limit_hits(&self) -> LimitHits {
         self.inner.limit_hits.hits()
+    }
+
+    /// Policy instances alive now, over every policy of this engine: one per decider (or worker) that
+    /// has decided, plus any a self-check is running. A failed instance is dropped before its
+    /// replacement is made, so faults never make this grow.
+    pub fn live_instances(&self) -> usize {
+        self.inner.live.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn live_gauge(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.inner.live)
     }
 
     pub(crate) fn limit_counters(&self) -> &LimitCounters {

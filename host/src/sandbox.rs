@@ -1,6 +1,9 @@
 //! What a policy instance gets from the host: WASI 0.2 with an empty context (no files, environment,
 //! arguments, network or stdio — so no capability), a memory and table cap, and an epoch deadline.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use wasmtime::Store;
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -14,6 +17,23 @@ pub(crate) struct StoreState {
     pub(crate) limiter: StoreLimiter,
     wasi: WasiCtx,
     table: ResourceTable,
+    _live: Live,
+}
+
+/// Counts a policy instance (its store) as live until it is dropped: [`Engine::live_instances`].
+struct Live(Arc<AtomicUsize>);
+
+impl Live {
+    fn new(gauge: Arc<AtomicUsize>) -> Live {
+        gauge.fetch_add(1, Ordering::Relaxed);
+        Live(gauge)
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl WasiView for StoreState {
@@ -47,6 +67,7 @@ pub(crate) fn store(engine: &Engine) -> Store<StoreState> {
         limiter: StoreLimiter::new(engine.limits(), engine.limit_counters_shared()),
         wasi,
         table: ResourceTable::new(),
+        _live: Live::new(engine.live_gauge()),
     };
     let mut store = Store::new(engine.wasmtime(), state);
     store.limiter(|state| &mut state.limiter);
