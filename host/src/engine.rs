@@ -36,6 +36,17 @@ struct EngineInner {
     ticker: Ticker,
 }
 
+/// A policy file as read by [`Engine::read_policy_file`], not yet loaded.
+#[derive(Clone, Debug)]
+pub struct PolicyFile {
+    /// The file name, which names the policy.
+    pub name: String,
+    /// The component.
+    pub bytes: Vec<u8>,
+    /// The signature file's text, when there is one.
+    pub signature: Option<String>,
+}
+
 /// Settings for an [`Engine`]; see [`Engine::builder`].
 #[derive(Clone, Debug, Default)]
 pub struct EngineBuilder {
@@ -149,14 +160,21 @@ impl Engine {
     /// Reads and loads a policy file, and its signature from `<file>.sig` when there is one; the file
     /// name names the policy.
     pub fn load_policy_file(&self, path: impl AsRef<Path>) -> Result<Policy, LoadError> {
+        let file = self.read_policy_file(path)?;
+        self.load_signed_policy(&file.name, &file.bytes, file.signature.as_deref())
+    }
+
+    /// Reads a policy file and its signature (`<file>.sig`, when there is one) without loading it — for
+    /// a caller that loads through an [`ArtifactCache`](crate::ArtifactCache). A file larger than
+    /// [`Limits::module_size`] is refused from its length, never read.
+    pub fn read_policy_file(&self, path: impl AsRef<Path>) -> Result<PolicyFile, LoadError> {
         let path = path.as_ref();
         let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
         let read_error = |source| LoadError::Read { path: path.to_owned(), source };
-        // Not even read when too large.
         self.check_size(&name, std::fs::metadata(path).map_err(read_error)?.len())?;
         let bytes = std::fs::read(path).map_err(read_error)?;
         let signature = signing::read_signature_beside(path)?;
-        self.load_signed_policy(&name, &bytes, signature.as_deref())
+        Ok(PolicyFile { name, bytes, signature })
     }
 
     pub(crate) fn wasmtime(&self) -> &wasmtime::Engine {

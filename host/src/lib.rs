@@ -79,7 +79,7 @@ pub use casefile::{CaseFile, TestCase, Want};
 pub use decider::Decider;
 pub use decision::{Action, Decision, PolicyFault, Reason};
 pub use device::{DeviceId, RegistrationReport};
-pub use engine::{Engine, EngineBuilder};
+pub use engine::{Engine, EngineBuilder, PolicyFile};
 pub use error::{
     ArtifactCacheError, EngineError, FileError, FqdnError, LoadError, NameError, PlmnIdError, SignatureError,
     SwapError, TooManyDevicesError, UnknownDeviceError, WatchError,

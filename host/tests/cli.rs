@@ -259,6 +259,31 @@ fn compile_fills_the_artifact_cache_that_eval_loads_from() {
     assert_eq!(eval.status.code(), Some(0), "{}", stderr(&eval));
 }
 
+/// Through the artifact cache too, a policy over the size limit is refused from its length: a sparse
+/// 100 MB file, never read.
+#[test]
+fn eval_through_the_cache_refuses_a_huge_policy_unread() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let policy = dir.path().join("huge.wasm");
+    std::fs::File::create(&policy).expect("create").set_len(100 << 20).expect("sparse 100 MB");
+    let eval = pathsec()
+        .args(["eval", "--facts"])
+        .arg(data("facts.toml"))
+        .arg("--policy")
+        .arg(&policy)
+        .arg("--cache")
+        .arg(dir.path().join("cache"))
+        .args(["--device", "tracker-5", "--server", "fleet.example.com"])
+        .output()
+        .expect("runs");
+    assert_ne!(eval.status.code(), Some(0));
+    assert!(
+        stderr(&eval).contains("cannot load policy `huge.wasm`: it is 104857600 bytes, more than the limit"),
+        "{}",
+        stderr(&eval)
+    );
+}
+
 #[test]
 fn demo_runs_a_server_with_a_fact_change_and_swaps() {
     let output = pathsec().args(["demo", "--packets", "3000", "--devices", "60"]).output().expect("runs");
@@ -276,6 +301,32 @@ fn demo_runs_a_server_with_a_fact_change_and_swaps() {
         assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
     }
     assert!(!text.contains(" 1 faults") && text.matches(", 0 faults").count() == 4, "{text}");
+    assert!(text.contains("0 policy faults, 2 swaps (0 refused)"), "{text}");
+}
+
+/// `demo --decision-log`: every decision is a line of the log or counted as dropped, and it says so.
+#[test]
+fn demo_writes_a_decision_log_and_accounts_for_every_decision() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("decisions.jsonl");
+    let output = pathsec()
+        .args(["demo", "--packets", "2000", "--devices", "40", "--decision-log"])
+        .arg(&log)
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    let number = |after: &str, before: &str| -> u64 {
+        let start = text.find(after).unwrap_or_else(|| panic!("no `{after}` in:\n{text}")) + after.len();
+        text[start..].split(before).next().and_then(|n| n.trim().parse().ok()).expect("a number")
+    };
+    let written = number("`: ", " written");
+    let dropped = number(" written, ", " dropped");
+    let decisions = number("metrics: ", " decisions");
+    assert_eq!(written + dropped, decisions, "{text}");
+    let lines = std::fs::read_to_string(&log).expect("the log");
+    let entries = lines.lines().filter(|line| !line.contains("\"dropped\":")).count();
+    assert_eq!(entries as u64, written, "one line per written decision");
 }
 
 /// The README's "Writing a policy": from the template to a tested policy that also trusts every

@@ -122,10 +122,8 @@ pub fn load_policy(
     let started = Instant::now();
     let policy = match cache {
         Some(dir) => {
-            let bytes =
-                std::fs::read(path).map_err(|source| pathsec::LoadError::Read { path: path.to_owned(), source })?;
-            let signature = pathsec::read_signature_beside(path)?;
-            ArtifactCache::open(dir)?.load_signed_policy(engine, &file_name(path), &bytes, signature.as_deref())?.0
+            let file = engine.read_policy_file(path)?;
+            ArtifactCache::open(dir)?.load_signed_policy(engine, &file.name, &file.bytes, file.signature.as_deref())?.0
         }
         None => engine.load_policy_file(path)?,
     };
@@ -135,10 +133,6 @@ pub fn load_policy(
 /// A policy's name for case selection: its file name without the extension.
 pub fn policy_name(path: &Path) -> String {
     path.file_stem().map_or_else(|| path.display().to_string(), |stem| stem.to_string_lossy().into_owned())
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name().map_or_else(|| path.display().to_string(), |name| name.to_string_lossy().into_owned())
 }
 
 /// A duration for people: `63.2 ms`, `412 µs`.
