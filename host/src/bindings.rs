@@ -8,15 +8,17 @@ use crate::request::{self, Event, Registration, Request, Role};
 
 // The world with every export the host knows. A policy must export `decide` and may export the others;
 // `Policy` looks each one up on its own (`GuestIndices`), so a policy with only `decide` loads.
-wasmtime::component::bindgen!({ path: "../wit", world: "path-secure-packed" });
+wasmtime::component::bindgen!({ path: "../wit", world: "path-secure-triggers" });
 
-pub(crate) use self::exports::pathsec::policy::{decide, decide_packed};
+pub(crate) use self::exports::pathsec::policy::{decide, decide_packed, trigger_guard};
 use self::pathsec::policy::types as wit;
 
 /// The export every policy must have, as it appears in the component.
 pub(crate) const DECIDE_EXPORT: &str = "pathsec:policy/decide@0.1.0";
 /// The optional packed batch export.
 pub(crate) const PACKED_EXPORT: &str = "pathsec:policy/decide-packed@0.1.0";
+/// The optional trigger guard.
+pub(crate) const TRIGGER_GUARD_EXPORT: &str = "pathsec:policy/trigger-guard@0.1.0";
 /// The types interface a policy imports (types only, no functions).
 pub(crate) const TYPES_IMPORT: &str = "pathsec:policy/types@0.1.0";
 
@@ -124,4 +126,42 @@ pub(crate) fn decision(decision: wit::Decision) -> (Action, Reason) {
         wit::Reason::EventNotForRole => Reason::EventNotForRole,
     };
     (action, reason)
+}
+
+/// A trigger as the trigger guard takes it.
+pub(crate) fn guarded_trigger(trigger: &crate::trigger::Trigger) -> trigger_guard::Trigger {
+    trigger_guard::Trigger {
+        naf: trigger.naf.get(),
+        registered: trigger.registered,
+        protection: trigger.protection.map(|p| trigger_guard::PushProtection {
+            mac_verified: p.mac_verified,
+            fields_covered: p.fields_covered,
+            key_expired: p.key_expired,
+        }),
+        window: trigger.window.map(|w| trigger_guard::Window { opens_in: w.opens_in(), closes_in: w.closes_in() }),
+    }
+}
+
+/// The trigger guard's answer in the library's terms.
+pub(crate) fn trigger_verdict(
+    verdict: trigger_guard::TriggerVerdict,
+) -> (crate::trigger::TriggerOutcome, crate::trigger::TriggerReason) {
+    use crate::trigger::{TriggerOutcome as O, TriggerReason as R};
+    use trigger_guard::{TriggerOutcome as WO, TriggerReason as WR};
+    let outcome = match verdict.outcome {
+        WO::Accept => O::Accept,
+        WO::Discard => O::Discard,
+        WO::AcceptWithinWindow => O::AcceptWithinWindow,
+    };
+    let reason = match verdict.reason {
+        WR::Protected => R::Protected,
+        WR::Unprotected => R::Unprotected,
+        WR::MacInvalid => R::MacInvalid,
+        WR::FieldsUnprotected => R::FieldsUnprotected,
+        WR::KeyExpired => R::KeyExpired,
+        WR::ServerNotRegistered => R::ServerNotRegistered,
+        WR::WindowClosed => R::WindowClosed,
+        WR::WindowNotOpen => R::WindowNotOpen,
+    };
+    (outcome, reason)
 }

@@ -18,6 +18,7 @@ use crate::packed;
 use crate::policy::{Exports, Policy};
 use crate::request::{EventKind, Request};
 use crate::sandbox::{self, StoreState};
+use crate::trigger::{Trigger, TriggerVerdict};
 
 /// Decides requests with one instance of a [`Policy`]. Not shared: make one per thread with
 /// [`Policy::decider`].
@@ -59,6 +60,32 @@ impl Decider {
     /// decisions on these facts would fail closed.
     pub fn prepare(&mut self, facts: &FactSet) -> Result<(), Arc<PolicyFault>> {
         ready(&self.policy, &mut self.live, self.load_ticks, facts).map(|_| ())
+    }
+
+    /// Decides what the device does with a trigger it received through GBA push, with the policy's
+    /// trigger guard. Never fails: a policy that fails, or does not export the guard, gets the trigger
+    /// discarded (reason `policy-fault`, with the fault).
+    pub fn decide_trigger(&mut self, facts: &FactSet, trigger: &Trigger) -> TriggerVerdict {
+        if !self.policy.has_trigger_guard() {
+            return TriggerVerdict::fail_closed(not_provided_trigger_guard());
+        }
+        let engine = self.policy.engine();
+        let live = match ready(&self.policy, &mut self.live, self.load_ticks, facts) {
+            Ok(live) => live,
+            Err(fault) => return TriggerVerdict::fail_closed(fault),
+        };
+        let Some(guard) = &live.exports.trigger_guard else {
+            return TriggerVerdict::fail_closed(not_provided_trigger_guard());
+        };
+        arm(&mut live.store, self.decide_ticks);
+        let started = engine.ticks();
+        match guard.call_decide_trigger(&mut live.store, bindings::guarded_trigger(trigger)) {
+            Ok(answer) => {
+                let (outcome, reason) = bindings::trigger_verdict(answer);
+                TriggerVerdict::checked(trigger, outcome, reason)
+            }
+            Err(error) => TriggerVerdict::fail_closed(fault(live, engine, &error, started, engine.limits().deadline)),
+        }
     }
 
     /// Decides one request. Never fails: a failing policy yields the fail-closed decision with the
@@ -266,6 +293,15 @@ fn classify(error: &wasmtime::Error, limiter: &mut StoreLimiter, elapsed: Durati
         Some(trap) => PolicyFault::Trap { message: trap.to_string() },
         None => PolicyFault::Trap { message: format!("{error:#}") },
     }
+}
+
+/// The fault of a trigger decision on a policy without the trigger guard.
+#[cold]
+fn not_provided_trigger_guard() -> Arc<PolicyFault> {
+    Arc::new(PolicyFault::NotProvided {
+        interface: bindings::TRIGGER_GUARD_EXPORT,
+        sdk_macro: "pathsec_policy::export_trigger_guard!",
+    })
 }
 
 /// The instance cap's fault, if wasmtime refused an instantiation with it: its message is

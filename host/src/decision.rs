@@ -215,6 +215,22 @@ pub enum PolicyFault {
         /// The policy's action.
         action: Action,
     },
+    /// A related decision's answer that makes no sense for what was asked.
+    #[error("policy answered `{outcome}`, which makes no sense here: {why}")]
+    OutcomeNotAllowed {
+        /// The answer.
+        outcome: &'static str,
+        /// Why it makes no sense.
+        why: &'static str,
+    },
+    /// The active policy does not export the interface this decision needs.
+    #[error("policy does not export `{interface}`, so this decision fails closed: export it (Rust SDK: `{sdk_macro}`)")]
+    NotProvided {
+        /// The interface, e.g. `pathsec:policy/trigger-guard@0.1.0`.
+        interface: &'static str,
+        /// How a policy built on the Rust SDK exports it.
+        sdk_macro: &'static str,
+    },
     /// The policy's packed batch answered a byte that names no action or reason of the WIT.
     #[error(
         "policy's packed batch answered byte {byte:#04x}, which names no action (bits 0-2, 0..=5) and reason (bits 3-6, 0..=14)"

@@ -70,6 +70,7 @@ mod sandbox;
 mod selfcheck;
 mod signing;
 mod store;
+mod trigger;
 mod watch;
 mod worker;
 
@@ -97,6 +98,7 @@ pub use runtime::{Runtime, RuntimeBuilder};
 pub use signing::{
     PolicySignature, PublicKey, SIGNATURE_SUFFIX, SecretKey, TrustedKeys, read_signature_beside, signature_path,
 };
+pub use trigger::{PushProtection, Trigger, TriggerOutcome, TriggerReason, TriggerVerdict, Window};
 pub use watch::{DirectoryEvent, PolicyDirectory, Watcher};
 pub use worker::Worker;
 

@@ -52,11 +52,14 @@ pub struct FaultCounts {
     pub list_too_long: u64,
     /// [`PolicyFault::Instantiate`].
     pub instantiate: u64,
-    /// [`PolicyFault::ActionNotAllowed`]: an answer that does not fit the event.
+    /// [`PolicyFault::ActionNotAllowed`] and [`PolicyFault::OutcomeNotAllowed`]: an answer that does
+    /// not fit what was asked.
     pub action_not_allowed: u64,
     /// [`PolicyFault::PackedDecisionInvalid`] and [`PolicyFault::BatchLength`]: answers that name
     /// nothing or do not match the batch.
     pub invalid_answer: u64,
+    /// [`PolicyFault::NotProvided`]: the policy lacks the interface a decision needs.
+    pub not_provided: u64,
 }
 
 impl FaultCounts {
@@ -73,6 +76,7 @@ impl FaultCounts {
             instantiate,
             action_not_allowed,
             invalid_answer,
+            not_provided,
         } = *self;
         trap + deadline
             + memory
@@ -83,6 +87,7 @@ impl FaultCounts {
             + instantiate
             + action_not_allowed
             + invalid_answer
+            + not_provided
     }
 
     fn from_slots(slots: [u64; FAULT_KINDS]) -> FaultCounts {
@@ -97,6 +102,7 @@ impl FaultCounts {
             instantiate,
             action_not_allowed,
             invalid_answer,
+            not_provided,
         ] = slots;
         FaultCounts {
             trap,
@@ -109,11 +115,12 @@ impl FaultCounts {
             instantiate,
             action_not_allowed,
             invalid_answer,
+            not_provided,
         }
     }
 }
 
-const FAULT_KINDS: usize = 10;
+const FAULT_KINDS: usize = 11;
 
 /// The slot of `fault` in [`Counters::faults`], in [`FaultCounts`]' field order.
 fn slot(fault: &PolicyFault) -> usize {
@@ -126,8 +133,9 @@ fn slot(fault: &PolicyFault) -> usize {
         PolicyFault::FactsRejected { .. } => 5,
         PolicyFault::ListTooLong { .. } => 6,
         PolicyFault::Instantiate { .. } => 7,
-        PolicyFault::ActionNotAllowed { .. } => 8,
+        PolicyFault::ActionNotAllowed { .. } | PolicyFault::OutcomeNotAllowed { .. } => 8,
         PolicyFault::PackedDecisionInvalid { .. } | PolicyFault::BatchLength { .. } => 9,
+        PolicyFault::NotProvided { .. } => 10,
     }
 }
 

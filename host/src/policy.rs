@@ -6,7 +6,7 @@ use wasmtime::Store;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, InstancePre};
 
-use crate::bindings::{DECIDE_EXPORT, PACKED_EXPORT, decide, decide_packed};
+use crate::bindings::{DECIDE_EXPORT, PACKED_EXPORT, TRIGGER_GUARD_EXPORT, decide, decide_packed, trigger_guard};
 use crate::decider::Decider;
 use crate::digest;
 use crate::engine::Engine;
@@ -30,12 +30,15 @@ struct PolicyInner {
     decide: decide::GuestIndices,
     /// Present when the policy exports the packed batch.
     packed: Option<decide_packed::GuestIndices>,
+    /// Present when the policy exports the trigger guard.
+    trigger_guard: Option<trigger_guard::GuestIndices>,
 }
 
 /// The exports of one instance.
 pub(crate) struct Exports {
     pub(crate) decide: decide::Guest,
     pub(crate) packed: Option<decide_packed::Guest>,
+    pub(crate) trigger_guard: Option<trigger_guard::Guest>,
 }
 
 /// What a policy was compiled from: the component's size and SHA-256.
@@ -119,14 +122,18 @@ impl Policy {
             export: DECIDE_EXPORT,
             message: format!("{e:#}"),
         })?;
-        let exports_packed = ty.exports(engine.wasmtime()).any(|(export, _)| export == PACKED_EXPORT);
-        let packed = match exports_packed {
+        let exports = |wanted: &str| ty.exports(engine.wasmtime()).any(|(export, _)| export == wanted);
+        let wrong_world = |export: &'static str| {
+            let name = name.clone();
+            move |e: wasmtime::Error| LoadError::WrongWorld { name, export, message: format!("{e:#}") }
+        };
+        let packed = match exports(PACKED_EXPORT) {
             false => None,
-            true => Some(decide_packed::GuestIndices::new(&instance_pre).map_err(|e| LoadError::WrongWorld {
-                name: name.clone(),
-                export: PACKED_EXPORT,
-                message: format!("{e:#}"),
-            })?),
+            true => Some(decide_packed::GuestIndices::new(&instance_pre).map_err(wrong_world(PACKED_EXPORT))?),
+        };
+        let trigger_guard = match exports(TRIGGER_GUARD_EXPORT) {
+            false => None,
+            true => Some(trigger_guard::GuestIndices::new(&instance_pre).map_err(wrong_world(TRIGGER_GUARD_EXPORT))?),
         };
         let inner = PolicyInner {
             name,
@@ -137,6 +144,7 @@ impl Policy {
             pre: instance_pre,
             decide,
             packed,
+            trigger_guard,
         };
         Ok(Policy { inner: Arc::new(inner) })
     }
@@ -175,6 +183,12 @@ impl Policy {
         self.inner.packed.is_some()
     }
 
+    /// Whether the policy exports the trigger guard (`pathsec:policy/trigger-guard`); without it,
+    /// [`Decider::decide_trigger`] discards every trigger.
+    pub fn has_trigger_guard(&self) -> bool {
+        self.inner.trigger_guard.is_some()
+    }
+
     /// A new instance in `store`, with its exports looked up and type-checked.
     pub(crate) fn instantiate(&self, store: &mut Store<StoreState>) -> wasmtime::Result<Exports> {
         let instance = self.inner.pre.instantiate(&mut *store)?;
@@ -183,7 +197,11 @@ impl Policy {
             Some(indices) => Some(indices.load(&mut *store, &instance)?),
             None => None,
         };
-        Ok(Exports { decide, packed })
+        let trigger_guard = match &self.inner.trigger_guard {
+            Some(indices) => Some(indices.load(&mut *store, &instance)?),
+            None => None,
+        };
+        Ok(Exports { decide, packed, trigger_guard })
     }
 }
 

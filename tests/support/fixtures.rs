@@ -99,6 +99,23 @@ fn module(load: &str, decide: &str, decide_batch: &str, more: &str) -> String {
     )
 }
 
+/// A `path-secure-triggers` component: strict on every path decision, and `decide-trigger` runs
+/// `decide_trigger` (its nine flat parameters: naf, registered, the protection's case and three flags,
+/// the window's case and two `s64`; it returns a pointer to the verdict's two enum bytes).
+pub fn trigger_policy(decide_trigger: &str) -> Vec<u8> {
+    let more = format!(
+        r#"(func (export "pathsec:policy/decide-packed@0.1.0#decide-packed") (param i32 i32) (result i32) {packed})
+  (func (export "pathsec:policy/trigger-guard@0.1.0#decide-trigger")
+    (param i32 i32 i32 i32 i32 i32 i32 i64 i64) (result i32) {decide_trigger})"#,
+        packed = packed_every(PACKED_STRICT),
+    );
+    componentize(&module(LOAD_OK, DECIDE_STRICT, BATCH_EMPTY, &more), WitSource::Repository, "path-secure-triggers")
+}
+
+/// The body of `decide-trigger` that answers `accept-within-window` / `window-not-open` to everything.
+pub const TRIGGER_KEEP_FOR_WINDOW: &str =
+    "(i32.store8 (i32.const 24) (i32.const 2)) (i32.store8 (i32.const 25) (i32.const 7)) (i32.const 24)";
+
 /// A component whose `pathsec:policy/decide` has other functions than the host's WIT.
 pub fn wrong_world() -> Vec<u8> {
     let wit = "package pathsec:policy@0.1.0;

@@ -1,4 +1,5 @@
-//! The reference `path-secure` policy: the method, exactly — every [`Policy`] default of the SDK.
+//! The reference policy: the method, exactly — every default of the SDK's [`Policy`] and
+//! [`TriggerGuard`].
 //!
 //! The whole path is secure iff the serving network is known, no registration mismatch stands, access
 //! ciphering and integrity are on, the serving network is in List 1, the (home network, server) pair is
@@ -6,11 +7,18 @@
 //! is the reason. Triggers follow the same lists: a failed access-layer integrity check discards; a
 //! trigger without access-layer integrity, or on a path that is not secure, is accepted only with valid
 //! end-to-end protection.
+//!
+//! Its trigger guard (GBA push) discards a trigger that comes without valid protection, from a server
+//! the device is not registered with, under an expired key, with fields outside the protection, or
+//! after its window; it keeps one whose window has not opened, and accepts the rest.
 
-use pathsec_policy::Policy;
+use pathsec_policy::{Policy, TriggerGuard};
 
 struct Reference;
 
 impl Policy for Reference {}
 
+impl TriggerGuard for Reference {}
+
 pathsec_policy::export!(Reference);
+pathsec_policy::export_trigger_guard!(Reference);

@@ -24,6 +24,7 @@ mod facts;
 mod keys;
 mod packed;
 mod rule;
+mod trigger;
 
 /// The WIT bindings (`pathsec:policy/path-secure`), generated once for every policy built on this crate.
 pub mod bindings {
@@ -37,12 +38,29 @@ pub mod bindings {
     });
 }
 
+/// The bindings of the trigger guard (`trigger-guard-part`), for [`export_trigger_guard!`]; the
+/// shared types are those of [`bindings`].
+pub mod triggers {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "trigger-guard-part",
+        pub_export_macro: true,
+        export_macro_name: "export_trigger_guard_bindings",
+        default_bindings_module: "pathsec_policy::triggers",
+        with: { "pathsec:policy/types@0.1.0": crate::bindings::pathsec::policy::types },
+    });
+}
+
 pub use bindings::pathsec::policy::types::{
     AccessIntegrity, AccessKind, Action, Attach, Decision, EndToEnd, Event, LinkState, PlmnId, Reason, Registration,
     Request, Role, ServerId, TriggerCheck,
 };
 pub use facts::Facts;
 pub use rule::Policy;
+pub use trigger::TriggerGuard;
+pub use triggers::exports::pathsec::policy::trigger_guard::{
+    PushProtection, Trigger, TriggerOutcome, TriggerReason, TriggerVerdict, Window,
+};
 
 /// Exports a [`Policy`] as the component's `pathsec:policy/decide` interface and its packed batch,
 /// `pathsec:policy/decide-packed`.
@@ -79,6 +97,24 @@ macro_rules! export {
     };
 }
 
+/// Exports a [`TriggerGuard`] as `pathsec:policy/trigger-guard`, beside [`export!`] of the same type.
+#[macro_export]
+macro_rules! export_trigger_guard {
+    ($policy:ty) => {
+        const _: () = {
+            struct PathsecTriggerGuard;
+
+            impl $crate::triggers::exports::pathsec::policy::trigger_guard::Guest for PathsecTriggerGuard {
+                fn decide_trigger(trigger: $crate::Trigger) -> $crate::TriggerVerdict {
+                    $crate::__export::decide_trigger::<$policy>(&trigger)
+                }
+            }
+
+    $crate::triggers::export_trigger_guard_bindings!(PathsecTriggerGuard with_types_in $crate::triggers);
+        };
+    };
+}
+
 /// What [`export!`] expands to call; not part of the API.
 #[doc(hidden)]
 pub mod __export {
@@ -107,6 +143,10 @@ pub mod __export {
             let facts = cell.borrow();
             requests.iter().map(|request| P::decide(&facts, request)).collect()
         })
+    }
+
+    pub fn decide_trigger<P: crate::TriggerGuard>(trigger: &crate::Trigger) -> crate::TriggerVerdict {
+        FACTS.with(|cell| P::decide_trigger(&cell.borrow(), trigger))
     }
 
     pub fn decide_packed<P: Policy>(words: &[u64]) -> Vec<u8> {
