@@ -28,7 +28,7 @@ fn a_case_that_wants_nothing_is_refused() {
     let error = read("empty.toml", "note = \"x\"\n").expect_err("refused");
     assert_eq!(
         error,
-        "`DIR/empty.toml`, field ``: a case file must say what it wants: `[want]` (action, reason), `want_error`, or `[[case]]` entries"
+        "`DIR/empty.toml`, field ``: a case file must say what it wants: `[want]` (action, reason), `want_error`, `[[case]]` or `[[trigger-case]]` entries"
     );
 }
 
@@ -123,7 +123,7 @@ policy = "reference"
 request = { role = "device", event = "send-data", server = "other.example.com", device = "meter" }
 want = { action = "secure-then-send", reason = "path-b-not-trusted" }
 "#;
-    let Ok(CaseFile::Cases { facts, cases }) = read("many.toml", text) else { panic!("reads") };
+    let Ok(CaseFile::Cases { facts, cases, .. }) = read("many.toml", text) else { panic!("reads") };
     assert_eq!(cases.len(), 2);
     assert_eq!(cases[1].want.action, Action::SecureThenSend);
     assert_eq!(cases[1].want.reason, Reason::PathBNotTrusted);

@@ -36,10 +36,16 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
 }
 
 fn run(path: &Path) -> Result<(), Failed> {
-    let (facts, cases) = match CaseFile::read(path).map_err(|e| e.to_string())? {
+    let (facts, cases, trigger_cases) = match CaseFile::read(path).map_err(|e| e.to_string())? {
         CaseFile::RefusedAsWanted { .. } => return Ok(()),
-        CaseFile::Cases { facts, cases } => (facts, cases),
+        CaseFile::Cases { facts, cases, trigger_cases } => (facts, cases, trigger_cases),
     };
+    for case in &trigger_cases {
+        let name = case.policy.as_deref().unwrap_or("reference");
+        let policy = pathsec_suite::bundled(name).ok_or_else(|| format!("no bundled policy `{name}`"))?;
+        let verdict = policy.decider().decide_trigger(&facts, &case.trigger);
+        case.check(&verdict).map_err(|e| format!("{}: {e}", case.note))?;
+    }
     let native = NativeRule::new(&facts);
     for case in &cases {
         let name = case.policy.as_deref().unwrap_or("reference");

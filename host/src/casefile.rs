@@ -14,6 +14,16 @@
 //! want = { action = "send-plain", reason = "path-secure" }
 //! ```
 //!
+//! Trigger-guard cases are `[[trigger-case]]` entries (see [`TriggerCase`]):
+//!
+//! ```toml
+//! [[trigger-case]]
+//! note = "a protected trigger from a registered server, inside its window, is acted on"
+//! trigger = { naf = "push.mtc.example.com", registered = true, window = { opens-in = -5, closes-in = 60 },
+//!             protection = { mac-verified = true, fields-covered = true, key-expired = false } }
+//! want = { outcome = "accept", reason = "protected" }
+//! ```
+//!
 //! A file with one case may put `request` and `want` at the top instead of `[[case]]`. A file whose input
 //! must be refused says `want_error = "text the error contains"` instead. A case may name the `policy`
 //! it is for; a runner skips it for other policies. Every case says what it wants: a file with neither
@@ -29,6 +39,7 @@ use crate::factfile::{self, DeviceFile, FactsFile, Format, ListsFile, RequestFil
 use crate::facts::FactSet;
 use crate::fqdn::Fqdn;
 use crate::request::Request;
+use crate::trigger::{PushProtection, Trigger, TriggerOutcome, TriggerReason, TriggerVerdict, Window};
 
 /// What a case wants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -75,6 +86,54 @@ impl TestCase {
     }
 }
 
+/// What a trigger-guard case wants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerWant {
+    /// The outcome.
+    pub outcome: TriggerOutcome,
+    /// The reason.
+    pub reason: TriggerReason,
+}
+
+/// One trigger-guard case: a trigger and the verdict it must get.
+#[derive(Clone, Debug)]
+pub struct TriggerCase {
+    /// What the case shows.
+    pub note: String,
+    /// The policy the case is for, if it names one.
+    pub policy: Option<String>,
+    /// The trigger.
+    pub trigger: Trigger,
+    /// What it must get.
+    pub want: TriggerWant,
+}
+
+impl TriggerCase {
+    /// Whether the case is for a policy named `name` (cases that name none are for every policy).
+    pub fn applies_to(&self, name: &str) -> bool {
+        self.policy.as_deref().is_none_or(|policy| policy == name)
+    }
+
+    /// `Ok` when `verdict` is what the case wants, else what went wrong. A fault fails the case unless
+    /// the case wants the engine's fail-closed verdict (reason `policy-fault`).
+    pub fn check(&self, verdict: &TriggerVerdict) -> Result<(), String> {
+        if let Some(fault) = &verdict.fault
+            && self.want.reason != TriggerReason::PolicyFault
+        {
+            return Err(format!("the policy failed: {fault}"));
+        }
+        if (verdict.outcome, verdict.reason) == (self.want.outcome, self.want.reason) {
+            Ok(())
+        } else {
+            Err(format!(
+                "want {} ({}), got {} ({})",
+                self.want.outcome, self.want.reason, verdict.outcome, verdict.reason
+            ))
+        }
+    }
+}
+
 /// A case file, read.
 #[derive(Debug)]
 pub enum CaseFile {
@@ -82,8 +141,10 @@ pub enum CaseFile {
     Cases {
         /// The file's facts.
         facts: FactSet,
-        /// Its cases, in order.
+        /// Its path-decision cases, in order.
         cases: Vec<TestCase>,
+        /// Its trigger-guard cases, in order.
+        trigger_cases: Vec<TriggerCase>,
     },
     /// The file's input was refused as it wanted.
     RefusedAsWanted {
@@ -158,6 +219,42 @@ struct RawCaseFile {
     want_error: Option<String>,
     #[serde(default, rename = "case")]
     cases: Vec<RawCase>,
+    #[serde(default, rename = "trigger-case")]
+    trigger_cases: Vec<RawTriggerCase>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTriggerCase {
+    note: String,
+    policy: Option<String>,
+    trigger: TriggerFile,
+    want: Option<TriggerWant>,
+}
+
+/// A trigger as a case file writes it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct TriggerFile {
+    naf: Fqdn,
+    registered: bool,
+    protection: Option<ProtectionFile>,
+    window: Option<WindowFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ProtectionFile {
+    mac_verified: bool,
+    fields_covered: bool,
+    key_expired: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct WindowFile {
+    opens_in: i64,
+    closes_in: i64,
 }
 
 #[derive(Deserialize)]
@@ -184,15 +281,15 @@ impl RawCaseFile {
             (Some(_), false) => {
                 return Err(invalid("case".into(), "give `request` and `want`, or `[[case]]` entries, not both"));
             }
-            (None, true) if self.want_error.is_none() => {
+            (None, true) if self.want_error.is_none() && self.trigger_cases.is_empty() => {
                 return Err(invalid(
                     "".into(),
-                    "a case file must say what it wants: `[want]` (action, reason), `want_error`, or `[[case]]` entries",
+                    "a case file must say what it wants: `[want]` (action, reason), `want_error`, `[[case]]` or `[[trigger-case]]` entries",
                 ));
             }
             (None, true) => {}
             (Some(request), true) => {
-                let (note, policy) = (self.note.unwrap_or_default(), self.policy);
+                let (note, policy) = (self.note.unwrap_or_default(), self.policy.clone());
                 let request = request.resolve(&facts, &mut builder, file, "request")?;
                 match (self.want, self.want_error) {
                     (Some(want), None) => cases.push(TestCase { note, policy, request, want }),
@@ -223,7 +320,38 @@ impl RawCaseFile {
                 }
             }
         }
-        Ok(CaseFile::Cases { facts: builder.build(), cases })
+        let mut trigger_cases = Vec::new();
+        for (index, case) in self.trigger_cases.into_iter().enumerate() {
+            let field = format!("trigger-case[{index}]");
+            let want = case.want.ok_or_else(|| {
+                invalid(format!("{field}.want"), "each case must say what it wants: `want = { outcome, reason }`")
+            })?;
+            let TriggerFile { naf, registered, protection, window } = case.trigger;
+            let window = match window {
+                None => None,
+                Some(WindowFile { opens_in, closes_in }) => {
+                    Some(Window::new(opens_in, closes_in).ok_or_else(|| {
+                        invalid(
+                            format!("{field}.trigger.window"),
+                            "`closes-in` is before `opens-in`: a window must open before it closes",
+                        )
+                    })?)
+                }
+            };
+            let protection = protection.map(|p| PushProtection {
+                mac_verified: p.mac_verified,
+                fields_covered: p.fields_covered,
+                key_expired: p.key_expired,
+            });
+            let trigger = Trigger { naf: builder.server(naf), registered, protection, window };
+            trigger_cases.push(TriggerCase {
+                note: case.note,
+                policy: case.policy.or(self.policy.clone()),
+                trigger,
+                want,
+            });
+        }
+        Ok(CaseFile::Cases { facts: builder.build(), cases, trigger_cases })
     }
 }
 

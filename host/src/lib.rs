@@ -76,7 +76,7 @@ mod worker;
 
 pub use artifacts::{ArtifactCache, Origin};
 pub use cache::{CacheStats, Flow};
-pub use casefile::{CaseFile, TestCase, Want};
+pub use casefile::{CaseFile, TestCase, TriggerCase, TriggerWant, Want};
 pub use decider::Decider;
 pub use decision::{Action, Decision, PolicyFault, Reason};
 pub use device::{DeviceId, RegistrationReport};

@@ -46,6 +46,14 @@ impl Check {
                         "record by record (decide-batch; build with the Rust SDK for the packed batch)"
                     }
                 );
+                println!(
+                    "  triggers   {}",
+                    if policy.has_trigger_guard() {
+                        "guarded (exports pathsec:policy/trigger-guard)"
+                    } else {
+                        "no trigger guard: every GBA push trigger is discarded (fail closed)"
+                    }
+                );
                 match &self_check {
                     Ok(()) => println!("  self-check passed: it answers every event of both roles without a fault"),
                     Err(error) => println!("  self-check FAILED: {error}"),
@@ -60,6 +68,7 @@ impl Check {
                     "compile_ms": loaded.took.as_secs_f64() * 1000.0,
                     "imports": policy.imports(),
                     "packed_batch": policy.has_packed_batch(),
+                    "trigger_guard": policy.has_trigger_guard(),
                     "self_check": self_check.as_ref().map_or_else(|e| e.to_string(), |()| "passed".to_owned()),
                 });
                 println!("{report:#}");
