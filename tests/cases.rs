@@ -36,10 +36,18 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
 }
 
 fn run(path: &Path) -> Result<(), Failed> {
-    let (facts, cases, trigger_cases) = match CaseFile::read(path).map_err(|e| e.to_string())? {
+    let (facts, cases, trigger_cases, admission_cases) = match CaseFile::read(path).map_err(|e| e.to_string())? {
         CaseFile::RefusedAsWanted { .. } => return Ok(()),
-        CaseFile::Cases { facts, cases, trigger_cases } => (facts, cases, trigger_cases),
+        CaseFile::Cases { facts, cases, trigger_cases, admission_cases } => {
+            (facts, cases, trigger_cases, admission_cases)
+        }
     };
+    for case in &admission_cases {
+        let name = case.policy.as_deref().unwrap_or("reference");
+        let policy = pathsec_suite::bundled(name).ok_or_else(|| format!("no bundled policy `{name}`"))?;
+        let verdict = policy.decider().admit(&facts, &case.request);
+        case.check(&verdict).map_err(|e| format!("{}: {e}", case.note))?;
+    }
     for case in &trigger_cases {
         let name = case.policy.as_deref().unwrap_or("reference");
         let policy = pathsec_suite::bundled(name).ok_or_else(|| format!("no bundled policy `{name}`"))?;

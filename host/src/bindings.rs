@@ -8,17 +8,27 @@ use crate::request::{self, Event, Registration, Request, Role};
 
 // The world with every export the host knows. A policy must export `decide` and may export the others;
 // `Policy` looks each one up on its own (`GuestIndices`), so a policy with only `decide` loads.
-wasmtime::component::bindgen!({ path: "../wit", world: "path-secure-triggers" });
+wasmtime::component::bindgen!({ path: "../wit", world: "pathsec-host" });
 
-pub(crate) use self::exports::pathsec::policy::{decide, decide_packed, trigger_guard};
+pub(crate) use self::exports::pathsec::policy::{attach_admission, decide, decide_packed, trigger_guard};
 use self::pathsec::policy::types as wit;
 
 /// The export every policy must have, as it appears in the component.
 pub(crate) const DECIDE_EXPORT: &str = "pathsec:policy/decide@0.1.0";
 /// The optional packed batch export.
 pub(crate) const PACKED_EXPORT: &str = "pathsec:policy/decide-packed@0.1.0";
-/// The optional trigger guard.
-pub(crate) const TRIGGER_GUARD_EXPORT: &str = "pathsec:policy/trigger-guard@0.1.0";
+/// An optional export for a related decision: its name, and how a Rust SDK policy exports it.
+pub(crate) struct Related {
+    pub(crate) export: &'static str,
+    pub(crate) sdk_macro: &'static str,
+}
+
+/// The trigger guard.
+pub(crate) const TRIGGER_GUARD: Related =
+    Related { export: "pathsec:policy/trigger-guard@0.1.0", sdk_macro: "pathsec_policy::export_trigger_guard!" };
+/// Attach admission.
+pub(crate) const ATTACH_ADMISSION: Related =
+    Related { export: "pathsec:policy/attach-admission@0.1.0", sdk_macro: "pathsec_policy::export_attach_admission!" };
 /// The types interface a policy imports (types only, no functions).
 pub(crate) const TYPES_IMPORT: &str = "pathsec:policy/types@0.1.0";
 
@@ -164,4 +174,35 @@ pub(crate) fn trigger_verdict(
         WR::WindowNotOpen => R::WindowNotOpen,
     };
     (outcome, reason)
+}
+
+/// An admission request as attach admission takes it.
+pub(crate) fn admission_request(request: &crate::admission::AdmissionRequest) -> attach_admission::AdmissionRequest {
+    attach_admission::AdmissionRequest {
+        server: request.server.get(),
+        attachment_blocked: request.attachment_blocked,
+        server_permitted: request.server_permitted,
+        trigger_quota_left: request.trigger_quota_left,
+        quota_resets_in: request.quota_resets_in,
+        trigger_rate: request.trigger_rate,
+        trigger_rate_limit: request.trigger_rate_limit,
+    }
+}
+
+/// Attach admission's answer in the library's terms.
+pub(crate) fn admission(answer: attach_admission::Admission) -> crate::admission::Admission {
+    use crate::admission::{Admission, RejectCause};
+    use attach_admission::{Admission as W, RejectCause as C};
+    match answer {
+        W::Allow => Admission::Allow,
+        W::Reject(rejection) => Admission::Reject {
+            cause: match rejection.cause {
+                C::AttachmentBlocked => RejectCause::AttachmentBlocked,
+                C::ServerNotPermitted => RejectCause::ServerNotPermitted,
+                C::QuotaExhausted => RejectCause::QuotaExhausted,
+                C::RateExceeded => RejectCause::RateExceeded,
+            },
+            back_off: std::time::Duration::from_secs(u64::from(rejection.back_off_seconds)),
+        },
+    }
 }

@@ -24,6 +24,16 @@
 //! want = { outcome = "accept", reason = "protected" }
 //! ```
 //!
+//! Attach-admission cases are `[[admission-case]]` entries (see [`AdmissionCase`]):
+//!
+//! ```toml
+//! [[admission-case]]
+//! note = "a server out of trigger quota: back off until the quota resets"
+//! request = { server = "mtc.example.com", attachment-blocked = false, server-permitted = true,
+//!             trigger-quota-left = 0, quota-resets-in = 1800, trigger-rate = 0 }
+//! want = { admission = "reject", cause = "quota-exhausted", back-off = 1800 }
+//! ```
+//!
 //! A file with one case may put `request` and `want` at the top instead of `[[case]]`. A file whose input
 //! must be refused says `want_error = "text the error contains"` instead. A case may name the `policy`
 //! it is for; a runner skips it for other policies. Every case says what it wants: a file with neither
@@ -33,6 +43,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::admission::{Admission, AdmissionRequest, AdmissionVerdict, RejectCause};
 use crate::decision::{Action, Decision, Reason};
 use crate::error::FileError;
 use crate::factfile::{self, DeviceFile, FactsFile, Format, ListsFile, RequestFile};
@@ -134,6 +145,48 @@ impl TriggerCase {
     }
 }
 
+/// What an attach-admission case wants: `allow`, or `reject` with a cause and a back-off in seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AdmissionWant(pub Admission);
+
+/// One attach-admission case: a registration and the answer it must get.
+#[derive(Clone, Debug)]
+pub struct AdmissionCase {
+    /// What the case shows.
+    pub note: String,
+    /// The policy the case is for, if it names one.
+    pub policy: Option<String>,
+    /// The registration.
+    pub request: AdmissionRequest,
+    /// What it must get.
+    pub want: AdmissionWant,
+}
+
+impl AdmissionCase {
+    /// Whether the case is for a policy named `name` (cases that name none are for every policy).
+    pub fn applies_to(&self, name: &str) -> bool {
+        self.policy.as_deref().is_none_or(|policy| policy == name)
+    }
+
+    /// `Ok` when `verdict` is what the case wants, else what went wrong. A fault fails the case unless
+    /// the case wants the engine's fail-closed rejection (cause `policy-fault`).
+    pub fn check(&self, verdict: &AdmissionVerdict) -> Result<(), String> {
+        let wants_fault = matches!(self.want.0, Admission::Reject { cause: RejectCause::PolicyFault, .. });
+        if let Some(fault) = &verdict.fault
+            && !wants_fault
+        {
+            return Err(format!("the policy failed: {fault}"));
+        }
+        if verdict.admission == self.want.0 {
+            Ok(())
+        } else {
+            let want = AdmissionVerdict { admission: self.want.0, fault: None };
+            let got = AdmissionVerdict { admission: verdict.admission, fault: None };
+            Err(format!("want {want}, got {got}"))
+        }
+    }
+}
+
 /// A case file, read.
 #[derive(Debug)]
 pub enum CaseFile {
@@ -145,6 +198,8 @@ pub enum CaseFile {
         cases: Vec<TestCase>,
         /// Its trigger-guard cases, in order.
         trigger_cases: Vec<TriggerCase>,
+        /// Its attach-admission cases, in order.
+        admission_cases: Vec<AdmissionCase>,
     },
     /// The file's input was refused as it wanted.
     RefusedAsWanted {
@@ -221,6 +276,40 @@ struct RawCaseFile {
     cases: Vec<RawCase>,
     #[serde(default, rename = "trigger-case")]
     trigger_cases: Vec<RawTriggerCase>,
+    #[serde(default, rename = "admission-case")]
+    admission_cases: Vec<RawAdmissionCase>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdmissionCase {
+    note: String,
+    policy: Option<String>,
+    request: AdmissionFile,
+    want: Option<RawAdmissionWant>,
+}
+
+/// A registration as a case file writes it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct AdmissionFile {
+    server: Fqdn,
+    attachment_blocked: bool,
+    server_permitted: bool,
+    trigger_quota_left: Option<u32>,
+    #[serde(default)]
+    quota_resets_in: u32,
+    #[serde(default)]
+    trigger_rate: u32,
+    trigger_rate_limit: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawAdmissionWant {
+    admission: String,
+    cause: Option<RejectCause>,
+    back_off: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -281,10 +370,12 @@ impl RawCaseFile {
             (Some(_), false) => {
                 return Err(invalid("case".into(), "give `request` and `want`, or `[[case]]` entries, not both"));
             }
-            (None, true) if self.want_error.is_none() && self.trigger_cases.is_empty() => {
+            (None, true)
+                if self.want_error.is_none() && self.trigger_cases.is_empty() && self.admission_cases.is_empty() =>
+            {
                 return Err(invalid(
                     "".into(),
-                    "a case file must say what it wants: `[want]` (action, reason), `want_error`, `[[case]]` or `[[trigger-case]]` entries",
+                    "a case file must say what it wants: `[want]` (action, reason), `want_error`, `[[case]]`, `[[trigger-case]]` or `[[admission-case]]` entries",
                 ));
             }
             (None, true) => {}
@@ -351,7 +442,62 @@ impl RawCaseFile {
                 want,
             });
         }
-        Ok(CaseFile::Cases { facts: builder.build(), cases, trigger_cases })
+        let mut admission_cases = Vec::new();
+        for (index, case) in self.admission_cases.into_iter().enumerate() {
+            let field = format!("admission-case[{index}]");
+            let want = case.want.ok_or_else(|| {
+                invalid(
+                    format!("{field}.want"),
+                    "each case must say what it wants: `want = { admission = \"allow\" }` or `{ admission = \"reject\", cause, back-off }`",
+                )
+            })?;
+            let want = match (want.admission.as_str(), want.cause, want.back_off) {
+                ("allow", None, None) => Admission::Allow,
+                ("reject", Some(cause), Some(seconds)) => {
+                    Admission::Reject { cause, back_off: std::time::Duration::from_secs(seconds) }
+                }
+                ("allow", _, _) => {
+                    return Err(invalid(format!("{field}.want"), "`allow` takes no `cause` or `back-off`"));
+                }
+                ("reject", _, _) => {
+                    return Err(invalid(
+                        format!("{field}.want"),
+                        "`reject` needs a `cause` and a `back-off` (seconds)",
+                    ));
+                }
+                (other, _, _) => {
+                    return Err(invalid(
+                        format!("{field}.want.admission"),
+                        &format!("`{other}` is not an admission: write `allow` or `reject`"),
+                    ));
+                }
+            };
+            let AdmissionFile {
+                server,
+                attachment_blocked,
+                server_permitted,
+                trigger_quota_left,
+                quota_resets_in,
+                trigger_rate,
+                trigger_rate_limit,
+            } = case.request;
+            let request = AdmissionRequest {
+                server: builder.server(server),
+                attachment_blocked,
+                server_permitted,
+                trigger_quota_left,
+                quota_resets_in,
+                trigger_rate,
+                trigger_rate_limit,
+            };
+            admission_cases.push(AdmissionCase {
+                note: case.note,
+                policy: case.policy.or(self.policy.clone()),
+                request,
+                want: AdmissionWant(want),
+            });
+        }
+        Ok(CaseFile::Cases { facts: builder.build(), cases, trigger_cases, admission_cases })
     }
 }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use wasmtime::{Store, Trap};
 
+use crate::admission::{AdmissionRequest, AdmissionVerdict};
 use crate::bindings;
 use crate::decision::{Decision, PolicyFault};
 use crate::engine::Engine;
@@ -66,25 +67,55 @@ impl Decider {
     /// trigger guard. Never fails: a policy that fails, or does not export the guard, gets the trigger
     /// discarded (reason `policy-fault`, with the fault).
     pub fn decide_trigger(&mut self, facts: &FactSet, trigger: &Trigger) -> TriggerVerdict {
-        if !self.policy.has_trigger_guard() {
-            return TriggerVerdict::fail_closed(not_provided_trigger_guard());
-        }
-        let engine = self.policy.engine();
-        let live = match ready(&self.policy, &mut self.live, self.load_ticks, facts) {
-            Ok(live) => live,
-            Err(fault) => return TriggerVerdict::fail_closed(fault),
-        };
-        let Some(guard) = &live.exports.trigger_guard else {
-            return TriggerVerdict::fail_closed(not_provided_trigger_guard());
-        };
-        arm(&mut live.store, self.decide_ticks);
-        let started = engine.ticks();
-        match guard.call_decide_trigger(&mut live.store, bindings::guarded_trigger(trigger)) {
+        let provided = self.policy.has_trigger_guard();
+        let answer = self.call_related(facts, &bindings::TRIGGER_GUARD, provided, |exports, store| {
+            let guard = exports.trigger_guard.as_ref()?;
+            Some(guard.call_decide_trigger(store, bindings::guarded_trigger(trigger)))
+        });
+        match answer {
             Ok(answer) => {
                 let (outcome, reason) = bindings::trigger_verdict(answer);
                 TriggerVerdict::checked(trigger, outcome, reason)
             }
-            Err(error) => TriggerVerdict::fail_closed(fault(live, engine, &error, started, engine.limits().deadline)),
+            Err(fault) => TriggerVerdict::fail_closed(fault),
+        }
+    }
+
+    /// Decides whether a device may register with a server, with the policy's attach admission. Never
+    /// fails: a policy that fails, or does not export it, gets the registration rejected (cause
+    /// `policy-fault`, [`FAIL_CLOSED_BACK_OFF`](crate::FAIL_CLOSED_BACK_OFF), with the fault).
+    pub fn admit(&mut self, facts: &FactSet, request: &AdmissionRequest) -> AdmissionVerdict {
+        let provided = self.policy.has_attach_admission();
+        let answer = self.call_related(facts, &bindings::ATTACH_ADMISSION, provided, |exports, store| {
+            let admission = exports.attach_admission.as_ref()?;
+            Some(admission.call_admit(store, bindings::admission_request(request)))
+        });
+        match answer {
+            Ok(answer) => AdmissionVerdict::checked(request, bindings::admission(answer)),
+            Err(fault) => AdmissionVerdict::fail_closed(fault),
+        }
+    }
+
+    /// Calls a related decision's export under the decision deadline: `call` returns `None` when the
+    /// instance lacks it. Faults as [`Decider::decide`]'s; a policy without the export is a fault too.
+    fn call_related<R>(
+        &mut self,
+        facts: &FactSet,
+        related: &bindings::Related,
+        provided: bool,
+        call: impl FnOnce(&Exports, &mut Store<StoreState>) -> Option<wasmtime::Result<R>>,
+    ) -> Result<R, Arc<PolicyFault>> {
+        if !provided {
+            return Err(not_provided(related));
+        }
+        let engine = self.policy.engine();
+        let live = ready(&self.policy, &mut self.live, self.load_ticks, facts)?;
+        arm(&mut live.store, self.decide_ticks);
+        let started = engine.ticks();
+        match call(&live.exports, &mut live.store) {
+            Some(Ok(answer)) => Ok(answer),
+            Some(Err(error)) => Err(fault(live, engine, &error, started, engine.limits().deadline)),
+            None => Err(not_provided(related)),
         }
     }
 
@@ -295,13 +326,10 @@ fn classify(error: &wasmtime::Error, limiter: &mut StoreLimiter, elapsed: Durati
     }
 }
 
-/// The fault of a trigger decision on a policy without the trigger guard.
+/// The fault of a related decision on a policy without its export.
 #[cold]
-fn not_provided_trigger_guard() -> Arc<PolicyFault> {
-    Arc::new(PolicyFault::NotProvided {
-        interface: bindings::TRIGGER_GUARD_EXPORT,
-        sdk_macro: "pathsec_policy::export_trigger_guard!",
-    })
+fn not_provided(related: &bindings::Related) -> Arc<PolicyFault> {
+    Arc::new(PolicyFault::NotProvided { interface: related.export, sdk_macro: related.sdk_macro })
 }
 
 /// The instance cap's fault, if wasmtime refused an instantiation with it: its message is

@@ -42,6 +42,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod admission;
 mod artifacts;
 mod bindings;
 #[cfg(feature = "bundled-policies")]
@@ -74,9 +75,10 @@ mod trigger;
 mod watch;
 mod worker;
 
+pub use admission::{Admission, AdmissionRequest, AdmissionVerdict, FAIL_CLOSED_BACK_OFF, RejectCause};
 pub use artifacts::{ArtifactCache, Origin};
 pub use cache::{CacheStats, Flow};
-pub use casefile::{CaseFile, TestCase, TriggerCase, TriggerWant, Want};
+pub use casefile::{AdmissionCase, AdmissionWant, CaseFile, TestCase, TriggerCase, TriggerWant, Want};
 pub use decider::Decider;
 pub use decision::{Action, Decision, PolicyFault, Reason};
 pub use device::{DeviceId, RegistrationReport};

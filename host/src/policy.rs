@@ -6,7 +6,10 @@ use wasmtime::Store;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, InstancePre};
 
-use crate::bindings::{DECIDE_EXPORT, PACKED_EXPORT, TRIGGER_GUARD_EXPORT, decide, decide_packed, trigger_guard};
+use crate::bindings::{
+    ATTACH_ADMISSION, DECIDE_EXPORT, PACKED_EXPORT, TRIGGER_GUARD, attach_admission, decide, decide_packed,
+    trigger_guard,
+};
 use crate::decider::Decider;
 use crate::digest;
 use crate::engine::Engine;
@@ -32,6 +35,8 @@ struct PolicyInner {
     packed: Option<decide_packed::GuestIndices>,
     /// Present when the policy exports the trigger guard.
     trigger_guard: Option<trigger_guard::GuestIndices>,
+    /// Present when the policy exports attach admission.
+    attach_admission: Option<attach_admission::GuestIndices>,
 }
 
 /// The exports of one instance.
@@ -39,6 +44,7 @@ pub(crate) struct Exports {
     pub(crate) decide: decide::Guest,
     pub(crate) packed: Option<decide_packed::Guest>,
     pub(crate) trigger_guard: Option<trigger_guard::Guest>,
+    pub(crate) attach_admission: Option<attach_admission::Guest>,
 }
 
 /// What a policy was compiled from: the component's size and SHA-256.
@@ -131,9 +137,15 @@ impl Policy {
             false => None,
             true => Some(decide_packed::GuestIndices::new(&instance_pre).map_err(wrong_world(PACKED_EXPORT))?),
         };
-        let trigger_guard = match exports(TRIGGER_GUARD_EXPORT) {
+        let trigger_guard = match exports(TRIGGER_GUARD.export) {
             false => None,
-            true => Some(trigger_guard::GuestIndices::new(&instance_pre).map_err(wrong_world(TRIGGER_GUARD_EXPORT))?),
+            true => Some(trigger_guard::GuestIndices::new(&instance_pre).map_err(wrong_world(TRIGGER_GUARD.export))?),
+        };
+        let attach_admission = match exports(ATTACH_ADMISSION.export) {
+            false => None,
+            true => {
+                Some(attach_admission::GuestIndices::new(&instance_pre).map_err(wrong_world(ATTACH_ADMISSION.export))?)
+            }
         };
         let inner = PolicyInner {
             name,
@@ -145,6 +157,7 @@ impl Policy {
             decide,
             packed,
             trigger_guard,
+            attach_admission,
         };
         Ok(Policy { inner: Arc::new(inner) })
     }
@@ -189,6 +202,12 @@ impl Policy {
         self.inner.trigger_guard.is_some()
     }
 
+    /// Whether the policy exports attach admission (`pathsec:policy/attach-admission`); without it,
+    /// [`Decider::admit`] rejects every registration.
+    pub fn has_attach_admission(&self) -> bool {
+        self.inner.attach_admission.is_some()
+    }
+
     /// A new instance in `store`, with its exports looked up and type-checked.
     pub(crate) fn instantiate(&self, store: &mut Store<StoreState>) -> wasmtime::Result<Exports> {
         let instance = self.inner.pre.instantiate(&mut *store)?;
@@ -201,7 +220,11 @@ impl Policy {
             Some(indices) => Some(indices.load(&mut *store, &instance)?),
             None => None,
         };
-        Ok(Exports { decide, packed, trigger_guard })
+        let attach_admission = match &self.inner.attach_admission {
+            Some(indices) => Some(indices.load(&mut *store, &instance)?),
+            None => None,
+        };
+        Ok(Exports { decide, packed, trigger_guard, attach_admission })
     }
 }
 

@@ -99,18 +99,29 @@ fn module(load: &str, decide: &str, decide_batch: &str, more: &str) -> String {
     )
 }
 
-/// A `path-secure-triggers` component: strict on every path decision, and `decide-trigger` runs
-/// `decide_trigger` (its nine flat parameters: naf, registered, the protection's case and three flags,
-/// the window's case and two `s64`; it returns a pointer to the verdict's two enum bytes).
-pub fn trigger_policy(decide_trigger: &str) -> Vec<u8> {
+/// A `pathsec-host` component (every export the host knows): strict on every path decision;
+/// `decide-trigger` runs `decide_trigger` (its nine flat parameters: naf, registered, the protection's
+/// case and three flags, the window's case and two `s64`; it returns a pointer to the verdict's two
+/// enum bytes) and `admit` runs `admit` (nine `i32`: server, blocked, permitted, the quota's case and
+/// value, resets-in, rate, the limit's case and value; it returns a pointer to the variant: case byte
+/// at 0, the rejection's cause byte at 4 and back-off `u32` at 8).
+pub fn related_policy(decide_trigger: &str, admit: &str) -> Vec<u8> {
     let more = format!(
         r#"(func (export "pathsec:policy/decide-packed@0.1.0#decide-packed") (param i32 i32) (result i32) {packed})
   (func (export "pathsec:policy/trigger-guard@0.1.0#decide-trigger")
-    (param i32 i32 i32 i32 i32 i32 i32 i64 i64) (result i32) {decide_trigger})"#,
+    (param i32 i32 i32 i32 i32 i32 i32 i64 i64) (result i32) {decide_trigger})
+  (func (export "pathsec:policy/attach-admission@0.1.0#admit")
+    (param i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32) {admit})"#,
         packed = packed_every(PACKED_STRICT),
     );
-    componentize(&module(LOAD_OK, DECIDE_STRICT, BATCH_EMPTY, &more), WitSource::Repository, "path-secure-triggers")
+    componentize(&module(LOAD_OK, DECIDE_STRICT, BATCH_EMPTY, &more), WitSource::Repository, "pathsec-host")
 }
+
+/// The body of `admit` that allows everything.
+pub const ADMIT_ALLOW: &str = "(i32.store8 (i32.const 40) (i32.const 0)) (i32.const 40)";
+/// The body of `decide-trigger` that discards everything as unprotected.
+pub const TRIGGER_DISCARD: &str =
+    "(i32.store8 (i32.const 24) (i32.const 1)) (i32.store8 (i32.const 25) (i32.const 1)) (i32.const 24)";
 
 /// The body of `decide-trigger` that answers `accept-within-window` / `window-not-open` to everything.
 pub const TRIGGER_KEEP_FOR_WINDOW: &str =

@@ -10,9 +10,11 @@
 //!
 //! Its trigger guard (GBA push) discards a trigger that comes without valid protection, from a server
 //! the device is not registered with, under an expired key, with fields outside the protection, or
-//! after its window; it keeps one whose window has not opened, and accepts the rest.
+//! after its window; it keeps one whose window has not opened, and accepts the rest. Its attach
+//! admission rejects a blocked subscription, a server the subscription does not permit, a server out
+//! of trigger quota or over its trigger rate, each with a back-off, and allows the rest.
 
-use pathsec_policy::{Policy, TriggerGuard};
+use pathsec_policy::{AttachAdmission, Policy, TriggerGuard};
 
 struct Reference;
 
@@ -20,5 +22,8 @@ impl Policy for Reference {}
 
 impl TriggerGuard for Reference {}
 
+impl AttachAdmission for Reference {}
+
 pathsec_policy::export!(Reference);
 pathsec_policy::export_trigger_guard!(Reference);
+pathsec_policy::export_attach_admission!(Reference);

@@ -20,6 +20,7 @@
 //!
 //! Build for `wasm32-wasip2` as a `cdylib`; the result is a component the pathsec host loads.
 
+mod admission;
 mod facts;
 mod keys;
 mod packed;
@@ -51,6 +52,23 @@ pub mod triggers {
     });
 }
 
+/// The bindings of attach admission (`attach-admission-part`), for [`export_attach_admission!`]; the
+/// shared types are those of [`bindings`].
+pub mod admission_bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "attach-admission-part",
+        pub_export_macro: true,
+        export_macro_name: "export_attach_admission_bindings",
+        default_bindings_module: "pathsec_policy::admission_bindings",
+        with: { "pathsec:policy/types@0.1.0": crate::bindings::pathsec::policy::types },
+    });
+}
+
+pub use admission::AttachAdmission;
+pub use admission_bindings::exports::pathsec::policy::attach_admission::{
+    Admission, AdmissionRequest, RejectCause, Rejection,
+};
 pub use bindings::pathsec::policy::types::{
     AccessIntegrity, AccessKind, Action, Attach, Decision, EndToEnd, Event, LinkState, PlmnId, Reason, Registration,
     Request, Role, ServerId, TriggerCheck,
@@ -115,6 +133,29 @@ macro_rules! export_trigger_guard {
     };
 }
 
+/// Exports an [`AttachAdmission`] as `pathsec:policy/attach-admission`, beside [`export!`] of the same
+/// type.
+#[macro_export]
+macro_rules! export_attach_admission {
+    ($policy:ty) => {
+        const _: () = {
+            struct PathsecAttachAdmission;
+
+            impl $crate::admission_bindings::exports::pathsec::policy::attach_admission::Guest
+                for PathsecAttachAdmission
+            {
+                fn admit(request: $crate::AdmissionRequest) -> $crate::Admission {
+                    $crate::__export::admit::<$policy>(&request)
+                }
+            }
+
+            $crate::admission_bindings::export_attach_admission_bindings!(
+                PathsecAttachAdmission with_types_in $crate::admission_bindings
+            );
+        };
+    };
+}
+
 /// What [`export!`] expands to call; not part of the API.
 #[doc(hidden)]
 pub mod __export {
@@ -147,6 +188,10 @@ pub mod __export {
 
     pub fn decide_trigger<P: crate::TriggerGuard>(trigger: &crate::Trigger) -> crate::TriggerVerdict {
         FACTS.with(|cell| P::decide_trigger(&cell.borrow(), trigger))
+    }
+
+    pub fn admit<P: crate::AttachAdmission>(request: &crate::AdmissionRequest) -> crate::Admission {
+        FACTS.with(|cell| P::admit(&cell.borrow(), request))
     }
 
     pub fn decide_packed<P: Policy>(words: &[u64]) -> Vec<u8> {

@@ -54,6 +54,14 @@ impl Check {
                         "no trigger guard: every GBA push trigger is discarded (fail closed)"
                     }
                 );
+                println!(
+                    "  admission  {}",
+                    if policy.has_attach_admission() {
+                        "decided (exports pathsec:policy/attach-admission)"
+                    } else {
+                        "no attach admission: every registration is rejected (fail closed)"
+                    }
+                );
                 match &self_check {
                     Ok(()) => println!("  self-check passed: it answers every event of both roles without a fault"),
                     Err(error) => println!("  self-check FAILED: {error}"),
@@ -69,6 +77,7 @@ impl Check {
                     "imports": policy.imports(),
                     "packed_batch": policy.has_packed_batch(),
                     "trigger_guard": policy.has_trigger_guard(),
+                    "attach_admission": policy.has_attach_admission(),
                     "self_check": self_check.as_ref().map_or_else(|e| e.to_string(), |()| "passed".to_owned()),
                 });
                 println!("{report:#}");
