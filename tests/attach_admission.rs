@@ -109,7 +109,8 @@ fn a_policy_without_admission_rejects_every_registration() {
 #[test]
 fn admitting_a_blocked_subscription_fails_closed() {
     let (facts, server) = facts();
-    let component = fixtures::related_policy(fixtures::TRIGGER_DISCARD, fixtures::ADMIT_ALLOW);
+    let component =
+        fixtures::related_policy(fixtures::TRIGGER_DISCARD, fixtures::ADMIT_ALLOW, fixtures::ACCESS_USE_GBA_PUSH);
     let policy = pathsec_suite::engine().load_policy("admits-all", &component).expect("loads");
     let mut decider = policy.decider();
     let request = AdmissionRequest {

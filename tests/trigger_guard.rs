@@ -95,7 +95,11 @@ fn a_policy_without_the_guard_discards_every_trigger() {
 #[test]
 fn keeping_a_trigger_for_a_window_it_does_not_have_fails_closed() {
     let (facts, naf) = facts();
-    let component = fixtures::related_policy(fixtures::TRIGGER_KEEP_FOR_WINDOW, fixtures::ADMIT_ALLOW);
+    let component = fixtures::related_policy(
+        fixtures::TRIGGER_KEEP_FOR_WINDOW,
+        fixtures::ADMIT_ALLOW,
+        fixtures::ACCESS_USE_GBA_PUSH,
+    );
     let policy = pathsec_suite::engine().load_policy("keeper", &component).expect("loads");
     assert!(policy.has_trigger_guard());
     let mut decider = policy.decider();

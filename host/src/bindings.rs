@@ -10,7 +10,7 @@ use crate::request::{self, Event, Registration, Request, Role};
 // `Policy` looks each one up on its own (`GuestIndices`), so a policy with only `decide` loads.
 wasmtime::component::bindgen!({ path: "../wit", world: "pathsec-host" });
 
-pub(crate) use self::exports::pathsec::policy::{attach_admission, decide, decide_packed, trigger_guard};
+pub(crate) use self::exports::pathsec::policy::{access_trust, attach_admission, decide, decide_packed, trigger_guard};
 use self::pathsec::policy::types as wit;
 
 /// The export every policy must have, as it appears in the component.
@@ -26,6 +26,9 @@ pub(crate) struct Related {
 /// The trigger guard.
 pub(crate) const TRIGGER_GUARD: Related =
     Related { export: "pathsec:policy/trigger-guard@0.1.0", sdk_macro: "pathsec_policy::export_trigger_guard!" };
+/// Access trust and bootstrap.
+pub(crate) const ACCESS_TRUST: Related =
+    Related { export: "pathsec:policy/access-trust@0.1.0", sdk_macro: "pathsec_policy::export_access_trust!" };
 /// Attach admission.
 pub(crate) const ATTACH_ADMISSION: Related =
     Related { export: "pathsec:policy/attach-admission@0.1.0", sdk_macro: "pathsec_policy::export_attach_admission!" };
@@ -205,4 +208,60 @@ pub(crate) fn admission(answer: attach_admission::Admission) -> crate::admission
             back_off: std::time::Duration::from_secs(u64::from(rejection.back_off_seconds)),
         },
     }
+}
+
+fn bootstrap_method(method: crate::access::BootstrapMethod) -> access_trust::BootstrapMethod {
+    use crate::access::BootstrapMethod as M;
+    match method {
+        M::GbaPush => access_trust::BootstrapMethod::GbaPush,
+        M::EapAka => access_trust::BootstrapMethod::EapAka,
+        M::AccessNetworkKey => access_trust::BootstrapMethod::AccessNetworkKey,
+        M::PreProvisionedKey => access_trust::BootstrapMethod::PreProvisionedKey,
+    }
+}
+
+/// An access request as access trust takes it.
+pub(crate) fn access_request(request: &crate::access::AccessRequest) -> access_trust::AccessRequest {
+    access_trust::AccessRequest {
+        access: match request.access {
+            AccessKind::ThreeGpp => wit::AccessKind::ThreeGpp,
+            AccessKind::TrustedNon3gpp => wit::AccessKind::TrustedNonThreeGpp,
+            AccessKind::UntrustedNon3gpp => wit::AccessKind::UntrustedNonThreeGpp,
+            AccessKind::Wireline => wit::AccessKind::Wireline,
+        },
+        access_network_listed: request.access_network_listed,
+        tunnel_up: request.tunnel_up,
+        keys: request
+            .keys
+            .iter()
+            .map(|key| access_trust::AvailableKey { method: bootstrap_method(key.method), expired: key.expired })
+            .collect(),
+    }
+}
+
+/// Access trust's answer in the library's terms: (trusted, reason, bootstrap).
+pub(crate) fn access_verdict(
+    verdict: access_trust::AccessVerdict,
+) -> (bool, crate::access::AccessReason, crate::access::Bootstrap) {
+    use crate::access::{AccessReason as R, Bootstrap, BootstrapMethod as M};
+    use access_trust::{AccessReason as WR, Bootstrap as WB, BootstrapMethod as WM};
+    let reason = match verdict.reason {
+        WR::ThreeGpp => R::ThreeGpp,
+        WR::TrustedAccessListed => R::TrustedAccessListed,
+        WR::TrustedAccessNotListed => R::TrustedAccessNotListed,
+        WR::TunnelUp => R::TunnelUp,
+        WR::TunnelDown => R::TunnelDown,
+        WR::Wireline => R::Wireline,
+    };
+    let bootstrap = match verdict.bootstrap {
+        WB::NotNeeded => Bootstrap::NotNeeded,
+        WB::NoneAvailable => Bootstrap::NoneAvailable,
+        WB::UseMethod(method) => Bootstrap::Use(match method {
+            WM::GbaPush => M::GbaPush,
+            WM::EapAka => M::EapAka,
+            WM::AccessNetworkKey => M::AccessNetworkKey,
+            WM::PreProvisionedKey => M::PreProvisionedKey,
+        }),
+    };
+    (verdict.trusted, reason, bootstrap)
 }

@@ -34,6 +34,17 @@
 //! want = { admission = "reject", cause = "quota-exhausted", back-off = 1800 }
 //! ```
 //!
+//! Access-trust cases are `[[access-case]]` entries (see [`AccessCase`]); `bootstrap` is `not-needed`,
+//! `none-available` or a method:
+//!
+//! ```toml
+//! [[access-case]]
+//! note = "an unlisted non-3GPP access bootstraps with EAP-AKA, its only unexpired key"
+//! request = { access = "trusted-non-3gpp", access-network-listed = false,
+//!             keys = [{ method = "gba-push", expired = true }, { method = "eap-aka", expired = false }] }
+//! want = { trusted = false, reason = "trusted-access-not-listed", bootstrap = "eap-aka" }
+//! ```
+//!
 //! A file with one case may put `request` and `want` at the top instead of `[[case]]`. A file whose input
 //! must be refused says `want_error = "text the error contains"` instead. A case may name the `policy`
 //! it is for; a runner skips it for other policies. Every case says what it wants: a file with neither
@@ -43,10 +54,12 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::access::{AccessReason, AccessRequest, AccessVerdict, AvailableKey, Bootstrap, BootstrapMethod};
 use crate::admission::{Admission, AdmissionRequest, AdmissionVerdict, RejectCause};
 use crate::decision::{Action, Decision, Reason};
 use crate::error::FileError;
 use crate::factfile::{self, DeviceFile, FactsFile, Format, ListsFile, RequestFile};
+use crate::facts::AccessKind;
 use crate::facts::FactSet;
 use crate::fqdn::Fqdn;
 use crate::request::Request;
@@ -187,6 +200,59 @@ impl AdmissionCase {
     }
 }
 
+/// What an access-trust case wants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccessWant {
+    /// The access is trusted.
+    pub trusted: bool,
+    /// Why.
+    pub reason: AccessReason,
+    /// How to bootstrap.
+    pub bootstrap: Bootstrap,
+}
+
+/// One access-trust case: a device's access and the verdict it must get.
+#[derive(Clone, Debug)]
+pub struct AccessCase {
+    /// What the case shows.
+    pub note: String,
+    /// The policy the case is for, if it names one.
+    pub policy: Option<String>,
+    /// The access.
+    pub request: AccessRequest,
+    /// What it must get.
+    pub want: AccessWant,
+}
+
+impl AccessCase {
+    /// Whether the case is for a policy named `name` (cases that name none are for every policy).
+    pub fn applies_to(&self, name: &str) -> bool {
+        self.policy.as_deref().is_none_or(|policy| policy == name)
+    }
+
+    /// `Ok` when `verdict` is what the case wants, else what went wrong. A fault fails the case unless
+    /// the case wants the engine's fail-closed verdict (reason `policy-fault`).
+    pub fn check(&self, verdict: &AccessVerdict) -> Result<(), String> {
+        if let Some(fault) = &verdict.fault
+            && self.want.reason != AccessReason::PolicyFault
+        {
+            return Err(format!("the policy failed: {fault}"));
+        }
+        let got = AccessWant { trusted: verdict.trusted, reason: verdict.reason, bootstrap: verdict.bootstrap };
+        if got == self.want {
+            Ok(())
+        } else {
+            let show = |w: &AccessWant| AccessVerdict {
+                trusted: w.trusted,
+                reason: w.reason,
+                bootstrap: w.bootstrap,
+                fault: None,
+            };
+            Err(format!("want {}, got {}", show(&self.want), show(&got)))
+        }
+    }
+}
+
 /// A case file, read.
 #[derive(Debug)]
 pub enum CaseFile {
@@ -200,6 +266,8 @@ pub enum CaseFile {
         trigger_cases: Vec<TriggerCase>,
         /// Its attach-admission cases, in order.
         admission_cases: Vec<AdmissionCase>,
+        /// Its access-trust cases, in order.
+        access_cases: Vec<AccessCase>,
     },
     /// The file's input was refused as it wanted.
     RefusedAsWanted {
@@ -278,6 +346,45 @@ struct RawCaseFile {
     trigger_cases: Vec<RawTriggerCase>,
     #[serde(default, rename = "admission-case")]
     admission_cases: Vec<RawAdmissionCase>,
+    #[serde(default, rename = "access-case")]
+    access_cases: Vec<RawAccessCase>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccessCase {
+    note: String,
+    policy: Option<String>,
+    request: AccessFile,
+    want: Option<RawAccessWant>,
+}
+
+/// A device's access as a case file writes it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct AccessFile {
+    access: AccessKind,
+    #[serde(default)]
+    access_network_listed: bool,
+    #[serde(default)]
+    tunnel_up: bool,
+    #[serde(default)]
+    keys: Vec<KeyFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyFile {
+    method: BootstrapMethod,
+    expired: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccessWant {
+    trusted: bool,
+    reason: AccessReason,
+    bootstrap: String,
 }
 
 #[derive(Deserialize)]
@@ -371,11 +478,14 @@ impl RawCaseFile {
                 return Err(invalid("case".into(), "give `request` and `want`, or `[[case]]` entries, not both"));
             }
             (None, true)
-                if self.want_error.is_none() && self.trigger_cases.is_empty() && self.admission_cases.is_empty() =>
+                if self.want_error.is_none()
+                    && self.trigger_cases.is_empty()
+                    && self.admission_cases.is_empty()
+                    && self.access_cases.is_empty() =>
             {
                 return Err(invalid(
                     "".into(),
-                    "a case file must say what it wants: `[want]` (action, reason), `want_error`, `[[case]]`, `[[trigger-case]]` or `[[admission-case]]` entries",
+                    "a case file must say what it wants: `[want]` (action, reason), `want_error`, or `[[case]]`, `[[trigger-case]]`, `[[admission-case]]` or `[[access-case]]` entries",
                 ));
             }
             (None, true) => {}
@@ -497,7 +607,32 @@ impl RawCaseFile {
                 want: AdmissionWant(want),
             });
         }
-        Ok(CaseFile::Cases { facts: builder.build(), cases, trigger_cases, admission_cases })
+        let mut access_cases = Vec::new();
+        for (index, case) in self.access_cases.into_iter().enumerate() {
+            let field = format!("access-case[{index}]");
+            let want = case.want.ok_or_else(|| {
+                invalid(
+                    format!("{field}.want"),
+                    "each case must say what it wants: `want = { trusted, reason, bootstrap }`",
+                )
+            })?;
+            let bootstrap = match want.bootstrap.as_str() {
+                "not-needed" => Bootstrap::NotNeeded,
+                "none-available" => Bootstrap::NoneAvailable,
+                method => Bootstrap::Use(method.parse().map_err(|e: crate::error::NameError| {
+                    invalid(format!("{field}.want.bootstrap"), &format!("{e}; or `not-needed`, `none-available`"))
+                })?),
+            };
+            let AccessFile { access, access_network_listed, tunnel_up, keys } = case.request;
+            let keys = keys.into_iter().map(|key| AvailableKey { method: key.method, expired: key.expired }).collect();
+            access_cases.push(AccessCase {
+                note: case.note,
+                policy: case.policy.or(self.policy.clone()),
+                request: AccessRequest { access, access_network_listed, tunnel_up, keys },
+                want: AccessWant { trusted: want.trusted, reason: want.reason, bootstrap },
+            });
+        }
+        Ok(CaseFile::Cases { facts: builder.build(), cases, trigger_cases, admission_cases, access_cases })
     }
 }
 

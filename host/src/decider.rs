@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use wasmtime::{Store, Trap};
 
+use crate::access::{AccessRequest, AccessVerdict};
 use crate::admission::{AdmissionRequest, AdmissionVerdict};
 use crate::bindings;
 use crate::decision::{Decision, PolicyFault};
@@ -93,6 +94,24 @@ impl Decider {
         match answer {
             Ok(answer) => AdmissionVerdict::checked(request, bindings::admission(answer)),
             Err(fault) => AdmissionVerdict::fail_closed(fault),
+        }
+    }
+
+    /// Decides whether a device's access is trusted and, if not, how to bootstrap application-layer
+    /// security, with the policy's access trust. Never fails: a policy that fails, or does not export
+    /// it, gets the access untrusted with no bootstrap method (reason `policy-fault`, with the fault).
+    pub fn decide_access(&mut self, facts: &FactSet, request: &AccessRequest) -> AccessVerdict {
+        let provided = self.policy.has_access_trust();
+        let answer = self.call_related(facts, &bindings::ACCESS_TRUST, provided, |exports, store| {
+            let access = exports.access_trust.as_ref()?;
+            Some(access.call_decide_access(store, &bindings::access_request(request)))
+        });
+        match answer {
+            Ok(answer) => {
+                let (trusted, reason, bootstrap) = bindings::access_verdict(answer);
+                AccessVerdict::checked(request, trusted, reason, bootstrap)
+            }
+            Err(fault) => AccessVerdict::fail_closed(fault),
         }
     }
 

@@ -42,6 +42,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod access;
 mod admission;
 mod artifacts;
 mod bindings;
@@ -75,10 +76,13 @@ mod trigger;
 mod watch;
 mod worker;
 
+pub use access::{AccessReason, AccessRequest, AccessVerdict, AvailableKey, Bootstrap, BootstrapMethod};
 pub use admission::{Admission, AdmissionRequest, AdmissionVerdict, FAIL_CLOSED_BACK_OFF, RejectCause};
 pub use artifacts::{ArtifactCache, Origin};
 pub use cache::{CacheStats, Flow};
-pub use casefile::{AdmissionCase, AdmissionWant, CaseFile, TestCase, TriggerCase, TriggerWant, Want};
+pub use casefile::{
+    AccessCase, AccessWant, AdmissionCase, AdmissionWant, CaseFile, TestCase, TriggerCase, TriggerWant, Want,
+};
 pub use decider::Decider;
 pub use decision::{Action, Decision, PolicyFault, Reason};
 pub use device::{DeviceId, RegistrationReport};

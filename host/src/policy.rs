@@ -7,8 +7,8 @@ use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, InstancePre};
 
 use crate::bindings::{
-    ATTACH_ADMISSION, DECIDE_EXPORT, PACKED_EXPORT, TRIGGER_GUARD, attach_admission, decide, decide_packed,
-    trigger_guard,
+    ACCESS_TRUST, ATTACH_ADMISSION, DECIDE_EXPORT, PACKED_EXPORT, TRIGGER_GUARD, access_trust, attach_admission,
+    decide, decide_packed, trigger_guard,
 };
 use crate::decider::Decider;
 use crate::digest;
@@ -37,6 +37,8 @@ struct PolicyInner {
     trigger_guard: Option<trigger_guard::GuestIndices>,
     /// Present when the policy exports attach admission.
     attach_admission: Option<attach_admission::GuestIndices>,
+    /// Present when the policy exports access trust.
+    access_trust: Option<access_trust::GuestIndices>,
 }
 
 /// The exports of one instance.
@@ -45,6 +47,7 @@ pub(crate) struct Exports {
     pub(crate) packed: Option<decide_packed::Guest>,
     pub(crate) trigger_guard: Option<trigger_guard::Guest>,
     pub(crate) attach_admission: Option<attach_admission::Guest>,
+    pub(crate) access_trust: Option<access_trust::Guest>,
 }
 
 /// What a policy was compiled from: the component's size and SHA-256.
@@ -147,6 +150,10 @@ impl Policy {
                 Some(attach_admission::GuestIndices::new(&instance_pre).map_err(wrong_world(ATTACH_ADMISSION.export))?)
             }
         };
+        let access_trust = match exports(ACCESS_TRUST.export) {
+            false => None,
+            true => Some(access_trust::GuestIndices::new(&instance_pre).map_err(wrong_world(ACCESS_TRUST.export))?),
+        };
         let inner = PolicyInner {
             name,
             size: source.size,
@@ -158,6 +165,7 @@ impl Policy {
             packed,
             trigger_guard,
             attach_admission,
+            access_trust,
         };
         Ok(Policy { inner: Arc::new(inner) })
     }
@@ -208,6 +216,12 @@ impl Policy {
         self.inner.attach_admission.is_some()
     }
 
+    /// Whether the policy exports access trust (`pathsec:policy/access-trust`); without it,
+    /// [`Decider::decide_access`] counts every access untrusted and names no bootstrap method.
+    pub fn has_access_trust(&self) -> bool {
+        self.inner.access_trust.is_some()
+    }
+
     /// A new instance in `store`, with its exports looked up and type-checked.
     pub(crate) fn instantiate(&self, store: &mut Store<StoreState>) -> wasmtime::Result<Exports> {
         let instance = self.inner.pre.instantiate(&mut *store)?;
@@ -224,7 +238,11 @@ impl Policy {
             Some(indices) => Some(indices.load(&mut *store, &instance)?),
             None => None,
         };
-        Ok(Exports { decide, packed, trigger_guard, attach_admission })
+        let access_trust = match &self.inner.access_trust {
+            Some(indices) => Some(indices.load(&mut *store, &instance)?),
+            None => None,
+        };
+        Ok(Exports { decide, packed, trigger_guard, attach_admission, access_trust })
     }
 }
 

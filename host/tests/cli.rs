@@ -48,6 +48,7 @@ fn check_reports_a_good_policy_and_refuses_a_bad_one() {
     assert!(text.contains("wasi:"), "imports are listed: {text}");
     assert!(text.contains("triggers   guarded (exports pathsec:policy/trigger-guard)"), "{text}");
     assert!(text.contains("admission  decided (exports pathsec:policy/attach-admission)"), "{text}");
+    assert!(text.contains("access     decided (exports pathsec:policy/access-trust)"), "{text}");
 
     let bad = policy_file(dir.path(), "bad.wasm", b"not a policy");
     let output = pathsec().arg("check").arg(&bad).output().expect("runs");

@@ -104,18 +104,29 @@ fn module(load: &str, decide: &str, decide_batch: &str, more: &str) -> String {
 /// case and three flags, the window's case and two `s64`; it returns a pointer to the verdict's two
 /// enum bytes) and `admit` runs `admit` (nine `i32`: server, blocked, permitted, the quota's case and
 /// value, resets-in, rate, the limit's case and value; it returns a pointer to the variant: case byte
-/// at 0, the rejection's cause byte at 4 and back-off `u32` at 8).
-pub fn related_policy(decide_trigger: &str, admit: &str) -> Vec<u8> {
+/// at 0, the rejection's cause byte at 4 and back-off `u32` at 8); `decide-access` runs `decide_access`
+/// (five `i32`: access, listed, tunnel-up, the keys' pointer and length; it returns a pointer to the
+/// verdict: trusted at 0, reason at 1, the bootstrap's case at 2 and method at 3).
+pub fn related_policy(decide_trigger: &str, admit: &str, decide_access: &str) -> Vec<u8> {
     let more = format!(
         r#"(func (export "pathsec:policy/decide-packed@0.1.0#decide-packed") (param i32 i32) (result i32) {packed})
   (func (export "pathsec:policy/trigger-guard@0.1.0#decide-trigger")
     (param i32 i32 i32 i32 i32 i32 i32 i64 i64) (result i32) {decide_trigger})
   (func (export "pathsec:policy/attach-admission@0.1.0#admit")
-    (param i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32) {admit})"#,
+    (param i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32) {admit})
+  (func (export "pathsec:policy/access-trust@0.1.0#decide-access")
+    (param i32 i32 i32 i32 i32) (result i32) {decide_access})"#,
         packed = packed_every(PACKED_STRICT),
     );
     componentize(&module(LOAD_OK, DECIDE_STRICT, BATCH_EMPTY, &more), WitSource::Repository, "pathsec-host")
 }
+
+/// The body of `decide-access` that answers untrusted / `wireline` / bootstrap `not-needed`.
+pub const ACCESS_UNTRUSTED_NOT_NEEDED: &str = "(i32.store8 (i32.const 48) (i32.const 0)) (i32.store8 (i32.const 49) (i32.const 5)) \
+     (i32.store8 (i32.const 50) (i32.const 0)) (i32.const 48)";
+/// The body of `decide-access` that answers untrusted / `wireline` / use `gba-push`.
+pub const ACCESS_USE_GBA_PUSH: &str = "(i32.store8 (i32.const 48) (i32.const 0)) (i32.store8 (i32.const 49) (i32.const 5)) \
+     (i32.store8 (i32.const 50) (i32.const 1)) (i32.store8 (i32.const 51) (i32.const 0)) (i32.const 48)";
 
 /// The body of `admit` that allows everything.
 pub const ADMIT_ALLOW: &str = "(i32.store8 (i32.const 40) (i32.const 0)) (i32.const 40)";

@@ -12,9 +12,13 @@
 //! the device is not registered with, under an expired key, with fields outside the protection, or
 //! after its window; it keeps one whose window has not opened, and accepts the rest. Its attach
 //! admission rejects a blocked subscription, a server the subscription does not permit, a server out
-//! of trigger quota or over its trigger rate, each with a back-off, and allows the rest.
+//! of trigger quota or over its trigger rate, each with a back-off, and allows the rest. Its access
+//! trust counts 3GPP access trusted, trusted non-3GPP access only through a listed access network,
+//! untrusted non-3GPP access only while its tunnel is up, and wireline never; an untrusted access
+//! bootstraps with the first of GBA push, EAP-AKA, the access network's key and a pre-provisioned key
+//! that has an unexpired key.
 
-use pathsec_policy::{AttachAdmission, Policy, TriggerGuard};
+use pathsec_policy::{AccessTrust, AttachAdmission, Policy, TriggerGuard};
 
 struct Reference;
 
@@ -24,6 +28,9 @@ impl TriggerGuard for Reference {}
 
 impl AttachAdmission for Reference {}
 
+impl AccessTrust for Reference {}
+
 pathsec_policy::export!(Reference);
 pathsec_policy::export_trigger_guard!(Reference);
 pathsec_policy::export_attach_admission!(Reference);
+pathsec_policy::export_access_trust!(Reference);

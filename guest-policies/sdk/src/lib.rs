@@ -20,6 +20,7 @@
 //!
 //! Build for `wasm32-wasip2` as a `cdylib`; the result is a component the pathsec host loads.
 
+mod access;
 mod admission;
 mod facts;
 mod keys;
@@ -52,6 +53,19 @@ pub mod triggers {
     });
 }
 
+/// The bindings of access trust (`access-trust-part`), for [`export_access_trust!`]; the shared types
+/// are those of [`bindings`].
+pub mod access_bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "access-trust-part",
+        pub_export_macro: true,
+        export_macro_name: "export_access_trust_bindings",
+        default_bindings_module: "pathsec_policy::access_bindings",
+        with: { "pathsec:policy/types@0.1.0": crate::bindings::pathsec::policy::types },
+    });
+}
+
 /// The bindings of attach admission (`attach-admission-part`), for [`export_attach_admission!`]; the
 /// shared types are those of [`bindings`].
 pub mod admission_bindings {
@@ -65,6 +79,10 @@ pub mod admission_bindings {
     });
 }
 
+pub use access::AccessTrust;
+pub use access_bindings::exports::pathsec::policy::access_trust::{
+    AccessReason, AccessRequest, AccessVerdict, AvailableKey, Bootstrap, BootstrapMethod,
+};
 pub use admission::AttachAdmission;
 pub use admission_bindings::exports::pathsec::policy::attach_admission::{
     Admission, AdmissionRequest, RejectCause, Rejection,
@@ -133,6 +151,26 @@ macro_rules! export_trigger_guard {
     };
 }
 
+/// Exports an [`AccessTrust`] as `pathsec:policy/access-trust`, beside [`export!`] of the same type.
+#[macro_export]
+macro_rules! export_access_trust {
+    ($policy:ty) => {
+        const _: () = {
+            struct PathsecAccessTrust;
+
+            impl $crate::access_bindings::exports::pathsec::policy::access_trust::Guest for PathsecAccessTrust {
+                fn decide_access(request: $crate::AccessRequest) -> $crate::AccessVerdict {
+                    $crate::__export::decide_access::<$policy>(&request)
+                }
+            }
+
+            $crate::access_bindings::export_access_trust_bindings!(
+                PathsecAccessTrust with_types_in $crate::access_bindings
+            );
+        };
+    };
+}
+
 /// Exports an [`AttachAdmission`] as `pathsec:policy/attach-admission`, beside [`export!`] of the same
 /// type.
 #[macro_export]
@@ -188,6 +226,10 @@ pub mod __export {
 
     pub fn decide_trigger<P: crate::TriggerGuard>(trigger: &crate::Trigger) -> crate::TriggerVerdict {
         FACTS.with(|cell| P::decide_trigger(&cell.borrow(), trigger))
+    }
+
+    pub fn decide_access<P: crate::AccessTrust>(request: &crate::AccessRequest) -> crate::AccessVerdict {
+        FACTS.with(|cell| P::decide_access(&cell.borrow(), request))
     }
 
     pub fn admit<P: crate::AttachAdmission>(request: &crate::AdmissionRequest) -> crate::Admission {

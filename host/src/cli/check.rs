@@ -62,6 +62,14 @@ impl Check {
                         "no attach admission: every registration is rejected (fail closed)"
                     }
                 );
+                println!(
+                    "  access     {}",
+                    if policy.has_access_trust() {
+                        "decided (exports pathsec:policy/access-trust)"
+                    } else {
+                        "no access trust: every access is untrusted, no bootstrap method (fail closed)"
+                    }
+                );
                 match &self_check {
                     Ok(()) => println!("  self-check passed: it answers every event of both roles without a fault"),
                     Err(error) => println!("  self-check FAILED: {error}"),
@@ -78,6 +86,7 @@ impl Check {
                     "packed_batch": policy.has_packed_batch(),
                     "trigger_guard": policy.has_trigger_guard(),
                     "attach_admission": policy.has_attach_admission(),
+                    "access_trust": policy.has_access_trust(),
                     "self_check": self_check.as_ref().map_or_else(|e| e.to_string(), |()| "passed".to_owned()),
                 });
                 println!("{report:#}");

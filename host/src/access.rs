@@ -1,0 +1,153 @@
+//! Access trust and bootstrap (`pathsec:policy/access-trust`): is the device's access protected, and
+//! when application-layer security is needed, how is it set up? An optional export; without it every
+//! access is untrusted and no bootstrap method is named.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::decision::PolicyFault;
+use crate::facts::AccessKind;
+use crate::named::named_enum;
+
+named_enum! {
+    /// How application-layer security can be set up.
+    pub enum BootstrapMethod as "a bootstrap method" {
+        /// GBA push.
+        GbaPush = "gba-push",
+        /// EAP-AKA through the service layer.
+        EapAka = "eap-aka",
+        /// A key delivered by the access network's EAP authentication.
+        AccessNetworkKey = "access-network-key",
+        /// A key provisioned in the device beforehand.
+        PreProvisionedKey = "pre-provisioned-key",
+    }
+}
+
+/// A key held for one bootstrap method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AvailableKey {
+    /// The method it serves.
+    pub method: BootstrapMethod,
+    /// Its lifetime has ended.
+    pub expired: bool,
+}
+
+/// The access facts of a device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessRequest {
+    /// How the device reaches the core.
+    pub access: AccessKind,
+    /// For trusted non-3GPP access: the access network is on the operator's list.
+    pub access_network_listed: bool,
+    /// For untrusted non-3GPP access: the IPsec tunnel to the core is up.
+    pub tunnel_up: bool,
+    /// The keys held, at most one per method.
+    pub keys: Vec<AvailableKey>,
+}
+
+impl AccessRequest {
+    /// Whether `method` has an unexpired key.
+    pub fn has_key(&self, method: BootstrapMethod) -> bool {
+        self.keys.iter().any(|key| key.method == method && !key.expired)
+    }
+}
+
+named_enum! {
+    /// Why the access is trusted or not.
+    pub enum AccessReason as "an access reason" {
+        /// 3GPP access.
+        ThreeGpp = "three-gpp",
+        /// Trusted non-3GPP access through a listed access network.
+        TrustedAccessListed = "trusted-access-listed",
+        /// Non-3GPP access through an access network not on the list.
+        TrustedAccessNotListed = "trusted-access-not-listed",
+        /// Untrusted non-3GPP access through a tunnel that is up.
+        TunnelUp = "tunnel-up",
+        /// Untrusted non-3GPP access without its tunnel.
+        TunnelDown = "tunnel-down",
+        /// Wireline access.
+        Wireline = "wireline",
+        /// The policy failed, or does not export access trust (see the verdict's fault); the engine
+        /// counted the access untrusted. Never sent by a policy.
+        PolicyFault = "policy-fault",
+    }
+}
+
+/// How application-layer security is set up, if at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bootstrap {
+    /// The access is trusted: nothing to set up on its account.
+    NotNeeded,
+    /// Set it up with this method.
+    Use(BootstrapMethod),
+    /// No method has an unexpired key: nothing is sent until one has.
+    NoneAvailable,
+}
+
+impl fmt::Display for Bootstrap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Bootstrap::NotNeeded => f.write_str("not-needed"),
+            Bootstrap::Use(method) => write!(f, "use {method}"),
+            Bootstrap::NoneAvailable => f.write_str("none-available"),
+        }
+    }
+}
+
+/// Access trust's answer. It always exists: when the policy fails or lacks access trust, the access is
+/// untrusted with reason `policy-fault`, no bootstrap method, and the fault.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessVerdict {
+    /// The access is protected.
+    pub trusted: bool,
+    /// Why.
+    pub reason: AccessReason,
+    /// How to set up application-layer security.
+    pub bootstrap: Bootstrap,
+    /// Why the policy could not decide, when it could not.
+    pub fault: Option<Arc<PolicyFault>>,
+}
+
+impl AccessVerdict {
+    /// The fail-closed verdict: untrusted, nothing to bootstrap with, because of `fault`.
+    pub fn fail_closed(fault: Arc<PolicyFault>) -> AccessVerdict {
+        AccessVerdict {
+            trusted: false,
+            reason: AccessReason::PolicyFault,
+            bootstrap: Bootstrap::NoneAvailable,
+            fault: Some(fault),
+        }
+    }
+
+    /// The policy's answer, unless it makes no sense: no bootstrap for an untrusted access, or a method
+    /// without an unexpired key, is a fault, and fails closed.
+    pub(crate) fn checked(
+        request: &AccessRequest,
+        trusted: bool,
+        reason: AccessReason,
+        bootstrap: Bootstrap,
+    ) -> AccessVerdict {
+        let nonsense = match bootstrap {
+            Bootstrap::NotNeeded if !trusted => Some(("not-needed", "the access is not trusted")),
+            Bootstrap::Use(method) if !request.has_key(method) => {
+                Some(("use-method", "the method it names has no unexpired key"))
+            }
+            _ => None,
+        };
+        if let Some((outcome, why)) = nonsense {
+            return AccessVerdict::fail_closed(Arc::new(PolicyFault::OutcomeNotAllowed { outcome, why }));
+        }
+        AccessVerdict { trusted, reason, bootstrap, fault: None }
+    }
+}
+
+impl fmt::Display for AccessVerdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let trust = if self.trusted { "trusted" } else { "untrusted" };
+        write!(f, "{trust} ({}), bootstrap {}", self.reason, self.bootstrap)?;
+        if let Some(fault) = &self.fault {
+            write!(f, ": {fault}")?;
+        }
+        Ok(())
+    }
+}

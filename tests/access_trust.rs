@@ -1,0 +1,68 @@
+//! Access trust and bootstrap (`pathsec:policy/access-trust`): who exports it, and answers that make
+//! no sense fail closed. The reference policy's table is in `tests/cases/reference/access-trust/`.
+
+use pathsec::{
+    AccessKind, AccessReason, AccessRequest, AvailableKey, Bootstrap, BootstrapMethod, FactSet, PolicyFault,
+};
+use pathsec_suite::fixtures;
+
+#[test]
+fn the_reference_policy_exports_access_trust_and_always_secure_does_not() {
+    let facts = FactSet::builder().build();
+    let request = AccessRequest {
+        access: AccessKind::ThreeGpp,
+        access_network_listed: false,
+        tunnel_up: false,
+        keys: vec![AvailableKey { method: BootstrapMethod::EapAka, expired: false }],
+    };
+    let reference = pathsec_suite::bundled("reference").expect("bundled");
+    assert!(reference.has_access_trust());
+    let verdict = reference.decider().decide_access(&facts, &request);
+    assert_eq!(
+        (verdict.trusted, verdict.reason, verdict.bootstrap),
+        (true, AccessReason::ThreeGpp, Bootstrap::NotNeeded)
+    );
+
+    let strict = pathsec_suite::bundled("always-secure").expect("bundled");
+    assert!(!strict.has_access_trust());
+    let verdict = strict.decider().decide_access(&facts, &request);
+    assert_eq!((verdict.trusted, verdict.bootstrap), (false, Bootstrap::NoneAvailable));
+    assert!(matches!(verdict.fault.as_deref(), Some(PolicyFault::NotProvided { .. })), "{verdict}");
+    assert!(verdict.to_string().contains("pathsec_policy::export_access_trust!"), "{verdict}");
+}
+
+#[test]
+fn nonsense_answers_fail_closed() {
+    let facts = FactSet::builder().build();
+    let engine = pathsec_suite::engine();
+    let load = |access| {
+        let component = fixtures::related_policy(fixtures::TRIGGER_DISCARD, fixtures::ADMIT_ALLOW, access);
+        engine.load_policy("fixture", &component).expect("loads").decider()
+    };
+    let request =
+        |keys| AccessRequest { access: AccessKind::Wireline, access_network_listed: false, tunnel_up: false, keys };
+    let gba = |expired| vec![AvailableKey { method: BootstrapMethod::GbaPush, expired }];
+
+    let mut uses_gba_push = load(fixtures::ACCESS_USE_GBA_PUSH);
+    let verdict = uses_gba_push.decide_access(&facts, &request(gba(false)));
+    assert_eq!((verdict.bootstrap, verdict.fault), (Bootstrap::Use(BootstrapMethod::GbaPush), None), "it has the key");
+    for keys in [gba(true), Vec::new()] {
+        let verdict = uses_gba_push.decide_access(&facts, &request(keys));
+        assert_eq!((verdict.reason, verdict.bootstrap), (AccessReason::PolicyFault, Bootstrap::NoneAvailable));
+        assert!(
+            matches!(
+                verdict.fault.as_deref(),
+                Some(PolicyFault::OutcomeNotAllowed { why: "the method it names has no unexpired key", .. })
+            ),
+            "{verdict}"
+        );
+    }
+
+    let mut not_needed = load(fixtures::ACCESS_UNTRUSTED_NOT_NEEDED);
+    let verdict = not_needed.decide_access(&facts, &request(gba(false)));
+    assert_eq!((verdict.trusted, verdict.bootstrap), (false, Bootstrap::NoneAvailable));
+    assert!(
+        matches!(verdict.fault.as_deref(), Some(PolicyFault::OutcomeNotAllowed { outcome: "not-needed", .. })),
+        "{verdict}"
+    );
+}
