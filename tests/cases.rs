@@ -36,13 +36,19 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
 }
 
 fn run(path: &Path) -> Result<(), Failed> {
-    let (facts, cases, trigger_cases, admission_cases, access_cases) =
+    let (facts, cases, trigger_cases, admission_cases, access_cases, media_cases) =
         match CaseFile::read(path).map_err(|e| e.to_string())? {
             CaseFile::RefusedAsWanted { .. } => return Ok(()),
-            CaseFile::Cases { facts, cases, trigger_cases, admission_cases, access_cases } => {
-                (facts, cases, trigger_cases, admission_cases, access_cases)
+            CaseFile::Cases { facts, cases, trigger_cases, admission_cases, access_cases, media_cases } => {
+                (facts, cases, trigger_cases, admission_cases, access_cases, media_cases)
             }
         };
+    for case in &media_cases {
+        let name = case.policy.as_deref().unwrap_or("reference");
+        let policy = pathsec_suite::bundled(name).ok_or_else(|| format!("no bundled policy `{name}`"))?;
+        let verdict = policy.decider().decide_media(&facts, &case.request);
+        case.check(&verdict).map_err(|e| format!("{}: {e}", case.note))?;
+    }
     for case in &access_cases {
         let name = case.policy.as_deref().unwrap_or("reference");
         let policy = pathsec_suite::bundled(name).ok_or_else(|| format!("no bundled policy `{name}`"))?;

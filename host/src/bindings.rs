@@ -10,7 +10,9 @@ use crate::request::{self, Event, Registration, Request, Role};
 // `Policy` looks each one up on its own (`GuestIndices`), so a policy with only `decide` loads.
 wasmtime::component::bindgen!({ path: "../wit", world: "pathsec-host" });
 
-pub(crate) use self::exports::pathsec::policy::{access_trust, attach_admission, decide, decide_packed, trigger_guard};
+pub(crate) use self::exports::pathsec::policy::{
+    access_trust, attach_admission, decide, decide_packed, media_security, trigger_guard,
+};
 use self::pathsec::policy::types as wit;
 
 /// The export every policy must have, as it appears in the component.
@@ -29,6 +31,9 @@ pub(crate) const TRIGGER_GUARD: Related =
 /// Access trust and bootstrap.
 pub(crate) const ACCESS_TRUST: Related =
     Related { export: "pathsec:policy/access-trust@0.1.0", sdk_macro: "pathsec_policy::export_access_trust!" };
+/// Media security over a CS leg.
+pub(crate) const MEDIA_SECURITY: Related =
+    Related { export: "pathsec:policy/media-security@0.1.0", sdk_macro: "pathsec_policy::export_media_security!" };
 /// Attach admission.
 pub(crate) const ATTACH_ADMISSION: Related =
     Related { export: "pathsec:policy/attach-admission@0.1.0", sdk_macro: "pathsec_policy::export_attach_admission!" };
@@ -264,4 +269,35 @@ pub(crate) fn access_verdict(
         }),
     };
     (verdict.trusted, reason, bootstrap)
+}
+
+/// A media request as media security takes it: the voucher only as "one is on offer".
+pub(crate) fn media_request(request: &crate::media::MediaRequest) -> media_security::MediaRequest {
+    media_security::MediaRequest {
+        crosses_cs_leg: request.crosses_cs_leg,
+        via_gateway: request.via_gateway,
+        network_path_secure: request.network_path_secure,
+        call: media_security::CallParties { device: request.call.device.clone(), peer: request.call.peer.clone() },
+        voucher_offered: request.voucher.is_some(),
+    }
+}
+
+/// Media security's answer in the library's terms.
+pub(crate) fn media_verdict(
+    verdict: media_security::MediaVerdict,
+) -> (crate::media::MediaProtection, crate::media::MediaReason) {
+    use crate::media::{MediaProtection as P, MediaReason as R};
+    use media_security::{MediaProtection as WP, MediaReason as WR};
+    let protection = match verdict.protection {
+        WP::NetworkLayer => P::NetworkLayer,
+        WP::MediaLayer => P::MediaLayer,
+        WP::Refuse => P::Refuse,
+    };
+    let reason = match verdict.reason {
+        WR::PathSecure => R::PathSecure,
+        WR::CsLeg => R::CsLeg,
+        WR::PathNotSecure => R::PathNotSecure,
+        WR::NoVoucher => R::NoVoucher,
+    };
+    (protection, reason)
 }

@@ -45,6 +45,18 @@
 //! want = { trusted = false, reason = "trusted-access-not-listed", bootstrap = "eap-aka" }
 //! ```
 //!
+//! Media-security cases are `[[media-case]]` entries (see [`MediaCase`]); the voucher offered names
+//! the parties it was issued for, and `voucher` in `want` is `released` or `none`:
+//!
+//! ```toml
+//! [[media-case]]
+//! note = "media across a CS leg: media-layer security, the voucher released to its own call"
+//! request = { crosses-cs-leg = true, via-gateway = true, network-path-secure = true,
+//!             device = "sip:meter@ims.example.com", peer = "tel:+15550100",
+//!             voucher = { device = "sip:meter@ims.example.com", peer = "tel:+15550100" } }
+//! want = { protection = "media-layer", reason = "cs-leg", voucher = "released" }
+//! ```
+//!
 //! A file with one case may put `request` and `want` at the top instead of `[[case]]`. A file whose input
 //! must be refused says `want_error = "text the error contains"` instead. A case may name the `policy`
 //! it is for; a runner skips it for other policies. Every case says what it wants: a file with neither
@@ -62,6 +74,7 @@ use crate::factfile::{self, DeviceFile, FactsFile, Format, ListsFile, RequestFil
 use crate::facts::AccessKind;
 use crate::facts::FactSet;
 use crate::fqdn::Fqdn;
+use crate::media::{CallParties, MediaProtection, MediaReason, MediaRequest, MediaVerdict, Voucher};
 use crate::request::Request;
 use crate::trigger::{PushProtection, Trigger, TriggerOutcome, TriggerReason, TriggerVerdict, Window};
 
@@ -253,8 +266,64 @@ impl AccessCase {
     }
 }
 
+/// What a media-security case wants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MediaWant {
+    /// The protection.
+    pub protection: MediaProtection,
+    /// The reason.
+    pub reason: MediaReason,
+    /// Whether the voucher is released to the call.
+    pub voucher_released: bool,
+}
+
+/// One media-security case: a call and the verdict it must get.
+#[derive(Clone, Debug)]
+pub struct MediaCase {
+    /// What the case shows.
+    pub note: String,
+    /// The policy the case is for, if it names one.
+    pub policy: Option<String>,
+    /// The call.
+    pub request: MediaRequest,
+    /// What it must get.
+    pub want: MediaWant,
+}
+
+impl MediaCase {
+    /// Whether the case is for a policy named `name` (cases that name none are for every policy).
+    pub fn applies_to(&self, name: &str) -> bool {
+        self.policy.as_deref().is_none_or(|policy| policy == name)
+    }
+
+    /// `Ok` when `verdict` is what the case wants, else what went wrong. A fault fails the case unless
+    /// the case wants the engine's fail-closed verdict (reason `policy-fault`).
+    pub fn check(&self, verdict: &MediaVerdict) -> Result<(), String> {
+        if let Some(fault) = &verdict.fault
+            && self.want.reason != MediaReason::PolicyFault
+        {
+            return Err(format!("the policy failed: {fault}"));
+        }
+        let got = MediaWant {
+            protection: verdict.protection,
+            reason: verdict.reason,
+            voucher_released: verdict.voucher.is_some(),
+        };
+        if got == self.want {
+            return Ok(());
+        }
+        let show = |w: &MediaWant| {
+            let voucher = if w.voucher_released { "voucher released" } else { "no voucher" };
+            format!("{} ({}), {voucher}", w.protection, w.reason)
+        };
+        Err(format!("want {}, got {}", show(&self.want), show(&got)))
+    }
+}
+
 /// A case file, read.
 #[derive(Debug)]
+// Read once per file, never on a hot path: the size of the `Cases` variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum CaseFile {
     /// Cases to run against the facts.
     Cases {
@@ -268,6 +337,8 @@ pub enum CaseFile {
         admission_cases: Vec<AdmissionCase>,
         /// Its access-trust cases, in order.
         access_cases: Vec<AccessCase>,
+        /// Its media-security cases, in order.
+        media_cases: Vec<MediaCase>,
     },
     /// The file's input was refused as it wanted.
     RefusedAsWanted {
@@ -348,6 +419,44 @@ struct RawCaseFile {
     admission_cases: Vec<RawAdmissionCase>,
     #[serde(default, rename = "access-case")]
     access_cases: Vec<RawAccessCase>,
+    #[serde(default, rename = "media-case")]
+    media_cases: Vec<RawMediaCase>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMediaCase {
+    note: String,
+    policy: Option<String>,
+    request: MediaFile,
+    want: Option<RawMediaWant>,
+}
+
+/// A call as a case file writes it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct MediaFile {
+    crosses_cs_leg: bool,
+    via_gateway: bool,
+    network_path_secure: bool,
+    device: String,
+    peer: String,
+    voucher: Option<VoucherFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VoucherFile {
+    device: String,
+    peer: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMediaWant {
+    protection: MediaProtection,
+    reason: MediaReason,
+    voucher: String,
 }
 
 #[derive(Deserialize)]
@@ -481,11 +590,12 @@ impl RawCaseFile {
                 if self.want_error.is_none()
                     && self.trigger_cases.is_empty()
                     && self.admission_cases.is_empty()
-                    && self.access_cases.is_empty() =>
+                    && self.access_cases.is_empty()
+                    && self.media_cases.is_empty() =>
             {
                 return Err(invalid(
                     "".into(),
-                    "a case file must say what it wants: `[want]` (action, reason), `want_error`, or `[[case]]`, `[[trigger-case]]`, `[[admission-case]]` or `[[access-case]]` entries",
+                    "a case file must say what it wants: `[want]` (action, reason), `want_error`, or `[[case]]`, `[[trigger-case]]`, `[[admission-case]]`, `[[access-case]]` or `[[media-case]]` entries",
                 ));
             }
             (None, true) => {}
@@ -632,7 +742,45 @@ impl RawCaseFile {
                 want: AccessWant { trusted: want.trusted, reason: want.reason, bootstrap },
             });
         }
-        Ok(CaseFile::Cases { facts: builder.build(), cases, trigger_cases, admission_cases, access_cases })
+        let mut media_cases = Vec::new();
+        for (index, case) in self.media_cases.into_iter().enumerate() {
+            let field = format!("media-case[{index}]");
+            let want = case.want.ok_or_else(|| {
+                invalid(
+                    format!("{field}.want"),
+                    "each case must say what it wants: `want = { protection, reason, voucher }`",
+                )
+            })?;
+            let voucher_released = match want.voucher.as_str() {
+                "released" => true,
+                "none" => false,
+                other => {
+                    return Err(invalid(
+                        format!("{field}.want.voucher"),
+                        &format!("`{other}` is not a voucher outcome: write `released` or `none`"),
+                    ));
+                }
+            };
+            let MediaFile { crosses_cs_leg, via_gateway, network_path_secure, device, peer, voucher } = case.request;
+            let voucher = voucher.map(|v| Voucher {
+                parties: CallParties { device: v.device, peer: v.peer },
+                key: b"case-file key".to_vec(),
+            });
+            let request = MediaRequest {
+                crosses_cs_leg,
+                via_gateway,
+                network_path_secure,
+                call: CallParties { device, peer },
+                voucher,
+            };
+            media_cases.push(MediaCase {
+                note: case.note,
+                policy: case.policy.or(self.policy.clone()),
+                request,
+                want: MediaWant { protection: want.protection, reason: want.reason, voucher_released },
+            });
+        }
+        Ok(CaseFile::Cases { facts: builder.build(), cases, trigger_cases, admission_cases, access_cases, media_cases })
     }
 }
 

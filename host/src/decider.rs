@@ -16,6 +16,7 @@ use crate::decision::{Decision, PolicyFault};
 use crate::engine::Engine;
 use crate::facts::FactSet;
 use crate::limits::{self, StoreLimiter};
+use crate::media::{MediaRequest, MediaVerdict};
 use crate::packed;
 use crate::policy::{Exports, Policy};
 use crate::request::{EventKind, Request};
@@ -112,6 +113,25 @@ impl Decider {
                 AccessVerdict::checked(request, trusted, reason, bootstrap)
             }
             Err(fault) => AccessVerdict::fail_closed(fault),
+        }
+    }
+
+    /// Decides how a call's media is protected, with the policy's media security, and releases the
+    /// voucher to the call only when its parties are the call's (a mismatch withholds it and refuses
+    /// the media). Never fails: a policy that fails, or does not export it, gets the media refused
+    /// (reason `policy-fault`, with the fault).
+    pub fn decide_media(&mut self, facts: &FactSet, request: &MediaRequest) -> MediaVerdict {
+        let provided = self.policy.has_media_security();
+        let answer = self.call_related(facts, &bindings::MEDIA_SECURITY, provided, |exports, store| {
+            let media = exports.media_security.as_ref()?;
+            Some(media.call_decide_media(store, &bindings::media_request(request)))
+        });
+        match answer {
+            Ok(answer) => {
+                let (protection, reason) = bindings::media_verdict(answer);
+                MediaVerdict::checked(request, protection, reason)
+            }
+            Err(fault) => MediaVerdict::fail_closed(fault),
         }
     }
 

@@ -61,6 +61,7 @@ mod facts;
 mod fqdn;
 mod limits;
 mod log;
+mod media;
 mod metrics;
 mod named;
 mod packed;
@@ -81,7 +82,8 @@ pub use admission::{Admission, AdmissionRequest, AdmissionVerdict, FAIL_CLOSED_B
 pub use artifacts::{ArtifactCache, Origin};
 pub use cache::{CacheStats, Flow};
 pub use casefile::{
-    AccessCase, AccessWant, AdmissionCase, AdmissionWant, CaseFile, TestCase, TriggerCase, TriggerWant, Want,
+    AccessCase, AccessWant, AdmissionCase, AdmissionWant, CaseFile, MediaCase, MediaWant, TestCase, TriggerCase,
+    TriggerWant, Want,
 };
 pub use decider::Decider;
 pub use decision::{Action, Decision, PolicyFault, Reason};
@@ -96,6 +98,7 @@ pub use facts::{AccessKind, Attach, FactSet, FactSetBuilder, LinkState, ServerId
 pub use fqdn::Fqdn;
 pub use limits::{LimitHits, Limits};
 pub use log::{DecisionLog, LogError, LogStats};
+pub use media::{CallParties, MediaProtection, MediaReason, MediaRequest, MediaVerdict, Voucher};
 pub use metrics::{FaultCounts, Metrics};
 pub use plmn::PlmnId;
 pub use policy::Policy;

@@ -7,8 +7,8 @@ use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, InstancePre};
 
 use crate::bindings::{
-    ACCESS_TRUST, ATTACH_ADMISSION, DECIDE_EXPORT, PACKED_EXPORT, TRIGGER_GUARD, access_trust, attach_admission,
-    decide, decide_packed, trigger_guard,
+    ACCESS_TRUST, ATTACH_ADMISSION, DECIDE_EXPORT, MEDIA_SECURITY, PACKED_EXPORT, TRIGGER_GUARD, access_trust,
+    attach_admission, decide, decide_packed, media_security, trigger_guard,
 };
 use crate::decider::Decider;
 use crate::digest;
@@ -39,6 +39,8 @@ struct PolicyInner {
     attach_admission: Option<attach_admission::GuestIndices>,
     /// Present when the policy exports access trust.
     access_trust: Option<access_trust::GuestIndices>,
+    /// Present when the policy exports media security.
+    media_security: Option<media_security::GuestIndices>,
 }
 
 /// The exports of one instance.
@@ -48,6 +50,7 @@ pub(crate) struct Exports {
     pub(crate) trigger_guard: Option<trigger_guard::Guest>,
     pub(crate) attach_admission: Option<attach_admission::Guest>,
     pub(crate) access_trust: Option<access_trust::Guest>,
+    pub(crate) media_security: Option<media_security::Guest>,
 }
 
 /// What a policy was compiled from: the component's size and SHA-256.
@@ -154,6 +157,10 @@ impl Policy {
             false => None,
             true => Some(access_trust::GuestIndices::new(&instance_pre).map_err(wrong_world(ACCESS_TRUST.export))?),
         };
+        let media_security = match exports(MEDIA_SECURITY.export) {
+            false => None,
+            true => Some(media_security::GuestIndices::new(&instance_pre).map_err(wrong_world(MEDIA_SECURITY.export))?),
+        };
         let inner = PolicyInner {
             name,
             size: source.size,
@@ -166,6 +173,7 @@ impl Policy {
             trigger_guard,
             attach_admission,
             access_trust,
+            media_security,
         };
         Ok(Policy { inner: Arc::new(inner) })
     }
@@ -222,6 +230,12 @@ impl Policy {
         self.inner.access_trust.is_some()
     }
 
+    /// Whether the policy exports media security (`pathsec:policy/media-security`); without it,
+    /// [`Decider::decide_media`] refuses every call's media.
+    pub fn has_media_security(&self) -> bool {
+        self.inner.media_security.is_some()
+    }
+
     /// A new instance in `store`, with its exports looked up and type-checked.
     pub(crate) fn instantiate(&self, store: &mut Store<StoreState>) -> wasmtime::Result<Exports> {
         let instance = self.inner.pre.instantiate(&mut *store)?;
@@ -242,7 +256,11 @@ impl Policy {
             Some(indices) => Some(indices.load(&mut *store, &instance)?),
             None => None,
         };
-        Ok(Exports { decide, packed, trigger_guard, attach_admission, access_trust })
+        let media_security = match &self.inner.media_security {
+            Some(indices) => Some(indices.load(&mut *store, &instance)?),
+            None => None,
+        };
+        Ok(Exports { decide, packed, trigger_guard, attach_admission, access_trust, media_security })
     }
 }
 

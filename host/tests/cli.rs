@@ -49,6 +49,7 @@ fn check_reports_a_good_policy_and_refuses_a_bad_one() {
     assert!(text.contains("triggers   guarded (exports pathsec:policy/trigger-guard)"), "{text}");
     assert!(text.contains("admission  decided (exports pathsec:policy/attach-admission)"), "{text}");
     assert!(text.contains("access     decided (exports pathsec:policy/access-trust)"), "{text}");
+    assert!(text.contains("media      decided (exports pathsec:policy/media-security)"), "{text}");
 
     let bad = policy_file(dir.path(), "bad.wasm", b"not a policy");
     let output = pathsec().arg("check").arg(&bad).output().expect("runs");

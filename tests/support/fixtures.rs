@@ -106,7 +106,9 @@ fn module(load: &str, decide: &str, decide_batch: &str, more: &str) -> String {
 /// value, resets-in, rate, the limit's case and value; it returns a pointer to the variant: case byte
 /// at 0, the rejection's cause byte at 4 and back-off `u32` at 8); `decide-access` runs `decide_access`
 /// (five `i32`: access, listed, tunnel-up, the keys' pointer and length; it returns a pointer to the
-/// verdict: trusted at 0, reason at 1, the bootstrap's case at 2 and method at 3).
+/// verdict: trusted at 0, reason at 1, the bootstrap's case at 2 and method at 3); `decide-media` runs
+/// [`MEDIA_NETWORK_LAYER`] (eight `i32`: three flags, the two identities' pointers and lengths, voucher
+/// offered; it returns a pointer to the verdict's two enum bytes).
 pub fn related_policy(decide_trigger: &str, admit: &str, decide_access: &str) -> Vec<u8> {
     let more = format!(
         r#"(func (export "pathsec:policy/decide-packed@0.1.0#decide-packed") (param i32 i32) (result i32) {packed})
@@ -115,7 +117,9 @@ pub fn related_policy(decide_trigger: &str, admit: &str, decide_access: &str) ->
   (func (export "pathsec:policy/attach-admission@0.1.0#admit")
     (param i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32) {admit})
   (func (export "pathsec:policy/access-trust@0.1.0#decide-access")
-    (param i32 i32 i32 i32 i32) (result i32) {decide_access})"#,
+    (param i32 i32 i32 i32 i32) (result i32) {decide_access})
+  (func (export "pathsec:policy/media-security@0.1.0#decide-media")
+    (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32) {MEDIA_NETWORK_LAYER})"#,
         packed = packed_every(PACKED_STRICT),
     );
     componentize(&module(LOAD_OK, DECIDE_STRICT, BATCH_EMPTY, &more), WitSource::Repository, "pathsec-host")
@@ -127,6 +131,10 @@ pub const ACCESS_UNTRUSTED_NOT_NEEDED: &str = "(i32.store8 (i32.const 48) (i32.c
 /// The body of `decide-access` that answers untrusted / `wireline` / use `gba-push`.
 pub const ACCESS_USE_GBA_PUSH: &str = "(i32.store8 (i32.const 48) (i32.const 0)) (i32.store8 (i32.const 49) (i32.const 5)) \
      (i32.store8 (i32.const 50) (i32.const 1)) (i32.store8 (i32.const 51) (i32.const 0)) (i32.const 48)";
+
+/// The body of `decide-media` that answers `network-layer` / `path-secure` to every call.
+pub const MEDIA_NETWORK_LAYER: &str =
+    "(i32.store8 (i32.const 56) (i32.const 0)) (i32.store8 (i32.const 57) (i32.const 0)) (i32.const 56)";
 
 /// The body of `admit` that allows everything.
 pub const ADMIT_ALLOW: &str = "(i32.store8 (i32.const 40) (i32.const 0)) (i32.const 40)";

@@ -16,9 +16,10 @@
 //! trust counts 3GPP access trusted, trusted non-3GPP access only through a listed access network,
 //! untrusted non-3GPP access only while its tunnel is up, and wireline never; an untrusted access
 //! bootstraps with the first of GBA push, EAP-AKA, the access network's key and a pre-provisioned key
-//! that has an unexpired key.
+//! that has an unexpired key. Its media security protects media that crosses a CS leg through a
+//! gateway, or whose path is not secure, at the media layer under a voucher (refused without one).
 
-use pathsec_policy::{AccessTrust, AttachAdmission, Policy, TriggerGuard};
+use pathsec_policy::{AccessTrust, AttachAdmission, MediaSecurity, Policy, TriggerGuard};
 
 struct Reference;
 
@@ -30,7 +31,10 @@ impl AttachAdmission for Reference {}
 
 impl AccessTrust for Reference {}
 
+impl MediaSecurity for Reference {}
+
 pathsec_policy::export!(Reference);
 pathsec_policy::export_trigger_guard!(Reference);
 pathsec_policy::export_attach_admission!(Reference);
 pathsec_policy::export_access_trust!(Reference);
+pathsec_policy::export_media_security!(Reference);

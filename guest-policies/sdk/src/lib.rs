@@ -24,6 +24,7 @@ mod access;
 mod admission;
 mod facts;
 mod keys;
+mod media;
 mod packed;
 mod rule;
 mod trigger;
@@ -66,6 +67,18 @@ pub mod access_bindings {
     });
 }
 
+/// The bindings of media security (`media-security-part`), for [`export_media_security!`] (it uses no
+/// shared type).
+pub mod media_bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "media-security-part",
+        pub_export_macro: true,
+        export_macro_name: "export_media_security_bindings",
+        default_bindings_module: "pathsec_policy::media_bindings",
+    });
+}
+
 /// The bindings of attach admission (`attach-admission-part`), for [`export_attach_admission!`]; the
 /// shared types are those of [`bindings`].
 pub mod admission_bindings {
@@ -92,6 +105,10 @@ pub use bindings::pathsec::policy::types::{
     Request, Role, ServerId, TriggerCheck,
 };
 pub use facts::Facts;
+pub use media::MediaSecurity;
+pub use media_bindings::exports::pathsec::policy::media_security::{
+    CallParties, MediaProtection, MediaReason, MediaRequest, MediaVerdict,
+};
 pub use rule::Policy;
 pub use trigger::TriggerGuard;
 pub use triggers::exports::pathsec::policy::trigger_guard::{
@@ -171,6 +188,26 @@ macro_rules! export_access_trust {
     };
 }
 
+/// Exports a [`MediaSecurity`] as `pathsec:policy/media-security`, beside [`export!`] of the same type.
+#[macro_export]
+macro_rules! export_media_security {
+    ($policy:ty) => {
+        const _: () = {
+            struct PathsecMediaSecurity;
+
+            impl $crate::media_bindings::exports::pathsec::policy::media_security::Guest for PathsecMediaSecurity {
+                fn decide_media(request: $crate::MediaRequest) -> $crate::MediaVerdict {
+                    $crate::__export::decide_media::<$policy>(&request)
+                }
+            }
+
+            $crate::media_bindings::export_media_security_bindings!(
+                PathsecMediaSecurity with_types_in $crate::media_bindings
+            );
+        };
+    };
+}
+
 /// Exports an [`AttachAdmission`] as `pathsec:policy/attach-admission`, beside [`export!`] of the same
 /// type.
 #[macro_export]
@@ -230,6 +267,10 @@ pub mod __export {
 
     pub fn decide_access<P: crate::AccessTrust>(request: &crate::AccessRequest) -> crate::AccessVerdict {
         FACTS.with(|cell| P::decide_access(&cell.borrow(), request))
+    }
+
+    pub fn decide_media<P: crate::MediaSecurity>(request: &crate::MediaRequest) -> crate::MediaVerdict {
+        FACTS.with(|cell| P::decide_media(&cell.borrow(), request))
     }
 
     pub fn admit<P: crate::AttachAdmission>(request: &crate::AdmissionRequest) -> crate::Admission {

@@ -70,6 +70,14 @@ impl Check {
                         "no access trust: every access is untrusted, no bootstrap method (fail closed)"
                     }
                 );
+                println!(
+                    "  media      {}",
+                    if policy.has_media_security() {
+                        "decided (exports pathsec:policy/media-security)"
+                    } else {
+                        "no media security: no call's media is released (fail closed)"
+                    }
+                );
                 match &self_check {
                     Ok(()) => println!("  self-check passed: it answers every event of both roles without a fault"),
                     Err(error) => println!("  self-check FAILED: {error}"),
@@ -87,6 +95,7 @@ impl Check {
                     "trigger_guard": policy.has_trigger_guard(),
                     "attach_admission": policy.has_attach_admission(),
                     "access_trust": policy.has_access_trust(),
+                    "media_security": policy.has_media_security(),
                     "self_check": self_check.as_ref().map_or_else(|e| e.to_string(), |()| "passed".to_owned()),
                 });
                 println!("{report:#}");
