@@ -36,36 +36,14 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
 }
 
 fn run(path: &Path) -> Result<(), Failed> {
-    let (facts, cases, trigger_cases, admission_cases, access_cases, media_cases) =
-        match CaseFile::read(path).map_err(|e| e.to_string())? {
-            CaseFile::RefusedAsWanted { .. } => return Ok(()),
-            CaseFile::Cases { facts, cases, trigger_cases, admission_cases, access_cases, media_cases } => {
-                (facts, cases, trigger_cases, admission_cases, access_cases, media_cases)
-            }
-        };
-    for case in &media_cases {
+    let (facts, cases, related) = match CaseFile::read(path).map_err(|e| e.to_string())? {
+        CaseFile::RefusedAsWanted { .. } => return Ok(()),
+        CaseFile::Cases { facts, cases, related } => (facts, cases, related),
+    };
+    for case in &related {
         let name = case.policy.as_deref().unwrap_or("reference");
         let policy = pathsec_suite::bundled(name).ok_or_else(|| format!("no bundled policy `{name}`"))?;
-        let verdict = policy.decider().decide_media(&facts, &case.request);
-        case.check(&verdict).map_err(|e| format!("{}: {e}", case.note))?;
-    }
-    for case in &access_cases {
-        let name = case.policy.as_deref().unwrap_or("reference");
-        let policy = pathsec_suite::bundled(name).ok_or_else(|| format!("no bundled policy `{name}`"))?;
-        let verdict = policy.decider().decide_access(&facts, &case.request);
-        case.check(&verdict).map_err(|e| format!("{}: {e}", case.note))?;
-    }
-    for case in &admission_cases {
-        let name = case.policy.as_deref().unwrap_or("reference");
-        let policy = pathsec_suite::bundled(name).ok_or_else(|| format!("no bundled policy `{name}`"))?;
-        let verdict = policy.decider().admit(&facts, &case.request);
-        case.check(&verdict).map_err(|e| format!("{}: {e}", case.note))?;
-    }
-    for case in &trigger_cases {
-        let name = case.policy.as_deref().unwrap_or("reference");
-        let policy = pathsec_suite::bundled(name).ok_or_else(|| format!("no bundled policy `{name}`"))?;
-        let verdict = policy.decider().decide_trigger(&facts, &case.trigger);
-        case.check(&verdict).map_err(|e| format!("{}: {e}", case.note))?;
+        case.run(&mut policy.decider(), &facts).map_err(|e| format!("{}: {e}", case.note))?;
     }
     let native = NativeRule::new(&facts);
     for case in &cases {

@@ -11,7 +11,7 @@ use crate::request::{self, Event, Registration, Request, Role};
 wasmtime::component::bindgen!({ path: "../wit", world: "pathsec-host" });
 
 pub(crate) use self::exports::pathsec::policy::{
-    access_trust, attach_admission, decide, decide_packed, media_security, trigger_guard,
+    access_trust, attach_admission, binding_update, decide, decide_packed, media_security, trigger_guard,
 };
 use self::pathsec::policy::types as wit;
 
@@ -34,6 +34,9 @@ pub(crate) const ACCESS_TRUST: Related =
 /// Media security over a CS leg.
 pub(crate) const MEDIA_SECURITY: Related =
     Related { export: "pathsec:policy/media-security@0.1.0", sdk_macro: "pathsec_policy::export_media_security!" };
+/// Binding and name updates.
+pub(crate) const BINDING_UPDATE: Related =
+    Related { export: "pathsec:policy/binding-update@0.1.0", sdk_macro: "pathsec_policy::export_binding_update!" };
 /// Attach admission.
 pub(crate) const ATTACH_ADMISSION: Related =
     Related { export: "pathsec:policy/attach-admission@0.1.0", sdk_macro: "pathsec_policy::export_attach_admission!" };
@@ -300,4 +303,45 @@ pub(crate) fn media_verdict(
         WR::NoVoucher => R::NoVoucher,
     };
     (protection, reason)
+}
+
+/// A location update's answer in the library's terms.
+pub(crate) fn location_verdict(
+    verdict: binding_update::LocationVerdict,
+) -> (crate::binding::LocationOutcome, crate::binding::LocationReason) {
+    use crate::binding::{LocationOutcome as O, LocationReason as R};
+    let outcome = match verdict.outcome {
+        binding_update::LocationOutcome::Act => O::Act,
+        binding_update::LocationOutcome::Ignore => O::Ignore,
+    };
+    let reason = match verdict.reason {
+        binding_update::LocationReason::Protected => R::Protected,
+        binding_update::LocationReason::NoSecurityAssociation => R::NoSecurityAssociation,
+    };
+    (outcome, reason)
+}
+
+/// A name request as binding updates take it.
+pub(crate) fn name_request(request: &crate::binding::NameRequest) -> binding_update::NameRequest {
+    binding_update::NameRequest {
+        name: request.name.as_str().to_owned(),
+        operator_domain: request.operator_domain.as_str().to_owned(),
+        under_operator_domain: request.under_operator_domain(),
+        name_free: request.name_free,
+        requester: request.requester.clone(),
+        security_association: request.security_association,
+    }
+}
+
+/// A name request's answer in the library's terms.
+pub(crate) fn name_outcome(outcome: binding_update::NameOutcome) -> crate::binding::NameOutcome {
+    use crate::binding::{NameOutcome, NameRefusal};
+    match outcome {
+        binding_update::NameOutcome::Grant(bound_to) => NameOutcome::Grant { bound_to },
+        binding_update::NameOutcome::Refuse(refusal) => NameOutcome::Refuse(match refusal {
+            binding_update::NameRefusal::NoSecurityAssociation => NameRefusal::NoSecurityAssociation,
+            binding_update::NameRefusal::OutsideOperatorDomain => NameRefusal::OutsideOperatorDomain,
+            binding_update::NameRefusal::NameTaken => NameRefusal::NameTaken,
+        }),
+    }
 }

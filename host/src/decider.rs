@@ -11,6 +11,7 @@ use wasmtime::{Store, Trap};
 
 use crate::access::{AccessRequest, AccessVerdict};
 use crate::admission::{AdmissionRequest, AdmissionVerdict};
+use crate::binding::{LocationUpdate, LocationVerdict, NameRequest, NameVerdict};
 use crate::bindings;
 use crate::decision::{Decision, PolicyFault};
 use crate::engine::Engine;
@@ -132,6 +133,40 @@ impl Decider {
                 MediaVerdict::checked(request, protection, reason)
             }
             Err(fault) => MediaVerdict::fail_closed(fault),
+        }
+    }
+
+    /// Decides whether a mobility anchor acts on a location (binding) update, with the policy's binding
+    /// updates. Never fails: a policy that fails, or does not export them, gets the update ignored
+    /// (reason `policy-fault`, with the fault).
+    pub fn decide_location(&mut self, facts: &FactSet, update: &LocationUpdate) -> LocationVerdict {
+        let provided = self.policy.has_binding_update();
+        let answer = self.call_related(facts, &bindings::BINDING_UPDATE, provided, |exports, store| {
+            let binding = exports.binding_update.as_ref()?;
+            let update = bindings::binding_update::LocationUpdate { security_association: update.security_association };
+            Some(binding.call_decide_location(store, update))
+        });
+        match answer {
+            Ok(answer) => {
+                let (outcome, reason) = bindings::location_verdict(answer);
+                LocationVerdict::checked(update, outcome, reason)
+            }
+            Err(fault) => LocationVerdict::fail_closed(fault),
+        }
+    }
+
+    /// Decides whether a requested name is granted, and to whom it is bound, with the policy's binding
+    /// updates. Never fails: a policy that fails, does not export them, or grants a name it may not,
+    /// gets the name refused (`policy-fault`, with the fault).
+    pub fn decide_name(&mut self, facts: &FactSet, request: &NameRequest) -> NameVerdict {
+        let provided = self.policy.has_binding_update();
+        let answer = self.call_related(facts, &bindings::BINDING_UPDATE, provided, |exports, store| {
+            let binding = exports.binding_update.as_ref()?;
+            Some(binding.call_decide_name(store, &bindings::name_request(request)))
+        });
+        match answer {
+            Ok(answer) => NameVerdict::checked(request, bindings::name_outcome(answer)),
+            Err(fault) => NameVerdict::fail_closed(fault),
         }
     }
 

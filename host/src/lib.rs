@@ -45,6 +45,7 @@
 mod access;
 mod admission;
 mod artifacts;
+mod binding;
 mod bindings;
 #[cfg(feature = "bundled-policies")]
 pub mod bundled;
@@ -80,11 +81,12 @@ mod worker;
 pub use access::{AccessReason, AccessRequest, AccessVerdict, AvailableKey, Bootstrap, BootstrapMethod};
 pub use admission::{Admission, AdmissionRequest, AdmissionVerdict, FAIL_CLOSED_BACK_OFF, RejectCause};
 pub use artifacts::{ArtifactCache, Origin};
-pub use cache::{CacheStats, Flow};
-pub use casefile::{
-    AccessCase, AccessWant, AdmissionCase, AdmissionWant, CaseFile, MediaCase, MediaWant, TestCase, TriggerCase,
-    TriggerWant, Want,
+pub use binding::{
+    LocationOutcome, LocationReason, LocationUpdate, LocationVerdict, NameOutcome, NameRefusal, NameRequest,
+    NameVerdict,
 };
+pub use cache::{CacheStats, Flow};
+pub use casefile::{Ask, CaseFile, RelatedCase, TestCase, Want};
 pub use decider::Decider;
 pub use decision::{Action, Decision, PolicyFault, Reason};
 pub use device::{DeviceId, RegistrationReport};

@@ -7,8 +7,8 @@ use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, InstancePre};
 
 use crate::bindings::{
-    ACCESS_TRUST, ATTACH_ADMISSION, DECIDE_EXPORT, MEDIA_SECURITY, PACKED_EXPORT, TRIGGER_GUARD, access_trust,
-    attach_admission, decide, decide_packed, media_security, trigger_guard,
+    ACCESS_TRUST, ATTACH_ADMISSION, BINDING_UPDATE, DECIDE_EXPORT, MEDIA_SECURITY, PACKED_EXPORT, TRIGGER_GUARD,
+    access_trust, attach_admission, binding_update, decide, decide_packed, media_security, trigger_guard,
 };
 use crate::decider::Decider;
 use crate::digest;
@@ -41,6 +41,8 @@ struct PolicyInner {
     access_trust: Option<access_trust::GuestIndices>,
     /// Present when the policy exports media security.
     media_security: Option<media_security::GuestIndices>,
+    /// Present when the policy exports binding updates.
+    binding_update: Option<binding_update::GuestIndices>,
 }
 
 /// The exports of one instance.
@@ -51,6 +53,7 @@ pub(crate) struct Exports {
     pub(crate) attach_admission: Option<attach_admission::Guest>,
     pub(crate) access_trust: Option<access_trust::Guest>,
     pub(crate) media_security: Option<media_security::Guest>,
+    pub(crate) binding_update: Option<binding_update::Guest>,
 }
 
 /// What a policy was compiled from: the component's size and SHA-256.
@@ -161,6 +164,10 @@ impl Policy {
             false => None,
             true => Some(media_security::GuestIndices::new(&instance_pre).map_err(wrong_world(MEDIA_SECURITY.export))?),
         };
+        let binding_update = match exports(BINDING_UPDATE.export) {
+            false => None,
+            true => Some(binding_update::GuestIndices::new(&instance_pre).map_err(wrong_world(BINDING_UPDATE.export))?),
+        };
         let inner = PolicyInner {
             name,
             size: source.size,
@@ -174,6 +181,7 @@ impl Policy {
             attach_admission,
             access_trust,
             media_security,
+            binding_update,
         };
         Ok(Policy { inner: Arc::new(inner) })
     }
@@ -236,6 +244,12 @@ impl Policy {
         self.inner.media_security.is_some()
     }
 
+    /// Whether the policy exports binding updates (`pathsec:policy/binding-update`); without it,
+    /// [`Decider::decide_location`] ignores every update and [`Decider::decide_name`] refuses every name.
+    pub fn has_binding_update(&self) -> bool {
+        self.inner.binding_update.is_some()
+    }
+
     /// A new instance in `store`, with its exports looked up and type-checked.
     pub(crate) fn instantiate(&self, store: &mut Store<StoreState>) -> wasmtime::Result<Exports> {
         let instance = self.inner.pre.instantiate(&mut *store)?;
@@ -260,7 +274,11 @@ impl Policy {
             Some(indices) => Some(indices.load(&mut *store, &instance)?),
             None => None,
         };
-        Ok(Exports { decide, packed, trigger_guard, attach_admission, access_trust, media_security })
+        let binding_update = match &self.inner.binding_update {
+            Some(indices) => Some(indices.load(&mut *store, &instance)?),
+            None => None,
+        };
+        Ok(Exports { decide, packed, trigger_guard, attach_admission, access_trust, media_security, binding_update })
     }
 }
 

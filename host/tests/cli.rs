@@ -50,6 +50,7 @@ fn check_reports_a_good_policy_and_refuses_a_bad_one() {
     assert!(text.contains("admission  decided (exports pathsec:policy/attach-admission)"), "{text}");
     assert!(text.contains("access     decided (exports pathsec:policy/access-trust)"), "{text}");
     assert!(text.contains("media      decided (exports pathsec:policy/media-security)"), "{text}");
+    assert!(text.contains("bindings   decided (exports pathsec:policy/binding-update)"), "{text}");
 
     let bad = policy_file(dir.path(), "bad.wasm", b"not a policy");
     let output = pathsec().arg("check").arg(&bad).output().expect("runs");

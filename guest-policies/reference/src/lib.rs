@@ -18,8 +18,10 @@
 //! bootstraps with the first of GBA push, EAP-AKA, the access network's key and a pre-provisioned key
 //! that has an unexpired key. Its media security protects media that crosses a CS leg through a
 //! gateway, or whose path is not secure, at the media layer under a voucher (refused without one).
+//! Its binding updates act on a location update only under a security association, and grant a name
+//! only under one, strictly under the operator's domain, when free, bound to the requester.
 
-use pathsec_policy::{AccessTrust, AttachAdmission, MediaSecurity, Policy, TriggerGuard};
+use pathsec_policy::{AccessTrust, AttachAdmission, BindingUpdate, MediaSecurity, Policy, TriggerGuard};
 
 struct Reference;
 
@@ -33,8 +35,11 @@ impl AccessTrust for Reference {}
 
 impl MediaSecurity for Reference {}
 
+impl BindingUpdate for Reference {}
+
 pathsec_policy::export!(Reference);
 pathsec_policy::export_trigger_guard!(Reference);
 pathsec_policy::export_attach_admission!(Reference);
 pathsec_policy::export_access_trust!(Reference);
 pathsec_policy::export_media_security!(Reference);
+pathsec_policy::export_binding_update!(Reference);

@@ -22,6 +22,7 @@
 
 mod access;
 mod admission;
+mod binding;
 mod facts;
 mod keys;
 mod media;
@@ -79,6 +80,18 @@ pub mod media_bindings {
     });
 }
 
+/// The bindings of binding updates (`binding-update-part`), for [`export_binding_update!`] (they use
+/// no shared type).
+pub mod binding_bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "binding-update-part",
+        pub_export_macro: true,
+        export_macro_name: "export_binding_update_bindings",
+        default_bindings_module: "pathsec_policy::binding_bindings",
+    });
+}
+
 /// The bindings of attach admission (`attach-admission-part`), for [`export_attach_admission!`]; the
 /// shared types are those of [`bindings`].
 pub mod admission_bindings {
@@ -99,6 +112,10 @@ pub use access_bindings::exports::pathsec::policy::access_trust::{
 pub use admission::AttachAdmission;
 pub use admission_bindings::exports::pathsec::policy::attach_admission::{
     Admission, AdmissionRequest, RejectCause, Rejection,
+};
+pub use binding::BindingUpdate;
+pub use binding_bindings::exports::pathsec::policy::binding_update::{
+    LocationOutcome, LocationReason, LocationUpdate, LocationVerdict, NameOutcome, NameRefusal, NameRequest,
 };
 pub use bindings::pathsec::policy::types::{
     AccessIntegrity, AccessKind, Action, Attach, Decision, EndToEnd, Event, LinkState, PlmnId, Reason, Registration,
@@ -208,6 +225,30 @@ macro_rules! export_media_security {
     };
 }
 
+/// Exports a [`BindingUpdate`] as `pathsec:policy/binding-update`, beside [`export!`] of the same type.
+#[macro_export]
+macro_rules! export_binding_update {
+    ($policy:ty) => {
+        const _: () = {
+            struct PathsecBindingUpdate;
+
+            impl $crate::binding_bindings::exports::pathsec::policy::binding_update::Guest for PathsecBindingUpdate {
+                fn decide_location(update: $crate::LocationUpdate) -> $crate::LocationVerdict {
+                    $crate::__export::decide_location::<$policy>(&update)
+                }
+
+                fn decide_name(request: $crate::NameRequest) -> $crate::NameOutcome {
+                    $crate::__export::decide_name::<$policy>(&request)
+                }
+            }
+
+            $crate::binding_bindings::export_binding_update_bindings!(
+                PathsecBindingUpdate with_types_in $crate::binding_bindings
+            );
+        };
+    };
+}
+
 /// Exports an [`AttachAdmission`] as `pathsec:policy/attach-admission`, beside [`export!`] of the same
 /// type.
 #[macro_export]
@@ -271,6 +312,14 @@ pub mod __export {
 
     pub fn decide_media<P: crate::MediaSecurity>(request: &crate::MediaRequest) -> crate::MediaVerdict {
         FACTS.with(|cell| P::decide_media(&cell.borrow(), request))
+    }
+
+    pub fn decide_location<P: crate::BindingUpdate>(update: &crate::LocationUpdate) -> crate::LocationVerdict {
+        FACTS.with(|cell| P::decide_location(&cell.borrow(), update))
+    }
+
+    pub fn decide_name<P: crate::BindingUpdate>(request: &crate::NameRequest) -> crate::NameOutcome {
+        FACTS.with(|cell| P::decide_name(&cell.borrow(), request))
     }
 
     pub fn admit<P: crate::AttachAdmission>(request: &crate::AdmissionRequest) -> crate::Admission {

@@ -78,6 +78,14 @@ impl Check {
                         "no media security: no call's media is released (fail closed)"
                     }
                 );
+                println!(
+                    "  bindings   {}",
+                    if policy.has_binding_update() {
+                        "decided (exports pathsec:policy/binding-update)"
+                    } else {
+                        "no binding updates: every update is ignored, every name refused (fail closed)"
+                    }
+                );
                 match &self_check {
                     Ok(()) => println!("  self-check passed: it answers every event of both roles without a fault"),
                     Err(error) => println!("  self-check FAILED: {error}"),
@@ -96,6 +104,7 @@ impl Check {
                     "attach_admission": policy.has_attach_admission(),
                     "access_trust": policy.has_access_trust(),
                     "media_security": policy.has_media_security(),
+                    "binding_update": policy.has_binding_update(),
                     "self_check": self_check.as_ref().map_or_else(|e| e.to_string(), |()| "passed".to_owned()),
                 });
                 println!("{report:#}");

@@ -63,7 +63,7 @@ impl Test {
                 Ok(CaseFile::RefusedAsWanted { note, error }) => {
                     results.push(result(&note, "pass", format!("refused as wanted: {error}")))
                 }
-                Ok(CaseFile::Cases { facts, cases, trigger_cases, admission_cases, access_cases, media_cases }) => {
+                Ok(CaseFile::Cases { facts, cases, related }) => {
                     for case in &cases {
                         if !case.applies_to(&name) {
                             let detail = format!("for policy `{}`", case.policy.as_deref().unwrap_or_default());
@@ -76,51 +76,14 @@ impl Test {
                             Err(problem) => result(&case.note, "fail", problem),
                         });
                     }
-                    for case in &trigger_cases {
+                    for case in &related {
                         if !case.applies_to(&name) {
                             let detail = format!("for policy `{}`", case.policy.as_deref().unwrap_or_default());
                             results.push(result(&case.note, "skip", detail));
                             continue;
                         }
-                        let verdict = decider.decide_trigger(&facts, &case.trigger);
-                        results.push(match case.check(&verdict) {
-                            Ok(()) => result(&case.note, "pass", verdict.to_string()),
-                            Err(problem) => result(&case.note, "fail", problem),
-                        });
-                    }
-                    for case in &admission_cases {
-                        if !case.applies_to(&name) {
-                            let detail = format!("for policy `{}`", case.policy.as_deref().unwrap_or_default());
-                            results.push(result(&case.note, "skip", detail));
-                            continue;
-                        }
-                        let verdict = decider.admit(&facts, &case.request);
-                        results.push(match case.check(&verdict) {
-                            Ok(()) => result(&case.note, "pass", verdict.to_string()),
-                            Err(problem) => result(&case.note, "fail", problem),
-                        });
-                    }
-                    for case in &access_cases {
-                        if !case.applies_to(&name) {
-                            let detail = format!("for policy `{}`", case.policy.as_deref().unwrap_or_default());
-                            results.push(result(&case.note, "skip", detail));
-                            continue;
-                        }
-                        let verdict = decider.decide_access(&facts, &case.request);
-                        results.push(match case.check(&verdict) {
-                            Ok(()) => result(&case.note, "pass", verdict.to_string()),
-                            Err(problem) => result(&case.note, "fail", problem),
-                        });
-                    }
-                    for case in &media_cases {
-                        if !case.applies_to(&name) {
-                            let detail = format!("for policy `{}`", case.policy.as_deref().unwrap_or_default());
-                            results.push(result(&case.note, "skip", detail));
-                            continue;
-                        }
-                        let verdict = decider.decide_media(&facts, &case.request);
-                        results.push(match case.check(&verdict) {
-                            Ok(()) => result(&case.note, "pass", verdict.to_string()),
+                        results.push(match case.run(&mut decider, &facts) {
+                            Ok(verdict) => result(&case.note, "pass", verdict),
                             Err(problem) => result(&case.note, "fail", problem),
                         });
                     }
