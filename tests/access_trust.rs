@@ -11,7 +11,7 @@ fn the_reference_policy_exports_access_trust_and_always_secure_does_not() {
     let facts = FactSet::builder().build();
     let request = AccessRequest {
         access: AccessKind::ThreeGpp,
-        access_network_listed: false,
+        access_network: None,
         tunnel_up: false,
         keys: vec![AvailableKey { method: BootstrapMethod::EapAka, expired: false }],
     };
@@ -39,8 +39,7 @@ fn nonsense_answers_fail_closed() {
         let component = fixtures::related_policy(fixtures::TRIGGER_DISCARD, fixtures::ADMIT_ALLOW, access);
         engine.load_policy("fixture", &component).expect("loads").decider()
     };
-    let request =
-        |keys| AccessRequest { access: AccessKind::Wireline, access_network_listed: false, tunnel_up: false, keys };
+    let request = |keys| AccessRequest { access: AccessKind::Wireline, access_network: None, tunnel_up: false, keys };
     let gba = |expired| vec![AvailableKey { method: BootstrapMethod::GbaPush, expired }];
 
     let mut uses_gba_push = load(fixtures::ACCESS_USE_GBA_PUSH);
@@ -65,4 +64,29 @@ fn nonsense_answers_fail_closed() {
         matches!(verdict.fault.as_deref(), Some(PolicyFault::OutcomeNotAllowed { outcome: "not-needed", .. })),
         "{verdict}"
     );
+}
+
+#[test]
+fn the_host_checks_the_access_network_against_the_facts() {
+    let mut builder = FactSet::builder();
+    builder.trust_access_network("wlan.operator-hotspots");
+    let facts = builder.build();
+    assert!(facts.trusts_access_network("wlan.operator-hotspots"));
+    assert!(!facts.trusts_access_network("WLAN.operator-hotspots"), "compared exactly");
+    let mut decider = pathsec_suite::bundled("reference").expect("bundled").decider();
+    let request = |network: Option<&str>| AccessRequest {
+        access: AccessKind::TrustedNon3gpp,
+        access_network: network.map(str::to_owned),
+        tunnel_up: false,
+        keys: Vec::new(),
+    };
+    let listed = decider.decide_access(&facts, &request(Some("wlan.operator-hotspots")));
+    assert_eq!((listed.trusted, listed.reason), (true, AccessReason::TrustedAccessListed));
+    for other in [Some("cafe-wifi"), None] {
+        let verdict = decider.decide_access(&facts, &request(other));
+        assert_eq!((verdict.trusted, verdict.reason), (false, AccessReason::TrustedAccessNotListed), "{other:?}");
+    }
+    let next = facts.to_builder().distrust_access_network("wlan.operator-hotspots").build();
+    let verdict = decider.decide_access(&next, &request(Some("wlan.operator-hotspots")));
+    assert!(!verdict.trusted, "a new generation without it: no longer trusted");
 }

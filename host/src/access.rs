@@ -37,8 +37,9 @@ pub struct AvailableKey {
 pub struct AccessRequest {
     /// How the device reaches the core.
     pub access: AccessKind,
-    /// For trusted non-3GPP access: the access network is on the operator's list.
-    pub access_network_listed: bool,
+    /// For non-3GPP access: the identifier of the access network, checked against the fact set's
+    /// trusted access networks ([`FactSet::trusts_access_network`](crate::FactSet::trusts_access_network)).
+    pub access_network: Option<String>,
     /// For untrusted non-3GPP access: the IPsec tunnel to the core is up.
     pub tunnel_up: bool,
     /// The keys held, at most one per method.

@@ -229,7 +229,7 @@ fn bootstrap_method(method: crate::access::BootstrapMethod) -> access_trust::Boo
 }
 
 /// An access request as access trust takes it.
-pub(crate) fn access_request(request: &crate::access::AccessRequest) -> access_trust::AccessRequest {
+pub(crate) fn access_request(request: &crate::access::AccessRequest, facts: &FactSet) -> access_trust::AccessRequest {
     access_trust::AccessRequest {
         access: match request.access {
             AccessKind::ThreeGpp => wit::AccessKind::ThreeGpp,
@@ -237,7 +237,7 @@ pub(crate) fn access_request(request: &crate::access::AccessRequest) -> access_t
             AccessKind::UntrustedNon3gpp => wit::AccessKind::UntrustedNonThreeGpp,
             AccessKind::Wireline => wit::AccessKind::Wireline,
         },
-        access_network_listed: request.access_network_listed,
+        access_network_listed: request.access_network.as_deref().is_some_and(|id| facts.trusts_access_network(id)),
         tunnel_up: request.tunnel_up,
         keys: request
             .keys

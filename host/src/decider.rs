@@ -106,7 +106,7 @@ impl Decider {
         let provided = self.policy.has_access_trust();
         let answer = self.call_related(facts, &bindings::ACCESS_TRUST, provided, |exports, store| {
             let access = exports.access_trust.as_ref()?;
-            Some(access.call_decide_access(store, &bindings::access_request(request)))
+            Some(access.call_decide_access(store, &bindings::access_request(request, facts)))
         });
         match answer {
             Ok(answer) => {

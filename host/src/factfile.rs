@@ -59,6 +59,9 @@ pub struct ListsFile {
     /// List 3: visited networks with a secure internal path and interconnect to home.
     #[serde(default)]
     pub interconnect: Vec<PlmnId>,
+    /// Trusted non-3GPP access networks, by identifier (for access trust).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_access_networks: Vec<String>,
 }
 
 /// An entry of List 2.
@@ -141,6 +144,9 @@ impl FactsFile {
         for network in &self.lists.interconnect {
             builder.trust_interconnect(*network);
         }
+        for network in &self.lists.trusted_access_networks {
+            builder.trust_access_network(network);
+        }
         builder
     }
 
@@ -149,8 +155,17 @@ impl FactsFile {
         self.devices.iter().find(|device| device.name == name)
     }
 
-    /// Checks that device names are unique.
+    /// Checks that device names are unique and access network identifiers are not blank.
     pub(crate) fn check(&self, file: &str) -> Result<(), FileError> {
+        for (index, network) in self.lists.trusted_access_networks.iter().enumerate() {
+            if network.trim().is_empty() {
+                return Err(FileError::Invalid {
+                    file: file.to_owned(),
+                    field: format!("lists.trusted-access-networks[{index}]"),
+                    message: "an access network identifier cannot be blank".to_owned(),
+                });
+            }
+        }
         let mut seen = HashMap::new();
         for (index, device) in self.devices.iter().enumerate() {
             if let Some(first) = seen.insert(device.name.as_str(), index) {

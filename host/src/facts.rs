@@ -88,6 +88,7 @@ pub struct FactSet {
     path_a: Vec<PlmnId>,
     path_b: Vec<(PlmnId, ServerId)>,
     interconnect: Vec<PlmnId>,
+    trusted_access_networks: Vec<Box<str>>,
 }
 
 impl FactSet {
@@ -104,6 +105,7 @@ impl FactSet {
             path_a: self.path_a.iter().copied().collect(),
             path_b: self.path_b.iter().copied().collect(),
             interconnect: self.interconnect.iter().copied().collect(),
+            trusted_access_networks: self.trusted_access_networks.iter().cloned().collect(),
         }
     }
 
@@ -142,6 +144,17 @@ impl FactSet {
     pub fn interconnect(&self) -> &[PlmnId] {
         &self.interconnect
     }
+
+    /// The trusted non-3GPP access networks, by identifier (compared exactly). Sorted, without
+    /// duplicates. The host checks them for access trust; policies get the answer, not the list.
+    pub fn trusted_access_networks(&self) -> &[Box<str>] {
+        &self.trusted_access_networks
+    }
+
+    /// Whether `network` is a trusted non-3GPP access network.
+    pub fn trusts_access_network(&self, network: &str) -> bool {
+        self.trusted_access_networks.binary_search_by(|listed| (**listed).cmp(network)).is_ok()
+    }
 }
 
 /// Collects the facts of one generation; see [`FactSet`].
@@ -152,6 +165,7 @@ pub struct FactSetBuilder {
     path_a: BTreeSet<PlmnId>,
     path_b: BTreeSet<(PlmnId, ServerId)>,
     interconnect: BTreeSet<PlmnId>,
+    trusted_access_networks: BTreeSet<Box<str>>,
 }
 
 impl FactSetBuilder {
@@ -185,6 +199,18 @@ impl FactSetBuilder {
         self
     }
 
+    /// Adds a trusted non-3GPP access network, by its identifier.
+    pub fn trust_access_network(&mut self, network: &str) -> &mut Self {
+        self.trusted_access_networks.insert(network.into());
+        self
+    }
+
+    /// Removes a trusted non-3GPP access network.
+    pub fn distrust_access_network(&mut self, network: &str) -> &mut Self {
+        self.trusted_access_networks.remove(network);
+        self
+    }
+
     /// Removes a network from List 1.
     pub fn distrust_path_a(&mut self, network: PlmnId) -> &mut Self {
         self.path_a.remove(&network);
@@ -203,11 +229,12 @@ impl FactSetBuilder {
         self
     }
 
-    /// Empties Lists 1-3; the server names and handles stay.
+    /// Empties Lists 1-3 and the trusted access networks; the server names and handles stay.
     pub fn clear_lists(&mut self) -> &mut Self {
         self.path_a.clear();
         self.path_b.clear();
         self.interconnect.clear();
+        self.trusted_access_networks.clear();
         self
     }
 
@@ -220,6 +247,7 @@ impl FactSetBuilder {
             path_a: self.path_a.iter().copied().collect(),
             path_b: self.path_b.iter().copied().collect(),
             interconnect: self.interconnect.iter().copied().collect(),
+            trusted_access_networks: self.trusted_access_networks.iter().cloned().collect(),
         }
     }
 }

@@ -232,9 +232,9 @@ impl RawRelated {
                     invalid(format!("{field}.want.bootstrap"), format!("{e}; or `not-needed`, `none-available`"))
                 })?),
             };
-            let AccessFile { access, access_network_listed, tunnel_up, keys } = case.request;
+            let AccessFile { access, access_network, tunnel_up, keys } = case.request;
             let keys = keys.into_iter().map(|key| AvailableKey { method: key.method, expired: key.expired }).collect();
-            let request = AccessRequest { access, access_network_listed, tunnel_up, keys };
+            let request = AccessRequest { access, access_network, tunnel_up, keys };
             push(case.note, case.policy, Ask::Access(request, (want.trusted, want.reason, bootstrap)));
         }
 
@@ -387,8 +387,7 @@ pub(super) struct RawAccessCase {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct AccessFile {
     access: AccessKind,
-    #[serde(default)]
-    access_network_listed: bool,
+    access_network: Option<String>,
     #[serde(default)]
     tunnel_up: bool,
     #[serde(default)]
