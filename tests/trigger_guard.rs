@@ -126,3 +126,18 @@ fn a_window_must_open_before_it_closes() {
     assert_eq!((window.opens_in(), window.closes_in(), window.is_ahead()), (-5, 5, false));
     assert!(Window::new(1, 1).is_some_and(Window::is_ahead));
 }
+
+/// A running server asks through its worker: the active policy, the current lists; a swap to a policy
+/// without the guard discards, and the fault is counted in the runtime's metrics.
+#[test]
+fn a_worker_asks_the_active_policy() {
+    let runtime = pathsec::Runtime::new(pathsec_suite::bundled("reference").expect("bundled")).expect("runtime");
+    let naf = runtime.server_id(&"push.mtc.example.com".parse().expect("valid"));
+    let trigger = Trigger { naf, registered: true, protection: Some(VALID), window: None };
+    let mut worker = runtime.worker();
+    assert_eq!(worker.decide_trigger(&trigger).outcome, TriggerOutcome::Accept);
+    runtime.swap(pathsec_suite::bundled("always-secure").expect("bundled")).expect("swaps");
+    let verdict = worker.decide_trigger(&trigger);
+    assert_eq!((verdict.outcome, verdict.reason), (TriggerOutcome::Discard, TriggerReason::PolicyFault));
+    assert_eq!(runtime.metrics().faults.not_provided, 1);
+}

@@ -22,7 +22,8 @@ pub struct Metrics {
     /// Decisions that failed closed before the policy: the device's attach facts were unknown, or the
     /// device handle was not this runtime's.
     pub unknown_facts: u64,
-    /// Decisions that failed closed on a policy fault, by kind (included in `policy_calls`).
+    /// Decisions that failed closed on a policy fault, by kind: path decisions (included in
+    /// `policy_calls`) and the related decisions a worker made.
     pub faults: FaultCounts,
     /// Policies swapped in.
     pub swaps: u64,

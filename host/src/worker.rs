@@ -4,15 +4,20 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use crate::access::{AccessRequest, AccessVerdict};
+use crate::admission::{AdmissionRequest, AdmissionVerdict};
+use crate::binding::{LocationUpdate, LocationVerdict, NameRequest, NameVerdict};
 use crate::cache::{CacheStats, Entry, Flow, FlowCache, FlowKey};
 use crate::decider::Decider;
-use crate::decision::{Decision, Reason};
+use crate::decision::{Decision, PolicyFault, Reason};
 use crate::device::DeviceView;
 use crate::facts::FactSet;
 use crate::log::{LogSender, Record};
+use crate::media::{MediaRequest, MediaVerdict};
 use crate::packed::PackedRequest;
 use crate::request::{Registration, Request};
 use crate::runtime::{Active, Runtime};
+use crate::trigger::{Trigger, TriggerVerdict};
 
 /// Decides flows for one thread; get one from [`Runtime::worker`].
 ///
@@ -162,6 +167,64 @@ impl Worker {
             log.many(batch_records(flows, &decisions, hits, asked, missed));
         }
         decisions
+    }
+
+    /// The trigger guard's verdict on `trigger`, from the active policy on the current lists (not
+    /// cached: triggers are rare). See [`Decider::decide_trigger`].
+    pub fn decide_trigger(&mut self, trigger: &Trigger) -> TriggerVerdict {
+        let verdict = self.related(|decider, facts| decider.decide_trigger(facts, trigger));
+        self.count_fault(verdict.fault.as_deref());
+        verdict
+    }
+
+    /// Attach admission's answer to `request`; see [`Decider::admit`].
+    pub fn admit(&mut self, request: &AdmissionRequest) -> AdmissionVerdict {
+        let verdict = self.related(|decider, facts| decider.admit(facts, request));
+        self.count_fault(verdict.fault.as_deref());
+        verdict
+    }
+
+    /// Access trust's verdict on `request`, with the current lists' trusted access networks; see
+    /// [`Decider::decide_access`].
+    pub fn decide_access(&mut self, request: &AccessRequest) -> AccessVerdict {
+        let verdict = self.related(|decider, facts| decider.decide_access(facts, request));
+        self.count_fault(verdict.fault.as_deref());
+        verdict
+    }
+
+    /// Media security's verdict on a call, with the voucher released only to its own call; see
+    /// [`Decider::decide_media`].
+    pub fn decide_media(&mut self, request: &MediaRequest) -> MediaVerdict {
+        let verdict = self.related(|decider, facts| decider.decide_media(facts, request));
+        self.count_fault(verdict.fault.as_deref());
+        verdict
+    }
+
+    /// What the anchor does with a location update; see [`Decider::decide_location`].
+    pub fn decide_location(&mut self, update: &LocationUpdate) -> LocationVerdict {
+        let verdict = self.related(|decider, facts| decider.decide_location(facts, update));
+        self.count_fault(verdict.fault.as_deref());
+        verdict
+    }
+
+    /// Whether a requested name is granted; see [`Decider::decide_name`].
+    pub fn decide_name(&mut self, request: &NameRequest) -> NameVerdict {
+        let verdict = self.related(|decider, facts| decider.decide_name(facts, request));
+        self.count_fault(verdict.fault.as_deref());
+        verdict
+    }
+
+    /// Runs a related decision on the active policy's instance and the current lists.
+    fn related<R>(&mut self, decide: impl FnOnce(&mut Decider, &FactSet) -> R) -> R {
+        let current = refresh(&mut self.current, &self.runtime);
+        decide(&mut current.decider, &current.lists)
+    }
+
+    /// Counts a related decision's fault in the runtime's metrics.
+    fn count_fault(&self, fault: Option<&PolicyFault>) {
+        if let Some(fault) = fault {
+            self.cache.counters.fault(fault);
+        }
     }
 
     /// How the cache has done (this worker's share of [`Runtime::metrics`]).
