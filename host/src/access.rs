@@ -5,7 +5,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::decision::PolicyFault;
+use crate::decision::{PolicyFault, write_fault};
 use crate::facts::AccessKind;
 use crate::named::named_enum;
 
@@ -146,9 +146,6 @@ impl fmt::Display for AccessVerdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let trust = if self.trusted { "trusted" } else { "untrusted" };
         write!(f, "{trust} ({}), bootstrap {}", self.reason, self.bootstrap)?;
-        if let Some(fault) = &self.fault {
-            write!(f, ": {fault}")?;
-        }
-        Ok(())
+        write_fault(f, self.fault.as_deref())
     }
 }

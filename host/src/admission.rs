@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::decision::PolicyFault;
+use crate::decision::{PolicyFault, write_fault};
 use crate::facts::ServerId;
 use crate::named::named_enum;
 
@@ -99,9 +99,6 @@ impl fmt::Display for AdmissionVerdict {
             Admission::Allow => write!(f, "allow")?,
             Admission::Reject { cause, back_off } => write!(f, "reject ({cause}, back off {} s)", back_off.as_secs())?,
         }
-        if let Some(fault) = &self.fault {
-            write!(f, ": {fault}")?;
-        }
-        Ok(())
+        write_fault(f, self.fault.as_deref())
     }
 }

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::decision::PolicyFault;
+use crate::decision::{PolicyFault, write_fault};
 use crate::fqdn::Fqdn;
 use crate::named::named_enum;
 
@@ -74,10 +74,7 @@ impl LocationVerdict {
 impl fmt::Display for LocationVerdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({})", self.outcome, self.reason)?;
-        if let Some(fault) = &self.fault {
-            write!(f, ": {fault}")?;
-        }
-        Ok(())
+        write_fault(f, self.fault.as_deref())
     }
 }
 
@@ -177,9 +174,6 @@ impl fmt::Display for NameVerdict {
             NameOutcome::Grant { bound_to } => write!(f, "grant (bound to `{bound_to}`)")?,
             NameOutcome::Refuse(refusal) => write!(f, "refuse ({refusal})")?,
         }
-        if let Some(fault) = &self.fault {
-            write!(f, ": {fault}")?;
-        }
-        Ok(())
+        write_fault(f, self.fault.as_deref())
     }
 }

@@ -286,13 +286,18 @@ impl Decision {
     }
 }
 
+/// `: <fault>` after a verdict, when it has one: how every decision and verdict shows its fault.
+pub(crate) fn write_fault(f: &mut fmt::Formatter<'_>, fault: Option<&PolicyFault>) -> fmt::Result {
+    match fault {
+        Some(fault) => write!(f, ": {fault}"),
+        None => Ok(()),
+    }
+}
+
 impl fmt::Display for Decision {
     /// `action (reason: explanation)`, and the fault when there is one.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({}: {})", self.action, self.reason, self.reason.explain())?;
-        if let Some(fault) = &self.fault {
-            write!(f, ": {fault}")?;
-        }
-        Ok(())
+        write_fault(f, self.fault.as_deref())
     }
 }

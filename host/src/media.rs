@@ -5,7 +5,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::decision::PolicyFault;
+use crate::decision::{PolicyFault, write_fault};
 use crate::named::named_enum;
 
 /// The identities of a call's two ends. Compared exactly, as the call signalling wrote them.
@@ -139,9 +139,6 @@ impl fmt::Display for MediaVerdict {
         if self.voucher.is_some() {
             write!(f, ", voucher released")?;
         }
-        if let Some(fault) = &self.fault {
-            write!(f, ": {fault}")?;
-        }
-        Ok(())
+        write_fault(f, self.fault.as_deref())
     }
 }

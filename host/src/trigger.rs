@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::decision::PolicyFault;
+use crate::decision::{PolicyFault, write_fault};
 use crate::facts::ServerId;
 use crate::named::named_enum;
 
@@ -135,9 +135,6 @@ impl TriggerVerdict {
 impl fmt::Display for TriggerVerdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({})", self.outcome, self.reason)?;
-        if let Some(fault) = &self.fault {
-            write!(f, ": {fault}")?;
-        }
-        Ok(())
+        write_fault(f, self.fault.as_deref())
     }
 }

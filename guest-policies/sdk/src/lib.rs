@@ -19,6 +19,12 @@
 //! ```
 //!
 //! Build for `wasm32-wasip2` as a `cdylib`; the result is a component the pathsec host loads.
+//!
+//! The related decisions are optional, each a trait with the method as defaults and an export macro
+//! used beside [`export!`]: [`TriggerGuard`] ([`export_trigger_guard!`]), [`AttachAdmission`]
+//! ([`export_attach_admission!`]), [`AccessTrust`] ([`export_access_trust!`]), [`MediaSecurity`]
+//! ([`export_media_security!`]) and [`BindingUpdate`] ([`export_binding_update!`]). A policy without
+//! one gets the engine's fail-closed answer for that decision.
 
 mod access;
 mod admission;
