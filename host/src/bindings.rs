@@ -305,6 +305,11 @@ pub(crate) fn media_verdict(
     (protection, reason)
 }
 
+/// A location update as binding updates take it.
+pub(crate) fn location_update(update: &crate::binding::LocationUpdate) -> binding_update::LocationUpdate {
+    binding_update::LocationUpdate { security_association: update.security_association }
+}
+
 /// A location update's answer in the library's terms.
 pub(crate) fn location_verdict(
     verdict: binding_update::LocationVerdict,

@@ -143,8 +143,7 @@ impl Decider {
         let provided = self.policy.has_binding_update();
         let answer = self.call_related(facts, &bindings::BINDING_UPDATE, provided, |exports, store| {
             let binding = exports.binding_update.as_ref()?;
-            let update = bindings::binding_update::LocationUpdate { security_association: update.security_association };
-            Some(binding.call_decide_location(store, update))
+            Some(binding.call_decide_location(store, bindings::location_update(update)))
         });
         match answer {
             Ok(answer) => {
