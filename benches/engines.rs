@@ -17,7 +17,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use pathsec::{ArtifactCache, Engine, FactSet, Flow, PolicyDirectory, Request};
+use pathsec::{Engine, FactSet, Flow, Request, runtime::PolicyDirectory, wasm::ArtifactCache};
 use pathsec_suite::fixtures::{self, BATCH_EMPTY, DECIDE_STRICT, LOAD_OK, PACKED_STRICT};
 use pathsec_suite::generate::{self, Rng};
 use pathsec_suite::native::NativeRule;
@@ -315,7 +315,7 @@ fn drop_in(c: &mut Criterion) {
                     let events = directory.scan(&runtime).expect("scans");
                     let decision = worker.decide(&flows[0]);
                     total += started.elapsed();
-                    assert!(matches!(events[..], [pathsec::DirectoryEvent::Swapped { .. }]), "{events:?}");
+                    assert!(matches!(events[..], [pathsec::runtime::DirectoryEvent::Swapped { .. }]), "{events:?}");
                     black_box(decision);
                     // Back to always-secure for the next round.
                     runtime

@@ -17,7 +17,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use pathsec::{ArtifactCache, Engine, FactSet, Runtime};
+use pathsec::{Engine, FactSet, Runtime, wasm::ArtifactCache};
 use pathsec_suite::fixtures::{self, BATCH_EMPTY, DECIDE_STRICT, LOAD_OK};
 use pathsec_suite::generate::{self, Rng};
 use pathsec_suite::native::NativeRule;

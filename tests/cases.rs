@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use pathsec::CaseFile;
+use pathsec::cases::CaseFile;
 use pathsec_suite::native::NativeRule;
 
 fn main() {

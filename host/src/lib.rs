@@ -10,7 +10,19 @@
 //! A running server uses a [`Runtime`]: the active policy (swapped atomically after a self-check), the
 //! live facts (lists and every device's attach and link state, updated while it decides), and one
 //! [`Worker`] per thread that caches decisions per [`Flow`] until a fact they used changes. Policies
-//! can come from a watched [`PolicyDirectory`], with compiled code kept in an [`ArtifactCache`].
+//! can come from a watched [`runtime::PolicyDirectory`], with compiled code kept in a
+//! [`wasm::ArtifactCache`].
+//!
+//! The crate root holds the embedding story; the rest sits in one namespace per wing:
+//!
+//! | namespace | what it holds |
+//! |---|---|
+//! | [`vocab`] | the words every wing shares: identifiers, requests, decisions, policy faults |
+//! | [`facts`] | a generation of the lists ([`FactSet`]); [`files`]: facts, request and device files |
+//! | [`wasm`] | the engine's settings and limits, policy loading and its errors, the artifact cache; [`signing`] |
+//! | [`related`] | the related decisions: trigger guard, attach admission, access trust, media security, binding updates |
+//! | [`runtime`] | the live engine's settings, metrics, decision log, policy directory, device handles |
+//! | [`cases`] | policy test-case files, as `pathsec test` runs them |
 //!
 //! ```
 //! # #[cfg(feature = "bundled-policies")] {
@@ -38,80 +50,29 @@
 //! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
-// One function may use `unsafe`: loading precompiled artifacts (`artifacts.rs`, with its reasoning).
+// One function may use `unsafe`: loading precompiled artifacts (`wasm/artifacts.rs`, with its reasoning).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
-mod access;
-mod admission;
-mod artifacts;
-mod binding;
-mod bindings;
 #[cfg(feature = "bundled-policies")]
 pub mod bundled;
-mod cache;
-mod casefile;
-mod decider;
-mod decision;
-mod device;
-mod digest;
-mod engine;
-mod error;
-mod factfile;
-mod facts;
-mod fqdn;
-mod limits;
-mod log;
-mod media;
-mod metrics;
-mod named;
-mod packed;
-mod plmn;
-mod policy;
-mod request;
-mod runtime;
-mod sandbox;
-mod selfcheck;
-mod signing;
-mod store;
-mod trigger;
-mod watch;
-mod worker;
+pub mod cases;
+pub mod facts;
+pub mod related;
+pub mod runtime;
+pub mod vocab;
+pub mod wasm;
 
-pub use access::{AccessReason, AccessRequest, AccessVerdict, AvailableKey, Bootstrap, BootstrapMethod};
-pub use admission::{Admission, AdmissionRequest, AdmissionVerdict, FAIL_CLOSED_BACK_OFF, RejectCause};
-pub use artifacts::{ArtifactCache, Origin};
-pub use binding::{
-    LocationOutcome, LocationReason, LocationUpdate, LocationVerdict, NameOutcome, NameRefusal, NameRequest,
-    NameVerdict,
+pub use facts::files;
+pub use wasm::signing;
+
+pub use facts::{FactSet, FactSetBuilder};
+pub use runtime::{DeviceId, Flow, Runtime, Worker};
+pub use vocab::{
+    AccessKind, Action, Attach, Decision, Event, Fqdn, LinkState, PlmnId, PolicyFault, Reason, Registration, Request,
+    Role, ServerId,
 };
-pub use cache::{CacheStats, Flow};
-pub use casefile::{Ask, CaseFile, RelatedCase, TestCase, Want};
-pub use decider::Decider;
-pub use decision::{Action, Decision, PolicyFault, Reason};
-pub use device::{DeviceId, RegistrationReport};
-pub use engine::{Engine, EngineBuilder, PolicyFile};
-pub use error::{
-    ArtifactCacheError, EngineError, FileError, FqdnError, LoadError, NameError, PlmnIdError, SignatureError,
-    SwapError, TooManyDevicesError, UnknownDeviceError, WatchError,
-};
-pub use factfile::{DeviceFile, FactsFile, ListsFile, PathBFile, RequestFile};
-pub use facts::{AccessKind, Attach, FactSet, FactSetBuilder, LinkState, ServerId};
-pub use fqdn::Fqdn;
-pub use limits::{LimitHits, Limits};
-pub use log::{DecisionLog, LogError, LogStats};
-pub use media::{CallParties, MediaProtection, MediaReason, MediaRequest, MediaVerdict, Voucher};
-pub use metrics::{FaultCounts, Metrics};
-pub use plmn::PlmnId;
-pub use policy::Policy;
-pub use request::{AccessIntegrity, EndToEnd, Event, EventKind, Registration, Request, Role, TriggerCheck};
-pub use runtime::{Runtime, RuntimeBuilder};
-pub use signing::{
-    PolicySignature, PublicKey, SIGNATURE_SUFFIX, SecretKey, TrustedKeys, read_signature_beside, signature_path,
-};
-pub use trigger::{PushProtection, Trigger, TriggerOutcome, TriggerReason, TriggerVerdict, Window};
-pub use watch::{DirectoryEvent, PolicyDirectory, Watcher};
-pub use worker::Worker;
+pub use wasm::{Decider, Engine, Limits, Policy};
 
 /// The engine's handles are shared across threads; a decider moves between them.
 const _: () = {

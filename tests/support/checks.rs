@@ -2,7 +2,11 @@
 //! and the regression tests that replay what fuzzing found (`tests/fuzz_regressions.rs`). Each check
 //! panics on a violation; an input that is merely invalid must give an error naming it.
 
-use pathsec::{CaseFile, FactsFile, Fqdn, PlmnId, RequestFile};
+use pathsec::{
+    Fqdn, PlmnId,
+    cases::CaseFile,
+    files::{FactsFile, RequestFile},
+};
 
 /// PLMN-IDs and FQDNs: whatever parses round-trips exactly — the MNC keeps its digit count ("31041"
 /// ≠ "310410") and its leading zeros ("070" ≠ "70"); an FQDN is the same name in any case and with or

@@ -3,8 +3,8 @@
 //! ("31041" / "310410"), leading zeros ("31070" / "310070"), the test network "00101" / "001001".
 
 use pathsec::{
-    AccessIntegrity, AccessKind, Attach, EndToEnd, Event, FactSet, FactSetBuilder, LinkState, PlmnId, Registration,
-    Request, Role, ServerId, TriggerCheck,
+    AccessKind, Attach, Event, FactSet, FactSetBuilder, LinkState, PlmnId, Registration, Request, Role, ServerId,
+    vocab::{AccessIntegrity, EndToEnd, TriggerCheck},
 };
 
 /// The networks the generator draws from.

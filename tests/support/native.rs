@@ -2,8 +2,8 @@
 //! benches. It must give the same action and reason as `guest-policies/reference` for every request.
 
 use pathsec::{
-    AccessIntegrity, Action, EndToEnd, Event, FactSet, PlmnId, Reason, Registration, Request, Role, ServerId,
-    TriggerCheck,
+    Action, Event, FactSet, PlmnId, Reason, Registration, Request, Role, ServerId,
+    vocab::{AccessIntegrity, EndToEnd, TriggerCheck},
 };
 use rustc_hash::FxHashSet;
 

@@ -173,21 +173,41 @@ macro_rules! export {
     };
 }
 
+/// Exports one related decision's interface: the one macro behind [`export_trigger_guard!`],
+/// [`export_attach_admission!`], [`export_access_trust!`], [`export_media_security!`] and
+/// [`export_binding_update!`]. Each function of the interface calls the policy's trait method of the
+/// same name with the facts the policy holds.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_related {
+    (
+        $policy:ty as $trait:ident in $bindings:ident :: $interface:ident by $export_bindings:ident {
+            $( fn $function:ident($argument:ident: $argument_type:ident) -> $answer:ident; )+
+        }
+    ) => {
+        const _: () = {
+            struct PathsecRelated;
+
+            impl $crate::$bindings::exports::pathsec::policy::$interface::Guest for PathsecRelated {
+                $(
+                    fn $function($argument: $crate::$argument_type) -> $crate::$answer {
+                        $crate::__export::with_facts(|facts| <$policy as $crate::$trait>::$function(facts, &$argument))
+                    }
+                )+
+            }
+
+            $crate::$bindings::$export_bindings!(PathsecRelated with_types_in $crate::$bindings);
+        };
+    };
+}
+
 /// Exports a [`TriggerGuard`] as `pathsec:policy/trigger-guard`, beside [`export!`] of the same type.
 #[macro_export]
 macro_rules! export_trigger_guard {
     ($policy:ty) => {
-        const _: () = {
-            struct PathsecTriggerGuard;
-
-            impl $crate::triggers::exports::pathsec::policy::trigger_guard::Guest for PathsecTriggerGuard {
-                fn decide_trigger(trigger: $crate::Trigger) -> $crate::TriggerVerdict {
-                    $crate::__export::decide_trigger::<$policy>(&trigger)
-                }
-            }
-
-    $crate::triggers::export_trigger_guard_bindings!(PathsecTriggerGuard with_types_in $crate::triggers);
-        };
+        $crate::__export_related!($policy as TriggerGuard in triggers::trigger_guard by export_trigger_guard_bindings {
+            fn decide_trigger(trigger: Trigger) -> TriggerVerdict;
+        });
     };
 }
 
@@ -195,19 +215,9 @@ macro_rules! export_trigger_guard {
 #[macro_export]
 macro_rules! export_access_trust {
     ($policy:ty) => {
-        const _: () = {
-            struct PathsecAccessTrust;
-
-            impl $crate::access_bindings::exports::pathsec::policy::access_trust::Guest for PathsecAccessTrust {
-                fn decide_access(request: $crate::AccessRequest) -> $crate::AccessVerdict {
-                    $crate::__export::decide_access::<$policy>(&request)
-                }
-            }
-
-            $crate::access_bindings::export_access_trust_bindings!(
-                PathsecAccessTrust with_types_in $crate::access_bindings
-            );
-        };
+        $crate::__export_related!($policy as AccessTrust in access_bindings::access_trust by export_access_trust_bindings {
+            fn decide_access(request: AccessRequest) -> AccessVerdict;
+        });
     };
 }
 
@@ -215,19 +225,9 @@ macro_rules! export_access_trust {
 #[macro_export]
 macro_rules! export_media_security {
     ($policy:ty) => {
-        const _: () = {
-            struct PathsecMediaSecurity;
-
-            impl $crate::media_bindings::exports::pathsec::policy::media_security::Guest for PathsecMediaSecurity {
-                fn decide_media(request: $crate::MediaRequest) -> $crate::MediaVerdict {
-                    $crate::__export::decide_media::<$policy>(&request)
-                }
-            }
-
-            $crate::media_bindings::export_media_security_bindings!(
-                PathsecMediaSecurity with_types_in $crate::media_bindings
-            );
-        };
+        $crate::__export_related!($policy as MediaSecurity in media_bindings::media_security by export_media_security_bindings {
+            fn decide_media(request: MediaRequest) -> MediaVerdict;
+        });
     };
 }
 
@@ -235,23 +235,10 @@ macro_rules! export_media_security {
 #[macro_export]
 macro_rules! export_binding_update {
     ($policy:ty) => {
-        const _: () = {
-            struct PathsecBindingUpdate;
-
-            impl $crate::binding_bindings::exports::pathsec::policy::binding_update::Guest for PathsecBindingUpdate {
-                fn decide_location(update: $crate::LocationUpdate) -> $crate::LocationVerdict {
-                    $crate::__export::decide_location::<$policy>(&update)
-                }
-
-                fn decide_name(request: $crate::NameRequest) -> $crate::NameOutcome {
-                    $crate::__export::decide_name::<$policy>(&request)
-                }
-            }
-
-            $crate::binding_bindings::export_binding_update_bindings!(
-                PathsecBindingUpdate with_types_in $crate::binding_bindings
-            );
-        };
+        $crate::__export_related!($policy as BindingUpdate in binding_bindings::binding_update by export_binding_update_bindings {
+            fn decide_location(update: LocationUpdate) -> LocationVerdict;
+            fn decide_name(request: NameRequest) -> NameOutcome;
+        });
     };
 }
 
@@ -260,21 +247,9 @@ macro_rules! export_binding_update {
 #[macro_export]
 macro_rules! export_attach_admission {
     ($policy:ty) => {
-        const _: () = {
-            struct PathsecAttachAdmission;
-
-            impl $crate::admission_bindings::exports::pathsec::policy::attach_admission::Guest
-                for PathsecAttachAdmission
-            {
-                fn admit(request: $crate::AdmissionRequest) -> $crate::Admission {
-                    $crate::__export::admit::<$policy>(&request)
-                }
-            }
-
-            $crate::admission_bindings::export_attach_admission_bindings!(
-                PathsecAttachAdmission with_types_in $crate::admission_bindings
-            );
-        };
+        $crate::__export_related!($policy as AttachAdmission in admission_bindings::attach_admission by export_attach_admission_bindings {
+            fn admit(request: AdmissionRequest) -> Admission;
+        });
     };
 }
 
@@ -308,28 +283,9 @@ pub mod __export {
         })
     }
 
-    pub fn decide_trigger<P: crate::TriggerGuard>(trigger: &crate::Trigger) -> crate::TriggerVerdict {
-        FACTS.with(|cell| P::decide_trigger(&cell.borrow(), trigger))
-    }
-
-    pub fn decide_access<P: crate::AccessTrust>(request: &crate::AccessRequest) -> crate::AccessVerdict {
-        FACTS.with(|cell| P::decide_access(&cell.borrow(), request))
-    }
-
-    pub fn decide_media<P: crate::MediaSecurity>(request: &crate::MediaRequest) -> crate::MediaVerdict {
-        FACTS.with(|cell| P::decide_media(&cell.borrow(), request))
-    }
-
-    pub fn decide_location<P: crate::BindingUpdate>(update: &crate::LocationUpdate) -> crate::LocationVerdict {
-        FACTS.with(|cell| P::decide_location(&cell.borrow(), update))
-    }
-
-    pub fn decide_name<P: crate::BindingUpdate>(request: &crate::NameRequest) -> crate::NameOutcome {
-        FACTS.with(|cell| P::decide_name(&cell.borrow(), request))
-    }
-
-    pub fn admit<P: crate::AttachAdmission>(request: &crate::AdmissionRequest) -> crate::Admission {
-        FACTS.with(|cell| P::admit(&cell.borrow(), request))
+    /// Runs `decide` with the facts the policy holds: how every related decision's export reaches them.
+    pub fn with_facts<R>(decide: impl FnOnce(&Facts) -> R) -> R {
+        FACTS.with(|cell| decide(&cell.borrow()))
     }
 
     pub fn decide_packed<P: Policy>(words: &[u64]) -> Vec<u8> {

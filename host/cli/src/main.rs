@@ -1,0 +1,35 @@
+//! `pathsec`: the operator's command line.
+//!
+//! Exit codes: 0 — done (for `eval`: the decision rests on a trusted network path; for `test`: every
+//! case passed); 1 — done, negatively (`eval`: application-layer security is used, or the input is
+//! discarded; `test`: a case failed); 2 — error (bad input, a policy that does not load or that failed).
+
+mod check;
+mod command;
+mod compile;
+mod demo;
+mod eval;
+mod keygen;
+mod new_policy;
+mod sign;
+mod test;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let command = command::Command::parse();
+    match command.run() {
+        Ok(outcome) => outcome.into(),
+        Err(error) => {
+            eprintln!("error: {error}");
+            let mut source = std::error::Error::source(&*error);
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            command::Outcome::Error.into()
+        }
+    }
+}

@@ -1,0 +1,411 @@
+//! The `pathsec` command line, end to end, over the sample data in the repository's `tests/data/` and
+//! `tests/cases/`. The last test is the README's newcomer walk: a new policy that also trusts every
+//! network of one MCC, written from the template, built, tested and evaluated.
+
+use std::path::{Path, PathBuf};
+use std::process::Command as Process;
+
+use assert_cmd::Command;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn data(name: &str) -> PathBuf {
+    repo().join("tests/data").join(name)
+}
+
+fn pathsec() -> Command {
+    let mut command = Command::cargo_bin("pathsec").expect("the pathsec binary");
+    command.env_remove("PATHSEC_CACHE");
+    command
+}
+
+/// A bundled policy written to a file named `name`.
+fn policy_file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).expect("write policy");
+    path
+}
+
+fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn check_reports_a_good_policy_and_refuses_a_bad_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let good = policy_file(dir.path(), "reference.wasm", pathsec::bundled::REFERENCE);
+    let output = pathsec().arg("check").arg(&good).output().expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.starts_with("policy `reference.wasm` implements pathsec:policy/path-secure"), "{text}");
+    assert!(text.contains("self-check passed"), "{text}");
+    assert!(text.contains("wasi:"), "imports are listed: {text}");
+    assert!(text.contains("triggers   guarded (exports pathsec:policy/trigger-guard)"), "{text}");
+    assert!(text.contains("admission  decided (exports pathsec:policy/attach-admission)"), "{text}");
+    assert!(text.contains("access     decided (exports pathsec:policy/access-trust)"), "{text}");
+    assert!(text.contains("media      decided (exports pathsec:policy/media-security)"), "{text}");
+    assert!(text.contains("bindings   decided (exports pathsec:policy/binding-update)"), "{text}");
+
+    let bad = policy_file(dir.path(), "bad.wasm", b"not a policy");
+    let output = pathsec().arg("check").arg(&bad).output().expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).starts_with("error: cannot load policy `bad.wasm`: not a WebAssembly component"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn keygen_sign_and_check_with_a_trusted_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let policy = policy_file(dir.path(), "reference.wasm", pathsec::bundled::REFERENCE);
+    let ops = dir.path().join("ops");
+    let output = pathsec().arg("keygen").arg(&ops).output().expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("ops.key")).expect("secret key").permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the secret key is readable by its owner only");
+    }
+    let again = pathsec().arg("keygen").arg(&ops).output().expect("runs");
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("ops.key` exists: a key is never overwritten"), "{}", stderr(&again));
+
+    let public = dir.path().join("ops.pub");
+    let check = |key: &Path| pathsec().arg("check").arg("--trusted-key").arg(key).arg(&policy).output().expect("runs");
+    let unsigned = check(&public);
+    assert_eq!(unsigned.status.code(), Some(2));
+    assert!(stderr(&unsigned).starts_with("error: policy `reference.wasm` is not signed"), "{}", stderr(&unsigned));
+
+    let output =
+        pathsec().arg("sign").arg("--key").arg(dir.path().join("ops.key")).arg(&policy).output().expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stdout(&output).contains("reference.wasm.sig"), "{}", stdout(&output));
+    let signed = check(&public);
+    assert_eq!(signed.status.code(), Some(0), "{}", stderr(&signed));
+
+    // A stranger's key is not the one that signed.
+    let stranger = dir.path().join("stranger");
+    pathsec().arg("keygen").arg(&stranger).output().expect("runs");
+    let output = check(&dir.path().join("stranger.pub"));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("which this host does not trust"), "{}", stderr(&output));
+
+    // A secret key where a public one belongs says so.
+    let output = check(&dir.path().join("ops.key"));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("is it a public key?"), "{}", stderr(&output));
+}
+
+#[test]
+fn eval_exit_codes_tell_trusted_untrusted_and_error_apart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let policy = policy_file(dir.path(), "reference.wasm", pathsec::bundled::REFERENCE);
+    let eval = |device: &str, server: &str| {
+        pathsec()
+            .args(["eval", "--facts"])
+            .arg(data("facts.toml"))
+            .arg("--policy")
+            .arg(&policy)
+            .args(["--device", device, "--server", server])
+            .output()
+            .expect("runs")
+    };
+    let home = eval("meter-17", "meter.utility.example");
+    assert_eq!(home.status.code(), Some(0));
+    assert_eq!(stdout(&home).trim(), "send-plain (path-secure: every part of the path is secure)");
+    let roaming = eval("tracker-9", "fleet.example.com");
+    assert_eq!(roaming.status.code(), Some(1));
+    assert!(stdout(&roaming).starts_with("secure-then-send (interconnect-not-trusted"), "{}", stdout(&roaming));
+    let ciphering_off = eval("camera-2", "meter.utility.example");
+    assert!(stdout(&ciphering_off).starts_with("secure-then-send (access-ciphering-off"));
+    let unknown = eval("boiler-1", "meter.utility.example");
+    assert_eq!(unknown.status.code(), Some(2));
+    assert_eq!(
+        stderr(&unknown).trim(),
+        "error: `the command line`, field `request.device`: no device `boiler-1` in the facts"
+    );
+
+    let json = pathsec()
+        .args(["eval", "--format", "json", "--facts"])
+        .arg(data("facts.json"))
+        .arg("--policy")
+        .arg(&policy)
+        .args(["--device", "meter-17", "--server", "METER.utility.example."])
+        .output()
+        .expect("runs");
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(report["action"], "send-plain");
+    assert_eq!(report["reason"], "path-secure");
+    assert_eq!(report["fault"], serde_json::Value::Null);
+    assert_eq!(report["policy"]["sha256"].as_str().map(str::len), Some(64));
+
+    let trigger = pathsec()
+        .args(["eval", "--facts"])
+        .arg(data("facts.toml"))
+        .arg("--policy")
+        .arg(&policy)
+        .arg("--request")
+        .arg(data("trigger.toml"))
+        .output()
+        .expect("runs");
+    assert_eq!(trigger.status.code(), Some(1));
+    assert!(stdout(&trigger).starts_with("discard (interconnect-not-trusted"), "{}", stdout(&trigger));
+}
+
+#[test]
+fn bad_fact_files_name_the_file_the_line_and_the_field() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let policy = policy_file(dir.path(), "reference.wasm", pathsec::bundled::REFERENCE);
+    let output = pathsec()
+        .args(["eval", "--facts"])
+        .arg(data("bad-facts.toml"))
+        .arg("--policy")
+        .arg(&policy)
+        .args(["--device", "meter-17", "--server", "meter.utility.example"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output).trim(),
+        format!(
+            "error: `{}` line 10, field `devices[0].home`: `3101` is not a PLMN-ID: expected MCC (3 digits) + MNC (2 or 3 digits)",
+            data("bad-facts.toml").display()
+        )
+    );
+}
+
+#[test]
+fn test_runs_case_files_and_reports_each() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let reference = policy_file(dir.path(), "reference.wasm", pathsec::bundled::REFERENCE);
+    let output = pathsec()
+        .args(["test", "--policy"])
+        .arg(&reference)
+        .arg(repo().join("tests/cases/reference"))
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
+    let last = stdout(&output).lines().last().unwrap_or_default().to_owned();
+    assert!(last.ends_with("passed, 0 failed, 0 skipped"), "{last}");
+
+    // Cases for another policy are skipped; a run where nothing applies is an error.
+    let output = pathsec()
+        .args(["test", "--policy"])
+        .arg(&reference)
+        .arg(repo().join("tests/cases/always-secure"))
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("no case ran: every case was for another policy"));
+    let strict = policy_file(dir.path(), "always-secure.wasm", pathsec::bundled::ALWAYS_SECURE);
+    let output = pathsec()
+        .args(["test", "--policy"])
+        .arg(&strict)
+        .arg(repo().join("tests/cases/always-secure"))
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+
+    // A failing case: exit 1, and the case is named with what it wanted and got.
+    let failing = dir.path().join("failing.toml");
+    std::fs::write(
+        &failing,
+        r#"[lists]
+path-a = ["310410"]
+[[case]]
+note = "wants too much"
+request = { role = "server", event = "send-data", server = "a.example", home = "310410", serving = "310410", ciphering = true, integrity = true }
+want = { action = "send-plain", reason = "path-secure" }
+"#,
+    )
+    .expect("write");
+    let output = pathsec().args(["test", "--policy"]).arg(&reference).arg(&failing).output().expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(text.contains("FAIL"), "{text}");
+    assert!(
+        text.contains("— wants too much: want send-plain (path-secure), got secure-then-send (path-b-not-trusted)"),
+        "{text}"
+    );
+    assert!(text.trim_end().ends_with("0 passed, 1 failed, 0 skipped"), "{text}");
+}
+
+#[test]
+fn compile_fills_the_artifact_cache_that_eval_loads_from() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cache = dir.path().join("cache");
+    let policy = policy_file(dir.path(), "reference.wasm", pathsec::bundled::REFERENCE);
+    let first = pathsec().arg("compile").arg(&policy).arg("--cache").arg(&cache).output().expect("runs");
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert!(stdout(&first).starts_with("compiled `reference.wasm` in "), "{}", stdout(&first));
+    let again = pathsec().arg("compile").arg(&policy).arg("--cache").arg(&cache).output().expect("runs");
+    assert!(stdout(&again).starts_with("`reference.wasm` was already compiled"), "{}", stdout(&again));
+    let artifacts = std::fs::read_dir(&cache).expect("cache").count();
+    assert_eq!(artifacts, 1);
+    let eval = pathsec()
+        .args(["eval", "--facts"])
+        .arg(data("facts.toml"))
+        .arg("--policy")
+        .arg(&policy)
+        .arg("--cache")
+        .arg(&cache)
+        .args(["--device", "tracker-5", "--server", "fleet.example.com"])
+        .output()
+        .expect("runs");
+    assert_eq!(eval.status.code(), Some(0), "{}", stderr(&eval));
+}
+
+/// Through the artifact cache too, a policy over the size limit is refused from its length: a sparse
+/// 100 MB file, never read.
+#[test]
+fn eval_through_the_cache_refuses_a_huge_policy_unread() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let policy = dir.path().join("huge.wasm");
+    std::fs::File::create(&policy).expect("create").set_len(100 << 20).expect("sparse 100 MB");
+    let eval = pathsec()
+        .args(["eval", "--facts"])
+        .arg(data("facts.toml"))
+        .arg("--policy")
+        .arg(&policy)
+        .arg("--cache")
+        .arg(dir.path().join("cache"))
+        .args(["--device", "tracker-5", "--server", "fleet.example.com"])
+        .output()
+        .expect("runs");
+    assert_ne!(eval.status.code(), Some(0));
+    assert!(
+        stderr(&eval).contains("cannot load policy `huge.wasm`: it is 104857600 bytes, more than the limit"),
+        "{}",
+        stderr(&eval)
+    );
+}
+
+#[test]
+fn demo_runs_a_server_with_a_fact_change_and_swaps() {
+    let output = pathsec().args(["demo", "--packets", "3000", "--devices", "60"]).output().expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    for expected in [
+        "phase 1 steady state",
+        "change: List 3 drops 20801",
+        "swap: the operator switches to `always-secure`",
+        "phase 4 back to normal",
+        "cache hit rate",
+        "latency p50",
+        "swaps: 2",
+    ] {
+        assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
+    }
+    assert!(!text.contains(" 1 faults") && text.matches(", 0 faults").count() == 4, "{text}");
+    assert!(text.contains("0 policy faults, 2 swaps (0 refused)"), "{text}");
+}
+
+/// `demo --decision-log`: every decision is a line of the log or counted as dropped, and it says so.
+#[test]
+fn demo_writes_a_decision_log_and_accounts_for_every_decision() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("decisions.jsonl");
+    let output = pathsec()
+        .args(["demo", "--packets", "2000", "--devices", "40", "--decision-log"])
+        .arg(&log)
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    let number = |after: &str, before: &str| -> u64 {
+        let start = text.find(after).unwrap_or_else(|| panic!("no `{after}` in:\n{text}")) + after.len();
+        text[start..].split(before).next().and_then(|n| n.trim().parse().ok()).expect("a number")
+    };
+    let written = number("`: ", " written");
+    let dropped = number(" written, ", " dropped");
+    let decisions = number("metrics: ", " decisions");
+    assert_eq!(written + dropped, decisions, "{text}");
+    let lines = std::fs::read_to_string(&log).expect("the log");
+    let entries = lines.lines().filter(|line| !line.contains("\"dropped\":")).count();
+    assert_eq!(entries as u64, written, "one line per written decision");
+}
+
+/// The README's "Writing a policy": from the template to a tested policy that also trusts every
+/// network of MCC 208, and a decision on it.
+#[test]
+fn a_newcomer_writes_tests_and_evaluates_a_policy() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let policy_dir = dir.path().join("trust-france");
+    let created = pathsec()
+        .args(["new-policy", "trust-france", "--dir"])
+        .arg(&policy_dir)
+        .arg("--sdk")
+        .arg(repo().join("guest-policies/sdk"))
+        .output()
+        .expect("runs");
+    assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
+    assert!(stdout(&created).contains("created policy `trust-france`"));
+
+    // Edit one function: path A is also protected in every network of MCC 208.
+    let lib = policy_dir.join("src/lib.rs");
+    let source = std::fs::read_to_string(&lib).expect("template source");
+    let edited =
+        source.replace("        facts.path_a(serving)\n", "        serving.mcc == 208 || facts.path_a(serving)\n");
+    assert_ne!(source, edited, "the template has the line to edit");
+    std::fs::write(&lib, edited).expect("edit");
+
+    // Build it as the README says (sharing the guest build directory, so the SDK's dependencies are
+    // compiled once).
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Process::new(cargo)
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+        .arg(policy_dir.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(repo().join("target/pathsec-guests-newcomer"))
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "the new policy builds");
+    let wasm = repo().join("target/pathsec-guests-newcomer/wasm32-wasip2/release/trust_france.wasm");
+
+    // The template's cases: the tracker in 20810 was untrusted by the reference; now it is trusted.
+    let cases = policy_dir.join("cases");
+    let output = pathsec().args(["test", "--policy"]).arg(&wasm).arg(&cases).output().expect("runs");
+    assert_eq!(output.status.code(), Some(1), "the old expectation fails: {}", stdout(&output));
+    assert!(stdout(&output).contains("want secure-then-send (path-a-not-trusted), got send-plain (path-secure)"));
+    let example = cases.join("example.toml");
+    let text = std::fs::read_to_string(&example).expect("cases");
+    let updated = text.replacen(
+        "want = { action = \"secure-then-send\", reason = \"path-a-not-trusted\" }",
+        "want = { action = \"send-plain\", reason = \"path-secure\" }",
+        1,
+    );
+    std::fs::write(&example, updated).expect("update the case");
+    let output = pathsec().args(["test", "--policy"]).arg(&wasm).arg(&cases).output().expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(stdout(&output).trim_end().ends_with("3 passed, 0 failed, 0 skipped"), "{}", stdout(&output));
+
+    // And it decides: sensor-3 is served by 20810, which no List 1 names.
+    let eval = |policy: &Path| {
+        pathsec()
+            .args(["eval", "--facts"])
+            .arg(data("facts.toml"))
+            .arg("--policy")
+            .arg(policy)
+            .args(["--device", "sensor-3", "--server", "meter.utility.example"])
+            .output()
+            .expect("runs")
+    };
+    let new = eval(&wasm);
+    assert_eq!(new.status.code(), Some(0), "{}", stderr(&new));
+    assert_eq!(stdout(&new).trim(), "send-plain (path-secure: every part of the path is secure)");
+    let reference = eval(&policy_file(dir.path(), "reference.wasm", pathsec::bundled::REFERENCE));
+    assert_eq!(reference.status.code(), Some(1));
+    assert!(stdout(&reference).starts_with("secure-then-send (path-a-not-trusted"));
+}

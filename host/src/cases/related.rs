@@ -1,0 +1,482 @@
+//! Cases of the related decisions in case files: `[[trigger-case]]`, `[[admission-case]]`,
+//! `[[access-case]]`, `[[media-case]]`, `[[location-case]]` and `[[name-case]]` entries. Each names
+//! what is asked and what it must get; [`RelatedCase::run`] asks a [`Decider`] and compares.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::facts::files::FileError;
+use crate::facts::{FactSet, FactSetBuilder};
+use crate::related::access::DecideAccess;
+use crate::related::admission::Admit;
+use crate::related::binding_update::{DecideLocation, DecideName};
+use crate::related::media::DecideMedia;
+use crate::related::trigger::DecideTrigger;
+use crate::related::{
+    AccessReason, AccessRequest, AccessVerdict, Admission, AdmissionRequest, AdmissionVerdict, AvailableKey, Bootstrap,
+    BootstrapMethod, CallParties, LocationOutcome, LocationReason, LocationUpdate, LocationVerdict, MediaProtection,
+    MediaReason, MediaRequest, MediaVerdict, NameOutcome, NameRefusal, NameRequest, NameVerdict, PushProtection,
+    RejectCause, Trigger, TriggerOutcome, TriggerReason, TriggerVerdict, Voucher, Window,
+};
+use crate::vocab::{AccessKind, Fqdn, NameError};
+use crate::wasm::Decider;
+use crate::wasm::plug::{RelatedDecision, Verdict};
+
+/// One case of a related decision.
+#[derive(Clone, Debug)]
+pub struct RelatedCase {
+    /// What the case shows.
+    pub note: String,
+    /// The policy the case is for, if it names one.
+    pub policy: Option<String>,
+    /// What is asked, and what it must get.
+    pub ask: Ask,
+}
+
+/// What a related-decision case asks, and the verdict it must get (its fault aside: a case that wants
+/// the engine's fail-closed verdict passes with any fault).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Ask {
+    /// The trigger guard: a trigger.
+    Trigger(Trigger, TriggerVerdict),
+    /// Attach admission: a registration.
+    Admission(AdmissionRequest, AdmissionVerdict),
+    /// Access trust: an access.
+    Access(AccessRequest, AccessVerdict),
+    /// Media security: a call (a wanted voucher is the one on offer, released).
+    Media(MediaRequest, MediaVerdict),
+    /// A location update.
+    Location(LocationUpdate, LocationVerdict),
+    /// A name request.
+    Name(NameRequest, NameVerdict),
+}
+
+impl RelatedCase {
+    /// Whether the case is for a policy named `name` (cases that name none are for every policy).
+    pub fn applies_to(&self, name: &str) -> bool {
+        self.policy.as_deref().is_none_or(|policy| policy == name)
+    }
+
+    /// Asks `decider`: `Ok` with the verdict shown when it is what the case wants, else what went
+    /// wrong. A fault fails the case unless the case wants the engine's fail-closed answer.
+    pub fn run(&self, decider: &mut Decider, facts: &FactSet) -> Result<String, String> {
+        match &self.ask {
+            Ask::Trigger(trigger, want) => judge::<DecideTrigger>(decider, facts, trigger, want),
+            Ask::Admission(request, want) => judge::<Admit>(decider, facts, request, want),
+            Ask::Access(request, want) => judge::<DecideAccess>(decider, facts, request, want),
+            Ask::Media(request, want) => judge::<DecideMedia>(decider, facts, request, want),
+            Ask::Location(update, want) => judge::<DecideLocation>(decider, facts, update, want),
+            Ask::Name(request, want) => judge::<DecideName>(decider, facts, request, want),
+        }
+    }
+}
+
+/// Asks for `D` and compares: a fault fails the case unless it wants the fail-closed answer; else the
+/// answers agree or not.
+fn judge<D: RelatedDecision>(
+    decider: &mut Decider,
+    facts: &FactSet,
+    request: &D::Request,
+    want: &D::Verdict,
+) -> Result<String, String> {
+    let got = decider.related_here::<D>(facts, request);
+    if let Some(fault) = got.fault()
+        && !want.is_fail_closed()
+    {
+        return Err(format!("the policy failed: {fault}"));
+    }
+    if got.same_answer(want) { Ok(got.to_string()) } else { Err(format!("want {want}, got {got}")) }
+}
+
+/// The related-decision entries of a case file, as written.
+#[derive(Default)]
+pub(super) struct RawRelated {
+    pub(super) triggers: Vec<RawTriggerCase>,
+    pub(super) admissions: Vec<RawAdmissionCase>,
+    pub(super) access: Vec<RawAccessCase>,
+    pub(super) media: Vec<RawMediaCase>,
+    pub(super) locations: Vec<RawLocationCase>,
+    pub(super) names: Vec<RawNameCase>,
+}
+
+impl RawRelated {
+    pub(super) fn is_empty(&self) -> bool {
+        let RawRelated { triggers, admissions, access, media, locations, names } = self;
+        triggers.is_empty()
+            && admissions.is_empty()
+            && access.is_empty()
+            && media.is_empty()
+            && locations.is_empty()
+            && names.is_empty()
+    }
+
+    /// The cases, in the order of their kinds above and, within a kind, as written. Servers they name
+    /// are interned in `builder`; errors name `file` and the entry.
+    pub(super) fn build(
+        self,
+        file: &str,
+        policy: Option<&String>,
+        builder: &mut FactSetBuilder,
+    ) -> Result<Vec<RelatedCase>, FileError> {
+        let invalid = |field: String, message: String| FileError::Invalid { file: file.to_owned(), field, message };
+        let mut cases = Vec::new();
+        let mut push = |note: String, own: Option<String>, ask: Ask| {
+            cases.push(RelatedCase { note, policy: own.or_else(|| policy.cloned()), ask });
+        };
+        let wanted = |field: &str, shape: &str| {
+            invalid(format!("{field}.want"), format!("each case must say what it wants: `want = {shape}`"))
+        };
+
+        for (index, case) in self.triggers.into_iter().enumerate() {
+            let field = format!("trigger-case[{index}]");
+            let want = case.want.ok_or_else(|| wanted(&field, "{ outcome, reason }"))?;
+            let TriggerFile { naf, registered, protection, window } = case.trigger;
+            let window = match window {
+                None => None,
+                Some(WindowFile { opens_in, closes_in }) => {
+                    Some(Window::new(opens_in, closes_in).ok_or_else(|| {
+                        invalid(
+                            format!("{field}.trigger.window"),
+                            "`closes-in` is before `opens-in`: a window must open before it closes".to_owned(),
+                        )
+                    })?)
+                }
+            };
+            let protection = protection.map(|p| PushProtection {
+                mac_verified: p.mac_verified,
+                fields_covered: p.fields_covered,
+                key_expired: p.key_expired,
+            });
+            let trigger = Trigger { naf: builder.server(naf), registered, protection, window };
+            push(
+                case.note,
+                case.policy,
+                Ask::Trigger(trigger, TriggerVerdict { outcome: want.outcome, reason: want.reason, fault: None }),
+            );
+        }
+
+        for (index, case) in self.admissions.into_iter().enumerate() {
+            let field = format!("admission-case[{index}]");
+            let want = case.want.ok_or_else(|| {
+                wanted(&field, r#"{ admission = "allow" }` or `{ admission = "reject", cause, back-off }"#)
+            })?;
+            let want = match (want.admission.as_str(), want.cause, want.back_off) {
+                ("allow", None, None) => Admission::Allow,
+                ("reject", Some(cause), Some(seconds)) => {
+                    Admission::Reject { cause, back_off: Duration::from_secs(seconds) }
+                }
+                ("allow", _, _) => {
+                    return Err(invalid(format!("{field}.want"), "`allow` takes no `cause` or `back-off`".to_owned()));
+                }
+                ("reject", _, _) => {
+                    return Err(invalid(
+                        format!("{field}.want"),
+                        "`reject` needs a `cause` and a `back-off` (seconds)".to_owned(),
+                    ));
+                }
+                (other, _, _) => {
+                    return Err(invalid(
+                        format!("{field}.want.admission"),
+                        format!("`{other}` is not an admission: write `allow` or `reject`"),
+                    ));
+                }
+            };
+            let r = case.request;
+            let request = AdmissionRequest {
+                server: builder.server(r.server),
+                attachment_blocked: r.attachment_blocked,
+                server_permitted: r.server_permitted,
+                trigger_quota_left: r.trigger_quota_left,
+                quota_resets_in: r.quota_resets_in,
+                trigger_rate: r.trigger_rate,
+                trigger_rate_limit: r.trigger_rate_limit,
+            };
+            push(case.note, case.policy, Ask::Admission(request, AdmissionVerdict { admission: want, fault: None }));
+        }
+
+        for (index, case) in self.access.into_iter().enumerate() {
+            let field = format!("access-case[{index}]");
+            let want = case.want.ok_or_else(|| wanted(&field, "{ trusted, reason, bootstrap }"))?;
+            let bootstrap = match want.bootstrap.as_str() {
+                "not-needed" => Bootstrap::NotNeeded,
+                "none-available" => Bootstrap::NoneAvailable,
+                method => Bootstrap::Use(method.parse().map_err(|e: NameError| {
+                    invalid(format!("{field}.want.bootstrap"), format!("{e}; or `not-needed`, `none-available`"))
+                })?),
+            };
+            let AccessFile { access, access_network, tunnel_up, keys } = case.request;
+            let keys = keys.into_iter().map(|key| AvailableKey { method: key.method, expired: key.expired }).collect();
+            let request = AccessRequest { access, access_network, tunnel_up, keys };
+            push(
+                case.note,
+                case.policy,
+                Ask::Access(
+                    request,
+                    AccessVerdict { trusted: want.trusted, reason: want.reason, bootstrap, fault: None },
+                ),
+            );
+        }
+
+        for (index, case) in self.media.into_iter().enumerate() {
+            let field = format!("media-case[{index}]");
+            let want = case.want.ok_or_else(|| wanted(&field, "{ protection, reason, voucher }"))?;
+            let released = match want.voucher.as_str() {
+                "released" => true,
+                "none" => false,
+                other => {
+                    return Err(invalid(
+                        format!("{field}.want.voucher"),
+                        format!("`{other}` is not a voucher outcome: write `released` or `none`"),
+                    ));
+                }
+            };
+            let MediaFile { crosses_cs_leg, via_gateway, network_path_secure, device, peer, voucher } = case.request;
+            let voucher = voucher.map(|v| Voucher {
+                parties: CallParties { device: v.device, peer: v.peer },
+                key: b"case-file key".to_vec(),
+            });
+            let call = CallParties { device, peer };
+            let request = MediaRequest { crosses_cs_leg, via_gateway, network_path_secure, call, voucher };
+            // A released voucher is the one on offer: the host releases no other.
+            let voucher = if released { request.voucher.clone() } else { None };
+            let want = MediaVerdict { protection: want.protection, reason: want.reason, voucher, fault: None };
+            push(case.note, case.policy, Ask::Media(request, want));
+        }
+
+        for (index, case) in self.locations.into_iter().enumerate() {
+            let field = format!("location-case[{index}]");
+            let want = case.want.ok_or_else(|| wanted(&field, "{ outcome, reason }"))?;
+            let update = LocationUpdate { security_association: case.update.security_association };
+            push(
+                case.note,
+                case.policy,
+                Ask::Location(update, LocationVerdict { outcome: want.outcome, reason: want.reason, fault: None }),
+            );
+        }
+
+        for (index, case) in self.names.into_iter().enumerate() {
+            let field = format!("name-case[{index}]");
+            let want = case.want.ok_or_else(|| {
+                wanted(&field, r#"{ outcome = "grant", bound-to }` or `{ outcome = "refuse", refusal }"#)
+            })?;
+            let want = match (want.outcome.as_str(), want.bound_to, want.refusal) {
+                ("grant", Some(bound_to), None) => NameOutcome::Grant { bound_to },
+                ("refuse", None, Some(refusal)) => NameOutcome::Refuse(refusal),
+                ("grant", _, _) => {
+                    return Err(invalid(
+                        format!("{field}.want"),
+                        "`grant` needs `bound-to`, and no `refusal`".to_owned(),
+                    ));
+                }
+                ("refuse", _, _) => {
+                    return Err(invalid(
+                        format!("{field}.want"),
+                        "`refuse` needs a `refusal`, and no `bound-to`".to_owned(),
+                    ));
+                }
+                (other, _, _) => {
+                    return Err(invalid(
+                        format!("{field}.want.outcome"),
+                        format!("`{other}` is not a name outcome: write `grant` or `refuse`"),
+                    ));
+                }
+            };
+            let NameFile { name, operator_domain, name_free, requester, security_association } = case.request;
+            let request = NameRequest { name, operator_domain, name_free, requester, security_association };
+            push(case.note, case.policy, Ask::Name(request, NameVerdict { outcome: want, fault: None }));
+        }
+        Ok(cases)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTriggerCase {
+    note: String,
+    policy: Option<String>,
+    trigger: TriggerFile,
+    want: Option<TriggerWant>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct TriggerFile {
+    naf: Fqdn,
+    registered: bool,
+    protection: Option<ProtectionFile>,
+    window: Option<WindowFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ProtectionFile {
+    mac_verified: bool,
+    fields_covered: bool,
+    key_expired: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct WindowFile {
+    opens_in: i64,
+    closes_in: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TriggerWant {
+    outcome: TriggerOutcome,
+    reason: TriggerReason,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAdmissionCase {
+    note: String,
+    policy: Option<String>,
+    request: AdmissionFile,
+    want: Option<AdmissionWant>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct AdmissionFile {
+    server: Fqdn,
+    attachment_blocked: bool,
+    server_permitted: bool,
+    trigger_quota_left: Option<u32>,
+    #[serde(default)]
+    quota_resets_in: u32,
+    #[serde(default)]
+    trigger_rate: u32,
+    trigger_rate_limit: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct AdmissionWant {
+    admission: String,
+    cause: Option<RejectCause>,
+    back_off: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAccessCase {
+    note: String,
+    policy: Option<String>,
+    request: AccessFile,
+    want: Option<AccessWant>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct AccessFile {
+    access: AccessKind,
+    access_network: Option<String>,
+    #[serde(default)]
+    tunnel_up: bool,
+    #[serde(default)]
+    keys: Vec<KeyFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyFile {
+    method: BootstrapMethod,
+    expired: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccessWant {
+    trusted: bool,
+    reason: AccessReason,
+    bootstrap: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMediaCase {
+    note: String,
+    policy: Option<String>,
+    request: MediaFile,
+    want: Option<MediaWant>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct MediaFile {
+    crosses_cs_leg: bool,
+    via_gateway: bool,
+    network_path_secure: bool,
+    device: String,
+    peer: String,
+    voucher: Option<VoucherFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VoucherFile {
+    device: String,
+    peer: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MediaWant {
+    protection: MediaProtection,
+    reason: MediaReason,
+    voucher: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLocationCase {
+    note: String,
+    policy: Option<String>,
+    update: LocationFile,
+    want: Option<LocationWant>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct LocationFile {
+    security_association: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LocationWant {
+    outcome: LocationOutcome,
+    reason: LocationReason,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNameCase {
+    note: String,
+    policy: Option<String>,
+    request: NameFile,
+    want: Option<NameWant>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct NameFile {
+    name: Fqdn,
+    operator_domain: Fqdn,
+    name_free: bool,
+    requester: String,
+    security_association: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct NameWant {
+    outcome: String,
+    bound_to: Option<String>,
+    refusal: Option<NameRefusal>,
+}

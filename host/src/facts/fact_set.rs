@@ -1,0 +1,197 @@
+//! [`FactSet`]: one immutable generation of the operator's trust lists (Lists 1-3), the trusted access
+//! networks and the server names, loaded into a policy once per generation.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::vocab::{Fqdn, PlmnId, ServerId};
+
+/// Source of fact generations: every [`FactSet`] built in this process gets a different one.
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
+
+/// One immutable generation of the list facts (Lists 1-3) and the server names.
+///
+/// Build with [`FactSet::builder`]; derive the next generation with [`FactSet::to_builder`], which keeps
+/// every server handle.
+///
+/// ```
+/// use pathsec::{FactSet, PlmnId};
+/// let home: PlmnId = "310410".parse()?;
+/// let mut facts = FactSet::builder();
+/// let server = facts.server("mtc.example.com".parse()?);
+/// facts.trust_path_a(home).trust_path_b(home, server);
+/// let facts = facts.build();
+/// assert_eq!(facts.server_id(&"MTC.example.com.".parse()?), Some(server));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct FactSet {
+    generation: u64,
+    servers: Vec<Fqdn>,
+    by_name: HashMap<Fqdn, ServerId>,
+    path_a: Vec<PlmnId>,
+    path_b: Vec<(PlmnId, ServerId)>,
+    interconnect: Vec<PlmnId>,
+    trusted_access_networks: Vec<Box<str>>,
+}
+
+impl FactSet {
+    /// An empty builder.
+    pub fn builder() -> FactSetBuilder {
+        FactSetBuilder::default()
+    }
+
+    /// A builder holding these facts, for the next generation. Server handles are kept.
+    pub fn to_builder(&self) -> FactSetBuilder {
+        FactSetBuilder {
+            servers: self.servers.clone(),
+            by_name: self.by_name.clone(),
+            path_a: self.path_a.iter().copied().collect(),
+            path_b: self.path_b.iter().copied().collect(),
+            interconnect: self.interconnect.iter().copied().collect(),
+            trusted_access_networks: self.trusted_access_networks.iter().cloned().collect(),
+        }
+    }
+
+    /// This generation's number: unique in the process, and larger for later builds.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The handle of a server, if it is known.
+    pub fn server_id(&self, fqdn: &Fqdn) -> Option<ServerId> {
+        self.by_name.get(fqdn).copied()
+    }
+
+    /// The name of a server handle, if it is one of this set's.
+    pub fn server(&self, id: ServerId) -> Option<&Fqdn> {
+        self.servers.get(id.get() as usize)
+    }
+
+    /// Every server, with its handle.
+    pub fn servers(&self) -> impl ExactSizeIterator<Item = (ServerId, &Fqdn)> {
+        self.servers.iter().enumerate().map(|(index, fqdn)| (ServerId::new(index as u32), fqdn))
+    }
+
+    /// List 1: networks known to protect path A. Sorted, without duplicates.
+    pub fn path_a(&self) -> &[PlmnId] {
+        &self.path_a
+    }
+
+    /// List 2: (home network, server) pairs with a secure path B. Sorted, without duplicates.
+    pub fn path_b(&self) -> &[(PlmnId, ServerId)] {
+        &self.path_b
+    }
+
+    /// List 3: visited networks with a secure internal path and interconnect to home. Sorted, without
+    /// duplicates.
+    pub fn interconnect(&self) -> &[PlmnId] {
+        &self.interconnect
+    }
+
+    /// The trusted non-3GPP access networks, by identifier (compared exactly). Sorted, without
+    /// duplicates. The host checks them for access trust; policies get the answer, not the list.
+    pub fn trusted_access_networks(&self) -> &[Box<str>] {
+        &self.trusted_access_networks
+    }
+
+    /// Whether `network` is a trusted non-3GPP access network.
+    pub fn trusts_access_network(&self, network: &str) -> bool {
+        self.trusted_access_networks.binary_search_by(|listed| (**listed).cmp(network)).is_ok()
+    }
+}
+
+/// Collects the facts of one generation; see [`FactSet`].
+#[derive(Debug, Default, Clone)]
+pub struct FactSetBuilder {
+    servers: Vec<Fqdn>,
+    by_name: HashMap<Fqdn, ServerId>,
+    path_a: BTreeSet<PlmnId>,
+    path_b: BTreeSet<(PlmnId, ServerId)>,
+    interconnect: BTreeSet<PlmnId>,
+    trusted_access_networks: BTreeSet<Box<str>>,
+}
+
+impl FactSetBuilder {
+    /// The handle of a server, interning it if it is new.
+    pub fn server(&mut self, fqdn: Fqdn) -> ServerId {
+        if let Some(id) = self.by_name.get(&fqdn) {
+            return *id;
+        }
+        let id = ServerId::new(self.servers.len() as u32);
+        self.servers.push(fqdn.clone());
+        self.by_name.insert(fqdn, id);
+        id
+    }
+
+    /// Adds a network to List 1 (path A is protected).
+    pub fn trust_path_a(&mut self, network: PlmnId) -> &mut Self {
+        self.path_a.insert(network);
+        self
+    }
+
+    /// Adds a (home network, server) pair to List 2 (path B is secure). `server` must be a handle of
+    /// this builder.
+    pub fn trust_path_b(&mut self, home: PlmnId, server: ServerId) -> &mut Self {
+        self.path_b.insert((home, server));
+        self
+    }
+
+    /// Adds a visited network to List 3 (its internal path and interconnect to home are secure).
+    pub fn trust_interconnect(&mut self, network: PlmnId) -> &mut Self {
+        self.interconnect.insert(network);
+        self
+    }
+
+    /// Adds a trusted non-3GPP access network, by its identifier.
+    pub fn trust_access_network(&mut self, network: &str) -> &mut Self {
+        self.trusted_access_networks.insert(network.into());
+        self
+    }
+
+    /// Removes a trusted non-3GPP access network.
+    pub fn distrust_access_network(&mut self, network: &str) -> &mut Self {
+        self.trusted_access_networks.remove(network);
+        self
+    }
+
+    /// Removes a network from List 1.
+    pub fn distrust_path_a(&mut self, network: PlmnId) -> &mut Self {
+        self.path_a.remove(&network);
+        self
+    }
+
+    /// Removes a pair from List 2.
+    pub fn distrust_path_b(&mut self, home: PlmnId, server: ServerId) -> &mut Self {
+        self.path_b.remove(&(home, server));
+        self
+    }
+
+    /// Removes a network from List 3.
+    pub fn distrust_interconnect(&mut self, network: PlmnId) -> &mut Self {
+        self.interconnect.remove(&network);
+        self
+    }
+
+    /// Empties Lists 1-3 and the trusted access networks; the server names and handles stay.
+    pub fn clear_lists(&mut self) -> &mut Self {
+        self.path_a.clear();
+        self.path_b.clear();
+        self.interconnect.clear();
+        self.trusted_access_networks.clear();
+        self
+    }
+
+    /// The facts, as a new generation.
+    pub fn build(&self) -> FactSet {
+        FactSet {
+            generation: GENERATIONS.fetch_add(1, Ordering::Relaxed),
+            servers: self.servers.clone(),
+            by_name: self.by_name.clone(),
+            path_a: self.path_a.iter().copied().collect(),
+            path_b: self.path_b.iter().copied().collect(),
+            interconnect: self.interconnect.iter().copied().collect(),
+            trusted_access_networks: self.trusted_access_networks.iter().cloned().collect(),
+        }
+    }
+}

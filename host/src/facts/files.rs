@@ -1,0 +1,424 @@
+//! Fact files and request files: the operator's lists, servers and devices, and a request to decide, in
+//! TOML or JSON (one schema; the file's extension picks the format). Unknown fields are errors, and
+//! every error names the file, the line and the field.
+//!
+//! ```toml
+//! servers = ["legacy.example.org"]          # servers beyond those List 2 names (optional)
+//!
+//! [lists]
+//! path-a = ["310410", { mcc = "208", mnc = "01" }]              # List 1
+//! path-b = [{ home = "310410", server = "mtc.example.com" }]    # List 2
+//! interconnect = ["20801"]                                      # List 3
+//!
+//! [[devices]]
+//! name = "meter-17"
+//! home = "310410"
+//! serving = "20801"      # leave out while unknown
+//! access = "3gpp"        # 3gpp | trusted-non-3gpp | untrusted-non-3gpp | wireline; default 3gpp
+//! ciphering = true       # leave out while unknown (counts as off)
+//! integrity = true
+//! ```
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::facts::{FactSet, FactSetBuilder};
+use crate::vocab::Fqdn;
+use crate::vocab::PlmnId;
+use crate::vocab::{AccessIntegrity, EndToEnd, Event, EventKind, Registration, Request, Role, TriggerCheck};
+use crate::vocab::{AccessKind, Attach, LinkState};
+
+/// A facts file, as written.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FactsFile {
+    /// Lists 1-3.
+    #[serde(default)]
+    pub lists: ListsFile,
+    /// Servers beyond those List 2 names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub servers: Vec<Fqdn>,
+    /// Devices and their attach and link facts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<DeviceFile>,
+}
+
+/// Lists 1-3, as written.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ListsFile {
+    /// List 1: networks known to protect path A.
+    #[serde(default)]
+    pub path_a: Vec<PlmnId>,
+    /// List 2: (home network, server) pairs with a secure path B.
+    #[serde(default)]
+    pub path_b: Vec<PathBFile>,
+    /// List 3: visited networks with a secure internal path and interconnect to home.
+    #[serde(default)]
+    pub interconnect: Vec<PlmnId>,
+    /// Trusted non-3GPP access networks, by identifier (for access trust).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_access_networks: Vec<String>,
+}
+
+/// An entry of List 2.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathBFile {
+    /// The home network.
+    pub home: PlmnId,
+    /// The server.
+    pub server: Fqdn,
+}
+
+/// A device and its facts, as written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DeviceFile {
+    /// The device's name (a SUPI, an IMSI, an external identifier…).
+    pub name: String,
+    /// Its home network.
+    pub home: PlmnId,
+    /// Its serving network; absent while unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serving: Option<PlmnId>,
+    /// How it is attached.
+    #[serde(default = "three_gpp")]
+    pub access: AccessKind,
+    /// Access-layer ciphering; absent while unknown (counts as off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ciphering: Option<bool>,
+    /// Access-layer integrity; absent while unknown (counts as off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integrity: Option<bool>,
+}
+
+fn three_gpp() -> AccessKind {
+    AccessKind::ThreeGpp
+}
+
+impl DeviceFile {
+    /// The device's attach facts.
+    pub fn attach(&self) -> Attach {
+        Attach { serving: self.serving, home: self.home, access: self.access }
+    }
+
+    /// The device's link state, when both flags are known.
+    pub fn link(&self) -> Option<LinkState> {
+        Some(LinkState { ciphering: self.ciphering?, integrity: self.integrity? })
+    }
+}
+
+impl FactsFile {
+    /// Reads a `.toml` or `.json` facts file.
+    pub fn read(path: impl AsRef<Path>) -> Result<FactsFile, FileError> {
+        let facts: FactsFile = read(path.as_ref())?;
+        facts.check(&path.as_ref().display().to_string())?;
+        Ok(facts)
+    }
+
+    /// Parses facts that did not come from a file (a configuration service, a test): `name` is what
+    /// errors call it, and its extension (`.toml`, `.json`) names the format.
+    pub fn parse(name: &str, text: &str) -> Result<FactsFile, FileError> {
+        let facts: FactsFile = parse_named(name, text)?;
+        facts.check(name)?;
+        Ok(facts)
+    }
+
+    /// The lists and servers as a fact generation; also every server a request may name is interned.
+    pub fn builder(&self) -> FactSetBuilder {
+        let mut builder = FactSet::builder();
+        for server in &self.servers {
+            builder.server(server.clone());
+        }
+        for network in &self.lists.path_a {
+            builder.trust_path_a(*network);
+        }
+        for entry in &self.lists.path_b {
+            let server = builder.server(entry.server.clone());
+            builder.trust_path_b(entry.home, server);
+        }
+        for network in &self.lists.interconnect {
+            builder.trust_interconnect(*network);
+        }
+        for network in &self.lists.trusted_access_networks {
+            builder.trust_access_network(network);
+        }
+        builder
+    }
+
+    /// The device named `name`.
+    pub fn device(&self, name: &str) -> Option<&DeviceFile> {
+        self.devices.iter().find(|device| device.name == name)
+    }
+
+    /// Checks that device names are unique and access network identifiers are not blank.
+    pub(crate) fn check(&self, file: &str) -> Result<(), FileError> {
+        for (index, network) in self.lists.trusted_access_networks.iter().enumerate() {
+            if network.trim().is_empty() {
+                return Err(FileError::Invalid {
+                    file: file.to_owned(),
+                    field: format!("lists.trusted-access-networks[{index}]"),
+                    message: "an access network identifier cannot be blank".to_owned(),
+                });
+            }
+        }
+        let mut seen = HashMap::new();
+        for (index, device) in self.devices.iter().enumerate() {
+            if let Some(first) = seen.insert(device.name.as_str(), index) {
+                return Err(FileError::Invalid {
+                    file: file.to_owned(),
+                    field: format!("devices[{index}].name"),
+                    message: format!("device `{}` is already defined at `devices[{first}]`", device.name),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A request, as written: who asks, about what, on which path. The device's facts come from a facts
+/// file (`device = "name"`) or are written out (`home`, `serving`, `access`, `ciphering`, `integrity`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RequestFile {
+    /// Which node asks.
+    pub role: Role,
+    /// What it handles.
+    pub event: EventKind,
+    /// The server at the other end of the path.
+    pub server: Fqdn,
+    /// A device of the facts file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// The serving network (without `device`); absent while unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serving: Option<PlmnId>,
+    /// The home network (without `device`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home: Option<PlmnId>,
+    /// The access (without `device`); default `3gpp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<AccessKind>,
+    /// Access-layer ciphering (without `device`); absent while unknown (counts as off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ciphering: Option<bool>,
+    /// Access-layer integrity (without `device`); absent while unknown (counts as off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integrity: Option<bool>,
+    /// For `receive-trigger`: the access-layer integrity check's result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_integrity: Option<AccessIntegrity>,
+    /// For `receive-trigger`: the end-to-end protection check's result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_to_end: Option<EndToEnd>,
+    /// The registration agreement; default `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration: Option<Registration>,
+}
+
+impl RequestFile {
+    /// Reads a `.toml` or `.json` request file.
+    pub fn read(path: impl AsRef<Path>) -> Result<RequestFile, FileError> {
+        read(path.as_ref())
+    }
+
+    /// Parses a request that did not come from a file; `name`'s extension names the format.
+    pub fn parse(name: &str, text: &str) -> Result<RequestFile, FileError> {
+        parse_named(name, text)
+    }
+
+    /// The request against `facts`, interning the server in `builder`. `field` names this request in
+    /// errors (e.g. `request` or `case[2].request`).
+    pub fn resolve(
+        &self,
+        facts: &FactsFile,
+        builder: &mut FactSetBuilder,
+        file: &str,
+        field: &str,
+    ) -> Result<Request, FileError> {
+        let invalid = |part: &str, message: String| FileError::Invalid {
+            file: file.to_owned(),
+            field: if part.is_empty() { field.to_owned() } else { format!("{field}.{part}") },
+            message,
+        };
+        let event = match (self.event, self.access_integrity, self.end_to_end) {
+            (EventKind::ReceiveTrigger, Some(access_integrity), Some(end_to_end)) => {
+                Event::ReceiveTrigger(TriggerCheck { access_integrity, end_to_end })
+            }
+            (EventKind::ReceiveTrigger, _, _) => {
+                return Err(invalid("event", "`receive-trigger` needs `access-integrity` and `end-to-end`".to_owned()));
+            }
+            (EventKind::SendData, None, None) => Event::SendData,
+            (EventKind::ReceiveUnprotected, None, None) => Event::ReceiveUnprotected,
+            (EventKind::ReceiveProtected, None, None) => Event::ReceiveProtected,
+            (EventKind::SendTrigger, None, None) => Event::SendTrigger,
+            (kind, _, _) => {
+                return Err(invalid(
+                    "event",
+                    format!("`access-integrity` and `end-to-end` are for `receive-trigger`, not `{kind}`"),
+                ));
+            }
+        };
+        let (attach, link) = match &self.device {
+            Some(name) => {
+                let written_out = [self.serving.is_some(), self.home.is_some(), self.access.is_some()];
+                if written_out.into_iter().any(|given| given) || self.ciphering.is_some() || self.integrity.is_some() {
+                    return Err(invalid(
+                        "device",
+                        "give `device` or the device's facts (`home`, `serving`, `access`, `ciphering`, `integrity`), not both".to_owned(),
+                    ));
+                }
+                let device =
+                    facts.device(name).ok_or_else(|| invalid("device", format!("no device `{name}` in the facts")))?;
+                (device.attach(), device.link())
+            }
+            None => {
+                let home =
+                    self.home.ok_or_else(|| invalid("", "give `device`, or the device's `home` network".to_owned()))?;
+                let attach =
+                    Attach { serving: self.serving, home, access: self.access.unwrap_or(AccessKind::ThreeGpp) };
+                let link =
+                    self.ciphering.zip(self.integrity).map(|(ciphering, integrity)| LinkState { ciphering, integrity });
+                (attach, link)
+            }
+        };
+        Ok(Request {
+            role: self.role,
+            event,
+            server: builder.server(self.server.clone()),
+            attach,
+            link: link.unwrap_or(LinkState { ciphering: false, integrity: false }),
+            registration: self.registration.unwrap_or(Registration::None),
+        })
+    }
+}
+
+/// The formats a file may be in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Format {
+    Toml,
+    Json,
+}
+
+impl Format {
+    pub(crate) fn of(path: &Path) -> Option<Format> {
+        match path.extension()?.to_str()? {
+            "toml" => Some(Format::Toml),
+            "json" => Some(Format::Json),
+            _ => None,
+        }
+    }
+}
+
+/// Reads and parses a file by its extension.
+pub(crate) fn read<T: DeserializeOwned>(path: &Path) -> Result<T, FileError> {
+    let file = path.display().to_string();
+    let format = Format::of(path).ok_or_else(|| FileError::Format { file: file.clone() })?;
+    let text = std::fs::read_to_string(path).map_err(|source| FileError::Read { file: file.clone(), source })?;
+    parse(&file, &text, format)
+}
+
+/// Parses `text` as the file `name`, whose extension (`.toml`, `.json`) names the format.
+pub(crate) fn parse_named<T: DeserializeOwned>(name: &str, text: &str) -> Result<T, FileError> {
+    let format = Format::of(Path::new(name)).ok_or_else(|| FileError::Format { file: name.to_owned() })?;
+    parse(name, text, format)
+}
+
+/// Parses `text` as `format`; errors name `file`, the line and the field.
+pub(crate) fn parse<T: DeserializeOwned>(file: &str, text: &str, format: Format) -> Result<T, FileError> {
+    let error = |line: Option<usize>, field: String, message: String| FileError::Parse {
+        file: file.to_owned(),
+        line,
+        field,
+        message,
+    };
+    match format {
+        Format::Toml => {
+            let deserializer = toml::Deserializer::parse(text)
+                .map_err(|e| error(line_of(text, e.span()), String::new(), e.message().to_owned()))?;
+            serde_path_to_error::deserialize(deserializer).map_err(|e| {
+                let field = field_of(e.path());
+                let inner = e.into_inner();
+                error(line_of(text, inner.span()), field, inner.message().to_owned())
+            })
+        }
+        Format::Json => {
+            let mut deserializer = serde_json::Deserializer::from_str(text);
+            let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+                let field = field_of(e.path());
+                let inner = e.into_inner();
+                error(Some(inner.line()).filter(|line| *line > 0), field, json_message(&inner))
+            })?;
+            deserializer.end().map_err(|e| error(Some(e.line()), String::new(), json_message(&e)))?;
+            Ok(value)
+        }
+    }
+}
+
+/// The path of a field, or nothing for the whole document.
+fn field_of(path: &serde_path_to_error::Path) -> String {
+    let path = path.to_string();
+    if path == "." { String::new() } else { path }
+}
+
+/// serde_json's message without its own " at line L column C" suffix (the line is reported apart).
+fn json_message(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message,
+    }
+}
+
+/// The 1-based line of a byte offset.
+fn line_of(text: &str, span: Option<std::ops::Range<usize>>) -> Option<usize> {
+    let start = span?.start.min(text.len());
+    Some(text[..start].matches('\n').count() + 1)
+}
+
+/// A facts, request or case file that cannot be used. The message names the file, the line and the
+/// field: "`lists.toml` line 7, field `lists.path-a[0]`: `3101` is not a PLMN-ID: …".
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// The file cannot be read.
+    #[error("cannot read `{file}`")]
+    Read {
+        /// The file.
+        file: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file's extension names no format.
+    #[error("`{file}`: unknown format: name the file `.toml` or `.json`")]
+    Format {
+        /// The file.
+        file: String,
+    },
+    /// The file does not parse, or a value in it is not valid.
+    #[error("`{file}`{}{}: {message}", line.map(|l| format!(" line {l}")).unwrap_or_default(), if field.is_empty() { String::new() } else { format!(", field `{field}`") })]
+    Parse {
+        /// The file.
+        file: String,
+        /// The line, when known.
+        line: Option<usize>,
+        /// The field's path (`lists.path-a[0]`), empty for the whole file.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file parses, but its content does not hold together.
+    #[error("`{file}`, field `{field}`: {message}")]
+    Invalid {
+        /// The file.
+        file: String,
+        /// The field's path.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+}

@@ -1,0 +1,8 @@
+//! What a policy decides on beside the request: one immutable generation of the operator's lists and
+//! server names ([`FactSet`]), and the files that carry facts and requests ([`files`]). Uses only the
+//! vocabulary: no WebAssembly, no runtime.
+
+pub(crate) mod fact_set;
+pub mod files;
+
+pub use fact_set::{FactSet, FactSetBuilder};

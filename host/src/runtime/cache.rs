@@ -1,0 +1,89 @@
+//! The per-worker flow cache, and the rule for when a cached decision still stands: a decision made for
+//! a flow is reused until a fact it was made on changes.
+
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use crate::runtime::device::DeviceId;
+use crate::runtime::flow::{Flow, FlowKey, Stamp};
+use crate::runtime::metrics::Counters;
+use crate::vocab::Decision;
+
+/// A cached decision and every generation it was made on.
+pub(crate) struct Entry {
+    pub(crate) decision: Decision,
+    /// The store's epoch when the decision was made (or last found still valid).
+    pub(crate) epoch: u64,
+    pub(crate) device: DeviceId,
+    /// What it was made on.
+    pub(crate) stamp: Stamp,
+}
+
+/// Hit and miss counts of a worker's cache.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Decisions answered from the cache.
+    pub hits: u64,
+    /// Decisions that entered the policy (or failed closed before it).
+    pub misses: u64,
+    /// Flows cached now.
+    pub entries: usize,
+}
+
+pub(crate) struct FlowCache {
+    pub(crate) entries: FxHashMap<FlowKey, Entry>,
+    capacity: usize,
+    /// The worker's counts, which the runtime's metrics sum.
+    pub(crate) counters: Arc<Counters>,
+}
+
+impl FlowCache {
+    pub(crate) fn new(capacity: usize, counters: Arc<Counters>) -> FlowCache {
+        FlowCache { entries: FxHashMap::default(), capacity, counters }
+    }
+
+    /// Remembers a decision; a full cache starts over (every entry is cheap to remake).
+    pub(crate) fn insert(&mut self, flow: &Flow, entry: Entry) {
+        let key = FlowKey::new(flow);
+        if self.entries.len() >= self.capacity && !self.entries.contains_key(&key) {
+            self.entries.clear();
+        }
+        self.entries.insert(key, entry);
+    }
+
+    /// The cached decision of `flow`, if it still stands. It does while nothing changed anywhere (the
+    /// store's `epoch` is the one the entry was last checked at); after a change, while none of the
+    /// facts it was made on did: `current` gives their generations now, for the entry's device (`None`
+    /// for a device gone). A decision found standing is stamped with `epoch`, so the next hit is quick.
+    #[inline(always)]
+    pub(crate) fn get(
+        &mut self,
+        flow: &Flow,
+        epoch: u64,
+        current: impl FnOnce(DeviceId) -> Option<Stamp>,
+    ) -> Option<&Decision> {
+        let entry = self.entries.get_mut(&FlowKey::new(flow))?;
+        if entry.epoch != epoch {
+            if current(entry.device) != Some(entry.stamp) {
+                return None;
+            }
+            entry.epoch = epoch;
+        }
+        Some(&entry.decision)
+    }
+
+    /// What the cached decision of `flow` was made on, if there is one.
+    pub(crate) fn stamp(&self, flow: &Flow) -> Option<Stamp> {
+        self.entries.get(&FlowKey::new(flow)).map(|entry| entry.stamp)
+    }
+
+    /// Whether decisions are cached at all.
+    pub(crate) fn enabled(&self) -> bool {
+        self.capacity > 0
+    }
+
+    pub(crate) fn stats(&self) -> CacheStats {
+        CacheStats { hits: self.counters.hits(), misses: self.counters.misses(), entries: self.entries.len() }
+    }
+}

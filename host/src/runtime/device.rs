@@ -1,0 +1,262 @@
+//! Devices in the live fact store: a handle per device, and per device a slot holding its attach facts
+//! and link state packed into one atomic word — read on the per-packet path without a lock, a
+//! reference count or a pointer to chase — plus its registration agreements, which are rare.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use arc_swap::ArcSwapOption;
+
+use crate::vocab::PlmnId;
+use crate::vocab::Registration;
+use crate::vocab::{AccessKind, Attach, LinkState, ServerId};
+
+/// A handle for a device, interned by a [`Runtime`](crate::Runtime) from the embedder's name for it
+/// (a SUPI, an IMSI, an external identifier…).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DeviceId(pub(crate) u32);
+
+impl DeviceId {
+    /// The raw handle.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+/// What a device reported at (re-)registration: its serving network and its access security.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RegistrationReport {
+    /// The serving network the device says it is attached to.
+    pub serving: Option<PlmnId>,
+    /// The access security the device says is on.
+    pub link: LinkState,
+}
+
+/// A recorded agreement, with the list and policy generations it rests on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Agreement {
+    pub(crate) server: ServerId,
+    pub(crate) registration: Registration,
+    pub(crate) lists_generation: u64,
+    pub(crate) policy_generation: u64,
+}
+
+/// A device's facts, as writers edit them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct DeviceFacts {
+    /// `None` until the device's attach facts are known.
+    pub(crate) attach: Option<Attach>,
+    /// `None` until known; unknown access security counts as off.
+    pub(crate) link: Option<LinkState>,
+    /// Agreements per server; voided whenever attach or link change.
+    pub(crate) agreements: Vec<Agreement>,
+}
+
+/// What a reader sees of a device: one consistent reading of its packed facts, and the generation it
+/// is at least as new as.
+#[derive(Clone, Copy)]
+pub(crate) struct DeviceView {
+    pub(crate) generation: u64,
+    packed: u64,
+}
+
+impl DeviceView {
+    pub(crate) fn attach(self) -> Option<Attach> {
+        unpack_attach(self.packed)
+    }
+
+    /// The attach facts as `plmn-key`s — serving (0 when unknown), home — and the access kind; `None`
+    /// while unknown. What [`DeviceView::attach`] gives, without unpacking the keys.
+    #[inline]
+    pub(crate) fn attach_keys(self) -> Option<(u32, u32, AccessKind)> {
+        if self.packed & ATTACH == 0 {
+            return None;
+        }
+        let home = (self.packed >> KEY_BITS & KEY_MASK) as u32;
+        let serving = if self.packed & SERVING != 0 { (self.packed & KEY_MASK) as u32 } else { 0 };
+        Some((serving, home, *AccessKind::ALL.get((self.packed >> 56 & 0b11) as usize)?))
+    }
+
+    /// The link state a decision uses: unknown is off.
+    pub(crate) fn link_or_off(self) -> LinkState {
+        unpack_link(self.packed).unwrap_or(LinkState { ciphering: false, integrity: false })
+    }
+
+    fn has_agreements(self) -> bool {
+        self.packed & AGREEMENTS != 0
+    }
+}
+
+/// The live facts of one device.
+#[derive(Default)]
+pub(crate) struct DeviceSlot {
+    packed: AtomicU64,
+    generation: AtomicU64,
+    agreements: ArcSwapOption<Vec<Agreement>>,
+}
+
+impl DeviceSlot {
+    /// The device's facts now. The generation is read first and published last, so the facts read are
+    /// never older than the generation returned: a stamp can only be too old, which costs a miss.
+    pub(crate) fn view(&self) -> DeviceView {
+        let generation = self.generation.load(Ordering::Acquire);
+        let packed = self.packed.load(Ordering::Acquire);
+        DeviceView { generation, packed }
+    }
+
+    /// The current generation.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// The agreement with `server`, if one stands on these list and policy generations.
+    #[inline]
+    pub(crate) fn registration(
+        &self,
+        view: DeviceView,
+        server: ServerId,
+        lists_generation: u64,
+        policy_generation: u64,
+    ) -> Registration {
+        if view.has_agreements() {
+            self.agreement(server, lists_generation, policy_generation)
+        } else {
+            Registration::None
+        }
+    }
+
+    /// The agreement with `server` on these generations, looked up in the device's list.
+    #[inline(never)]
+    fn agreement(&self, server: ServerId, lists_generation: u64, policy_generation: u64) -> Registration {
+        let agreements = self.agreements.load();
+        agreements
+            .iter()
+            .flat_map(|list| list.iter())
+            .find(|a| {
+                a.server == server && a.lists_generation == lists_generation && a.policy_generation == policy_generation
+            })
+            .map_or(Registration::None, |a| a.registration)
+    }
+
+    /// Everything, for a writer to edit.
+    pub(crate) fn facts(&self) -> DeviceFacts {
+        let packed = self.packed.load(Ordering::Acquire);
+        let agreements = self.agreements.load().as_ref().map(|list| list.to_vec()).unwrap_or_default();
+        DeviceFacts { attach: unpack_attach(packed), link: unpack_link(packed), agreements }
+    }
+
+    /// Publishes new facts as `generation`. Callers serialise writers.
+    pub(crate) fn publish(&self, facts: &DeviceFacts, generation: u64) {
+        let agreements = (!facts.agreements.is_empty()).then(|| Arc::new(facts.agreements.clone()));
+        self.agreements.store(agreements);
+        self.packed.store(pack(facts), Ordering::Release);
+        self.generation.store(generation, Ordering::Release);
+    }
+}
+
+// The packed word: bit 63 attach known, 62 serving known, 61 link known, 60 ciphering, 59 integrity,
+// 58 has agreements, 56..58 access kind, 26..52 home key, 0..26 serving key.
+const ATTACH: u64 = 1 << 63;
+const SERVING: u64 = 1 << 62;
+const LINK: u64 = 1 << 61;
+const CIPHERING: u64 = 1 << 60;
+const INTEGRITY: u64 = 1 << 59;
+const AGREEMENTS: u64 = 1 << 58;
+const KEY_BITS: u32 = 26;
+const KEY_MASK: u64 = (1 << KEY_BITS) - 1;
+
+fn pack(facts: &DeviceFacts) -> u64 {
+    let mut word = 0;
+    if let Some(attach) = facts.attach {
+        word |= ATTACH | u64::from(attach.home.key()) << KEY_BITS;
+        word |= (attach.access as u64) << 56;
+        if let Some(serving) = attach.serving {
+            word |= SERVING | u64::from(serving.key());
+        }
+    }
+    if let Some(link) = facts.link {
+        word |= LINK;
+        word |= if link.ciphering { CIPHERING } else { 0 } | if link.integrity { INTEGRITY } else { 0 };
+    }
+    if !facts.agreements.is_empty() {
+        word |= AGREEMENTS;
+    }
+    word
+}
+
+fn unpack_attach(word: u64) -> Option<Attach> {
+    if word & ATTACH == 0 {
+        return None;
+    }
+    let home = PlmnId::from_valid_key((word >> KEY_BITS & KEY_MASK) as u32);
+    let serving = (word & SERVING != 0).then(|| PlmnId::from_valid_key((word & KEY_MASK) as u32));
+    let access = *AccessKind::ALL.get((word >> 56 & 0b11) as usize)?;
+    Some(Attach { serving, home, access })
+}
+
+fn unpack_link(word: u64) -> Option<LinkState> {
+    (word & LINK != 0).then_some(LinkState { ciphering: word & CIPHERING != 0, integrity: word & INTEGRITY != 0 })
+}
+
+/// Device slots by handle, readable without a lock: a directory of fixed-size chunks of slots, each
+/// chunk allocated when its first device is. Handles are dense, so a chunk fills before the next.
+pub(crate) struct SlotTable {
+    chunks: Box<[OnceLock<Box<[DeviceSlot]>>]>,
+    issued: AtomicU32,
+}
+
+const CHUNK: usize = 4096;
+const CHUNKS: usize = 4096;
+/// How many devices one runtime can hold.
+pub(crate) const MAX_DEVICES: usize = CHUNK * CHUNKS;
+
+impl SlotTable {
+    pub(crate) fn new() -> SlotTable {
+        SlotTable { chunks: (0..CHUNKS).map(|_| OnceLock::new()).collect(), issued: AtomicU32::new(0) }
+    }
+
+    /// The slot of an issued handle.
+    pub(crate) fn get(&self, device: DeviceId) -> Option<&DeviceSlot> {
+        if device.0 >= self.issued.load(Ordering::Acquire) {
+            return None;
+        }
+        let index = device.0 as usize;
+        self.chunks.get(index / CHUNK)?.get()?.get(index % CHUNK)
+    }
+
+    /// Issues the next handle; `None` past [`MAX_DEVICES`]. Callers serialise issuing.
+    pub(crate) fn issue(&self) -> Option<DeviceId> {
+        let next = self.issued.load(Ordering::Acquire);
+        let index = next as usize;
+        let chunk = self.chunks.get(index / CHUNK)?;
+        chunk.get_or_init(|| (0..CHUNK).map(|_| DeviceSlot::default()).collect());
+        self.issued.store(next + 1, Ordering::Release);
+        Some(DeviceId(next))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keys a batch packs straight from the live word are those of the attach facts it holds.
+    #[test]
+    fn attach_keys_are_the_attach_facts_keys() {
+        let plmn = |packed: &str| packed.parse::<PlmnId>().expect("a PLMN-ID");
+        let mut cases = vec![None];
+        for (serving, home) in
+            [(None, "31041"), (Some("310410"), "31041"), (Some("001070"), "00170"), (Some("99999"), "999999")]
+        {
+            for access in AccessKind::ALL.iter().copied() {
+                cases.push(Some(Attach { serving: serving.map(plmn), home: plmn(home), access }));
+            }
+        }
+        for attach in cases {
+            let facts = DeviceFacts { attach, link: None, agreements: Vec::new() };
+            let view = DeviceView { generation: 1, packed: pack(&facts) };
+            let expected = attach.map(|a| (a.serving.map_or(0, PlmnId::key), a.home.key(), a.access));
+            assert_eq!(view.attach_keys(), expected, "{attach:?}");
+            assert_eq!(view.attach(), attach);
+        }
+    }
+}

@@ -1,0 +1,400 @@
+//! `Runtime`: the live engine of a running server — the active policy, the live facts, and workers
+//! that decide per packet with a flow cache. Facts change and policies are swapped while it decides.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::SystemTime;
+
+use arc_swap::ArcSwap;
+
+use crate::facts::{FactSet, FactSetBuilder};
+use crate::runtime::clock::{Clock, SystemClock};
+use crate::runtime::device::{Agreement, DeviceFacts, DeviceId, DeviceSlot, RegistrationReport};
+use crate::runtime::flow::Stamp;
+use crate::runtime::log::{DecisionLog, LogSender, LogStats, Names};
+use crate::runtime::metrics::{Counters, Metrics, Registry};
+use crate::runtime::store::{FactStore, TooManyDevicesError, UnknownDeviceError};
+use crate::runtime::worker::Worker;
+use crate::vocab::{Attach, Fqdn, LinkState, PolicyFault, Registration, ServerId};
+use crate::wasm::plug::{RelatedDecision, States};
+use crate::wasm::policy::Policy;
+use crate::wasm::selfcheck;
+
+/// The active policy and its generation.
+pub(crate) struct Active {
+    pub(crate) policy: Policy,
+    pub(crate) generation: u64,
+}
+
+/// The live engine: cheap to clone, shared by every thread. Each thread decides through its own
+/// [`Worker`].
+///
+/// ```
+/// # #[cfg(feature = "bundled-policies")] {
+/// use pathsec::{AccessKind, Action, Attach, Engine, Event, Flow, LinkState, Role, Runtime};
+///
+/// let engine = Engine::new()?;
+/// let runtime = Runtime::new(engine.load_policy("reference", pathsec::bundled::REFERENCE)?)?;
+/// let home = "310410".parse()?;
+/// let server = runtime.server_id(&"mtc.example.com".parse()?);
+/// runtime.update_lists(|lists| {
+///     lists.trust_path_a(home).trust_path_b(home, server);
+/// });
+/// let device = runtime.device_id("imsi-310410000000001")?;
+/// runtime.set_attach(device, Attach { serving: Some(home), home, access: AccessKind::ThreeGpp })?;
+/// runtime.set_link(device, LinkState { ciphering: true, integrity: true })?;
+///
+/// let mut worker = runtime.worker();
+/// let flow = Flow { device, server, role: Role::Server, event: Event::SendData };
+/// assert_eq!(worker.decide(&flow).action, Action::SendPlain);
+/// runtime.set_link(device, LinkState { ciphering: false, integrity: true })?;
+/// assert_eq!(worker.decide(&flow).action, Action::SecureThenSend);
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<RuntimeInner>,
+}
+
+struct RuntimeInner {
+    store: FactStore,
+    active: ArcSwap<Active>,
+    policy_generation: AtomicU64,
+    flow_cache_capacity: usize,
+    swaps: AtomicU64,
+    metrics: Registry,
+    log: Option<LogSender>,
+    clock: Arc<dyn Clock>,
+    /// The host-held state of the related decisions, shared by every worker.
+    related: States,
+}
+
+/// The log names devices and servers from the runtime's live facts.
+impl Names for RuntimeInner {
+    fn device_name(&self, device: u32) -> Option<Arc<str>> {
+        self.store.device_name(device)
+    }
+
+    fn lists(&self) -> Arc<FactSet> {
+        self.store.lists()
+    }
+}
+
+/// Settings for a [`Runtime`]; see [`Runtime::builder`].
+pub struct RuntimeBuilder {
+    policy: Policy,
+    lists: Option<FactSet>,
+    flow_cache_capacity: usize,
+    log: Option<DecisionLog>,
+    clock: Arc<dyn Clock>,
+}
+
+impl RuntimeBuilder {
+    /// The lists to start with (default: empty, so nothing is trusted).
+    pub fn lists(mut self, lists: FactSet) -> RuntimeBuilder {
+        self.lists = Some(lists);
+        self
+    }
+
+    /// Most flows each worker caches (default 65,536; 0 turns the cache off). A full cache starts over.
+    pub fn flow_cache_capacity(mut self, flows: usize) -> RuntimeBuilder {
+        self.flow_cache_capacity = flows;
+        self
+    }
+
+    /// Logs every decision to `log` (default: no log). Workers never wait for it: see [`DecisionLog`].
+    pub fn decision_log(mut self, log: DecisionLog) -> RuntimeBuilder {
+        self.log = Some(log);
+        self
+    }
+
+    /// The clock the runtime takes its time from (default: the system's). A test gives a
+    /// [`ManualClock`](crate::runtime::ManualClock) and moves it instead of sleeping.
+    pub fn clock(mut self, clock: impl Clock + 'static) -> RuntimeBuilder {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Self-checks the policy against the lists, then starts the runtime.
+    pub fn build(self) -> Result<Runtime, SwapError> {
+        let lists = self.lists.unwrap_or_else(|| FactSet::builder().build());
+        selfcheck::run(&self.policy, &lists)
+            .map_err(|fault| SwapError::SelfCheck { policy: self.policy.name().to_owned(), fault })?;
+        let store = FactStore::new(lists);
+        let generation = store.next_generation();
+        let inner = Arc::new_cyclic(|runtime: &Weak<RuntimeInner>| {
+            let names: Weak<dyn Names> = runtime.clone();
+            let log = self.log.map(|log| log.attach(names, Arc::clone(&self.clock)));
+            if let Some(log) = &log {
+                log.policy(generation, &self.policy);
+            }
+            RuntimeInner {
+                store,
+                active: ArcSwap::from_pointee(Active { policy: self.policy, generation }),
+                policy_generation: AtomicU64::new(generation),
+                flow_cache_capacity: self.flow_cache_capacity,
+                swaps: AtomicU64::new(0),
+                metrics: Registry::default(),
+                log,
+                clock: self.clock,
+                related: States::default(),
+            }
+        });
+        Ok(Runtime { inner })
+    }
+}
+
+impl Runtime {
+    /// A runtime running `policy`, with empty lists and default settings.
+    pub fn new(policy: Policy) -> Result<Runtime, SwapError> {
+        Runtime::builder(policy).build()
+    }
+
+    /// Settings for a runtime that starts with `policy`.
+    pub fn builder(policy: Policy) -> RuntimeBuilder {
+        RuntimeBuilder { policy, lists: None, flow_cache_capacity: 1 << 16, log: None, clock: Arc::new(SystemClock) }
+    }
+
+    /// A worker: one per thread that decides.
+    pub fn worker(&self) -> Worker {
+        Worker::new(self.clone())
+    }
+
+    /// Now, by the runtime's clock.
+    pub fn now(&self) -> SystemTime {
+        self.inner.clock.now()
+    }
+
+    /// The active policy.
+    pub fn policy(&self) -> Policy {
+        self.inner.active.load().policy.clone()
+    }
+
+    /// What this runtime has done: decisions, cache hits, faults by kind, swaps, and its decision
+    /// log's counts. Cheap enough to poll, not to call per packet.
+    pub fn metrics(&self) -> Metrics {
+        let mut metrics = self.inner.metrics.metrics();
+        metrics.swaps = self.swaps();
+        metrics.log = self.inner.log.as_ref().map(LogSender::stats);
+        metrics
+    }
+
+    /// Waits until every decision handed to the decision log before this call is written (or counted
+    /// as dropped or failed) and the sink is flushed; its counts. `None` without a log. Call it before
+    /// the process exits: the log's thread otherwise finishes on its own once the runtime and all its
+    /// workers are gone.
+    pub fn flush_log(&self) -> Option<LogStats> {
+        self.inner.log.as_ref().map(LogSender::flush)
+    }
+
+    /// How many swaps have completed.
+    pub fn swaps(&self) -> u64 {
+        self.inner.swaps.load(Ordering::Relaxed)
+    }
+
+    /// Makes `policy` the active policy, once it passes its self-check (it loads a probe fact set and
+    /// the current lists, and answers every event without a fault). On error the active policy stays.
+    /// Decisions in flight finish on the old policy; every decision that starts after this returns
+    /// uses the new one.
+    pub fn swap(&self, policy: Policy) -> Result<(), SwapError> {
+        let store = &self.inner.store;
+        if let Err(fault) = selfcheck::run(&policy, &store.lists()) {
+            self.inner.metrics.swap_refused();
+            return Err(SwapError::SelfCheck { policy: policy.name().to_owned(), fault });
+        }
+        let _writer = store.write_lock();
+        let generation = store.next_generation();
+        if let Some(log) = &self.inner.log {
+            log.policy(generation, &policy);
+        }
+        self.inner.active.store(Arc::new(Active { policy, generation }));
+        self.inner.policy_generation.store(generation, Ordering::Release);
+        store.advance();
+        self.inner.swaps.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The current lists.
+    pub fn lists(&self) -> Arc<FactSet> {
+        self.inner.store.lists()
+    }
+
+    /// Edits the lists: `edit` gets a builder holding the current lists and server handles; the result is
+    /// published atomically as the next generation. Concurrent edits apply one after the other.
+    pub fn update_lists(&self, edit: impl FnOnce(&mut FactSetBuilder)) -> Arc<FactSet> {
+        self.inner.store.update_lists(edit).0
+    }
+
+    /// Replaces Lists 1-3 whole: `fill` gets a builder with empty lists (server handles kept).
+    pub fn replace_lists(&self, fill: impl FnOnce(&mut FactSetBuilder)) -> Arc<FactSet> {
+        self.inner
+            .store
+            .update_lists(|builder| {
+                builder.clear_lists();
+                fill(builder)
+            })
+            .0
+    }
+
+    /// The handle of a server; a new server is added to the server names (a new list generation).
+    pub fn server_id(&self, fqdn: &Fqdn) -> ServerId {
+        self.inner.store.server_id(fqdn)
+    }
+
+    /// The handle of a device, by the embedder's name for it. A new device has no facts: decisions on
+    /// it fail closed until its attach facts are set. A runtime holds up to 16,777,216 devices.
+    pub fn device_id(&self, name: &str) -> Result<DeviceId, TooManyDevicesError> {
+        self.inner.store.device_id(name)
+    }
+
+    /// The device attached (or re-attached, or moved network). Voids its registration agreements.
+    pub fn set_attach(&self, device: DeviceId, attach: Attach) -> Result<(), UnknownDeviceError> {
+        self.update_device(device, |facts| {
+            if facts.attach != Some(attach) {
+                facts.attach = Some(attach);
+                facts.agreements.clear();
+            }
+        })
+    }
+
+    /// The device's attach facts are no longer known (it detached). Decisions fail closed.
+    pub fn clear_attach(&self, device: DeviceId) -> Result<(), UnknownDeviceError> {
+        self.update_device(device, |facts| {
+            if facts.attach.is_some() {
+                facts.attach = None;
+                facts.agreements.clear();
+            }
+        })
+    }
+
+    /// The device's access security changed. Voids its registration agreements.
+    pub fn set_link(&self, device: DeviceId, link: LinkState) -> Result<(), UnknownDeviceError> {
+        self.update_device(device, |facts| {
+            if facts.link != Some(link) {
+                facts.link = Some(link);
+                facts.agreements.clear();
+            }
+        })
+    }
+
+    /// Records the outcome of the device's (re-)registration with `server`: the device's `report` is
+    /// checked against the network's view (its current attach and link facts). A mismatch means
+    /// application-layer security for this device and server. Later decisions use the agreement until
+    /// the device's attach or link facts, the lists or the policy change.
+    pub fn record_registration(
+        &self,
+        device: DeviceId,
+        server: ServerId,
+        report: RegistrationReport,
+    ) -> Result<Registration, UnknownDeviceError> {
+        let store = &self.inner.store;
+        let mut outcome = Registration::Mismatch;
+        let lists_generation = store.lists_generation();
+        let policy_generation = self.inner.policy_generation.load(Ordering::Acquire);
+        self.update_device(device, |facts| {
+            let matches = facts.attach.is_some_and(|attach| attach.serving == report.serving)
+                && report.serving.is_some()
+                && facts.link == Some(report.link);
+            outcome = if matches { Registration::Agreed } else { Registration::Mismatch };
+            facts.agreements.retain(|a| a.server != server);
+            facts.agreements.push(Agreement { server, registration: outcome, lists_generation, policy_generation });
+        })?;
+        Ok(outcome)
+    }
+
+    fn update_device(&self, device: DeviceId, edit: impl FnOnce(&mut DeviceFacts)) -> Result<(), UnknownDeviceError> {
+        self.inner.store.update_device(device, edit)
+    }
+}
+
+/// What a worker reads of its runtime.
+impl Runtime {
+    /// The store's epoch: it changes after every published change.
+    #[inline(always)]
+    pub(crate) fn epoch(&self) -> u64 {
+        self.inner.store.epoch()
+    }
+
+    /// The generations a decision on `device` would be made on now; `None` for a device handle this
+    /// runtime did not issue.
+    #[inline(always)]
+    pub(crate) fn stamp_now(&self, device: DeviceId) -> Option<Stamp> {
+        let inner = &self.inner;
+        let device = inner.store.slot(device)?.generation();
+        Some(Stamp {
+            lists: inner.store.lists_generation(),
+            device,
+            policy: inner.policy_generation.load(Ordering::Acquire),
+        })
+    }
+
+    /// The device's slot in the live facts.
+    #[inline(always)]
+    pub(crate) fn slot(&self, device: DeviceId) -> Option<&DeviceSlot> {
+        self.inner.store.slot(device)
+    }
+
+    /// The active policy's generation.
+    #[inline(always)]
+    pub(crate) fn policy_generation(&self) -> u64 {
+        self.inner.policy_generation.load(Ordering::Acquire)
+    }
+
+    /// The active policy, with its generation.
+    pub(crate) fn active(&self) -> Arc<Active> {
+        self.inner.active.load_full()
+    }
+
+    /// The current list generation.
+    #[inline(always)]
+    pub(crate) fn lists_generation(&self) -> u64 {
+        self.inner.store.lists_generation()
+    }
+
+    pub(crate) fn flow_cache_capacity(&self) -> usize {
+        self.inner.flow_cache_capacity
+    }
+
+    /// Counters for a new worker.
+    pub(crate) fn register_counters(&self) -> Arc<Counters> {
+        self.inner.metrics.register()
+    }
+
+    /// Keeps a departing worker's counts.
+    pub(crate) fn retire_counters(&self, counters: &Arc<Counters>) {
+        self.inner.metrics.retire(counters);
+    }
+
+    /// The decision log's sender, when the runtime has a log.
+    pub(crate) fn log_sender(&self) -> Option<LogSender> {
+        self.inner.log.clone()
+    }
+
+    /// The host-held state of `D`'s decisions.
+    pub(crate) fn related_state<D: RelatedDecision>(&self) -> Arc<D::State> {
+        self.inner.related.of::<D>()
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("policy", &self.inner.active.load().policy.name())
+            .field("epoch", &self.inner.store.epoch())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A policy that cannot become the active one. The active policy stays.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SwapError {
+    /// The policy failed its self-check.
+    #[error("policy `{policy}` failed its self-check: {fault}: the active policy stays")]
+    SelfCheck {
+        /// The refused policy's name.
+        policy: String,
+        /// What it did.
+        fault: Arc<PolicyFault>,
+    },
+}

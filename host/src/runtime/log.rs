@@ -1,0 +1,454 @@
+//! The decision log: an optional JSON-lines audit trail of every decision a runtime's workers make,
+//! written by its own thread so deciding never waits for it.
+//!
+//! A worker hands each decision (or each batch's decisions) to a bounded queue without blocking. When
+//! the queue is full the entries are **dropped and counted**, and the log itself says so with a line
+//! `{"dropped": n, …}` where the gap is; entries the sink refuses (a full disk) are counted as failed,
+//! with the error. So every decision is either in the log or in a count: see [`LogStats`].
+
+use std::collections::HashMap;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::thread;
+
+use serde::Serialize;
+
+use crate::facts::FactSet;
+use crate::runtime::clock::{Clock, SystemClock};
+use crate::runtime::flow::{Flow, Stamp};
+use crate::vocab::{AccessIntegrity, EndToEnd, Event, EventKind, Role};
+use crate::vocab::{Action, Decision, Reason};
+use crate::wasm::policy::Policy;
+
+/// Queued messages by default: one per `decide`, one per batch.
+const DEFAULT_CAPACITY: usize = 4096;
+/// Lines gathered before one write to the sink.
+const WRITE_CHUNK: usize = 64 << 10;
+
+/// Where a runtime's decisions are logged; give it to
+/// [`RuntimeBuilder::decision_log`](crate::runtime::RuntimeBuilder::decision_log).
+///
+/// Each line is one decision:
+///
+/// ```json
+/// {"logged":"2026-11-24T09:12:03.123456Z","device":"meter","device_id":0,"server":"mtc.example.com","server_id":0,
+///  "role":"server","event":"send-data","facts":{"lists":4,"device":7},
+///  "policy":{"name":"reference","sha256":"9f2c…","generation":3},"action":"send-plain","reason":"path-secure","cached":false}
+/// ```
+///
+/// `facts` names the list generation and the device-facts generation the decision was made on,
+/// `policy` the policy by name, SHA-256 and swap generation; `cached` says the flow cache answered;
+/// `trigger` (for a received trigger) carries its check results, and `fault` the policy fault. `logged`
+/// is when the line was written, at most the queue's latency after the decision.
+pub struct DecisionLog {
+    sender: LogSender,
+    description: String,
+}
+
+/// Counts of a decision log. Every decision handed to it is `written`, `dropped` or `failed` — or still
+/// queued, until [`Runtime::flush_log`](crate::Runtime::flush_log) returns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogStats {
+    /// Decisions written to the sink.
+    pub written: u64,
+    /// Decisions not logged because the queue was full (or the log's thread had stopped). The log
+    /// has a `{"dropped": n}` line where they are missing.
+    pub dropped: u64,
+    /// Decisions the sink refused to take (an I/O error).
+    pub failed: u64,
+    /// The sink's last error, if it refused anything.
+    pub last_error: Option<String>,
+}
+
+/// A decision log that cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// The log file cannot be opened for appending.
+    #[error("cannot open the decision log `{}` for appending: check the directory exists and is writable", path.display())]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The writer thread cannot be started.
+    #[error("cannot start the decision log's writer thread")]
+    Thread(#[source] std::io::Error),
+}
+
+impl DecisionLog {
+    /// Appends JSON lines to the file at `path`, creating it if needed.
+    pub fn to_file(path: impl AsRef<Path>) -> Result<DecisionLog, LogError> {
+        DecisionLog::to_file_with_capacity(path, DEFAULT_CAPACITY)
+    }
+
+    /// As [`DecisionLog::to_file`], queueing at most `capacity` messages (one per `decide`, one per
+    /// batch) before dropping.
+    pub fn to_file_with_capacity(path: impl AsRef<Path>, capacity: usize) -> Result<DecisionLog, LogError> {
+        let path = path.as_ref();
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|source| LogError::Open { path: path.to_owned(), source })?;
+        DecisionLog::start(Box::new(file), capacity, format!("`{}`", path.display()))
+    }
+
+    /// Writes JSON lines to `sink`, queueing at most `capacity` messages (one per `decide`, one per
+    /// batch; at least 1) before dropping.
+    pub fn to_writer(sink: impl Write + Send + 'static, capacity: usize) -> Result<DecisionLog, LogError> {
+        DecisionLog::start(Box::new(sink), capacity, "a writer".to_owned())
+    }
+
+    fn start(sink: Box<dyn Write + Send>, capacity: usize, description: String) -> Result<DecisionLog, LogError> {
+        let (tx, rx) = mpsc::sync_channel(capacity.max(1));
+        let shared = Arc::new(Shared::default());
+        let writer = Writer::new(sink, Arc::clone(&shared));
+        thread::Builder::new()
+            .name("pathsec-log".to_owned())
+            .spawn(move || writer.run(rx))
+            .map_err(LogError::Thread)?;
+        Ok(DecisionLog { sender: LogSender { tx, shared }, description })
+    }
+
+    /// Where it writes, for messages.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// The runtime's end: `names` names its devices and servers to the log (policies are named as they
+    /// are swapped in), and `clock` tells the time each line is written.
+    pub(crate) fn attach(self, names: Weak<dyn Names>, clock: Arc<dyn Clock>) -> LogSender {
+        // The queue is empty: nothing has been sent yet, so this cannot be refused for room.
+        let _ = self.sender.tx.try_send(Message::Attach(names, clock));
+        self.sender
+    }
+}
+
+/// Where the log finds the names behind a record's handles: the runtime, which it must not keep alive
+/// (it holds a weak reference and logs handles alone once the runtime is gone).
+pub(crate) trait Names: Send + Sync {
+    /// The embedder's name for a device handle.
+    fn device_name(&self, device: u32) -> Option<Arc<str>>;
+    /// The current lists, which name the servers.
+    fn lists(&self) -> Arc<FactSet>;
+}
+
+/// What one decision's log entry is made from: cheap to build on the per-packet path.
+pub(crate) struct Record {
+    pub(crate) flow: Flow,
+    /// What the decision was made on.
+    pub(crate) stamp: Stamp,
+    pub(crate) cached: bool,
+    pub(crate) decision: Decision,
+}
+
+enum Message {
+    One(Record),
+    Many(Vec<Record>),
+    Attach(Weak<dyn Names>, Arc<dyn Clock>),
+    Flush(SyncSender<()>),
+}
+
+/// A worker's (or the runtime's) way into the log.
+#[derive(Clone)]
+pub(crate) struct LogSender {
+    tx: SyncSender<Message>,
+    shared: Arc<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
+    written: AtomicU64,
+    dropped: AtomicU64,
+    failed: AtomicU64,
+    last_error: Mutex<Option<String>>,
+    /// Every policy the runtime has run, by generation.
+    policies: Mutex<HashMap<u64, Arc<PolicyId>>>,
+}
+
+struct PolicyId {
+    name: String,
+    sha256: String,
+}
+
+impl LogSender {
+    /// Logs one decision, or counts it dropped: never waits.
+    pub(crate) fn one(&self, record: Record) {
+        self.send(Message::One(record), 1);
+    }
+
+    /// Logs a batch's decisions, or counts them dropped: never waits.
+    pub(crate) fn many(&self, records: Vec<Record>) {
+        let n = records.len() as u64;
+        if n > 0 {
+            self.send(Message::Many(records), n);
+        }
+    }
+
+    fn send(&self, message: Message, n: u64) {
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.tx.try_send(message) {
+            self.shared.dropped.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Names the policy that runs as `generation`, for the entries decided on it.
+    pub(crate) fn policy(&self, generation: u64, policy: &Policy) {
+        let id = PolicyId { name: policy.name().to_owned(), sha256: policy.digest().to_owned() };
+        lock(&self.shared.policies).insert(generation, Arc::new(id));
+    }
+
+    /// Waits until everything queued before this call is written and the sink flushed; the counts.
+    pub(crate) fn flush(&self) -> LogStats {
+        let (ack, done) = mpsc::sync_channel(1);
+        // The caller waits for room here, never a worker.
+        if self.tx.send(Message::Flush(ack)).is_ok() {
+            let _ = done.recv();
+        }
+        self.stats()
+    }
+
+    pub(crate) fn stats(&self) -> LogStats {
+        let shared = &self.shared;
+        LogStats {
+            written: shared.written.load(Ordering::Relaxed),
+            dropped: shared.dropped.load(Ordering::Relaxed),
+            failed: shared.failed.load(Ordering::Relaxed),
+            last_error: lock(&shared.last_error).clone(),
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Every value behind these locks is whole between statements: a panic cannot leave one half-made.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The log's thread: turns records into lines and writes them in chunks.
+struct Writer {
+    sink: Box<dyn Write + Send>,
+    shared: Arc<Shared>,
+    names: Option<Weak<dyn Names>>,
+    clock: Arc<dyn Clock>,
+    /// Lines not yet written, and how many decisions they hold.
+    buffer: Vec<u8>,
+    pending: u64,
+    /// Drops already reported in the log.
+    reported_drops: u64,
+    devices: Vec<Option<Arc<str>>>,
+    policy: Option<(u64, Arc<PolicyId>)>,
+}
+
+impl Writer {
+    fn new(sink: Box<dyn Write + Send>, shared: Arc<Shared>) -> Writer {
+        Writer {
+            sink,
+            shared,
+            names: None,
+            clock: Arc::new(SystemClock),
+            buffer: Vec::with_capacity(WRITE_CHUNK + 4096),
+            pending: 0,
+            reported_drops: 0,
+            devices: Vec::new(),
+            policy: None,
+        }
+    }
+
+    fn run(mut self, rx: Receiver<Message>) {
+        // Ends when every sender is gone: the runtime and all its workers.
+        while let Ok(message) = rx.recv() {
+            self.take(message);
+            while self.buffer.len() < WRITE_CHUNK {
+                match rx.try_recv() {
+                    Ok(message) => self.take(message),
+                    Err(_) => break,
+                }
+            }
+            self.report_drops();
+            self.write_out();
+        }
+        self.report_drops();
+        self.write_out();
+    }
+
+    fn take(&mut self, message: Message) {
+        match message {
+            Message::One(record) => self.lines(std::slice::from_ref(&record)),
+            Message::Many(records) => self.lines(&records),
+            Message::Attach(names, clock) => {
+                self.names = Some(names);
+                self.clock = clock;
+            }
+            Message::Flush(ack) => {
+                self.report_drops();
+                self.write_out();
+                let _ = ack.send(());
+            }
+        }
+    }
+
+    /// The lines of one message's records: one time, one look at the runtime's names.
+    fn lines(&mut self, records: &[Record]) {
+        let logged = self.timestamp();
+        let names = self.names.as_ref().and_then(Weak::upgrade);
+        let lists = names.as_ref().map(|names| names.lists());
+        for record in records {
+            self.line(&logged, names.as_deref(), lists.as_deref(), record);
+        }
+    }
+
+    fn line(&mut self, logged: &str, names: Option<&dyn Names>, lists: Option<&FactSet>, record: &Record) {
+        let device_id = record.flow.device.get();
+        let device = names.and_then(|names| self.device_name(names, device_id));
+        let server = lists.and_then(|lists| lists.server(record.flow.server)).map(|fqdn| fqdn.as_str());
+        let policy = self.policy_id(record.stamp.policy);
+        let trigger = match record.flow.event {
+            Event::ReceiveTrigger(check) => {
+                Some(TriggerLine { access_integrity: check.access_integrity, end_to_end: check.end_to_end })
+            }
+            _ => None,
+        };
+        let line = Line {
+            logged,
+            device: device.as_deref(),
+            device_id,
+            server,
+            server_id: record.flow.server.get(),
+            role: record.flow.role,
+            event: record.flow.event.kind(),
+            trigger,
+            facts: FactsLine { lists: record.stamp.lists, device: record.stamp.device },
+            policy: PolicyLine {
+                name: policy.as_ref().map(|id| id.name.as_str()),
+                sha256: policy.as_ref().map(|id| id.sha256.as_str()),
+                generation: record.stamp.policy,
+            },
+            action: record.decision.action,
+            reason: record.decision.reason,
+            cached: record.cached,
+            fault: record.decision.fault.as_ref().map(ToString::to_string),
+        };
+        // Serialising plain fields into a Vec cannot fail.
+        if serde_json::to_writer(&mut self.buffer, &line).is_ok() {
+            self.buffer.push(b'\n');
+        }
+        self.pending += 1;
+    }
+
+    fn device_name(&mut self, names: &dyn Names, device: u32) -> Option<Arc<str>> {
+        let index = device as usize;
+        if let Some(Some(name)) = self.devices.get(index) {
+            return Some(Arc::clone(name));
+        }
+        let name = names.device_name(device)?;
+        if self.devices.len() <= index {
+            self.devices.resize(index + 1, None);
+        }
+        self.devices[index] = Some(Arc::clone(&name));
+        Some(name)
+    }
+
+    fn policy_id(&mut self, generation: u64) -> Option<Arc<PolicyId>> {
+        if let Some((known, id)) = &self.policy
+            && *known == generation
+        {
+            return Some(Arc::clone(id));
+        }
+        let id = lock(&self.shared.policies).get(&generation).cloned()?;
+        self.policy = Some((generation, Arc::clone(&id)));
+        Some(id)
+    }
+
+    /// Writes a line for the decisions dropped since the last such line.
+    /// Now, by the runtime's clock, as RFC 3339 UTC with microseconds.
+    fn timestamp(&self) -> String {
+        humantime::format_rfc3339_micros(self.clock.now()).to_string()
+    }
+
+    fn report_drops(&mut self) {
+        let dropped = self.shared.dropped.load(Ordering::Relaxed);
+        if dropped == self.reported_drops {
+            return;
+        }
+        let line = DroppedLine {
+            logged: &self.timestamp(),
+            dropped: dropped - self.reported_drops,
+            dropped_total: dropped,
+            why: "the decision log's queue was full: these decisions were made but not logged here",
+        };
+        if serde_json::to_writer(&mut self.buffer, &line).is_ok() {
+            self.buffer.push(b'\n');
+        }
+        self.reported_drops = dropped;
+    }
+
+    /// Writes the gathered lines and flushes the sink; counts their decisions written or failed.
+    fn write_out(&mut self) {
+        if self.buffer.is_empty() {
+            return;
+        }
+        let result = self.sink.write_all(&self.buffer).and_then(|()| self.sink.flush());
+        let shared = &self.shared;
+        match result {
+            Ok(()) => shared.written.fetch_add(self.pending, Ordering::Relaxed),
+            Err(error) => {
+                *lock(&shared.last_error) = Some(error.to_string());
+                shared.failed.fetch_add(self.pending, Ordering::Relaxed)
+            }
+        };
+        self.buffer.clear();
+        self.pending = 0;
+    }
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    logged: &'a str,
+    device: Option<&'a str>,
+    device_id: u32,
+    server: Option<&'a str>,
+    server_id: u32,
+    role: Role,
+    event: EventKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trigger: Option<TriggerLine>,
+    facts: FactsLine,
+    policy: PolicyLine<'a>,
+    action: Action,
+    reason: Reason,
+    cached: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fault: Option<String>,
+}
+
+#[derive(Serialize)]
+struct TriggerLine {
+    access_integrity: AccessIntegrity,
+    end_to_end: EndToEnd,
+}
+
+#[derive(Serialize)]
+struct FactsLine {
+    lists: u64,
+    device: u64,
+}
+
+#[derive(Serialize)]
+struct PolicyLine<'a> {
+    name: Option<&'a str>,
+    sha256: Option<&'a str>,
+    generation: u64,
+}
+
+#[derive(Serialize)]
+struct DroppedLine<'a> {
+    logged: &'a str,
+    dropped: u64,
+    dropped_total: u64,
+    why: &'a str,
+}

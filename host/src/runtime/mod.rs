@@ -1,0 +1,25 @@
+//! A running server's engine: the active policy (swapped after a self-check), the live facts (lists and
+//! every device's attach, link and registration facts), workers that decide per packet with a flow
+//! cache, metrics, the decision log and a watched policy directory. Uses every wing but the case files.
+
+pub(crate) mod cache;
+pub(crate) mod clock;
+pub(crate) mod device;
+pub(crate) mod flow;
+pub(crate) mod live;
+pub(crate) mod log;
+pub(crate) mod metrics;
+pub(crate) mod store;
+pub(crate) mod watch;
+pub(crate) mod worker;
+
+pub use cache::CacheStats;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use device::{DeviceId, RegistrationReport};
+pub use flow::Flow;
+pub use live::{Runtime, RuntimeBuilder, SwapError};
+pub use log::{DecisionLog, LogError, LogStats};
+pub use metrics::{FaultCounts, Metrics};
+pub use store::{TooManyDevicesError, UnknownDeviceError};
+pub use watch::{DirectoryEvent, PolicyDirectory, WatchError, Watcher};
+pub use worker::Worker;

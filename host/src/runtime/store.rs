@@ -1,0 +1,164 @@
+//! The live fact store: the trust lists and every device's facts, updated while decisions run.
+//!
+//! Every change builds a new immutable snapshot, publishes it, then advances the store's epoch. A
+//! reader therefore never sees half an update, and once an update call has returned every later
+//! decision sees it: a cached decision is only reused while the epoch, or else every generation it was
+//! made on, is unchanged.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use arc_swap::ArcSwap;
+
+use crate::runtime::device::{DeviceFacts, DeviceId, DeviceSlot, MAX_DEVICES, SlotTable};
+
+use crate::facts::{FactSet, FactSetBuilder};
+use crate::vocab::Fqdn;
+use crate::vocab::ServerId;
+
+#[derive(Default)]
+struct Names {
+    ids: HashMap<Arc<str>, DeviceId>,
+    /// By handle number.
+    names: Vec<Arc<str>>,
+}
+
+pub(crate) struct FactStore {
+    /// Advanced after every published change (facts or policy).
+    epoch: AtomicU64,
+    /// Source of device and policy generations.
+    generations: AtomicU64,
+    lists: ArcSwap<FactSet>,
+    lists_generation: AtomicU64,
+    /// Device names and handles; taken to add a device, and by the decision log to name one.
+    names: Mutex<Names>,
+    devices: SlotTable,
+    /// Serialises writers, so read-modify-write updates never lose each other's changes.
+    writer: Mutex<()>,
+}
+
+impl FactStore {
+    pub(crate) fn new(lists: FactSet) -> FactStore {
+        let lists_generation = AtomicU64::new(lists.generation());
+        FactStore {
+            epoch: AtomicU64::new(1),
+            generations: AtomicU64::new(1),
+            lists: ArcSwap::from_pointee(lists),
+            lists_generation,
+            names: Mutex::default(),
+            devices: SlotTable::new(),
+            writer: Mutex::new(()),
+        }
+    }
+
+    /// The epoch: it changes after every published change.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Marks a published change.
+    pub(crate) fn advance(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A fresh generation number for a device snapshot or a policy.
+    pub(crate) fn next_generation(&self) -> u64 {
+        self.generations.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Holds off other writers.
+    pub(crate) fn write_lock(&self) -> MutexGuard<'_, ()> {
+        // Writers keep no invariant across a panic: every snapshot is whole before it is published.
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn lists(&self) -> Arc<FactSet> {
+        self.lists.load_full()
+    }
+
+    pub(crate) fn lists_generation(&self) -> u64 {
+        self.lists_generation.load(Ordering::Acquire)
+    }
+
+    /// Applies `edit` to a builder holding the current lists and publishes the result as the next
+    /// generation; returns it with what `edit` returned.
+    pub(crate) fn update_lists<R>(&self, edit: impl FnOnce(&mut FactSetBuilder) -> R) -> (Arc<FactSet>, R) {
+        let _writer = self.write_lock();
+        let mut builder = self.lists.load().to_builder();
+        let output = edit(&mut builder);
+        let lists = Arc::new(builder.build());
+        self.lists.store(Arc::clone(&lists));
+        self.lists_generation.store(lists.generation(), Ordering::Release);
+        self.advance();
+        (lists, output)
+    }
+
+    /// The handle of a server, interning it (a new list generation) if it is new.
+    pub(crate) fn server_id(&self, fqdn: &Fqdn) -> ServerId {
+        if let Some(id) = self.lists.load().server_id(fqdn) {
+            return id;
+        }
+        self.update_lists(|builder| builder.server(fqdn.clone())).1
+    }
+
+    /// The handle of a device, interning its name if it is new.
+    pub(crate) fn device_id(&self, name: &str) -> Result<DeviceId, TooManyDevicesError> {
+        let mut names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(id) = names.ids.get(name) {
+            return Ok(*id);
+        }
+        let id = self.devices.issue().ok_or(TooManyDevicesError { limit: MAX_DEVICES })?;
+        let name: Arc<str> = name.into();
+        names.ids.insert(Arc::clone(&name), id);
+        // Handles are issued in order from 0, one per name.
+        debug_assert_eq!(names.names.len(), id.get() as usize);
+        names.names.push(name);
+        Ok(id)
+    }
+
+    /// The name a device handle was issued for.
+    pub(crate) fn device_name(&self, device: u32) -> Option<Arc<str>> {
+        let names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
+        names.names.get(device as usize).cloned()
+    }
+
+    /// The live slot of a device handle.
+    pub(crate) fn slot(&self, device: DeviceId) -> Option<&DeviceSlot> {
+        self.devices.get(device)
+    }
+
+    /// Applies `edit` to a copy of the device's facts; publishes it as a new generation if it changed.
+    pub(crate) fn update_device(
+        &self,
+        device: DeviceId,
+        edit: impl FnOnce(&mut DeviceFacts),
+    ) -> Result<(), UnknownDeviceError> {
+        let slot = self.slot(device).ok_or(UnknownDeviceError { device: device.0 })?;
+        let _writer = self.write_lock();
+        let current = slot.facts();
+        let mut next = current.clone();
+        edit(&mut next);
+        if next != current {
+            slot.publish(&next, self.next_generation());
+            self.advance();
+        }
+        Ok(())
+    }
+}
+
+/// A device handle that this runtime did not issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("device handle {device} was not issued by this runtime: get handles from `Runtime::device_id`")]
+pub struct UnknownDeviceError {
+    /// The raw handle.
+    pub device: u32,
+}
+
+/// A runtime that holds as many devices as it can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("cannot add a device: this runtime holds {limit} devices already, its limit: run another runtime for more")]
+pub struct TooManyDevicesError {
+    /// The limit.
+    pub limit: usize,
+}

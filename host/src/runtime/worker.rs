@@ -1,0 +1,327 @@
+//! `Worker`: one thread's way to decide per packet — its own policy instance and its own flow cache, so
+//! the hot path takes no lock.
+
+use std::sync::Arc;
+
+use crate::facts::FactSet;
+use crate::runtime::cache::{CacheStats, Entry, FlowCache};
+use crate::runtime::device::DeviceView;
+use crate::runtime::flow::{Flow, Stamp};
+use crate::runtime::live::{Active, Runtime};
+use crate::runtime::log::{LogSender, Record};
+use crate::vocab::{Decision, Reason};
+use crate::vocab::{Registration, Request};
+use crate::wasm::decider::Decider;
+use crate::wasm::packed::PackedRequest;
+use crate::wasm::plug::{RelatedDecision, Verdict};
+
+/// Decides flows for one thread; get one from [`Runtime::worker`].
+///
+/// A flow's decision is cached and reused until a fact it used changes — the device's attach or link
+/// facts or registration agreements, the lists, or the active policy. A cache hit does not enter
+/// WebAssembly.
+pub struct Worker {
+    runtime: Runtime,
+    current: Option<Current>,
+    cache: FlowCache,
+    scratch: Scratch,
+    /// The runtime's decision log, when it has one.
+    log: Option<LogSender>,
+}
+
+/// What a batch builds, kept between batches so a batch allocates only the decisions it returns.
+#[derive(Default)]
+struct Scratch {
+    /// The flows the cache did not answer, by index.
+    missed: Vec<usize>,
+    /// The flows asked of the policy, by index, with what each was decided on.
+    asked: Vec<(usize, Snapshot)>,
+    /// Their requests, packed for a policy with the packed batch export…
+    words: Vec<u64>,
+    /// …or as records for one without.
+    requests: Vec<Request>,
+}
+
+/// The policy this worker runs, with its instance, and the lists it last decided on.
+struct Current {
+    active: Arc<Active>,
+    decider: Decider,
+    lists: Arc<FactSet>,
+}
+
+/// Everything one miss decides on, read before the decision.
+struct Snapshot {
+    epoch: u64,
+    device: DeviceView,
+    registration: Registration,
+    /// What it is decided on (`stamp.device` is `device`'s generation).
+    stamp: Stamp,
+}
+
+impl Worker {
+    pub(crate) fn new(runtime: Runtime) -> Worker {
+        let cache = FlowCache::new(runtime.flow_cache_capacity(), runtime.register_counters());
+        let log = runtime.log_sender();
+        Worker { runtime, current: None, cache, scratch: Scratch::default(), log }
+    }
+
+    /// Decides one flow. Never fails: unknown facts and policy faults give the fail-closed decision.
+    pub fn decide(&mut self, flow: &Flow) -> Decision {
+        let epoch = self.runtime.epoch();
+        let Worker { runtime, current, cache, log, .. } = self;
+        if let Some(decision) = hit(cache, runtime, flow, epoch) {
+            if let Some(log) = log {
+                log_hit(log, cache, flow, &decision);
+            }
+            return decision;
+        }
+        cache.counters.missed(1);
+        let current = refresh(current, runtime);
+        let lists = &current.lists;
+        let policy_generation = current.active.generation;
+        let snapshot = snapshot(runtime, flow, epoch, lists, policy_generation);
+        let decision = match snapshot.as_ref().and_then(|snapshot| request(flow, snapshot)) {
+            Some(request) => current.decider.decide(lists, &request),
+            None => unknown(cache, flow, 1),
+        };
+        if let Some(log) = log {
+            let device = snapshot.as_ref().map_or(0, |snapshot| snapshot.stamp.device);
+            let stamp = Stamp { lists: lists.generation(), device, policy: policy_generation };
+            log.one(record(flow, stamp, false, &decision));
+        }
+        match snapshot {
+            Some(snapshot) => remember(cache, flow, &snapshot, decision),
+            None => decision,
+        }
+    }
+
+    /// Decides many flows: cached ones from the cache, the rest in one call into the policy, against one
+    /// list generation.
+    pub fn decide_batch(&mut self, flows: &[Flow]) -> Vec<Decision> {
+        let epoch = self.runtime.epoch();
+        let Worker { runtime, current, cache, scratch, log } = self;
+        // Every flow starts as the cache's answer or as unknown, the answer while its facts are.
+        let mut decisions = Vec::with_capacity(flows.len());
+        scratch.missed.clear();
+        for (index, flow) in flows.iter().enumerate() {
+            decisions.push(hit(cache, runtime, flow, epoch).unwrap_or_else(|| {
+                scratch.missed.push(index);
+                Decision::unknown(flow.event.kind(), Reason::AttachUnknown)
+            }));
+        }
+        // What the cache's answers were made on, read before this batch's decisions are cached.
+        let hit_stamps = log.as_ref().map(|_| hit_stamps(cache, flows, &scratch.missed));
+        if scratch.missed.is_empty() {
+            if let (Some(log), Some(hits)) = (log, hit_stamps) {
+                log.many(batch_records(flows, &decisions, hits, &[], Stamp::default()));
+            }
+            return decisions;
+        }
+        cache.counters.missed(scratch.missed.len() as u64);
+        let current = refresh(current, runtime);
+        let lists = &current.lists;
+        let packed_batch = current.decider.policy().has_packed_batch();
+        let Scratch { missed, asked, words, requests } = scratch;
+        asked.clear();
+        words.clear();
+        requests.clear();
+        if packed_batch {
+            words.reserve(2 * missed.len());
+        }
+        for &index in missed.iter() {
+            let flow = &flows[index];
+            let Some(snapshot) = snapshot(runtime, flow, epoch, lists, current.active.generation) else {
+                continue;
+            };
+            // A flow whose device's attach facts are unknown stays unknown.
+            if packed_batch {
+                let Some((serving, home, access)) = snapshot.device.attach_keys() else { continue };
+                let link = snapshot.device.link_or_off();
+                let Flow { server, role, event, .. } = *flow;
+                let registration = snapshot.registration;
+                PackedRequest { serving, home, access, link, server, role, event, registration }.push(words);
+            } else {
+                let Some(request) = request(flow, &snapshot) else { continue };
+                requests.push(request);
+            }
+            asked.push((index, snapshot));
+        }
+        let answers = if packed_batch {
+            current.decider.decide_words(lists, words)
+        } else {
+            current.decider.decide_batch(lists, requests)
+        };
+        if asked.len() < missed.len() {
+            cache.counters.unknown((missed.len() - asked.len()) as u64);
+        }
+        for (&(index, ref snapshot), decision) in asked.iter().zip(answers) {
+            decisions[index] = remember(cache, &flows[index], snapshot, decision);
+        }
+        if let (Some(log), Some(hits)) = (log, hit_stamps) {
+            let missed = Stamp { lists: lists.generation(), device: 0, policy: current.active.generation };
+            log.many(batch_records(flows, &decisions, hits, asked, missed));
+        }
+        decisions
+    }
+
+    /// Makes a related decision `D` with the active policy's instance, the current lists and the
+    /// runtime's host-held state of such decisions (not cached: they are rare), and counts its fault in
+    /// the runtime's metrics. The named methods (`decide_trigger`, `admit`, …) come from the related
+    /// decisions' own modules.
+    pub(crate) fn related<D: RelatedDecision>(&mut self, request: &D::Request) -> D::Verdict {
+        let state = self.runtime.related_state::<D>();
+        let current = refresh(&mut self.current, &self.runtime);
+        let verdict = current.decider.related::<D>(&current.lists, &state, request);
+        if let Some(fault) = verdict.fault() {
+            self.cache.counters.fault(fault);
+        }
+        verdict
+    }
+
+    /// How the cache has done (this worker's share of [`Runtime::metrics`]).
+    pub fn stats(&self) -> CacheStats {
+        self.cache.stats()
+    }
+
+    /// The runtime this worker decides for.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+}
+
+impl Drop for Worker {
+    /// The runtime keeps this worker's counts.
+    fn drop(&mut self) {
+        self.runtime.retire_counters(&self.cache.counters);
+    }
+}
+
+/// The instance of the active policy (made anew after a swap) and the current lists (reloaded when their
+/// generation moved).
+fn refresh<'a>(current: &'a mut Option<Current>, runtime: &Runtime) -> &'a mut Current {
+    let generation = runtime.policy_generation();
+    if current.as_ref().is_some_and(|current| current.active.generation != generation) {
+        *current = None;
+    }
+    let current = current.get_or_insert_with(|| {
+        let active = runtime.active();
+        Current { decider: active.policy.decider(), active, lists: runtime.lists() }
+    });
+    if current.lists.generation() != runtime.lists_generation() {
+        current.lists = runtime.lists();
+    }
+    current
+}
+
+/// The facts a miss decides on; `None` for a device handle this runtime did not issue.
+fn snapshot(runtime: &Runtime, flow: &Flow, epoch: u64, lists: &FactSet, policy_generation: u64) -> Option<Snapshot> {
+    let slot = runtime.slot(flow.device)?;
+    let device = slot.view();
+    let stamp = Stamp { lists: lists.generation(), device: device.generation, policy: policy_generation };
+    let registration = slot.registration(device, flow.server, stamp.lists, stamp.policy);
+    Some(Snapshot { epoch, device, registration, stamp })
+}
+
+/// The request for `flow`; `None` while the device's attach facts are unknown.
+fn request(flow: &Flow, snapshot: &Snapshot) -> Option<Request> {
+    Some(Request {
+        role: flow.role,
+        event: flow.event,
+        server: flow.server,
+        attach: snapshot.device.attach()?,
+        link: snapshot.device.link_or_off(),
+        registration: snapshot.registration,
+    })
+}
+
+/// The cached decision of `flow`, if the cache is on and the decision still stands.
+#[inline(always)]
+fn hit(cache: &mut FlowCache, runtime: &Runtime, flow: &Flow, epoch: u64) -> Option<Decision> {
+    if cache.enabled() { cached(cache, runtime, flow, epoch) } else { None }
+}
+
+/// The cached decision of `flow`, if it still stands (the cache's rule, with the runtime's generations
+/// now).
+#[inline(never)]
+fn cached(cache: &mut FlowCache, runtime: &Runtime, flow: &Flow, epoch: u64) -> Option<Decision> {
+    let decision = cache.get(flow, epoch, |device| runtime.stamp_now(device))?.clone();
+    cache.counters.hit();
+    Some(decision)
+}
+
+/// Caches a decision with the generations it was made on. A decision with a fault is not cached, so the
+/// next packet asks a fresh instance.
+#[inline(always)]
+fn remember(cache: &mut FlowCache, flow: &Flow, snapshot: &Snapshot, decision: Decision) -> Decision {
+    match &decision.fault {
+        None if cache.enabled() => store(cache, flow, snapshot, &decision),
+        None => {}
+        Some(fault) => cache.counters.fault(fault),
+    }
+    decision
+}
+
+/// A decision that fails closed before the policy: the device's attach facts are unknown.
+#[cold]
+fn unknown(cache: &FlowCache, flow: &Flow, n: u64) -> Decision {
+    cache.counters.unknown(n);
+    Decision::unknown(flow.event.kind(), Reason::AttachUnknown)
+}
+
+/// A log record of `decision` for `flow`, made on `stamp`.
+fn record(flow: &Flow, stamp: Stamp, cached: bool, decision: &Decision) -> Record {
+    Record { flow: *flow, stamp, cached, decision: decision.clone() }
+}
+
+/// Logs a decision the cache answered, with what it was made on (a default stamp if the entry is gone:
+/// it cannot be, nothing is cached in between).
+#[cold]
+#[inline(never)]
+fn log_hit(log: &LogSender, cache: &FlowCache, flow: &Flow, decision: &Decision) {
+    log.one(record(flow, cache.stamp(flow).unwrap_or_default(), true, decision));
+}
+
+/// For each flow of a batch, what its cached decision was made on; `None` for the flows `missed`.
+#[cold]
+#[inline(never)]
+fn hit_stamps(cache: &FlowCache, flows: &[Flow], missed: &[usize]) -> Vec<Option<Stamp>> {
+    let mut stamps: Vec<_> = flows.iter().map(|flow| Some(cache.stamp(flow).unwrap_or_default())).collect();
+    for &index in missed {
+        stamps[index] = None;
+    }
+    stamps
+}
+
+/// The log records of a batch: hits with what they were cached on, the policy's answers with their
+/// snapshots, and flows with unknown facts with the batch's lists and policy.
+#[cold]
+#[inline(never)]
+fn batch_records(
+    flows: &[Flow],
+    decisions: &[Decision],
+    hits: Vec<Option<Stamp>>,
+    asked: &[(usize, Snapshot)],
+    missed: Stamp,
+) -> Vec<Record> {
+    let mut asked = asked.iter().peekable();
+    let mut records = Vec::with_capacity(flows.len());
+    for (index, ((flow, decision), hit)) in flows.iter().zip(decisions).zip(hits).enumerate() {
+        let record = match (hit, asked.peek()) {
+            (Some(stamp), _) => record(flow, stamp, true, decision),
+            (None, Some((asked_index, snapshot))) if *asked_index == index => {
+                asked.next();
+                record(flow, snapshot.stamp, false, decision)
+            }
+            (None, _) => record(flow, missed, false, decision),
+        };
+        records.push(record);
+    }
+    records
+}
+
+/// Caches `decision` for `flow`.
+#[inline(never)]
+fn store(cache: &mut FlowCache, flow: &Flow, snapshot: &Snapshot, decision: &Decision) {
+    let entry = Entry { decision: decision.clone(), epoch: snapshot.epoch, device: flow.device, stamp: snapshot.stamp };
+    cache.insert(flow, entry);
+}

@@ -1,0 +1,364 @@
+//! A decision: the action to take, the reason, and — when the policy failed — the fault that made it
+//! fail closed.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::vocab::EventKind;
+use crate::vocab::named::named_enum;
+
+named_enum! {
+    /// What the asking node must do.
+    pub enum Action as "an action" {
+        /// Send without application-layer security: the whole path is secure.
+        SendPlain = "send-plain",
+        /// Establish application-layer security, then send.
+        SecureThenSend = "secure-then-send",
+        /// Accept the received data or trigger.
+        Accept = "accept",
+        /// Discard the received unprotected data and establish application-layer security, so the peer
+        /// sends it again protected.
+        DiscardAndSecure = "discard-and-secure",
+        /// Discard the received data or trigger.
+        Discard = "discard",
+        /// Protect the trigger end to end before sending it.
+        ProtectTrigger = "protect-trigger",
+    }
+}
+
+impl Action {
+    /// The action is one that `event` allows: a send is sent (plain or secured), a receipt accepted or
+    /// discarded. Anything else from a policy is a fault.
+    pub fn fits(self, event: EventKind) -> bool {
+        use Action::*;
+        match event {
+            EventKind::SendData => matches!(self, SendPlain | SecureThenSend),
+            EventKind::ReceiveUnprotected => matches!(self, Accept | DiscardAndSecure),
+            EventKind::ReceiveProtected | EventKind::ReceiveTrigger => {
+                matches!(self, Accept | Discard)
+            }
+            EventKind::SendTrigger => matches!(self, SendPlain | ProtectTrigger),
+        }
+    }
+
+    /// The fail-closed action for `event`: use application-layer security, or discard.
+    pub fn fail_closed(event: EventKind) -> Action {
+        match event {
+            EventKind::SendData => Action::SecureThenSend,
+            EventKind::ReceiveUnprotected => Action::DiscardAndSecure,
+            EventKind::ReceiveProtected | EventKind::ReceiveTrigger => Action::Discard,
+            EventKind::SendTrigger => Action::ProtectTrigger,
+        }
+    }
+}
+
+named_enum! {
+    /// Why: the check that decided.
+    pub enum Reason as "a reason" {
+        /// Every part of the path is secure.
+        PathSecure = "path-secure",
+        /// The serving network is not known.
+        ServingNetworkUnknown = "serving-network-unknown",
+        /// The device's report at registration did not match the network's view.
+        RegistrationMismatch = "registration-mismatch",
+        /// Access-layer ciphering is off.
+        AccessCipheringOff = "access-ciphering-off",
+        /// Access-layer integrity protection is off.
+        AccessIntegrityOff = "access-integrity-off",
+        /// The serving network is not in List 1.
+        PathANotTrusted = "path-a-not-trusted",
+        /// The (home network, server) pair is not in List 2.
+        PathBNotTrusted = "path-b-not-trusted",
+        /// The device roams in a network that is not in List 3.
+        InterconnectNotTrusted = "interconnect-not-trusted",
+        /// The received data already carries application-layer security.
+        ApplicationLayerProtected = "application-layer-protected",
+        /// The trigger's access-layer integrity check failed.
+        TriggerIntegrityFailed = "trigger-integrity-failed",
+        /// The trigger was accepted on its valid end-to-end protection.
+        TriggerEndToEndValid = "trigger-end-to-end-valid",
+        /// The trigger has neither access-layer integrity nor valid end-to-end protection.
+        TriggerUnprotected = "trigger-unprotected",
+        /// The trigger's end-to-end protection did not verify.
+        TriggerEndToEndInvalid = "trigger-end-to-end-invalid",
+        /// The policy requires application-layer security whatever the path.
+        PolicyRequiresApplicationSecurity = "policy-requires-application-security",
+        /// This node does not handle this event.
+        EventNotForRole = "event-not-for-role",
+        /// The policy failed (see the decision's fault); the engine failed closed. Never sent by a policy.
+        PolicyFault = "policy-fault",
+        /// The device's attach facts are not known; the engine failed closed without asking the policy.
+        AttachUnknown = "attach-unknown",
+    }
+}
+
+impl Reason {
+    /// The reason comes from the engine, never from a policy.
+    pub fn is_engine_reason(self) -> bool {
+        matches!(self, Reason::PolicyFault | Reason::AttachUnknown)
+    }
+
+    /// A sentence for the operator.
+    pub fn explain(self) -> &'static str {
+        match self {
+            Reason::PathSecure => "every part of the path is secure",
+            Reason::ServingNetworkUnknown => "the serving network is not known",
+            Reason::RegistrationMismatch => {
+                "at registration the device's report of its serving network and access security did not match the network's view"
+            }
+            Reason::AccessCipheringOff => "access-layer ciphering is off",
+            Reason::AccessIntegrityOff => "access-layer integrity protection is off",
+            Reason::PathANotTrusted => "the serving network is not in List 1: path A is not known to be protected",
+            Reason::PathBNotTrusted => {
+                "the (home network, server) pair is not in List 2: path B is not known to be secure"
+            }
+            Reason::InterconnectNotTrusted => {
+                "the visited network is not in List 3: its internal path and interconnect to home are not known to be secure"
+            }
+            Reason::ApplicationLayerProtected => "the data carries application-layer security",
+            Reason::TriggerIntegrityFailed => "the trigger failed its access-layer integrity check",
+            Reason::TriggerEndToEndValid => "the trigger carries valid end-to-end protection",
+            Reason::TriggerUnprotected => {
+                "the trigger has no access-layer integrity and no valid end-to-end protection"
+            }
+            Reason::TriggerEndToEndInvalid => "the trigger's end-to-end protection did not verify",
+            Reason::PolicyRequiresApplicationSecurity => "the policy requires application-layer security on every path",
+            Reason::EventNotForRole => "this node does not handle this event",
+            Reason::PolicyFault => "the policy failed, so the engine failed closed",
+            Reason::AttachUnknown => "the device's attach facts are not known, so the engine failed closed",
+        }
+    }
+}
+
+/// Why a policy could not decide. The decision that carries it is the fail-closed one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyFault {
+    /// The policy trapped (a panic, an `unreachable`, a stack overflow…).
+    #[error("policy trapped: {message}")]
+    Trap {
+        /// wasmtime's description of the trap.
+        message: String,
+    },
+    /// The policy ran past its deadline and was interrupted.
+    #[error("policy ran for {elapsed:?}, past its deadline of {limit:?}")]
+    DeadlineExceeded {
+        /// How long it ran.
+        elapsed: Duration,
+        /// The deadline.
+        limit: Duration,
+    },
+    /// The policy tried to grow its linear memory past the cap.
+    #[error("policy asked for {requested} bytes of linear memory, more than the limit of {limit}")]
+    MemoryLimitExceeded {
+        /// The memory size asked for, in bytes.
+        requested: usize,
+        /// The cap, in bytes.
+        limit: usize,
+    },
+    /// The policy tried to grow a table past the cap.
+    #[error(
+        "policy asked for a table of {requested} elements, more than the limit of {limit}: raise `Limits::table_elements` if the policy needs it"
+    )]
+    TableLimitExceeded {
+        /// The table size asked for, in elements.
+        requested: usize,
+        /// The cap.
+        limit: usize,
+    },
+    /// Instantiating the policy needed more core instances, tables or memories than the cap.
+    #[error(
+        "policy needs more than {limit} {resource}s per instance ({count} asked for): raise `Limits::instances` if the policy needs it"
+    )]
+    InstanceLimitExceeded {
+        /// What ran out: `instance`, `table` or `memory`.
+        resource: String,
+        /// How many were asked for when it ran out.
+        count: usize,
+        /// The cap.
+        limit: usize,
+    },
+    /// The policy rejected the facts it was given.
+    #[error("policy rejected the facts of generation {generation}: {message}")]
+    FactsRejected {
+        /// The rejected generation.
+        generation: u64,
+        /// The policy's message.
+        message: String,
+    },
+    /// A list of the fact generation is longer than [`Limits::list_entries`](crate::Limits): the
+    /// generation is not loaded.
+    #[error(
+        "{list} of fact generation {generation} has {entries} entries, more than the limit of {limit}: shorten the list, or raise `Limits::list_entries`"
+    )]
+    ListTooLong {
+        /// The generation.
+        generation: u64,
+        /// Which list: `List 1`, `List 2` or `List 3`.
+        list: &'static str,
+        /// Its entries.
+        entries: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A fresh instance of the policy could not be made.
+    #[error("policy cannot be instantiated: {message}")]
+    Instantiate {
+        /// wasmtime's message.
+        message: String,
+    },
+    /// The policy answered with an action the event does not allow.
+    #[error("policy answered `{action}` to `{event}`, which that event does not allow")]
+    ActionNotAllowed {
+        /// The event.
+        event: EventKind,
+        /// The policy's action.
+        action: Action,
+    },
+    /// A related decision's answer that makes no sense for what was asked.
+    #[error("policy answered `{outcome}`, which makes no sense here: {why}")]
+    OutcomeNotAllowed {
+        /// The answer.
+        outcome: &'static str,
+        /// Why it makes no sense.
+        why: &'static str,
+    },
+    /// The active policy does not export the interface this decision needs.
+    #[error("policy does not export `{interface}`, so this decision fails closed: export it (Rust SDK: `{sdk_macro}`)")]
+    NotProvided {
+        /// The interface, e.g. `pathsec:policy/trigger-guard@0.1.0`.
+        interface: &'static str,
+        /// How a policy built on the Rust SDK exports it.
+        sdk_macro: &'static str,
+    },
+    /// The policy's packed batch answered a byte that names no action or reason of the WIT.
+    #[error(
+        "policy's packed batch answered byte {byte:#04x}, which names no action (bits 0-2, 0..=5) and reason (bits 3-6, 0..=14)"
+    )]
+    PackedDecisionInvalid {
+        /// The byte.
+        byte: u8,
+    },
+    /// The policy answered a batch with the wrong number of decisions.
+    #[error("policy answered a batch of {expected} requests with {got} decisions")]
+    BatchLength {
+        /// Requests in the batch.
+        expected: usize,
+        /// Decisions returned.
+        got: usize,
+    },
+}
+
+named_enum! {
+    /// The kinds of [`PolicyFault`], as metrics count them.
+    #[non_exhaustive]
+    pub enum FaultKind as "a fault kind" {
+        /// [`PolicyFault::Trap`].
+        Trap = "trap",
+        /// [`PolicyFault::DeadlineExceeded`].
+        Deadline = "deadline",
+        /// [`PolicyFault::MemoryLimitExceeded`].
+        Memory = "memory",
+        /// [`PolicyFault::TableLimitExceeded`].
+        Table = "table",
+        /// [`PolicyFault::InstanceLimitExceeded`].
+        Instances = "instances",
+        /// [`PolicyFault::FactsRejected`].
+        FactsRejected = "facts-rejected",
+        /// [`PolicyFault::ListTooLong`].
+        ListTooLong = "list-too-long",
+        /// [`PolicyFault::Instantiate`].
+        Instantiate = "instantiate",
+        /// [`PolicyFault::ActionNotAllowed`] and [`PolicyFault::OutcomeNotAllowed`]: an answer that does
+        /// not fit what was asked.
+        ActionNotAllowed = "action-not-allowed",
+        /// [`PolicyFault::PackedDecisionInvalid`] and [`PolicyFault::BatchLength`]: answers that name
+        /// nothing or do not match the batch.
+        InvalidAnswer = "invalid-answer",
+        /// [`PolicyFault::NotProvided`]: the policy lacks the interface a decision needs.
+        NotProvided = "not-provided",
+    }
+}
+
+impl FaultKind {
+    /// How many kinds there are.
+    pub const COUNT: usize = FaultKind::ALL.len();
+
+    /// The kind's position in [`FaultKind::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl PolicyFault {
+    /// The fault's kind.
+    pub fn kind(&self) -> FaultKind {
+        match self {
+            PolicyFault::Trap { .. } => FaultKind::Trap,
+            PolicyFault::DeadlineExceeded { .. } => FaultKind::Deadline,
+            PolicyFault::MemoryLimitExceeded { .. } => FaultKind::Memory,
+            PolicyFault::TableLimitExceeded { .. } => FaultKind::Table,
+            PolicyFault::InstanceLimitExceeded { .. } => FaultKind::Instances,
+            PolicyFault::FactsRejected { .. } => FaultKind::FactsRejected,
+            PolicyFault::ListTooLong { .. } => FaultKind::ListTooLong,
+            PolicyFault::Instantiate { .. } => FaultKind::Instantiate,
+            PolicyFault::ActionNotAllowed { .. } | PolicyFault::OutcomeNotAllowed { .. } => FaultKind::ActionNotAllowed,
+            PolicyFault::PackedDecisionInvalid { .. } | PolicyFault::BatchLength { .. } => FaultKind::InvalidAnswer,
+            PolicyFault::NotProvided { .. } => FaultKind::NotProvided,
+        }
+    }
+}
+
+/// A policy's answer to a request.
+///
+/// A decision always exists: when the policy fails, it is the fail-closed decision for the event
+/// ([`Action::fail_closed`]) with reason [`Reason::PolicyFault`] and the fault attached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// What to do.
+    pub action: Action,
+    /// Why.
+    pub reason: Reason,
+    /// Why the policy could not decide, when it could not.
+    pub fault: Option<Arc<PolicyFault>>,
+}
+
+impl Decision {
+    /// A decision the policy made.
+    pub fn new(action: Action, reason: Reason) -> Decision {
+        Decision { action, reason, fault: None }
+    }
+
+    /// The decision rests on a secure network path (reason `path-secure`): no application-layer
+    /// security is used.
+    pub fn path_trusted(&self) -> bool {
+        self.reason == Reason::PathSecure
+    }
+
+    /// The fail-closed decision for `event`, without a fault: the engine lacked a fact.
+    pub(crate) fn unknown(event: EventKind, reason: Reason) -> Decision {
+        Decision { action: Action::fail_closed(event), reason, fault: None }
+    }
+
+    /// The fail-closed decision for `event`, because of `fault`.
+    pub fn fail_closed(event: EventKind, fault: Arc<PolicyFault>) -> Decision {
+        Decision { action: Action::fail_closed(event), reason: Reason::PolicyFault, fault: Some(fault) }
+    }
+}
+
+/// `: <fault>` after a verdict, when it has one: how every decision and verdict shows its fault.
+pub(crate) fn write_fault(f: &mut fmt::Formatter<'_>, fault: Option<&PolicyFault>) -> fmt::Result {
+    match fault {
+        Some(fault) => write!(f, ": {fault}"),
+        None => Ok(()),
+    }
+}
+
+impl fmt::Display for Decision {
+    /// `action (reason: explanation)`, and the fault when there is one.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}: {})", self.action, self.reason, self.reason.explain())?;
+        write_fault(f, self.fault.as_deref())
+    }
+}

@@ -1,0 +1,181 @@
+//! A request: who asks, about what event, on which path — the device's attach and link-state facts
+//! and the server at the other end.
+
+use super::named::named_enum;
+use super::plmn::PlmnId;
+
+named_enum! {
+    /// Which node asks.
+    pub enum Role as "a role" {
+        /// The second node: an MTC server or application, attached to the device's home network.
+        Server = "server",
+        /// The first node: the device (UE).
+        Device = "device",
+    }
+}
+
+named_enum! {
+    /// The outcome of a received trigger's access-layer integrity check.
+    pub enum AccessIntegrity as "an access-layer integrity result" {
+        /// Verified.
+        Verified = "verified",
+        /// The trigger had no access-layer integrity protection.
+        Absent = "absent",
+        /// Checked, and the check failed.
+        Failed = "failed",
+    }
+}
+
+named_enum! {
+    /// The outcome of checking a received trigger's end-to-end protection.
+    pub enum EndToEnd as "an end-to-end protection result" {
+        /// Present and verified.
+        Valid = "valid",
+        /// Not present.
+        Absent = "absent",
+        /// Present and not verified.
+        Invalid = "invalid",
+    }
+}
+
+/// What is known about a received trigger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TriggerCheck {
+    /// The access-layer integrity check result.
+    pub access_integrity: AccessIntegrity,
+    /// The end-to-end protection check result.
+    pub end_to_end: EndToEnd,
+}
+
+named_enum! {
+    /// The kind of an [`Event`], without its details.
+    pub enum EventKind as "an event" {
+        /// [`Event::SendData`].
+        SendData = "send-data",
+        /// [`Event::ReceiveUnprotected`].
+        ReceiveUnprotected = "receive-unprotected",
+        /// [`Event::ReceiveProtected`].
+        ReceiveProtected = "receive-protected",
+        /// [`Event::ReceiveTrigger`].
+        ReceiveTrigger = "receive-trigger",
+        /// [`Event::SendTrigger`].
+        SendTrigger = "send-trigger",
+    }
+}
+
+/// The event the asking node handles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// Prepared data is about to be sent.
+    SendData,
+    /// Data without application-layer security was received.
+    ReceiveUnprotected,
+    /// Data carrying application-layer security was received.
+    ReceiveProtected,
+    /// A trigger was received (by a device).
+    ReceiveTrigger(TriggerCheck),
+    /// A trigger is about to be sent (by a server).
+    SendTrigger,
+}
+
+impl Event {
+    /// The event's kind.
+    pub fn kind(self) -> EventKind {
+        match self {
+            Event::SendData => EventKind::SendData,
+            Event::ReceiveUnprotected => EventKind::ReceiveUnprotected,
+            Event::ReceiveProtected => EventKind::ReceiveProtected,
+            Event::ReceiveTrigger(_) => EventKind::ReceiveTrigger,
+            Event::SendTrigger => EventKind::SendTrigger,
+        }
+    }
+}
+
+named_enum! {
+    /// What a device and a server agreed at the device's last (re-)registration: the device reported its
+    /// serving network and access security and the server checked them against the network's view.
+    pub enum Registration as "a registration agreement" {
+        /// No valid agreement: decide on the facts alone.
+        None = "none",
+        /// The device's report matched the network's view.
+        Agreed = "agreed",
+        /// The device's report did not match the network's view: the path must not be trusted.
+        Mismatch = "mismatch",
+    }
+}
+
+/// One decision to make: the asking node's role and event, the server on the path, the device's attach
+/// and link-state facts, and the registration agreement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Request {
+    /// Which node asks.
+    pub role: Role,
+    /// What it handles.
+    pub event: Event,
+    /// The server at the other end of the path (or the asking server itself).
+    pub server: ServerId,
+    /// The device's attach facts.
+    pub attach: Attach,
+    /// The device's link-state facts.
+    pub link: LinkState,
+    /// The registration agreement between the device and this server.
+    pub registration: Registration,
+}
+
+/// A handle for a server, interned by a [`FactSet`](crate::FactSet). Requests name servers by handle so no string
+/// crosses into the policy per decision. Handles stay the same across [`FactSet::to_builder`](crate::FactSet::to_builder).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ServerId(u32);
+
+impl ServerId {
+    /// The handle numbered `index` (a [`FactSet`](crate::FactSet) issues them in order).
+    pub(crate) fn new(index: u32) -> ServerId {
+        ServerId(index)
+    }
+
+    /// The raw handle, as the policy sees it.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+named_enum! {
+    /// How the device reaches its serving network.
+    pub enum AccessKind as "an access kind" {
+        /// 3GPP radio access.
+        ThreeGpp = "3gpp",
+        /// Trusted non-3GPP access.
+        TrustedNon3gpp = "trusted-non-3gpp",
+        /// Untrusted non-3GPP access, through an IPsec tunnel to the core.
+        UntrustedNon3gpp = "untrusted-non-3gpp",
+        /// Wireline access.
+        Wireline = "wireline",
+    }
+}
+
+/// The attach facts of a device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Attach {
+    /// The serving network, or `None` when unknown (which is never secure).
+    pub serving: Option<PlmnId>,
+    /// The device's home network; the server attaches to it.
+    pub home: PlmnId,
+    /// How the device is attached.
+    pub access: AccessKind,
+}
+
+impl Attach {
+    /// The device is roaming: its serving network is known and is not its home network.
+    pub fn is_roaming(&self) -> bool {
+        self.serving.is_some_and(|serving| serving != self.home)
+    }
+}
+
+/// The link-state facts of a device: is path A protected right now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LinkState {
+    /// Access-layer ciphering is on.
+    pub ciphering: bool,
+    /// Access-layer integrity protection is on.
+    pub integrity: bool,
+}

@@ -1,0 +1,240 @@
+//! `Policy`: a compiled, checked and pre-instantiated policy component, ready to make deciders from.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use wasmtime::Store;
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, InstancePre};
+
+use crate::wasm::decider::Decider;
+use crate::wasm::digest;
+use crate::wasm::engine::{Engine, LoadError};
+use crate::wasm::plug::{self, OptionalExport};
+use crate::wasm::sandbox::{self, StoreState};
+use crate::wasm::wit::{self, DECIDE_EXPORT, PACKED_EXPORT, decide, decide_packed};
+
+/// A loaded policy: compiled, checked to implement `path-secure`, its imports linked. Cheap to clone
+/// and shared by threads; each thread decides through its own [`Decider`].
+#[derive(Clone)]
+pub struct Policy {
+    inner: Arc<PolicyInner>,
+}
+
+struct PolicyInner {
+    name: String,
+    size: usize,
+    digest: String,
+    imports: Vec<String>,
+    engine: Engine,
+    pre: InstancePre<StoreState>,
+    decide: decide::GuestIndices,
+    /// Present when the policy exports the packed batch.
+    packed: Option<decide_packed::GuestIndices>,
+    /// One slot per optional export of the host world ([`wit::OPTIONAL`]), in its order: its indices
+    /// when the policy exports it.
+    optional: Box<[Option<Box<dyn Any + Send + Sync>>]>,
+}
+
+/// The exports of one instance.
+pub(crate) struct Exports {
+    pub(crate) decide: decide::Guest,
+    pub(crate) packed: Option<decide_packed::Guest>,
+    /// The optional exports' functions in this instance, in [`wit::OPTIONAL`]'s order.
+    optional: Box<[Option<Box<dyn Any + Send>>]>,
+}
+
+impl Exports {
+    /// The functions of `E` in this instance, when the policy exports it.
+    pub(crate) fn optional<E: OptionalExport>(&self) -> Option<&E::Guest> {
+        let slot = plug::slot::<E>(wit::OPTIONAL)?;
+        self.optional.get(slot)?.as_ref()?.downcast_ref::<E::Guest>()
+    }
+}
+
+/// What a policy was compiled from: the component's size and SHA-256.
+pub(crate) struct Source {
+    pub(crate) size: usize,
+    pub(crate) digest: String,
+}
+
+/// What the first bytes of a WebAssembly binary say it is.
+enum Header {
+    Component,
+    CoreModule,
+    NotWasm,
+}
+
+/// Refuses, before anything is compiled, a policy larger than the engine's limit, one whose signature
+/// `engine` does not accept, and what is not a component.
+pub(crate) fn admit(engine: &Engine, name: &str, bytes: &[u8], signature: Option<&str>) -> Result<(), LoadError> {
+    engine.check_size(name, bytes.len() as u64)?;
+    engine.trusted_keys().check(name, bytes, signature)?;
+    check_header(name, bytes)
+}
+
+fn check_header(name: &str, bytes: &[u8]) -> Result<(), LoadError> {
+    match header(bytes) {
+        Header::Component => Ok(()),
+        Header::CoreModule => Err(LoadError::CoreModule { name: name.to_owned() }),
+        Header::NotWasm => Err(LoadError::NotWasm { name: name.to_owned() }),
+    }
+}
+
+fn header(bytes: &[u8]) -> Header {
+    match bytes.get(..8) {
+        Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => Header::CoreModule,
+        Some([0, b'a', b's', b'm', _, _, 1, 0]) => Header::Component,
+        _ => Header::NotWasm,
+    }
+}
+
+impl Policy {
+    /// Compiles, checks and pre-instantiates a component.
+    pub(crate) fn load(
+        engine: &Engine,
+        name: &str,
+        bytes: &[u8],
+        signature: Option<&str>,
+    ) -> Result<Policy, LoadError> {
+        admit(engine, name, bytes, signature)?;
+        let component = Component::new(engine.wasmtime(), bytes)
+            .map_err(|e| LoadError::Compile { name: name.to_owned(), message: format!("{e:#}") })?;
+        Policy::from_component(engine, name, Source { size: bytes.len(), digest: digest::sha256_hex(bytes) }, component)
+    }
+
+    /// Checks and pre-instantiates a compiled component.
+    pub(crate) fn from_component(
+        engine: &Engine,
+        name: &str,
+        source: Source,
+        component: Component,
+    ) -> Result<Policy, LoadError> {
+        let name = name.to_owned();
+        let ty = component.component_type();
+
+        let imports: Vec<String> = ty.imports(engine.wasmtime()).map(|(import, _)| import.to_owned()).collect();
+        if let Some(import) = imports.iter().find(|import| !sandbox::import_allowed(import)) {
+            return Err(LoadError::UnsupportedImport { name, import: import.clone() });
+        }
+        let exports_decide = ty
+            .exports(engine.wasmtime())
+            .any(|(export, item)| export == DECIDE_EXPORT && matches!(item.ty, ComponentItem::ComponentInstance(_)));
+        if !exports_decide {
+            return Err(LoadError::MissingExport { name, export: DECIDE_EXPORT });
+        }
+
+        let instance_pre = engine
+            .linker()
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::UnsupportedImport { name: name.clone(), import: format!("{e:#}") })?;
+        let decide = decide::GuestIndices::new(&instance_pre).map_err(|e| LoadError::WrongWorld {
+            name: name.clone(),
+            export: DECIDE_EXPORT,
+            message: format!("{e:#}"),
+        })?;
+        let exports = |wanted: &str| ty.exports(engine.wasmtime()).any(|(export, _)| export == wanted);
+        let wrong_world = |export: &'static str| {
+            let name = name.clone();
+            move |e: wasmtime::Error| LoadError::WrongWorld { name, export, message: format!("{e:#}") }
+        };
+        let packed = match exports(PACKED_EXPORT) {
+            false => None,
+            true => Some(decide_packed::GuestIndices::new(&instance_pre).map_err(wrong_world(PACKED_EXPORT))?),
+        };
+        let optional = wit::OPTIONAL
+            .iter()
+            .map(|export| match exports(export.export()) {
+                false => Ok(None),
+                true => export.indices(&instance_pre).map(Some).map_err(wrong_world(export.export())),
+            })
+            .collect::<Result<_, _>>()?;
+        let inner = PolicyInner {
+            name,
+            size: source.size,
+            digest: source.digest,
+            imports,
+            engine: engine.clone(),
+            pre: instance_pre,
+            decide,
+            packed,
+            optional,
+        };
+        Ok(Policy { inner: Arc::new(inner) })
+    }
+
+    /// The policy's name (its file name, or the name it was loaded with).
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The SHA-256 of the component, in hex: what identifies this exact policy in reports and logs.
+    pub fn digest(&self) -> &str {
+        &self.inner.digest
+    }
+
+    /// The component's size in bytes.
+    pub fn size(&self) -> usize {
+        self.inner.size
+    }
+
+    /// What the component imports (WASI interfaces only; they grant no capability).
+    pub fn imports(&self) -> &[String] {
+        &self.inner.imports
+    }
+
+    /// A decider for this policy: one per thread. Its instance is made on first use.
+    pub fn decider(&self) -> Decider {
+        Decider::new(self.clone())
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// Whether the policy exports the packed batch (`decide-packed`), which batches then use.
+    pub fn has_packed_batch(&self) -> bool {
+        self.inner.packed.is_some()
+    }
+
+    /// Whether the policy exports the interface named `export` (as it appears in a component, e.g.
+    /// `pathsec:policy/trigger-guard@0.1.0`): one of the host world's optional exports, type-checked when
+    /// the policy loaded. [`related::Interface::exported_by`](crate::related::Interface::exported_by)
+    /// asks it for a related decision.
+    pub fn exports(&self, export: &str) -> bool {
+        wit::OPTIONAL
+            .iter()
+            .zip(self.inner.optional.iter())
+            .any(|(optional, indices)| optional.export() == export && indices.is_some())
+    }
+
+    /// Whether the policy exports `E`.
+    pub(crate) fn provides<E: OptionalExport>(&self) -> bool {
+        plug::slot::<E>(wit::OPTIONAL).is_some_and(|slot| self.inner.optional.get(slot).is_some_and(Option::is_some))
+    }
+
+    /// A new instance in `store`, with its exports looked up and type-checked.
+    pub(crate) fn instantiate(&self, store: &mut Store<StoreState>) -> wasmtime::Result<Exports> {
+        let instance = self.inner.pre.instantiate(&mut *store)?;
+        let decide = self.inner.decide.load(&mut *store, &instance)?;
+        let packed = match &self.inner.packed {
+            Some(indices) => Some(indices.load(&mut *store, &instance)?),
+            None => None,
+        };
+        let optional = wit::OPTIONAL
+            .iter()
+            .zip(self.inner.optional.iter())
+            .map(|(export, indices)| match indices {
+                Some(indices) => export.load(indices.as_ref(), &mut *store, &instance).map(Some),
+                None => Ok(None),
+            })
+            .collect::<wasmtime::Result<_>>()?;
+        Ok(Exports { decide, packed, optional })
+    }
+}
+
+impl std::fmt::Debug for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Policy").field("name", &self.inner.name).field("size", &self.inner.size).finish_non_exhaustive()
+    }
+}

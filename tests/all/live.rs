@@ -1,0 +1,257 @@
+//! The per-packet path: live facts, the per-flow cache, registration agreements and hot swap. Every
+//! kind of change must make the next decision fresh; nothing else may.
+
+use pathsec::{
+    AccessKind, Action, Attach, DeviceId, Event, Flow, LinkState, PlmnId, Reason, Role, Runtime, ServerId,
+    runtime::{RegistrationReport, SwapError},
+};
+use pathsec_suite::fixtures::{self, BATCH_EMPTY, LOAD_OK, TRAP};
+
+const SECURE: LinkState = LinkState { ciphering: true, integrity: true };
+
+fn plmn(text: &str) -> PlmnId {
+    text.parse().expect("valid PLMN-ID")
+}
+
+/// A runtime on the reference policy: home 310410 and visited 20801 trusted everywhere, 44010 in List 1
+/// only; one device at home with a protected link; one server in List 2.
+struct World {
+    runtime: Runtime,
+    device: DeviceId,
+    server: ServerId,
+}
+
+fn world() -> World {
+    let runtime = Runtime::new(pathsec_suite::bundled("reference").expect("bundled")).expect("runtime");
+    let server = runtime.server_id(&"mtc.example.com".parse().expect("valid"));
+    runtime.update_lists(|lists| {
+        for network in ["310410", "20801", "44010"] {
+            lists.trust_path_a(plmn(network));
+        }
+        lists.trust_path_b(plmn("310410"), server).trust_interconnect(plmn("20801"));
+    });
+    let device = runtime.device_id("imsi-310410000000001").expect("room for devices");
+    attach(&runtime, device, Some("310410"));
+    runtime.set_link(device, SECURE).expect("known device");
+    World { runtime, device, server }
+}
+
+fn attach(runtime: &Runtime, device: DeviceId, serving: Option<&str>) {
+    let attach = Attach { serving: serving.map(plmn), home: plmn("310410"), access: AccessKind::ThreeGpp };
+    runtime.set_attach(device, attach).expect("known device");
+}
+
+impl World {
+    fn flow(&self, event: Event) -> Flow {
+        Flow { device: self.device, server: self.server, role: Role::Server, event }
+    }
+}
+
+/// Decides `flow` twice: the first may miss, the second must hit and agree. Returns (action, reason).
+fn decide_twice(worker: &mut pathsec::Worker, flow: &Flow) -> (Action, Reason) {
+    let first = worker.decide(flow);
+    let hits = worker.stats().hits;
+    let second = worker.decide(flow);
+    assert_eq!(worker.stats().hits, hits + 1, "the second decision is a cache hit");
+    assert_eq!(first, second);
+    assert!(first.fault.is_none(), "{first}");
+    (first.action, first.reason)
+}
+
+#[test]
+fn a_repeated_flow_is_a_cache_hit() {
+    let w = world();
+    let mut worker = w.runtime.worker();
+    let flow = w.flow(Event::SendData);
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::SendPlain, Reason::PathSecure));
+    for _ in 0..10 {
+        worker.decide(&flow);
+    }
+    let stats = worker.stats();
+    assert_eq!((stats.misses, stats.hits, stats.entries), (1, 11, 1));
+}
+
+#[test]
+fn ciphering_off_switches_a_cached_send_plain_at_once() {
+    let w = world();
+    let mut worker = w.runtime.worker();
+    let flow = w.flow(Event::SendData);
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::SendPlain, Reason::PathSecure));
+    w.runtime.set_link(w.device, LinkState { ciphering: false, integrity: true }).expect("known");
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::SecureThenSend, Reason::AccessCipheringOff));
+    w.runtime.set_link(w.device, SECURE).expect("known");
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::SendPlain, Reason::PathSecure));
+}
+
+#[test]
+fn integrity_off_invalidates() {
+    let w = world();
+    let mut worker = w.runtime.worker();
+    let flow = w.flow(Event::ReceiveUnprotected);
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::Accept, Reason::PathSecure));
+    w.runtime.set_link(w.device, LinkState { ciphering: true, integrity: false }).expect("known");
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::DiscardAndSecure, Reason::AccessIntegrityOff));
+}
+
+#[test]
+fn moving_network_invalidates() {
+    let w = world();
+    let mut worker = w.runtime.worker();
+    let flow = w.flow(Event::SendData);
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::SendPlain, Reason::PathSecure));
+    attach(&w.runtime, w.device, Some("44010"));
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::SecureThenSend, Reason::InterconnectNotTrusted));
+    attach(&w.runtime, w.device, Some("20801"));
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::SendPlain, Reason::PathSecure));
+    attach(&w.runtime, w.device, Some("31041"));
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::SecureThenSend, Reason::PathANotTrusted));
+    attach(&w.runtime, w.device, None);
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::SecureThenSend, Reason::ServingNetworkUnknown));
+}
+
+#[test]
+fn detaching_and_unknown_devices_fail_closed() {
+    let w = world();
+    let mut worker = w.runtime.worker();
+    let flow = w.flow(Event::ReceiveUnprotected);
+    w.runtime.clear_attach(w.device).expect("known");
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::DiscardAndSecure, Reason::AttachUnknown));
+    attach(&w.runtime, w.device, Some("310410"));
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::Accept, Reason::PathSecure));
+
+    let stranger = Flow { device: w.runtime.device_id("imsi-never-attached").expect("room for devices"), ..flow };
+    assert_eq!(decide_twice(&mut worker, &stranger), (Action::DiscardAndSecure, Reason::AttachUnknown));
+    let link_unknown = w.runtime.device_id("imsi-link-unknown").expect("room for devices");
+    attach(&w.runtime, link_unknown, Some("310410"));
+    let flow = Flow { device: link_unknown, ..flow };
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::DiscardAndSecure, Reason::AccessCipheringOff));
+}
+
+#[test]
+fn list_changes_invalidate() {
+    let w = world();
+    let mut worker = w.runtime.worker();
+    let flow = w.flow(Event::SendData);
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::SendPlain, Reason::PathSecure));
+    w.runtime.update_lists(|lists| {
+        lists.distrust_path_b(plmn("310410"), w.server);
+    });
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::SecureThenSend, Reason::PathBNotTrusted));
+    w.runtime.update_lists(|lists| {
+        lists.trust_path_b(plmn("310410"), w.server);
+    });
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::SendPlain, Reason::PathSecure));
+    w.runtime.replace_lists(|lists| {
+        lists.trust_path_b(plmn("310410"), w.server);
+    });
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::SecureThenSend, Reason::PathANotTrusted));
+    assert_eq!(w.runtime.lists().server(w.server).map(|s| s.as_str()), Some("mtc.example.com"), "servers survive");
+}
+
+#[test]
+fn a_policy_swap_invalidates() {
+    let w = world();
+    let mut worker = w.runtime.worker();
+    let flow = w.flow(Event::SendData);
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::SendPlain, Reason::PathSecure));
+    w.runtime.swap(pathsec_suite::bundled("always-secure").expect("bundled")).expect("passes its self-check");
+    assert_eq!(w.runtime.policy().name(), "always-secure");
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::SecureThenSend, Reason::PolicyRequiresApplicationSecurity));
+    w.runtime.swap(pathsec_suite::bundled("reference").expect("bundled")).expect("passes");
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::SendPlain, Reason::PathSecure));
+    assert_eq!(w.runtime.swaps(), 2);
+}
+
+#[test]
+fn a_policy_failing_its_self_check_is_refused_and_the_old_one_stays() {
+    let w = world();
+    let mut worker = w.runtime.worker();
+    let flow = w.flow(Event::SendData);
+    let broken = pathsec_suite::engine().load_policy("broken.wasm", &fixtures::policy(LOAD_OK, TRAP, BATCH_EMPTY));
+    let error = w.runtime.swap(broken.expect("loads")).expect_err("refused");
+    assert!(matches!(error, SwapError::SelfCheck { .. }));
+    assert_eq!(
+        error.to_string(),
+        "policy `broken.wasm` failed its self-check: policy trapped: wasm trap: wasm `unreachable` instruction executed: the active policy stays"
+    );
+    assert_eq!(w.runtime.policy().name(), "reference");
+    assert_eq!(w.runtime.swaps(), 0);
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::SendPlain, Reason::PathSecure));
+}
+
+#[test]
+fn unrelated_changes_keep_the_cache() {
+    let w = world();
+    let mut worker = w.runtime.worker();
+    let flow = w.flow(Event::SendData);
+    worker.decide(&flow);
+    let other = w.runtime.device_id("imsi-310410000000002").expect("room for devices");
+    attach(&w.runtime, other, Some("44010"));
+    w.runtime.set_link(w.device, SECURE).expect("same link: no change");
+    attach(&w.runtime, w.device, Some("310410"));
+    let misses = worker.stats().misses;
+    assert_eq!(worker.decide(&flow).action, Action::SendPlain);
+    assert_eq!(worker.stats().misses, misses, "another device's change, or no change, keeps this flow cached");
+}
+
+#[test]
+fn a_registration_mismatch_holds_until_a_fact_changes() {
+    let w = world();
+    let mut worker = w.runtime.worker();
+    let flow = w.flow(Event::SendData);
+    let lied = RegistrationReport { serving: Some(plmn("20801")), link: SECURE };
+    assert_eq!(w.runtime.record_registration(w.device, w.server, lied), Ok(pathsec::Registration::Mismatch));
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::SecureThenSend, Reason::RegistrationMismatch));
+    // Re-registration with a matching report.
+    let honest = RegistrationReport { serving: Some(plmn("310410")), link: SECURE };
+    assert_eq!(w.runtime.record_registration(w.device, w.server, honest), Ok(pathsec::Registration::Agreed));
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::SendPlain, Reason::PathSecure));
+
+    // Each voiding event: link change, move, list change, policy swap.
+    let voids: [&dyn Fn(&World); 4] = [
+        &|w| {
+            w.runtime.set_link(w.device, LinkState { ciphering: true, integrity: true }).expect("known");
+            w.runtime.set_link(w.device, LinkState { ciphering: true, integrity: false }).expect("known");
+            w.runtime.set_link(w.device, SECURE).expect("known");
+        },
+        &|w| {
+            attach(&w.runtime, w.device, Some("20801"));
+            attach(&w.runtime, w.device, Some("310410"));
+        },
+        &|w| {
+            w.runtime.update_lists(|lists| {
+                lists.trust_interconnect(plmn("26202"));
+            });
+        },
+        &|w| w.runtime.swap(pathsec_suite::bundled("reference").expect("bundled")).expect("passes"),
+    ];
+    for void in voids {
+        assert_eq!(w.runtime.record_registration(w.device, w.server, lied), Ok(pathsec::Registration::Mismatch));
+        assert_eq!(decide_twice(&mut worker, &flow), (Action::SecureThenSend, Reason::RegistrationMismatch));
+        void(&w);
+        assert_eq!(decide_twice(&mut worker, &flow), (Action::SendPlain, Reason::PathSecure), "agreement voided");
+    }
+    // A report on another server does not touch this one.
+    let other = w.runtime.server_id(&"other.example.com".parse().expect("valid"));
+    w.runtime.record_registration(w.device, other, lied).expect("known");
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::SendPlain, Reason::PathSecure));
+}
+
+#[test]
+fn handles_from_another_runtime_are_refused_or_fail_closed() {
+    let w = world();
+    let other = world().runtime;
+    for i in 0..4 {
+        other.device_id(&format!("device-{i}")).expect("room for devices");
+    }
+    let foreign = other.device_id("device-4").expect("room for devices");
+    assert_eq!(foreign.get(), 5);
+    let error = w.runtime.set_link(foreign, SECURE).expect_err("not issued by this runtime");
+    assert_eq!(
+        error.to_string(),
+        "device handle 5 was not issued by this runtime: get handles from `Runtime::device_id`"
+    );
+    let mut worker = w.runtime.worker();
+    let decision = worker.decide(&Flow { device: foreign, ..w.flow(Event::SendData) });
+    assert_eq!((decision.action, decision.reason), (Action::SecureThenSend, Reason::AttachUnknown));
+}

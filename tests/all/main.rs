@@ -1,0 +1,25 @@
+//! The integration tests, in one binary (as wasmtime's `tests/all/`): every test binary links
+//! wasmtime and Cranelift again, so one binary builds and links once. The scenario files run in
+//! `tests/cases.rs` (their own harness, one test per file); the command line's tests in
+//! `host/cli/tests/`.
+
+mod access_trust;
+mod attach_admission;
+mod binding_update;
+mod case_schema;
+mod differential;
+mod directory;
+mod engine;
+mod fuzz_regressions;
+mod hostile;
+mod identifiers;
+mod live;
+mod live_model;
+mod log;
+mod media_security;
+mod peers;
+mod properties;
+mod python_policy;
+mod signing;
+mod stress;
+mod trigger_guard;

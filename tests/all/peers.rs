@@ -1,0 +1,45 @@
+//! The peer engines of the benches decide exactly as the native rule (and so as the reference policy):
+//! the benches compare the same rule in every engine.
+
+#[path = "../../benches/peers/mod.rs"]
+mod peer_engines;
+
+use pathsec::FactSet;
+use pathsec_suite::generate::{self, Rng};
+use pathsec_suite::native::NativeRule;
+use peer_engines::{CedarRule, RegoRule};
+
+/// Random requests over the identifier-tripping networks (every role, event and trigger check) and the
+/// operator-sized requests of the benches.
+fn workloads() -> Vec<(FactSet, Vec<pathsec::Request>)> {
+    let mut rng = Rng::new(5);
+    let mut loads = Vec::new();
+    for p in [0.2, 0.5, 0.9] {
+        let (facts, servers) = generate::facts(&mut rng, 4, p);
+        let networks = generate::networks();
+        let requests = (0..400).map(|_| generate::request(&mut rng, &networks, &servers)).collect();
+        loads.push((facts, requests));
+    }
+    loads.push(generate::sized(&mut rng, 100, 1_000, 30, 100, 500));
+    loads
+}
+
+#[test]
+fn rego_decides_as_the_native_rule() {
+    for (facts, requests) in workloads() {
+        let (native, mut rego) = (NativeRule::new(&facts), RegoRule::new(&facts));
+        for request in &requests {
+            assert_eq!(rego.decide(&facts, request), native.decide(request), "{request:?}");
+        }
+    }
+}
+
+#[test]
+fn cedar_decides_as_the_native_rule() {
+    for (facts, requests) in workloads() {
+        let (native, cedar) = (NativeRule::new(&facts), CedarRule::new(&facts));
+        for request in &requests {
+            assert_eq!(cedar.decide(&facts, request), native.decide(request), "{request:?}");
+        }
+    }
+}
