@@ -10,10 +10,10 @@ cd "$(dirname "$0")/.."
 subject=${1:?name a subject: batch, miss, hit, constant or constant-batch}
 iterations=${2:-2000}
 case $subject in
-  batch) entry='pathsec::worker::Worker::decide_batch' ;;
-  miss | hit) entry='pathsec::worker::Worker::decide' ;;
-  constant) entry='pathsec::decider::Decider::decide' ;;
-  constant-batch) entry='pathsec::decider::Decider::decide_batch' ;;
+  batch) entry='pathsec::runtime::worker::Worker::decide_batch' ;;
+  miss | hit) entry='pathsec::runtime::worker::Worker::decide' ;;
+  constant) entry='pathsec::wasm::decider::Decider::decide' ;;
+  constant-batch) entry='pathsec::wasm::decider::Decider::decide_batch' ;;
   *) echo "profile.sh: \`$subject\` is not a subject" >&2; exit 2 ;;
 esac
 command -v valgrind >/dev/null || { echo "profile.sh: needs valgrind (apt-get install valgrind)" >&2; exit 2; }
@@ -22,6 +22,11 @@ out=$(mktemp -t "callgrind.$subject.XXXX")
 valgrind --tool=callgrind --toggle-collect="$entry" --callgrind-out-file="$out" \
   target/release/examples/profile "$subject" "$iterations" 2>&1 | grep -E 'Collected' || true
 total=$(callgrind_annotate "$out" | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
+# A renamed or inlined entry point collects nothing: fail instead of reporting zero.
+if [[ -z $total || $total == 0 ]]; then
+  echo "profile.sh: callgrind counted nothing inside \`$entry\`: was it renamed or inlined? update the entry above" >&2
+  exit 1
+fi
 per=$iterations
 [[ $subject == *batch ]] && per=$((iterations * 64))
 echo "$total instructions in $entry: $((total / per)) per decision"
