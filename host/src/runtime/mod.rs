@@ -5,21 +5,21 @@
 pub(crate) mod cache;
 pub(crate) mod clock;
 pub(crate) mod device;
+pub(crate) mod fact_store;
 pub(crate) mod flow;
 pub(crate) mod live;
 pub(crate) mod log;
 pub(crate) mod metrics;
-pub(crate) mod store;
 pub(crate) mod watch;
 pub(crate) mod worker;
 
 pub use cache::CacheStats;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use device::{DeviceId, RegistrationReport};
+pub use fact_store::{TooManyDevicesError, UnknownDeviceError};
 pub use flow::Flow;
 pub use live::{Runtime, RuntimeBuilder, SwapError};
 pub use log::{DecisionLog, LogError, LogStats};
 pub use metrics::{FaultCounts, Metrics};
-pub use store::{TooManyDevicesError, UnknownDeviceError};
 pub use watch::{DirectoryEvent, PolicyDirectory, WatchError, Watcher};
 pub use worker::Worker;
