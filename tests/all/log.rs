@@ -3,11 +3,11 @@
 
 use std::io::{self, Write};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use pathsec::{
     Action, Engine, Event, Flow, LinkState, Reason, Role, Runtime,
-    runtime::{DecisionLog, LogStats},
+    runtime::{DecisionLog, LogStats, ManualClock},
     vocab::{AccessIntegrity, EndToEnd, TriggerCheck},
 };
 use pathsec_suite::meter_at_home;
@@ -135,6 +135,26 @@ fn every_decision_is_logged_with_what_it_was_made_on() {
     let metrics = runtime.metrics();
     assert_eq!((metrics.decisions, metrics.cache_hits, metrics.policy_calls, metrics.unknown_facts), (5, 2, 2, 1));
     assert_eq!(metrics.log, Some(stats));
+}
+
+#[test]
+fn log_lines_carry_the_runtimes_clock_not_the_systems() {
+    let sink = Sink::default();
+    let log = DecisionLog::to_writer(sink.clone(), 64).expect("log starts");
+    let clock = ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+    let policy = pathsec_suite::bundled("reference").expect("bundled");
+    let runtime = Runtime::builder(policy).decision_log(log).clock(clock.clone()).build().expect("runtime");
+    assert_eq!(runtime.now(), SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+    let flow = meter_at_home(&runtime, SECURE);
+    let mut worker = runtime.worker();
+    worker.decide(&flow);
+    runtime.flush_log().expect("a log");
+    clock.advance(Duration::from_secs(90));
+    worker.decide(&flow);
+    runtime.flush_log().expect("a log");
+    let logged: Vec<String> =
+        sink.lines().iter().map(|line| line["logged"].as_str().expect("a timestamp").to_owned()).collect();
+    assert_eq!(logged, ["2027-01-15T08:00:00.000000Z", "2027-01-15T08:01:30.000000Z"]);
 }
 
 #[test]
@@ -303,6 +323,8 @@ fn metrics_count_decisions_hits_faults_by_kind_and_swaps() {
     let metrics = runtime.metrics();
     assert_eq!(metrics.faults[pathsec::vocab::FaultKind::ListTooLong], 3, "{metrics:?}");
     assert_eq!(metrics.faults.total(), 3);
+    let by_kind: Vec<_> = metrics.faults.iter().filter(|&(_, n)| n > 0).collect();
+    assert_eq!(by_kind, [(pathsec::vocab::FaultKind::ListTooLong, 3)], "each fault counted under its own kind");
     assert_eq!((metrics.decisions, metrics.policy_calls), (7, 4));
 
     // A swap the self-check refuses (the lists are too long for it too), then one that passes.

@@ -64,3 +64,105 @@ impl Interface {
         policy.exports(self.export)
     }
 }
+
+#[cfg(all(test, feature = "bundled-policies"))]
+mod tests {
+    //! The plug's host-held state: the check before the call and the record after it are on the one path
+    //! every related decision takes, and a runtime's workers share one state per kind of decision.
+
+    use std::sync::{Arc, Mutex};
+
+    use wasmtime::Store;
+
+    use super::trigger::DecideTrigger;
+    use super::{Trigger, TriggerOutcome, TriggerReason, TriggerVerdict};
+    use crate::facts::FactSet;
+    use crate::vocab::{Fqdn, PolicyFault};
+    use crate::wasm::plug::{OptionalExport, RelatedDecision};
+    use crate::wasm::sandbox::StoreState;
+    use crate::wasm::wit::exports::pathsec::policy::trigger_guard as guard;
+    use crate::{Engine, Runtime};
+
+    /// The trigger decision, with a state that can refuse before the call and records every verdict.
+    enum Guarded {}
+
+    #[derive(Default)]
+    struct Seen {
+        refuse: Mutex<bool>,
+        verdicts: Mutex<Vec<(TriggerOutcome, TriggerReason)>>,
+    }
+
+    impl RelatedDecision for Guarded {
+        type Export = <DecideTrigger as RelatedDecision>::Export;
+        type Request = Trigger;
+        type Answer = guard::TriggerVerdict;
+        type Verdict = TriggerVerdict;
+        type State = Seen;
+
+        fn before(state: &Seen, _trigger: &Trigger) -> Option<TriggerVerdict> {
+            let refuse = *state.refuse.lock().expect("unpoisoned");
+            refuse.then(|| {
+                let why = "the host refused it before asking the policy";
+                TriggerVerdict::fail_closed(Arc::new(PolicyFault::OutcomeNotAllowed { outcome: "accept", why }))
+            })
+        }
+
+        fn call(
+            guest: &<Self::Export as OptionalExport>::Guest,
+            store: &mut Store<StoreState>,
+            facts: &FactSet,
+            trigger: &Trigger,
+        ) -> wasmtime::Result<guard::TriggerVerdict> {
+            DecideTrigger::call(guest, store, facts, trigger)
+        }
+
+        fn check(trigger: &Trigger, answer: guard::TriggerVerdict) -> TriggerVerdict {
+            DecideTrigger::check(trigger, answer)
+        }
+
+        fn after(state: &Seen, _trigger: &Trigger, verdict: &TriggerVerdict) {
+            state.verdicts.lock().expect("unpoisoned").push((verdict.outcome, verdict.reason));
+        }
+    }
+
+    fn unprotected(facts: &mut crate::FactSetBuilder) -> Trigger {
+        let naf = facts.server(Fqdn::known_valid("push.example.com"));
+        Trigger { naf, registered: true, protection: None, window: None }
+    }
+
+    #[test]
+    fn the_check_before_answers_and_the_record_after_sees_every_verdict() {
+        let engine = Engine::new().expect("engine");
+        let policy = engine.load_policy("reference", crate::bundled::REFERENCE).expect("loads");
+        let mut builder = FactSet::builder();
+        let trigger = unprotected(&mut builder);
+        let facts = builder.build();
+        let mut decider = policy.decider();
+        let state = Seen::default();
+
+        let asked = decider.related::<Guarded>(&facts, &state, &trigger);
+        assert_eq!((asked.outcome, asked.reason), (TriggerOutcome::Discard, TriggerReason::Unprotected));
+        *state.refuse.lock().expect("unpoisoned") = true;
+        let refused = decider.related::<Guarded>(&facts, &state, &trigger);
+        assert_eq!(refused.reason, TriggerReason::PolicyFault);
+        assert!(refused.fault.is_some_and(|fault| fault.to_string().contains("refused it before asking")));
+        // The record sees the policy's verdict, not the one the check gave before the call.
+        let seen = state.verdicts.lock().expect("unpoisoned").clone();
+        assert_eq!(seen, [(TriggerOutcome::Discard, TriggerReason::Unprotected)]);
+    }
+
+    #[test]
+    fn a_runtimes_workers_share_one_state_per_kind_of_decision() {
+        let engine = Engine::new().expect("engine");
+        let runtime =
+            Runtime::new(engine.load_policy("reference", crate::bundled::REFERENCE).expect("loads")).expect("runtime");
+        let naf = runtime.server_id(&Fqdn::known_valid("push.example.com"));
+        let trigger = Trigger { naf, registered: true, protection: None, window: None };
+        let (mut one, mut two) = (runtime.worker(), runtime.worker());
+        one.related::<Guarded>(&trigger);
+        two.related::<Guarded>(&trigger);
+        let state = runtime.related_state::<Guarded>();
+        assert_eq!(state.verdicts.lock().expect("unpoisoned").len(), 2, "both workers recorded into one state");
+        assert!(Arc::ptr_eq(&state, &runtime.related_state::<Guarded>()));
+    }
+}
