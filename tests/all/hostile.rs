@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use pathsec::{
     AccessKind, Action, Attach, Decider, Decision, Engine, Event, FactSet, LinkState, PlmnId, Policy, PolicyFault,
-    Reason, Registration, Request, Role,
+    Reason, Registration, Request, Role, Runtime,
     vocab::{AccessIntegrity, EndToEnd, TriggerCheck},
     wasm::LoadError,
 };
@@ -459,6 +459,25 @@ fn component_without_the_export_is_refused() {
         error.to_string(),
         "cannot load policy `bad.wasm`: component does not export `pathsec:policy/decide@0.1.0`: it must implement the world `pathsec:policy/path-secure`"
     );
+}
+
+#[test]
+fn an_optional_export_of_another_world_fails_every_decision_closed_and_its_swap() {
+    // Its function's types are checked when an instance is made (not at load: the load looks exports
+    // up by name), so the first decision fails closed, and so does the self-check of a swap.
+    let policy = engine().load_policy("odd-guard.wasm", &fixtures::wrong_trigger_guard()).expect("loads");
+    let facts = FactSet::builder().build();
+    let decision = policy.decider().decide(&facts, &request(Role::Server, Event::SendData));
+    assert_eq!(decision.reason, Reason::PolicyFault);
+    let fault = decision.fault.expect("a fault").to_string();
+    assert!(
+        fault.starts_with(
+            "policy cannot be instantiated: its `pathsec:policy/trigger-guard@0.1.0` does not match this host's WIT: "
+        ),
+        "{fault}"
+    );
+    let refused = Runtime::new(policy).expect_err("the self-check refuses it").to_string();
+    assert!(refused.starts_with("policy `odd-guard.wasm` failed its self-check"), "{refused}");
 }
 
 #[test]

@@ -164,6 +164,21 @@ pub fn wrong_world() -> Vec<u8> {
     componentize(module, WitSource::Text(wit), "path-secure")
 }
 
+/// A component with a good `decide` and a `pathsec:policy/trigger-guard` whose function has other
+/// types than the host's WIT (an optional export of another version, say).
+pub fn wrong_trigger_guard() -> Vec<u8> {
+    let contract = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("wit/path-secure.wit"))
+        .unwrap_or_else(|e| panic!("cannot read wit/path-secure.wit: {e}"));
+    let wit = format!(
+        "{contract}
+        interface trigger-guard {{ decide-trigger: func(x: u32) -> u32; }}
+        world odd-guard {{ include path-secure; export trigger-guard; }}"
+    );
+    let more = r#"(func (export "pathsec:policy/trigger-guard@0.1.0#decide-trigger") (param i32) (result i32)
+    (local.get 0))"#;
+    componentize(&module(LOAD_OK, DECIDE_STRICT, BATCH_EMPTY, more), WitSource::Text(&wit), "odd-guard")
+}
+
 /// A component that imports an interface the host does not offer (a socket of its own).
 pub fn foreign_import() -> Vec<u8> {
     let wit = "package evil:net@0.1.0;

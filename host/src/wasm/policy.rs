@@ -216,7 +216,11 @@ impl Policy {
     /// A new instance in `store`, with its exports looked up and type-checked.
     pub(crate) fn instantiate(&self, store: &mut Store<StoreState>) -> wasmtime::Result<Exports> {
         let instance = self.inner.pre.instantiate(&mut *store)?;
-        let decide = self.inner.decide.load(&mut *store, &instance)?;
+        let decide = self
+            .inner
+            .decide
+            .load(&mut *store, &instance)
+            .map_err(|e| e.context(format!("its `{DECIDE_EXPORT}` does not match this host's WIT")))?;
         let packed = match &self.inner.packed {
             Some(indices) => Some(indices.load(&mut *store, &instance)?),
             None => None,
@@ -225,7 +229,10 @@ impl Policy {
             .iter()
             .zip(self.inner.optional.iter())
             .map(|(export, indices)| match indices {
-                Some(indices) => export.load(indices.as_ref(), &mut *store, &instance).map(Some),
+                Some(indices) => export
+                    .load(indices.as_ref(), &mut *store, &instance)
+                    .map(Some)
+                    .map_err(|e| e.context(format!("its `{}` does not match this host's WIT", export.export()))),
                 None => Ok(None),
             })
             .collect::<wasmtime::Result<_>>()?;
