@@ -35,6 +35,7 @@ fn names(events: &[DirectoryEvent]) -> Vec<String> {
         .map(|event| match event {
             DirectoryEvent::Swapped { file, .. } => format!("swapped {file}"),
             DirectoryEvent::Rejected { file, .. } => format!("rejected {file}"),
+            other => format!("{other:?}"),
         })
         .collect()
 }
@@ -135,7 +136,7 @@ fn dropped_policies_are_swapped_in_and_broken_ones_reported() {
         .iter()
         .filter_map(|event| match event {
             DirectoryEvent::Swapped { file, origin, .. } => Some((file.as_str(), origin.clone())),
-            DirectoryEvent::Rejected { .. } => None,
+            _ => None,
         })
         .collect();
     assert_eq!(origins, [("reference.wasm", Origin::Cached)]);

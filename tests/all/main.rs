@@ -13,6 +13,7 @@ mod engine;
 mod fuzz_regressions;
 mod hostile;
 mod identifiers;
+mod layout;
 mod live;
 mod live_model;
 mod log;

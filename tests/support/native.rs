@@ -72,6 +72,8 @@ pub fn rule(request: &Request, path: impl Fn() -> Result<(), Reason>) -> (Action
             path().map_or_else(|r| (Action::ProtectTrigger, r), |()| (Action::SendPlain, Reason::PathSecure))
         }
         (Role::Device, Event::ReceiveTrigger(check)) => trigger(check, path),
+        // An event of a later contract: the safe side.
+        (_, event) => (Action::fail_closed(event.kind()), Reason::EventNotForRole),
     }
 }
 

@@ -46,6 +46,7 @@ impl Compile {
             Origin::CompiledNotCached { reason } => {
                 return Err(format!("compiled `{}`, but {reason}", policy.name()).into());
             }
+            other => println!("loaded `{}` in {} ({other:?})", policy.name(), human(took)),
         }
         let started = Instant::now();
         ArtifactCache::open(&cache_dir)?.load_policy(&engine, &name, &bytes)?;

@@ -35,13 +35,9 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::facts::FactSet;
-use crate::facts::files as factfile;
-use crate::facts::files::FileError;
-use crate::facts::files::{DeviceFile, FactsFile, Format, ListsFile, RequestFile};
-use crate::vocab::Fqdn;
-use crate::vocab::Request;
-use crate::vocab::{Action, Decision, Reason};
+use crate::facts::files::{DeviceFile, FactsFile, FileError, Format, ListsFile, RequestFile};
+use crate::facts::{FactSet, files as factfile};
+use crate::vocab::{Action, Decision, Fqdn, Reason, Request};
 
 /// What a case wants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]

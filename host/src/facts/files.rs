@@ -26,10 +26,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::facts::{FactSet, FactSetBuilder};
-use crate::vocab::Fqdn;
-use crate::vocab::PlmnId;
-use crate::vocab::{AccessIntegrity, EndToEnd, Event, EventKind, Registration, Request, Role, TriggerCheck};
-use crate::vocab::{AccessKind, Attach, LinkState};
+use crate::vocab::{
+    AccessIntegrity, AccessKind, Attach, EndToEnd, Event, EventKind, Fqdn, LinkState, PlmnId, Registration, Request,
+    Role, TriggerCheck,
+};
 
 /// A facts file, as written.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -383,6 +383,7 @@ fn line_of(text: &str, span: Option<std::ops::Range<usize>>) -> Option<usize> {
 /// A facts, request or case file that cannot be used. The message names the file, the line and the
 /// field: "`lists.toml` line 7, field `lists.path-a[0]`: `3101` is not a PLMN-ID: …".
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum FileError {
     /// The file cannot be read.
     #[error("cannot read `{file}`")]

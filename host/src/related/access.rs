@@ -19,6 +19,7 @@ use crate::wasm::wit::{self, exports::pathsec::policy::access_trust as trust};
 
 named_enum! {
     /// How application-layer security can be set up.
+    #[non_exhaustive]
     pub enum BootstrapMethod as "a bootstrap method" {
         /// GBA push.
         GbaPush = "gba-push",
@@ -63,6 +64,7 @@ impl AccessRequest {
 
 named_enum! {
     /// Why the access is trusted or not.
+    #[non_exhaustive]
     pub enum AccessReason as "an access reason" {
         /// 3GPP access.
         ThreeGpp = "three-gpp",
@@ -84,6 +86,7 @@ named_enum! {
 
 /// How application-layer security is set up, if at all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Bootstrap {
     /// The access is trusted: nothing to set up on its account.
     NotNeeded,

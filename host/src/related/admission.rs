@@ -42,6 +42,7 @@ pub struct AdmissionRequest {
 
 named_enum! {
     /// Why a registration is rejected.
+    #[non_exhaustive]
     pub enum RejectCause as "a reject cause" {
         /// The subscription blocks attachment.
         AttachmentBlocked = "attachment-blocked",
@@ -59,6 +60,7 @@ named_enum! {
 
 /// The answer to a registration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Admission {
     /// Register the device.
     Allow,

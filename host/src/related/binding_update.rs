@@ -36,6 +36,7 @@ named_enum! {
 
 named_enum! {
     /// Why the anchor does what it does with a location update.
+    #[non_exhaustive]
     pub enum LocationReason as "a location reason" {
         /// A security association protects the update.
         Protected = "protected",
@@ -112,6 +113,7 @@ impl NameRequest {
 
 named_enum! {
     /// Why a name is refused.
+    #[non_exhaustive]
     pub enum NameRefusal as "a name refusal" {
         /// No security association protects the request.
         NoSecurityAssociation = "no-security-association",
@@ -127,6 +129,7 @@ named_enum! {
 
 /// The answer to a name request.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum NameOutcome {
     /// Grant the name, bound to this subscriber.
     Grant {

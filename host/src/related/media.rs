@@ -65,6 +65,7 @@ named_enum! {
 
 named_enum! {
     /// Why a call's media is protected as it is.
+    #[non_exhaustive]
     pub enum MediaReason as "a media reason" {
         /// The media stays on a secure packet-switched path end to end.
         PathSecure = "path-secure",

@@ -73,6 +73,7 @@ pub struct Trigger {
 
 named_enum! {
     /// What the device does with a trigger.
+    #[non_exhaustive]
     pub enum TriggerOutcome as "a trigger outcome" {
         /// Act on it now.
         Accept = "accept",
@@ -85,6 +86,7 @@ named_enum! {
 
 named_enum! {
     /// Why the trigger guard decided as it did.
+    #[non_exhaustive]
     pub enum TriggerReason as "a trigger reason" {
         /// Valid protection, from a registered server, with a valid key, inside its window.
         Protected = "protected",

@@ -7,9 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwapOption;
 
-use crate::vocab::PlmnId;
-use crate::vocab::Registration;
-use crate::vocab::{AccessKind, Attach, LinkState, ServerId};
+use crate::vocab::{AccessKind, Attach, LinkState, PlmnId, Registration, ServerId};
 
 /// A handle for a device, interned by a [`Runtime`](crate::Runtime) from the embedder's name for it
 /// (a SUPI, an IMSI, an external identifier…).

@@ -14,8 +14,7 @@ use arc_swap::ArcSwap;
 use crate::runtime::device::{DeviceFacts, DeviceId, DeviceSlot, MAX_DEVICES, SlotTable};
 
 use crate::facts::{FactSet, FactSetBuilder};
-use crate::vocab::Fqdn;
-use crate::vocab::ServerId;
+use crate::vocab::{Fqdn, ServerId};
 
 #[derive(Default)]
 struct Names {

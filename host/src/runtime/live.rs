@@ -388,6 +388,7 @@ impl std::fmt::Debug for Runtime {
 
 /// A policy that cannot become the active one. The active policy stays.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum SwapError {
     /// The policy failed its self-check.
     #[error("policy `{policy}` failed its self-check: {fault}: the active policy stays")]

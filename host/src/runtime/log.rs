@@ -20,8 +20,7 @@ use serde::Serialize;
 use crate::facts::FactSet;
 use crate::runtime::clock::{Clock, SystemClock};
 use crate::runtime::flow::{Flow, Stamp};
-use crate::vocab::{AccessIntegrity, EndToEnd, Event, EventKind, Role};
-use crate::vocab::{Action, Decision, Reason};
+use crate::vocab::{AccessIntegrity, Action, Decision, EndToEnd, Event, EventKind, Reason, Role};
 use crate::wasm::policy::Policy;
 
 /// Queued messages by default: one per `decide`, one per batch.
@@ -66,6 +65,7 @@ pub struct LogStats {
 
 /// A decision log that cannot start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LogError {
     /// The log file cannot be opened for appending.
     #[error("cannot open the decision log `{}` for appending: check the directory exists and is writable", path.display())]

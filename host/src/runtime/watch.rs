@@ -22,6 +22,7 @@ use crate::wasm::signing::SIGNATURE_SUFFIX;
 
 /// What one scan of the directory did.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum DirectoryEvent {
     /// A new or changed policy passed its checks and is now the active policy.
     Swapped {
@@ -220,6 +221,7 @@ impl Drop for Watcher {
 
 /// A policy directory that cannot be watched.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum WatchError {
     /// The directory cannot be opened.
     #[error("cannot open the policy directory `{}`", path.display())]

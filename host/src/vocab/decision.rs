@@ -10,6 +10,7 @@ use crate::vocab::named::named_enum;
 
 named_enum! {
     /// What the asking node must do.
+    #[non_exhaustive]
     pub enum Action as "an action" {
         /// Send without application-layer security: the whole path is secure.
         SendPlain = "send-plain",
@@ -55,6 +56,7 @@ impl Action {
 
 named_enum! {
     /// Why: the check that decided.
+    #[non_exhaustive]
     pub enum Reason as "a reason" {
         /// Every part of the path is secure.
         PathSecure = "path-secure",

@@ -175,6 +175,7 @@ impl<'de> Deserialize<'de> for PlmnId {
 
 /// A string that is not a PLMN-ID.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PlmnIdError {
     /// The packed form is not 5 or 6 digits.
     #[error("`{input}` is not a PLMN-ID: expected MCC (3 digits) + MNC (2 or 3 digits)")]

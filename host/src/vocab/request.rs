@@ -49,6 +49,7 @@ pub struct TriggerCheck {
 
 named_enum! {
     /// The kind of an [`Event`], without its details.
+    #[non_exhaustive]
     pub enum EventKind as "an event" {
         /// [`Event::SendData`].
         SendData = "send-data",
@@ -65,6 +66,7 @@ named_enum! {
 
 /// The event the asking node handles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Event {
     /// Prepared data is about to be sent.
     SendData,
@@ -94,6 +96,7 @@ impl Event {
 named_enum! {
     /// What a device and a server agreed at the device's last (re-)registration: the device reported its
     /// serving network and access security and the server checked them against the network's view.
+    #[non_exhaustive]
     pub enum Registration as "a registration agreement" {
         /// No valid agreement: decide on the facts alone.
         None = "none",
@@ -141,6 +144,7 @@ impl ServerId {
 
 named_enum! {
     /// How the device reaches its serving network.
+    #[non_exhaustive]
     pub enum AccessKind as "an access kind" {
         /// 3GPP radio access.
         ThreeGpp = "3gpp",

@@ -12,11 +12,9 @@ use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use wasmtime::component::Component;
 
-use crate::wasm::digest;
-use crate::wasm::engine::Engine;
-use crate::wasm::engine::LoadError;
-use crate::wasm::policy;
+use crate::wasm::engine::{Engine, LoadError};
 use crate::wasm::policy::{Policy, Source};
+use crate::wasm::{digest, policy};
 
 /// A directory of precompiled policies; see the module docs for the trust it needs.
 pub struct ArtifactCache {
@@ -26,6 +24,7 @@ pub struct ArtifactCache {
 
 /// Where a loaded policy's machine code came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Origin {
     /// Read from the artifact cache: no compilation.
     Cached,
@@ -135,6 +134,7 @@ fn writable_by_others(_dir: &Dir) -> std::io::Result<bool> {
 
 /// An artifact cache directory that cannot be used.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ArtifactCacheError {
     /// The directory cannot be created or opened.
     #[error("cannot open the artifact cache `{}`", path.display())]

@@ -13,11 +13,10 @@ use crate::facts::FactSet;
 use crate::vocab::{Action, Decision, EventKind, PolicyFault, Reason, Request};
 use crate::wasm::engine::Engine;
 use crate::wasm::limits::{self, StoreLimiter};
-use crate::wasm::packed;
 use crate::wasm::plug::{OptionalExport, RelatedDecision, States, Verdict};
 use crate::wasm::policy::{Exports, Policy};
 use crate::wasm::sandbox::{self, StoreState};
-use crate::wasm::wit as bindings;
+use crate::wasm::{packed, wit as bindings};
 
 /// Decides requests with one instance of a [`Policy`]. Not shared: make one per thread with
 /// [`Policy::decider`].

@@ -9,10 +9,9 @@ use wasmtime::component::Linker;
 
 use crate::wasm::limits::{LimitCounters, LimitError, LimitHits, Limits, TICK};
 use crate::wasm::policy::Policy;
-use crate::wasm::sandbox;
 use crate::wasm::sandbox::StoreState;
-use crate::wasm::signing;
 use crate::wasm::signing::{SignatureError, TrustedKeys};
+use crate::wasm::{sandbox, signing};
 
 /// Compiles and loads policies, and runs the clock their deadlines are measured with.
 ///
@@ -236,6 +235,7 @@ impl Drop for Ticker {
 
 /// A policy that cannot be loaded. The message names the policy and says what to fix.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoadError {
     /// The policy's signature is missing or refused.
     #[error(transparent)]
@@ -321,6 +321,7 @@ pub enum LoadError {
 
 /// An engine that cannot be built from its settings.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EngineError {
     /// A limit is out of range.
     #[error(transparent)]

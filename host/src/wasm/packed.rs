@@ -2,9 +2,7 @@
 //! byte per decision. Lists of integers cross the boundary as one copy, where a `list<request>` is
 //! lowered field by field — this is what makes a batch cheap per decision.
 
-use crate::vocab::{AccessKind, LinkState, ServerId};
-use crate::vocab::{Action, Reason};
-use crate::vocab::{Event, EventKind, Registration, Request, Role};
+use crate::vocab::{AccessKind, Action, Event, EventKind, LinkState, Reason, Registration, Request, Role, ServerId};
 
 /// How many reasons the WIT's `reason` enum has: the library's reasons after these are host-only.
 const WIT_REASONS: usize = 15;

@@ -4,11 +4,10 @@
 use std::sync::Arc;
 
 use crate::facts::FactSet;
-use crate::vocab::Fqdn;
-use crate::vocab::PlmnId;
-use crate::vocab::PolicyFault;
-use crate::vocab::{AccessIntegrity, EndToEnd, Event, Registration, Request, Role, TriggerCheck};
-use crate::vocab::{AccessKind, Attach, LinkState};
+use crate::vocab::{
+    AccessIntegrity, AccessKind, Attach, EndToEnd, Event, Fqdn, LinkState, PlmnId, PolicyFault, Registration, Request,
+    Role, TriggerCheck,
+};
 use crate::wasm::policy::Policy;
 
 /// Runs the self-check; the fault is the first the policy showed.

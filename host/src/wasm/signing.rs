@@ -300,6 +300,7 @@ mod tests {
 
 /// Why a policy's signature was refused (see [`TrustedKeys`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SignatureError {
     /// Keys are trusted, and the policy comes without a signature.
     #[error(
