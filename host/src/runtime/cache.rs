@@ -15,7 +15,6 @@ pub(crate) struct Entry {
     pub(crate) decision: Decision,
     /// The store's epoch when the decision was made (or last found still valid).
     pub(crate) epoch: u64,
-    pub(crate) device: DeviceId,
     /// What it was made on.
     pub(crate) stamp: Stamp,
 }
@@ -32,7 +31,7 @@ pub struct CacheStats {
 }
 
 pub(crate) struct FlowCache {
-    pub(crate) entries: FxHashMap<FlowKey, Entry>,
+    entries: FxHashMap<FlowKey, Entry>,
     capacity: usize,
     /// The worker's counts, which the runtime's metrics sum.
     pub(crate) counters: Arc<Counters>,
@@ -54,7 +53,7 @@ impl FlowCache {
 
     /// The cached decision of `flow`, if it still stands. It does while nothing changed anywhere (the
     /// store's `epoch` is the one the entry was last checked at); after a change, while none of the
-    /// facts it was made on did: `current` gives their generations now, for the entry's device (`None`
+    /// facts it was made on did: `current` gives their generations now, for the flow's device (`None`
     /// for a device gone). A decision found standing is stamped with `epoch`, so the next hit is quick.
     #[inline(always)]
     pub(crate) fn get(
@@ -65,7 +64,7 @@ impl FlowCache {
     ) -> Option<&Decision> {
         let entry = self.entries.get_mut(&FlowKey::new(flow))?;
         if entry.epoch != epoch {
-            if current(entry.device) != Some(entry.stamp) {
+            if current(flow.device) != Some(entry.stamp) {
                 return None;
             }
             entry.epoch = epoch;

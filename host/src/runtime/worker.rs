@@ -321,6 +321,6 @@ fn batch_records(
 /// Caches `decision` for `flow`.
 #[inline(never)]
 fn store(cache: &mut FlowCache, flow: &Flow, snapshot: &Snapshot, decision: &Decision) {
-    let entry = Entry { decision: decision.clone(), epoch: snapshot.epoch, device: flow.device, stamp: snapshot.stamp };
+    let entry = Entry { decision: decision.clone(), epoch: snapshot.epoch, stamp: snapshot.stamp };
     cache.insert(flow, entry);
 }
