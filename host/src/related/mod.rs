@@ -1,7 +1,8 @@
 //! The related decisions the method's family describes beside the path decision: the trigger guard,
 //! attach admission, access trust, media security and binding updates. Each plugs into the `wasm` wing
 //! through one trait (`RelatedDecision`) and adds its named methods to [`Decider`] and [`Worker`]; the
-//! `wasm` and `runtime` wings name none of them. Uses the vocabulary, the facts, `wasm` and `runtime`.
+//! `wasm` and `runtime` wings name none of them. Uses the vocabulary, the facts, `wasm` and `runtime`;
+//! never the cases.
 
 use crate::wasm::Policy;
 use crate::wasm::plug::OptionalExport;

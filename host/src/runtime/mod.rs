@@ -1,6 +1,7 @@
 //! A running server's engine: the active policy (swapped after a self-check), the live facts (lists and
 //! every device's attach, link and registration facts), workers that decide per packet with a flow
-//! cache, metrics, the decision log and a watched policy directory. Uses every wing but the case files.
+//! cache, metrics, the decision log, a watched policy directory and the clock. Uses the vocabulary, the
+//! facts and `wasm`; never `related` (related decisions reach it through `Worker::related`) or the cases.
 
 pub(crate) mod cache;
 pub(crate) mod clock;
