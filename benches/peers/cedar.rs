@@ -20,9 +20,11 @@ pub struct CedarRule {
 }
 
 /// The order in which the method checks the path: the first failed check is the reason.
-const ORDER: [Reason; 7] = [
+const ORDER: [Reason; 9] = [
     Reason::ServingNetworkUnknown,
     Reason::RegistrationMismatch,
+    Reason::RegistrationRequiresApplicationSecurity,
+    Reason::AccessNotProtected,
     Reason::AccessCipheringOff,
     Reason::AccessIntegrityOff,
     Reason::PathANotTrusted,
@@ -53,6 +55,11 @@ impl CedarRule {
                 "path_a": networks(facts.path_a()),
                 "path_b": pairs,
                 "interconnect": networks(facts.interconnect()),
+                "interconnect_per_home": facts
+                    .interconnect_per_home()
+                    .iter()
+                    .map(|&(home, visited)| format!("{} {}", packed(home), packed(visited)))
+                    .collect::<Vec<_>>(),
             },
             "parents": [],
         }]);
@@ -66,13 +73,24 @@ impl CedarRule {
         let home = packed(request.attach.home);
         let mut context = vec![
             ("path_b".to_owned(), text(format!("{home} {}", server_name(facts, request)))),
-            ("home".to_owned(), text(home)),
+            ("home".to_owned(), text(home.clone())),
             ("ciphering".to_owned(), RestrictedExpression::new_bool(request.link.ciphering)),
             ("integrity".to_owned(), RestrictedExpression::new_bool(request.link.integrity)),
             ("registration".to_owned(), text(request.registration.name().to_owned())),
+            ("role".to_owned(), text(request.role.name().to_owned())),
+            ("access".to_owned(), text(request.attach.access.name().to_owned())),
         ];
+        let (application_security, accept_plain_unciphered) = match request.registration {
+            pathsec::Registration::Agreed(agreement) => {
+                (agreement.application_security, agreement.accept_plain_unciphered)
+            }
+            _ => (false, false),
+        };
+        context.push(("application_security".to_owned(), RestrictedExpression::new_bool(application_security)));
+        context.push(("accept_plain_unciphered".to_owned(), RestrictedExpression::new_bool(accept_plain_unciphered)));
         if let Some(serving) = request.attach.serving {
             context.push(("serving".to_owned(), text(packed(serving))));
+            context.push(("per_home".to_owned(), text(format!("{home} {}", packed(serving)))));
         }
         let uid = |text: &str| text.parse::<EntityUid>().expect("a valid entity UID");
         Request::new(

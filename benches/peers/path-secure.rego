@@ -2,9 +2,11 @@
 #
 # input: role ("server" | "device"), event ("send-data" | "receive-unprotected" | "receive-protected" |
 #   "receive-trigger" | "send-trigger"), access_integrity / end_to_end (received triggers), server (FQDN),
-#   serving (packed PLMN-ID, absent when unknown), home (packed PLMN-ID), ciphering, integrity,
-#   registration ("none" | "agreed" | "mismatch").
-# data.lists: path_a and interconnect as objects keyed by packed PLMN-ID, path_b as home -> server -> true.
+#   serving (packed PLMN-ID, absent when unknown), home (packed PLMN-ID), access ("3gpp" | … |
+#   "wireline"), ciphering, integrity, registration ("none" | "agreed" | "mismatch") and, for an
+#   agreement, application_security and accept_plain_unciphered.
+# data.lists: path_a and interconnect as objects keyed by packed PLMN-ID, path_b as home -> server -> true,
+# interconnect_per_home as home -> visited -> true.
 package pathsec
 
 import rego.v1
@@ -14,6 +16,10 @@ path := "serving-network-unknown" if {
 	not input.serving
 } else := "registration-mismatch" if {
 	input.registration == "mismatch"
+} else := agreed if {
+	input.registration == "agreed"
+} else := "access-not-protected" if {
+	input.access == "wireline"
 } else := "access-ciphering-off" if {
 	not input.ciphering
 } else := "access-integrity-off" if {
@@ -25,6 +31,16 @@ path := "serving-network-unknown" if {
 } else := "interconnect-not-trusted" if {
 	input.serving != input.home
 	not data.lists.interconnect[input.serving]
+	not data.lists.interconnect_per_home[input.home][input.serving]
+} else := "path-secure"
+
+# Following a registration agreement.
+agreed := "registration-requires-application-security" if {
+	input.application_security
+} else := "access-ciphering-off" if {
+	input.role == "device"
+	not input.ciphering
+	not input.accept_plain_unciphered
 } else := "path-secure"
 
 secure if path == "path-secure"

@@ -1,6 +1,7 @@
 //! The reference rule in Rego (`path-secure.rego`), evaluated by `regorus`.
 
-use pathsec::{Action, Event, FactSet, Reason, Request};
+use pathsec::vocab::{Agreement, RegistrationSource};
+use pathsec::{Action, Event, FactSet, Reason, Registration, Request};
 use regorus::{Engine, Value};
 
 use super::{packed, server_name};
@@ -46,7 +47,18 @@ impl RegoRule {
         set("home", Value::from(packed(request.attach.home)));
         set("ciphering", Value::from(request.link.ciphering));
         set("integrity", Value::from(request.link.integrity));
+        set("access", Value::from(request.attach.access.name()));
         set("registration", Value::from(request.registration.name()));
+        let agreement = match request.registration {
+            Registration::Agreed(agreement) => agreement,
+            _ => Agreement {
+                source: RegistrationSource::NetworkView,
+                application_security: false,
+                accept_plain_unciphered: false,
+            },
+        };
+        set("application_security", Value::from(agreement.application_security));
+        set("accept_plain_unciphered", Value::from(agreement.accept_plain_unciphered));
         input
     }
 
@@ -84,11 +96,18 @@ fn data(facts: &FactSet) -> Value {
         let servers = homes.get_or_insert_with(Value::from(packed(home)), Value::new_object);
         servers.as_object_mut().expect("an object").insert(Value::from(name), Value::from(true));
     }
+    let mut per_home = Value::new_object();
+    let homes = per_home.as_object_mut().expect("an object");
+    for &(home, visited) in facts.interconnect_per_home() {
+        let visited_networks = homes.get_or_insert_with(Value::from(packed(home)), Value::new_object);
+        visited_networks.as_object_mut().expect("an object").insert(Value::from(packed(visited)), Value::from(true));
+    }
     let mut lists = Value::new_object();
     let fields = lists.as_object_mut().expect("an object");
     fields.insert(Value::from("path_a"), set(facts.path_a()));
     fields.insert(Value::from("path_b"), path_b);
     fields.insert(Value::from("interconnect"), set(facts.interconnect()));
+    fields.insert(Value::from("interconnect_per_home"), per_home);
     let mut data = Value::new_object();
     data.as_object_mut().expect("an object").insert(Value::from("lists"), lists);
     data

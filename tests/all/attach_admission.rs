@@ -105,7 +105,7 @@ fn a_policy_without_admission_rejects_every_registration() {
     assert_eq!(verdict.admission, reject(RejectCause::PolicyFault, FAIL_CLOSED_BACK_OFF.as_secs()));
     assert_eq!(
         verdict.fault.expect("a fault").to_string(),
-        "policy does not export `pathsec:policy/attach-admission@0.1.0`, so this decision fails closed: export it (Rust SDK: `pathsec_policy::export_attach_admission!`)"
+        "policy does not export `pathsec:policy/attach-admission@0.2.0`, so this decision fails closed: export it (Rust SDK: `pathsec_policy::export_attach_admission!`)"
     );
 }
 

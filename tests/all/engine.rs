@@ -40,7 +40,7 @@ fn bundled_policies_import_only_wasi_and_their_types() {
         assert_eq!(policy.name(), *name);
         assert_eq!(policy.size(), bytes.len());
         for import in policy.imports() {
-            assert!(import.starts_with("wasi:") || import == "pathsec:policy/types@0.1.0", "{name} imports {import}");
+            assert!(import.starts_with("wasi:") || import == "pathsec:policy/types@0.2.0", "{name} imports {import}");
         }
     }
 }

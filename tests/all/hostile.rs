@@ -169,8 +169,12 @@ fn action_that_does_not_fit_the_event_fails_closed() {
     let fault = received.fault.expect("fault");
     assert_eq!(
         fault.to_string(),
-        "policy answered `send-plain` to `receive-unprotected`, which that event does not allow"
+        "policy answered `send-plain` to a server's `receive-unprotected`, which that role and event do not allow"
     );
+    // The role counts too: a device never sends a trigger plain, a server never accepts one.
+    let sent = decider.decide(&facts, &request(Role::Device, Event::SendTrigger));
+    assert_eq!(sent.action, Action::ProtectTrigger);
+    assert!(sent.fault.expect("fault").to_string().contains("to a device's `send-trigger`"));
 }
 
 #[test]
@@ -457,7 +461,7 @@ fn component_without_the_export_is_refused() {
     let error = load_error(&empty_component());
     assert_eq!(
         error.to_string(),
-        "cannot load policy `bad.wasm`: component does not export `pathsec:policy/decide@0.1.0`: it must implement the world `pathsec:policy/path-secure`"
+        "cannot load policy `bad.wasm`: component does not export `pathsec:policy/decide@0.2.0` (nor 0.1.0's, which this host still runs): it must implement the world `pathsec:policy/path-secure`"
     );
 }
 
@@ -472,7 +476,7 @@ fn an_optional_export_of_another_world_fails_every_decision_closed_and_its_swap(
     let fault = decision.fault.expect("a fault").to_string();
     assert!(
         fault.starts_with(
-            "policy cannot be instantiated: its `pathsec:policy/trigger-guard@0.1.0` does not match this host's WIT: "
+            "policy cannot be instantiated: its `pathsec:policy/trigger-guard@0.2.0` does not match this host's WIT: "
         ),
         "{fault}"
     );

@@ -3,7 +3,8 @@
 
 use pathsec::{
     AccessKind, Action, Attach, DeviceId, Event, Flow, LinkState, PlmnId, Reason, Role, Runtime, ServerId,
-    runtime::{RegistrationReport, SwapError},
+    exchange::Report,
+    runtime::{Carried, ReRegistrationCause, SwapError},
 };
 use pathsec_suite::fixtures::{self, BATCH_EMPTY, LOAD_OK, TRAP};
 
@@ -194,46 +195,57 @@ fn unrelated_changes_keep_the_cache() {
     assert_eq!(worker.stats().misses, misses, "another device's change, or no change, keeps this flow cached");
 }
 
+fn report(serving: &str) -> Report {
+    Report {
+        device: "imsi-310410000000001".into(),
+        server: "mtc.example.com".parse().expect("valid"),
+        home: plmn("310410"),
+        serving: plmn(serving),
+        access: AccessKind::ThreeGpp,
+        link: SECURE,
+        options: Vec::new(),
+        lists: None,
+        sequence: 1,
+    }
+}
+
 #[test]
-fn a_registration_mismatch_holds_until_a_fact_changes() {
+fn a_registration_mismatch_holds_until_a_fact_it_rests_on_changes() {
     let w = world();
     let mut worker = w.runtime.worker();
+    let events = w.runtime.reregistrations();
     let flow = w.flow(Event::SendData);
-    let lied = RegistrationReport { serving: Some(plmn("20801")), link: SECURE };
-    assert_eq!(w.runtime.record_registration(w.device, w.server, lied), Ok(pathsec::Registration::Mismatch));
+    let lied = worker.register(&report("20801"), Carried::Protected).expect("protected");
+    assert_eq!((lied.application_security, lied.reason), (true, Reason::RegistrationMismatch));
     assert_eq!(decide_twice(&mut worker, &flow), (Action::SecureThenSend, Reason::RegistrationMismatch));
-    // Re-registration with a matching report.
-    let honest = RegistrationReport { serving: Some(plmn("310410")), link: SECURE };
-    assert_eq!(w.runtime.record_registration(w.device, w.server, honest), Ok(pathsec::Registration::Agreed));
+
+    // Neither a list edit nor a swap is a fact it rests on.
+    w.runtime.update_lists(|lists| {
+        lists.trust_interconnect(plmn("26202"));
+    });
+    w.runtime.swap(pathsec_suite::bundled("reference").expect("bundled")).expect("passes");
+    w.runtime.set_link(w.device, SECURE).expect("no change");
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::SecureThenSend, Reason::RegistrationMismatch));
+    assert!(events.try_recv().is_err(), "nothing was voided");
+
+    // A move is: a re-registration is due, and decisions fail closed until it is made.
+    attach(&w.runtime, w.device, Some("20801"));
+    let event = events.try_recv().expect("a re-registration event");
+    assert_eq!((event.device, event.server, event.cause), (w.device, w.server, ReRegistrationCause::PlmnChanged));
+    assert_eq!(&*event.device_name, "imsi-310410000000001");
+    let pending = worker.decide(&flow);
+    assert_eq!((pending.action, pending.reason), (Action::SecureThenSend, Reason::RegistrationPending));
+
+    // The honest re-registration: 20801 is in Lists 1 and 3.
+    let honest = worker.register(&report("20801"), Carried::Protected).expect("protected");
+    assert_eq!((honest.application_security, honest.reason), (false, Reason::PathSecure));
+    assert!(honest.sequence > lied.sequence);
     assert_eq!(decide_twice(&mut worker, &flow), (Action::SendPlain, Reason::PathSecure));
 
-    // Each voiding event: link change, move, list change, policy swap.
-    let voids: [&dyn Fn(&World); 4] = [
-        &|w| {
-            w.runtime.set_link(w.device, LinkState { ciphering: true, integrity: true }).expect("known");
-            w.runtime.set_link(w.device, LinkState { ciphering: true, integrity: false }).expect("known");
-            w.runtime.set_link(w.device, SECURE).expect("known");
-        },
-        &|w| {
-            attach(&w.runtime, w.device, Some("20801"));
-            attach(&w.runtime, w.device, Some("310410"));
-        },
-        &|w| {
-            w.runtime.update_lists(|lists| {
-                lists.trust_interconnect(plmn("26202"));
-            });
-        },
-        &|w| w.runtime.swap(pathsec_suite::bundled("reference").expect("bundled")).expect("passes"),
-    ];
-    for void in voids {
-        assert_eq!(w.runtime.record_registration(w.device, w.server, lied), Ok(pathsec::Registration::Mismatch));
-        assert_eq!(decide_twice(&mut worker, &flow), (Action::SecureThenSend, Reason::RegistrationMismatch));
-        void(&w);
-        assert_eq!(decide_twice(&mut worker, &flow), (Action::SendPlain, Reason::PathSecure), "agreement voided");
-    }
     // A report on another server does not touch this one.
-    let other = w.runtime.server_id(&"other.example.com".parse().expect("valid"));
-    w.runtime.record_registration(w.device, other, lied).expect("known");
+    w.runtime.server_id(&"other.example.com".parse().expect("valid"));
+    let other = Report { server: "other.example.com".parse().expect("valid"), ..report("310410") };
+    assert!(worker.register(&other, Carried::Protected).expect("protected").application_security);
     assert_eq!(decide_twice(&mut worker, &flow), (Action::SendPlain, Reason::PathSecure));
 }
 

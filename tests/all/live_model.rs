@@ -1,21 +1,46 @@
-//! Model-based differential test of the per-packet path: random fact changes, registrations, swaps and
-//! decisions (single and batched). The test keeps its own model of every fact; each decision the cached
-//! worker makes must equal the native rule's on the model's current facts.
+//! Model-based differential test of the per-packet path: random fact changes, registrations (the server
+//! side of the exchange), list edits, swaps and decisions (single and batched). The test keeps its own
+//! model of every fact and of each stored registration outcome with what it rests on; each decision the
+//! cached worker makes must equal the native rule's on the model's current facts.
 
 use std::collections::HashMap;
 
 use pathsec::{
     AccessKind, Action, Attach, DeviceId, Flow, LinkState, PlmnId, Reason, Registration, Request, Runtime, ServerId,
-    runtime::RegistrationReport,
+    exchange::Report,
+    runtime::Carried,
+    vocab::{Agreement, RegistrationSource},
 };
 use pathsec_suite::generate::{self, Rng};
 use pathsec_suite::native::NativeRule;
 
 #[derive(Default, Clone)]
 struct DeviceModel {
+    name: String,
     attach: Option<Attach>,
     link: Option<LinkState>,
-    agreements: HashMap<ServerId, Registration>,
+    agreements: HashMap<ServerId, Held>,
+}
+
+/// A stored outcome as the model keeps it: what it is, the facts and List entries it rests on, and
+/// whether a re-registration is due.
+#[derive(Clone, Copy)]
+struct Held {
+    outcome: Registration,
+    attach: Attach,
+    link: LinkState,
+    lists: Option<[bool; 3]>,
+    pending: bool,
+}
+
+fn list_use(runtime: &Runtime, attach: &Attach, server: ServerId) -> [bool; 3] {
+    let lists = runtime.lists();
+    let serving = attach.serving.expect("registered devices report a serving network");
+    [
+        lists.path_a().contains(&serving),
+        lists.path_b().contains(&(attach.home, server)),
+        lists.interconnect().contains(&serving) || lists.interconnect_per_home().contains(&(attach.home, serving)),
+    ]
 }
 
 struct Model {
@@ -27,23 +52,39 @@ struct Model {
 impl Model {
     fn expected(&self, runtime: &Runtime, flow: &Flow) -> (Action, Reason) {
         let (_, device) = self.devices.iter().find(|(id, _)| *id == flow.device).expect("device in model");
-        let Some(attach) = device.attach else {
-            return (Action::fail_closed(flow.event.kind()), Reason::AttachUnknown);
+        let (attach, link, registration) = match device.agreements.get(&flow.server) {
+            Some(held) if held.pending => {
+                return (Action::fail_closed(flow.event.kind()), Reason::RegistrationPending);
+            }
+            Some(held) => (held.attach, held.link, held.outcome),
+            None => {
+                let Some(attach) = device.attach else {
+                    return (Action::fail_closed(flow.event.kind()), Reason::AttachUnknown);
+                };
+                (attach, device.link.unwrap_or(LinkState { ciphering: false, integrity: false }), Registration::None)
+            }
         };
-        let request = Request {
-            role: flow.role,
-            event: flow.event,
-            server: flow.server,
-            attach,
-            link: device.link.unwrap_or(LinkState { ciphering: false, integrity: false }),
-            registration: device.agreements.get(&flow.server).copied().unwrap_or(Registration::None),
-        };
+        let request = Request { role: flow.role, event: flow.event, server: flow.server, attach, link, registration };
         NativeRule::new(&runtime.lists()).decide(&request)
     }
 
-    fn void_all_agreements(&mut self) {
+    /// A device's new facts: outcomes resting on others are pending.
+    fn facts_changed(device: &mut DeviceModel) {
+        for held in device.agreements.values_mut() {
+            let moved = device.attach != Some(held.attach);
+            let relinked = device.link.is_some_and(|link| link != held.link);
+            held.pending |= moved || relinked;
+        }
+    }
+
+    /// New lists: agreements whose List entries changed are pending.
+    fn lists_changed(&mut self, runtime: &Runtime) {
         for (_, device) in &mut self.devices {
-            device.agreements.clear();
+            for (server, held) in device.agreements.iter_mut() {
+                if let Some(used) = held.lists {
+                    held.pending |= list_use(runtime, &held.attach, *server) != used;
+                }
+            }
         }
     }
 }
@@ -67,7 +108,11 @@ fn cached_decisions_equal_the_native_rule_on_the_current_facts() {
     let servers: Vec<ServerId> =
         (0..3).map(|i| runtime.server_id(&format!("s{i}.example.com").parse().expect("valid"))).collect();
     let devices = (0..6)
-        .map(|i| (runtime.device_id(&format!("device-{i}")).expect("room for devices"), DeviceModel::default()))
+        .map(|i| {
+            let name = format!("device-{i}");
+            let id = runtime.device_id(&name).expect("room for devices");
+            (id, DeviceModel { name, ..DeviceModel::default() })
+        })
         .collect();
     let mut model = Model { devices, servers, networks };
     // Traffic repeats: most decisions come from a pool of flows, so the cache gets hits to lose.
@@ -87,10 +132,8 @@ fn cached_decisions_equal_the_native_rule_on_the_current_facts() {
                     Attach { serving, home: rng.pick(&model.networks[..4]), access: rng.pick(AccessKind::ALL) };
                 let (id, device) = &mut model.devices[index];
                 runtime.set_attach(*id, attach).expect("known");
-                if device.attach != Some(attach) {
-                    device.agreements.clear();
-                }
                 device.attach = Some(attach);
+                Model::facts_changed(device);
                 changes += 1;
             }
             3..=4 => {
@@ -98,10 +141,8 @@ fn cached_decisions_equal_the_native_rule_on_the_current_facts() {
                 let link = LinkState { ciphering: rng.chance(0.8), integrity: rng.chance(0.8) };
                 let (id, device) = &mut model.devices[index];
                 runtime.set_link(*id, link).expect("known");
-                if device.link != Some(link) {
-                    device.agreements.clear();
-                }
                 device.link = Some(link);
+                Model::facts_changed(device);
                 changes += 1;
             }
             5 => {
@@ -116,33 +157,65 @@ fn cached_decisions_equal_the_native_rule_on_the_current_facts() {
                     _ if rng.chance(0.5) => drop(lists.trust_interconnect(network)),
                     _ => drop(lists.distrust_interconnect(network)),
                 });
-                model.void_all_agreements();
+                model.lists_changed(&runtime);
                 changes += 1;
             }
             6 => {
                 let index = rng.below(model.devices.len());
                 let server = rng.pick(&model.servers);
-                let (id, device) = &mut model.devices[index];
-                let honest =
-                    rng.chance(0.5) && device.attach.is_some_and(|a| a.serving.is_some()) && device.link.is_some();
+                let (_, device) = &mut model.devices[index];
+                let honest = rng.chance(0.5);
                 let report = match (honest, device.attach, device.link) {
-                    (true, Some(attach), Some(link)) => RegistrationReport { serving: attach.serving, link },
-                    _ => RegistrationReport {
-                        serving: Some(rng.pick(&model.networks)),
-                        link: LinkState { ciphering: true, integrity: true },
+                    (true, Some(attach @ Attach { serving: Some(serving), .. }), link) => Report {
+                        device: device.name.clone(),
+                        server: runtime.lists().server(server).expect("named").clone(),
+                        home: attach.home,
+                        serving,
+                        access: attach.access,
+                        link: link.unwrap_or(LinkState { ciphering: true, integrity: true }),
+                        options: Vec::new(),
+                        lists: None,
+                        sequence: 1,
+                    },
+                    _ => Report {
+                        device: device.name.clone(),
+                        server: runtime.lists().server(server).expect("named").clone(),
+                        home: rng.pick(&model.networks[..4]),
+                        serving: rng.pick(&model.networks),
+                        access: rng.pick(AccessKind::ALL),
+                        link: LinkState { ciphering: rng.chance(0.8), integrity: rng.chance(0.8) },
+                        options: Vec::new(),
+                        lists: None,
+                        sequence: 1,
                     },
                 };
-                let matches = device.attach.is_some_and(|a| a.serving == report.serving)
-                    && report.serving.is_some()
-                    && device.link == Some(report.link);
-                let outcome = runtime.record_registration(*id, server, report).expect("known");
-                assert_eq!(outcome, if matches { Registration::Agreed } else { Registration::Mismatch });
-                device.agreements.insert(server, outcome);
+                let reported = Attach { serving: Some(report.serving), home: report.home, access: report.access };
+                // The network's view when the runtime has one (a known serving network), else the report.
+                let held = match device.attach.filter(|attach| attach.serving.is_some()) {
+                    Some(view) => {
+                        let link = device.link.unwrap_or(report.link);
+                        let agrees = view == reported && device.link.is_none_or(|known| known == report.link);
+                        Held { outcome: Registration::Mismatch, attach: view, link, lists: None, pending: false }
+                            .decided(agrees, &runtime, server, RegistrationSource::NetworkView)
+                    }
+                    None => Held {
+                        outcome: Registration::Mismatch,
+                        attach: reported,
+                        link: report.link,
+                        lists: None,
+                        pending: false,
+                    }
+                    .decided(true, &runtime, server, RegistrationSource::DeviceReport),
+                };
+                let indication = single.register(&report, Carried::Protected).expect("protected and known");
+                let agreed = matches!(held.outcome, Registration::Agreed(a) if !a.application_security);
+                assert_eq!(indication.application_security, !agreed, "{report:?}");
+                device.agreements.insert(server, held);
                 changes += 1;
             }
             7 if rng.chance(0.2) => {
+                // A swap voids nothing: agreements rest on facts, not on the policy.
                 runtime.swap(reference.clone()).expect("passes");
-                model.void_all_agreements();
                 changes += 1;
             }
             8 => {
@@ -168,4 +241,26 @@ fn cached_decisions_equal_the_native_rule_on_the_current_facts() {
     assert!(decisions > 10_000 && changes > 500, "{decisions} decisions, {changes} changes");
     assert!(stats.hits > stats.misses, "the cache is exercised: {stats:?}");
     assert!(stats.misses > 1_000, "and so is invalidation: {stats:?}");
+}
+
+impl Held {
+    /// The outcome the server stores: a mismatch unless the report `agrees` with the view; else the
+    /// native rule's path decision, as for data the server sends, resting on the List entries used.
+    fn decided(self, agrees: bool, runtime: &Runtime, server: ServerId, source: RegistrationSource) -> Held {
+        if !agrees {
+            return self;
+        }
+        let request = Request {
+            role: pathsec::Role::Server,
+            event: pathsec::Event::SendData,
+            server,
+            attach: self.attach,
+            link: self.link,
+            registration: Registration::None,
+        };
+        let (action, _) = NativeRule::new(&runtime.lists()).decide(&request);
+        let agreement =
+            Agreement { source, application_security: action != Action::SendPlain, accept_plain_unciphered: false };
+        Held { outcome: Registration::Agreed(agreement), lists: Some(list_use(runtime, &self.attach, server)), ..self }
+    }
 }

@@ -5,7 +5,7 @@
 
 use pathsec::{
     AccessKind, Attach, Event, FactSet, LinkState, PlmnId, Registration, Request, Role, ServerId,
-    vocab::{AccessIntegrity, EndToEnd, TriggerCheck},
+    vocab::{AccessIntegrity, Agreement, EndToEnd, RegistrationSource, TriggerCheck},
 };
 use pathsec_suite::native::NativeRule;
 use proptest::prelude::*;
@@ -102,7 +102,25 @@ fn drawn(networks: usize) -> impl Strategy<Value = Drawn> {
         event(),
         select(AccessKind::ALL),
         any::<(bool, bool)>(),
-        select(vec![Registration::None, Registration::Agreed, Registration::Mismatch]),
+        select(vec![
+            Registration::None,
+            Registration::Mismatch,
+            Registration::Agreed(Agreement {
+                source: RegistrationSource::NetworkView,
+                application_security: false,
+                accept_plain_unciphered: false,
+            }),
+            Registration::Agreed(Agreement {
+                source: RegistrationSource::ServerIndication,
+                application_security: false,
+                accept_plain_unciphered: true,
+            }),
+            Registration::Agreed(Agreement {
+                source: RegistrationSource::DeviceReport,
+                application_security: true,
+                accept_plain_unciphered: false,
+            }),
+        ]),
     )
         .prop_map(|((home, serving, server), role, event, access, (ciphering, integrity), registration)| Drawn {
             home,

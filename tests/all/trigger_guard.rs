@@ -89,7 +89,7 @@ fn a_policy_without_the_guard_discards_every_trigger() {
     assert!(matches!(*fault, PolicyFault::NotProvided { .. }));
     assert_eq!(
         fault.to_string(),
-        "policy does not export `pathsec:policy/trigger-guard@0.1.0`, so this decision fails closed: export it (Rust SDK: `pathsec_policy::export_trigger_guard!`)"
+        "policy does not export `pathsec:policy/trigger-guard@0.2.0`, so this decision fails closed: export it (Rust SDK: `pathsec_policy::export_trigger_guard!`)"
     );
 }
 

@@ -66,7 +66,7 @@ pub fn policy(load: &str, decide: &str, decide_batch: &str) -> Vec<u8> {
 /// A `path-secure-packed` component: as [`policy`], and `decide-packed` runs `decide_packed`.
 pub fn packed_policy(load: &str, decide: &str, decide_batch: &str, decide_packed: &str) -> Vec<u8> {
     let export = format!(
-        r#"(func (export "pathsec:policy/decide-packed@0.1.0#decide-packed") (param i32 i32) (result i32) {decide_packed})"#
+        r#"(func (export "pathsec:policy/decide-packed@0.2.0#decide-packed") (param i32 i32) (result i32) {decide_packed})"#
     );
     componentize(&module(load, decide, decide_batch, &export), WitSource::Repository, "path-secure-packed")
 }
@@ -89,11 +89,11 @@ fn module(load: &str, decide: &str, decide_batch: &str, more: &str) -> String {
         (if (i32.eq (memory.grow (i32.const 1)) (i32.const -1)) (then (unreachable)))
         (br $grow)))
     (local.get $ptr))
-  (func (export "pathsec:policy/decide@0.1.0#load")
-    (param i64 i32 i32 i32 i32 i32 i32 i32 i32) (result i32) {load})
-  (func (export "pathsec:policy/decide@0.1.0#decide")
+  (func (export "pathsec:policy/decide@0.2.0#load")
+    (param i64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32) {load})
+  (func (export "pathsec:policy/decide@0.2.0#decide")
     (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32) {decide})
-  (func (export "pathsec:policy/decide@0.1.0#decide-batch") (param i32 i32) (result i32) {decide_batch})
+  (func (export "pathsec:policy/decide@0.2.0#decide-batch") (param i32 i32) (result i32) {decide_batch})
   {more}
 )"#
     )
@@ -112,19 +112,19 @@ fn module(load: &str, decide: &str, decide_batch: &str, more: &str) -> String {
 /// update and `decide-name` grants every name bound to `mallory` (not the requester).
 pub fn related_policy(decide_trigger: &str, admit: &str, decide_access: &str) -> Vec<u8> {
     let more = format!(
-        r#"(func (export "pathsec:policy/decide-packed@0.1.0#decide-packed") (param i32 i32) (result i32) {packed})
-  (func (export "pathsec:policy/trigger-guard@0.1.0#decide-trigger")
+        r#"(func (export "pathsec:policy/decide-packed@0.2.0#decide-packed") (param i32 i32) (result i32) {packed})
+  (func (export "pathsec:policy/trigger-guard@0.2.0#decide-trigger")
     (param i32 i32 i32 i32 i32 i32 i32 i64 i64) (result i32) {decide_trigger})
-  (func (export "pathsec:policy/attach-admission@0.1.0#admit")
+  (func (export "pathsec:policy/attach-admission@0.2.0#admit")
     (param i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32) {admit})
-  (func (export "pathsec:policy/access-trust@0.1.0#decide-access")
+  (func (export "pathsec:policy/access-trust@0.2.0#decide-access")
     (param i32 i32 i32 i32 i32) (result i32) {decide_access})
-  (func (export "pathsec:policy/media-security@0.1.0#decide-media")
+  (func (export "pathsec:policy/media-security@0.2.0#decide-media")
     (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32) {MEDIA_NETWORK_LAYER})
   (data (i32.const 600) "mallory")
-  (func (export "pathsec:policy/binding-update@0.1.0#decide-location") (param i32) (result i32)
+  (func (export "pathsec:policy/binding-update@0.2.0#decide-location") (param i32) (result i32)
     (i32.store8 (i32.const 64) (i32.const 0)) (i32.store8 (i32.const 65) (i32.const 0)) (i32.const 64))
-  (func (export "pathsec:policy/binding-update@0.1.0#decide-name")
+  (func (export "pathsec:policy/binding-update@0.2.0#decide-name")
     (param i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
     (i32.store8 (i32.const 72) (i32.const 0)) (i32.store (i32.const 76) (i32.const 600))
     (i32.store (i32.const 80) (i32.const 7)) (i32.const 72))"#,
@@ -174,7 +174,7 @@ pub fn wrong_trigger_guard() -> Vec<u8> {
         interface trigger-guard {{ decide-trigger: func(x: u32) -> u32; }}
         world odd-guard {{ include path-secure; export trigger-guard; }}"
     );
-    let more = r#"(func (export "pathsec:policy/trigger-guard@0.1.0#decide-trigger") (param i32) (result i32)
+    let more = r#"(func (export "pathsec:policy/trigger-guard@0.2.0#decide-trigger") (param i32) (result i32)
     (local.get 0))"#;
     componentize(&module(LOAD_OK, DECIDE_STRICT, BATCH_EMPTY, more), WitSource::Text(&wit), "odd-guard")
 }

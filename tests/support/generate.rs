@@ -5,6 +5,7 @@
 use pathsec::{
     AccessKind, Attach, Event, FactSet, FactSetBuilder, LinkState, PlmnId, Registration, Request, Role, ServerId,
     vocab::{AccessIntegrity, EndToEnd, TriggerCheck},
+    vocab::{Agreement, RegistrationSource},
 };
 
 /// The networks the generator draws from.
@@ -64,6 +65,9 @@ pub fn facts(rng: &mut Rng, servers: usize, p: f64) -> (FactSet, Vec<ServerId>) 
         if rng.chance(p) {
             builder.trust_interconnect(network);
         }
+        if rng.chance(p) {
+            builder.trust_interconnect_for(rng.pick(&networks), network);
+        }
         for &server in &ids {
             if rng.chance(p) {
                 builder.trust_path_b(network, server);
@@ -97,10 +101,14 @@ pub fn request(rng: &mut Rng, networks: &[PlmnId], servers: &[ServerId]) -> Requ
         server: rng.pick(servers),
         attach: Attach { serving, home, access: rng.pick(AccessKind::ALL) },
         link: LinkState { ciphering: rng.chance(0.85), integrity: rng.chance(0.85) },
-        registration: if rng.chance(0.1) {
-            Registration::Mismatch
-        } else {
-            rng.pick(&[Registration::None, Registration::Agreed])
+        registration: match rng.below(10) {
+            0 => Registration::Mismatch,
+            1..=3 => Registration::Agreed(Agreement {
+                source: rng.pick(RegistrationSource::ALL),
+                application_security: rng.chance(0.3),
+                accept_plain_unciphered: rng.chance(0.5),
+            }),
+            _ => Registration::None,
         },
     }
 }

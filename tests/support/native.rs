@@ -2,7 +2,7 @@
 //! benches. It must give the same action and reason as `guest-policies/reference` for every request.
 
 use pathsec::{
-    Action, Event, FactSet, PlmnId, Reason, Registration, Request, Role, ServerId,
+    AccessKind, Action, Event, FactSet, PlmnId, Reason, Registration, Request, Role, ServerId,
     vocab::{AccessIntegrity, EndToEnd, TriggerCheck},
 };
 use rustc_hash::FxHashSet;
@@ -11,41 +11,62 @@ use rustc_hash::FxHashSet;
 pub struct NativeRule {
     path_a: FxHashSet<PlmnId>,
     path_b: FxHashSet<(PlmnId, ServerId)>,
-    interconnect: FxHashSet<PlmnId>,
+    /// List 3, by home network; `None` holds the entries for every home.
+    interconnect: FxHashSet<(Option<PlmnId>, PlmnId)>,
 }
 
 impl NativeRule {
     /// The rule over `facts`' lists.
     pub fn new(facts: &FactSet) -> NativeRule {
+        let every_home = facts.interconnect().iter().map(|visited| (None, *visited));
+        let per_home = facts.interconnect_per_home().iter().map(|(home, visited)| (Some(*home), *visited));
         NativeRule {
             path_a: facts.path_a().iter().copied().collect(),
             path_b: facts.path_b().iter().copied().collect(),
-            interconnect: facts.interconnect().iter().copied().collect(),
+            interconnect: every_home.chain(per_home).collect(),
         }
     }
 
     /// `Ok` when the entire path is secure, else the first check that failed.
+    ///
+    /// Read from the method (000): the serving network must be known. A stored registration outcome
+    /// decides in the protocol-based form (FIG. 7 steps 7-8b, FIGS. 8-9 step 1, claim 2): a mismatch
+    /// never trusts the path; an agreement is followed, and a device without access ciphering holds to
+    /// application-layer security unless configured to accept none from this server (FIG. 7 step 7).
+    /// Without one, the configuration-based form: access protection (wireline never; ciphering, then
+    /// integrity), then Lists 1, 2 and 3 (claim 12: per home network).
     pub fn path(&self, request: &Request) -> Result<(), Reason> {
-        let serving = request.attach.serving.ok_or(Reason::ServingNetworkUnknown)?;
-        if request.registration == Registration::Mismatch {
-            return Err(Reason::RegistrationMismatch);
+        let Some(serving) = request.attach.serving else { return Err(Reason::ServingNetworkUnknown) };
+        let home = request.attach.home;
+        let by_agreement = match request.registration {
+            Registration::Mismatch => Some(Err(Reason::RegistrationMismatch)),
+            Registration::Agreed(agreement) => Some(if agreement.application_security {
+                Err(Reason::RegistrationRequiresApplicationSecurity)
+            } else if request.role == Role::Device && !request.link.ciphering && !agreement.accept_plain_unciphered {
+                Err(Reason::AccessCipheringOff)
+            } else {
+                Ok(())
+            }),
+            _ => None,
+        };
+        if let Some(answer) = by_agreement {
+            return answer;
         }
-        if !request.link.ciphering {
-            return Err(Reason::AccessCipheringOff);
-        }
-        if !request.link.integrity {
-            return Err(Reason::AccessIntegrityOff);
-        }
-        if !self.path_a.contains(&serving) {
-            return Err(Reason::PathANotTrusted);
-        }
-        if !self.path_b.contains(&(request.attach.home, request.server)) {
-            return Err(Reason::PathBNotTrusted);
-        }
-        if serving != request.attach.home && !self.interconnect.contains(&serving) {
-            return Err(Reason::InterconnectNotTrusted);
-        }
-        Ok(())
+        let at_home = serving == home;
+        let checks = [
+            (request.attach.access != AccessKind::Wireline, Reason::AccessNotProtected),
+            (request.link.ciphering, Reason::AccessCipheringOff),
+            (request.link.integrity, Reason::AccessIntegrityOff),
+            (self.path_a.contains(&serving), Reason::PathANotTrusted),
+            (self.path_b.contains(&(home, request.server)), Reason::PathBNotTrusted),
+            (
+                at_home
+                    || self.interconnect.contains(&(None, serving))
+                    || self.interconnect.contains(&(Some(home), serving)),
+                Reason::InterconnectNotTrusted,
+            ),
+        ];
+        checks.into_iter().find(|(passed, _)| !passed).map_or(Ok(()), |(_, failed)| Err(failed))
     }
 
     /// The action and reason the method gives.

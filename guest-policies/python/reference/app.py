@@ -4,10 +4,12 @@ The same rule as `guest-policies/reference` (Rust), written against the unchange
 componentize-py by `scripts/build-python-policy.sh`. It proves the contract is language-neutral: the
 host loads it like any other policy, and it passes the same scenario files.
 
-The whole path is secure iff the serving network is known, no registration mismatch stands, access
-ciphering and integrity are on, the serving network is in List 1, the (home network, server) pair is in
-List 2, and the serving network is the home network or is in List 3. The first check that fails is the
-reason. Triggers: a failed access-layer integrity check discards; without access-layer integrity, or on
+The whole path is secure iff the serving network is known and either a registration agreement stands
+that needs no application-layer security (a device with its ciphering off secures anyway unless it
+accepts plain from this server), or, with no registration, the access is not wireline, access ciphering
+and integrity are on, the serving network is in List 1, the (home network, server) pair is in List 2, and
+the serving network is the home network or is in List 3 (for every home, or for this one). A
+registration mismatch is never secure. The first check that fails is the reason. Triggers: a failed access-layer integrity check discards; without access-layer integrity, or on
 a path that is not secure, only valid end-to-end protection is accepted.
 """
 
@@ -24,10 +26,16 @@ from wit_world.imports.types import (
     Event_ReceiveUnprotected,
     Event_SendData,
     Event_SendTrigger,
+    AccessKind,
+    Agreement,
     FactSet,
+    LinkState,
     PlmnId,
     Reason,
-    Registration,
+    Registration_DeviceReport,
+    Registration_Mismatch,
+    Registration_NetworkView,
+    Registration_ServerIndication,
     Request,
     Role,
     TriggerCheck,
@@ -37,6 +45,7 @@ from wit_world.imports.types import (
 _path_a: frozenset = frozenset()
 _path_b: frozenset = frozenset()
 _interconnect: frozenset = frozenset()
+_interconnect_per_home: frozenset = frozenset()
 
 
 def _key(plmn: PlmnId) -> int:
@@ -49,18 +58,29 @@ def _path(request: Request) -> Optional[Reason]:
     attach = request.attach
     if attach.serving is None:
         return Reason.SERVING_NETWORK_UNKNOWN
-    if request.registration == Registration.MISMATCH:
+    registration = request.registration
+    if isinstance(registration, Registration_Mismatch):
         return Reason.REGISTRATION_MISMATCH
-    if not request.link.ciphering:
+    ciphering, integrity = LinkState.CIPHERING in request.link, LinkState.INTEGRITY in request.link
+    if isinstance(registration, (Registration_NetworkView, Registration_DeviceReport, Registration_ServerIndication)):
+        agreement = registration.value
+        if Agreement.APPLICATION_SECURITY in agreement:
+            return Reason.REGISTRATION_REQUIRES_APPLICATION_SECURITY
+        if request.role == Role.DEVICE and not ciphering and Agreement.ACCEPT_PLAIN_UNCIPHERED not in agreement:
+            return Reason.ACCESS_CIPHERING_OFF
+        return None
+    if attach.access == AccessKind.WIRELINE:
+        return Reason.ACCESS_NOT_PROTECTED
+    if not ciphering:
         return Reason.ACCESS_CIPHERING_OFF
-    if not request.link.integrity:
+    if not integrity:
         return Reason.ACCESS_INTEGRITY_OFF
     serving, home = _key(attach.serving), _key(attach.home)
     if serving not in _path_a:
         return Reason.PATH_A_NOT_TRUSTED
     if (home << 32 | request.server) not in _path_b:
         return Reason.PATH_B_NOT_TRUSTED
-    if serving != home and serving not in _interconnect:
+    if serving != home and serving not in _interconnect and (home << 32 | serving) not in _interconnect_per_home:
         return Reason.INTERCONNECT_NOT_TRUSTED
     return None
 
@@ -109,9 +129,10 @@ class Decide(exports.Decide):
     """The `pathsec:policy/decide` export."""
 
     def load(self, facts: FactSet) -> None:
-        global _path_a, _path_b, _interconnect
+        global _path_a, _path_b, _interconnect, _interconnect_per_home
         lists = facts.lists
         _path_a, _path_b, _interconnect = frozenset(lists.path_a), frozenset(lists.path_b), frozenset(lists.interconnect)
+        _interconnect_per_home = frozenset(lists.interconnect_per_home)
 
     def decide(self, request: Request) -> Decision:
         return _decide(request)

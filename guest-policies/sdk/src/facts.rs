@@ -14,6 +14,7 @@ pub struct Facts {
     path_a: KeySet<u32>,
     path_b: KeySet<u64>,
     interconnect: KeySet<u32>,
+    interconnect_per_home: KeySet<u64>,
 }
 
 impl Facts {
@@ -25,6 +26,7 @@ impl Facts {
             path_a: KeySet::new(&lists.path_a),
             path_b: KeySet::new(&lists.path_b),
             interconnect: KeySet::new(&lists.interconnect),
+            interconnect_per_home: KeySet::new(&lists.interconnect_per_home),
         }
     }
 
@@ -38,9 +40,11 @@ impl Facts {
         self.path_b.contains((u64::from(home.key()) << 32) | u64::from(server))
     }
 
-    /// List 3: does the visited `network` have a secure internal path and interconnect to home?
-    pub fn interconnect(&self, network: PlmnId) -> bool {
+    /// List 3: does the visited `network` have a secure internal path and interconnect to `home` — listed
+    /// for every home network, or for this one (000 claim 12)?
+    pub fn interconnect(&self, network: PlmnId, home: PlmnId) -> bool {
         self.interconnect.contains(network.key())
+            || self.interconnect_per_home.contains((u64::from(home.key()) << 32) | u64::from(network.key()))
     }
 
     /// The FQDN of a server handle (lowercase, no trailing dot).
@@ -53,9 +57,9 @@ impl Facts {
         self.generation
     }
 
-    /// How many entries Lists 1, 2 and 3 hold.
-    pub fn list_sizes(&self) -> (usize, usize, usize) {
-        (self.path_a.len(), self.path_b.len(), self.interconnect.len())
+    /// How many entries Lists 1, 2 and 3 hold (List 3: for every home, then per home).
+    pub fn list_sizes(&self) -> (usize, usize, usize, usize) {
+        (self.path_a.len(), self.path_b.len(), self.interconnect.len(), self.interconnect_per_home.len())
     }
 }
 

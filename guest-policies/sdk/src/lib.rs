@@ -57,7 +57,7 @@ pub mod triggers {
         pub_export_macro: true,
         export_macro_name: "export_trigger_guard_bindings",
         default_bindings_module: "pathsec_policy::triggers",
-        with: { "pathsec:policy/types@0.1.0": crate::bindings::pathsec::policy::types },
+        with: { "pathsec:policy/types@0.2.0": crate::bindings::pathsec::policy::types },
     });
 }
 
@@ -70,7 +70,7 @@ pub mod access_bindings {
         pub_export_macro: true,
         export_macro_name: "export_access_trust_bindings",
         default_bindings_module: "pathsec_policy::access_bindings",
-        with: { "pathsec:policy/types@0.1.0": crate::bindings::pathsec::policy::types },
+        with: { "pathsec:policy/types@0.2.0": crate::bindings::pathsec::policy::types },
     });
 }
 
@@ -107,7 +107,7 @@ pub mod admission_bindings {
         pub_export_macro: true,
         export_macro_name: "export_attach_admission_bindings",
         default_bindings_module: "pathsec_policy::admission_bindings",
-        with: { "pathsec:policy/types@0.1.0": crate::bindings::pathsec::policy::types },
+        with: { "pathsec:policy/types@0.2.0": crate::bindings::pathsec::policy::types },
     });
 }
 
@@ -124,8 +124,8 @@ pub use binding_bindings::exports::pathsec::policy::binding_update::{
     LocationOutcome, LocationReason, LocationUpdate, LocationVerdict, NameOutcome, NameRefusal, NameRequest,
 };
 pub use bindings::pathsec::policy::types::{
-    AccessIntegrity, AccessKind, Action, Attach, Decision, EndToEnd, Event, LinkState, PlmnId, Reason, Registration,
-    Request, Role, ServerId, TriggerCheck,
+    AccessIntegrity, AccessKind, Action, Agreement, Attach, Decision, EndToEnd, Event, LinkState, PlmnId, Reason,
+    Registration, Request, Role, ServerId, TriggerCheck,
 };
 pub use facts::Facts;
 pub use media::MediaSecurity;
@@ -133,6 +133,36 @@ pub use media_bindings::exports::pathsec::policy::media_security::{
     CallParties, MediaProtection, MediaReason, MediaRequest, MediaVerdict,
 };
 pub use rule::Policy;
+
+impl LinkState {
+    /// Access-layer ciphering is on.
+    pub fn ciphering(self) -> bool {
+        self.bits() & LinkState::CIPHERING.bits() != 0
+    }
+
+    /// Access-layer integrity protection is on.
+    pub fn integrity(self) -> bool {
+        self.bits() & LinkState::INTEGRITY.bits() != 0
+    }
+
+    /// The link state with these flags.
+    pub fn new(ciphering: bool, integrity: bool) -> LinkState {
+        LinkState::from_bits_retain(u8::from(ciphering) | u8::from(integrity) << 1)
+    }
+}
+
+impl Agreement {
+    /// The server decided that application-layer security is needed from now on.
+    pub fn application_security(self) -> bool {
+        self.bits() & Agreement::APPLICATION_SECURITY.bits() != 0
+    }
+
+    /// Device role only: the device accepts "no application-layer security" from this server even
+    /// while its access-layer ciphering is off.
+    pub fn accept_plain_unciphered(self) -> bool {
+        self.bits() & Agreement::ACCEPT_PLAIN_UNCIPHERED.bits() != 0
+    }
+}
 pub use trigger::TriggerGuard;
 pub use triggers::exports::pathsec::policy::trigger_guard::{
     PushProtection, Trigger, TriggerOutcome, TriggerReason, TriggerVerdict, Window,

@@ -3,7 +3,7 @@
 //! (the host then fails the batch closed).
 
 use crate::{AccessIntegrity, AccessKind, Attach, Decision, EndToEnd, Event, LinkState, PlmnId};
-use crate::{Registration, Request, Role, TriggerCheck};
+use crate::{Agreement, Registration, Request, Role, TriggerCheck};
 
 /// The request in words `first` and `second`.
 pub(crate) fn request(first: u64, second: u64) -> Request {
@@ -46,12 +46,18 @@ pub(crate) fn request(first: u64, second: u64) -> Request {
                 _ => AccessKind::Wireline,
             },
         },
-        link: LinkState { ciphering: field(42, 1) == 1, integrity: field(43, 1) == 1 },
-        registration: match field(44, 2) {
-            0 => Registration::None,
-            1 => Registration::Agreed,
-            2 => Registration::Mismatch,
-            other => panic!("packed request: registration {other}"),
+        // Flags take their bits in declaration order, as the words have them.
+        link: LinkState::from_bits_retain(field(42, 2)),
+        registration: {
+            let agreement = Agreement::from_bits_retain(field(47, 2));
+            match field(44, 3) {
+                0 => Registration::None,
+                1 => Registration::Mismatch,
+                2 => Registration::NetworkView(agreement),
+                3 => Registration::DeviceReport(agreement),
+                4 => Registration::ServerIndication(agreement),
+                other => panic!("packed request: registration {other}"),
+            }
         },
     }
 }
@@ -61,7 +67,7 @@ fn plmn(key: u32) -> PlmnId {
     PlmnId { mcc: (key >> 16) as u16, mnc: ((key >> 4) & 0xfff) as u16, mnc_digits: (key & 0xf) as u8 }
 }
 
-/// The decision as one byte: the action in bits 0-2, the reason in bits 3-6.
+/// The decision as one byte: the action in bits 0-2, the reason in bits 3-7.
 pub(crate) fn byte(decision: Decision) -> u8 {
     decision.action as u8 | (decision.reason as u8) << 3
 }

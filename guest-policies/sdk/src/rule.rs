@@ -1,17 +1,20 @@
 //! [`Policy`]: the method as overridable steps.
 
 use crate::{
-    AccessIntegrity, Action, Decision, EndToEnd, Event, Facts, PlmnId, Reason, Registration, Request, Role, ServerId,
-    TriggerCheck,
+    AccessIntegrity, AccessKind, Action, Agreement, Decision, EndToEnd, Event, Facts, PlmnId, Reason, Registration,
+    Request, Role, ServerId, TriggerCheck,
 };
 
 /// A pathsec policy. Every method defaults to the reference rule; override the ones your operator
 /// needs and leave the rest.
 ///
-/// The whole path is secure iff the serving network is known, no registration mismatch stands, access
-/// ciphering and integrity are on, path A is trusted ([`Policy::path_a_trusted`]: List 1), path B is
-/// trusted ([`Policy::path_b_trusted`]: List 2), and the intermediate path is trusted
-/// ([`Policy::interconnect_trusted`]: at home, or List 3). The first check that fails is the reason.
+/// The whole path is secure iff the serving network is known and either a registration agreement
+/// stands that needs no application-layer security ([`Policy::follow_agreement`]: the protocol-based
+/// form), or — with no registration — the access protects path A ([`Policy::access_protected`]),
+/// path A is trusted ([`Policy::path_a_trusted`]: List 1), path B is trusted ([`Policy::path_b_trusted`]:
+/// List 2), and the intermediate path is trusted ([`Policy::interconnect_trusted`]: at home, or List 3
+/// for every home or for this one). A registration mismatch is never secure. The first check that fails
+/// is the reason.
 pub trait Policy {
     /// Is path A — between the device and its serving network — protected? Default: `serving` is in
     /// List 1.
@@ -25,24 +28,55 @@ pub trait Policy {
     }
 
     /// Is the intermediate path — inside the serving network and its interconnect to home — secure?
-    /// Default: the device is at home, or the visited network is in List 3.
+    /// Default: the device is at home, or the visited network is in List 3 for every home or for this
+    /// one (000 claim 12).
     fn interconnect_trusted(facts: &Facts, serving: PlmnId, home: PlmnId) -> bool {
-        serving == home || facts.interconnect(serving)
+        serving == home || facts.interconnect(serving, home)
+    }
+
+    /// Does the access protect path A by itself, whatever List 1 says? Default: wireline access never
+    /// does; otherwise access-layer ciphering and integrity must both be on (for untrusted non-3GPP
+    /// access the link state is its IPsec tunnel's). An operator that accepts ciphering alone where
+    /// user-plane integrity does not exist (4G) overrides this step.
+    fn access_protected(request: &Request) -> Result<(), Reason> {
+        if request.attach.access == AccessKind::Wireline {
+            return Err(Reason::AccessNotProtected);
+        }
+        if !request.link.ciphering() {
+            return Err(Reason::AccessCipheringOff);
+        }
+        if !request.link.integrity() {
+            return Err(Reason::AccessIntegrityOff);
+        }
+        Ok(())
+    }
+
+    /// A standing registration agreement (000, FIG. 7 steps 7-8b; FIGS. 8-9 step 1): follow it.
+    /// Default: secure when it says application-layer security is needed; a device whose access-layer
+    /// ciphering is off secures anyway unless it is configured to accept "no application-layer
+    /// security" from this server.
+    fn follow_agreement(request: &Request, agreement: Agreement) -> Result<(), Reason> {
+        if agreement.application_security() {
+            return Err(Reason::RegistrationRequiresApplicationSecurity);
+        }
+        if request.role == Role::Device && !request.link.ciphering() && !agreement.accept_plain_unciphered() {
+            return Err(Reason::AccessCipheringOff);
+        }
+        Ok(())
     }
 
     /// Whether the entire path is secure: `Ok`, or the first check that failed.
     fn path(facts: &Facts, request: &Request) -> Result<(), Reason> {
         let attach = &request.attach;
         let serving = attach.serving.ok_or(Reason::ServingNetworkUnknown)?;
-        if request.registration == Registration::Mismatch {
-            return Err(Reason::RegistrationMismatch);
+        match request.registration {
+            Registration::Mismatch => return Err(Reason::RegistrationMismatch),
+            Registration::NetworkView(agreement)
+            | Registration::DeviceReport(agreement)
+            | Registration::ServerIndication(agreement) => return Self::follow_agreement(request, agreement),
+            Registration::None => {}
         }
-        if !request.link.ciphering {
-            return Err(Reason::AccessCipheringOff);
-        }
-        if !request.link.integrity {
-            return Err(Reason::AccessIntegrityOff);
-        }
+        Self::access_protected(request)?;
         if !Self::path_a_trusted(facts, serving) {
             return Err(Reason::PathANotTrusted);
         }

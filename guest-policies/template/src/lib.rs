@@ -1,7 +1,7 @@
 //! A pathsec policy. It starts as the reference rule: every method of `Policy` has the method's rule as
 //! its default. Change the one your operator needs — the other overridable steps are
 //! `path_b_trusted(facts, home, server)`, `interconnect_trusted(facts, serving, home)`,
-//! `path(facts, request)`, `decide(facts, request)` and `accept_facts(facts)` — then build and test:
+//! `access_protected(request)`, `follow_agreement(request, agreement)`, `path(facts, request)`, `decide(facts, request)` and `accept_facts(facts)` — then build and test:
 //!
 //! ```sh
 //! cargo build --release --target wasm32-wasip2 --manifest-path guest-policies/Cargo.toml -p template

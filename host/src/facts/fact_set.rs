@@ -2,8 +2,10 @@
 //! networks and the server names, loaded into a policy once per generation.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::facts::ListsDigest;
 use crate::vocab::{Fqdn, PlmnId, ServerId};
 
 /// Source of fact generations: every [`FactSet`] built in this process gets a different one.
@@ -32,7 +34,10 @@ pub struct FactSet {
     path_a: Vec<PlmnId>,
     path_b: Vec<(PlmnId, ServerId)>,
     interconnect: Vec<PlmnId>,
+    interconnect_per_home: Vec<(PlmnId, PlmnId)>,
     trusted_access_networks: Vec<Box<str>>,
+    /// The lists' content digest, computed when first asked for.
+    digest: OnceLock<ListsDigest>,
 }
 
 impl FactSet {
@@ -49,8 +54,14 @@ impl FactSet {
             path_a: self.path_a.iter().copied().collect(),
             path_b: self.path_b.iter().copied().collect(),
             interconnect: self.interconnect.iter().copied().collect(),
+            interconnect_per_home: self.interconnect_per_home.iter().copied().collect(),
             trusted_access_networks: self.trusted_access_networks.iter().cloned().collect(),
         }
+    }
+
+    /// The lists' content digest ([`ListsDigest`]): the same on every node that holds the same lists.
+    pub fn lists_digest(&self) -> ListsDigest {
+        *self.digest.get_or_init(|| ListsDigest::of(self))
     }
 
     /// This generation's number: unique in the process, and larger for later builds.
@@ -83,10 +94,34 @@ impl FactSet {
         &self.path_b
     }
 
-    /// List 3: visited networks with a secure internal path and interconnect to home. Sorted, without
-    /// duplicates.
+    /// List 3 for every home network: visited networks with a secure internal path and interconnect to
+    /// any home. Sorted, without duplicates.
     pub fn interconnect(&self) -> &[PlmnId] {
         &self.interconnect
+    }
+
+    /// List 3 per home network (000 claim 12): (home, visited) pairs whose interconnect is secure.
+    /// Sorted, without duplicates.
+    pub fn interconnect_per_home(&self) -> &[(PlmnId, PlmnId)] {
+        &self.interconnect_per_home
+    }
+
+    /// Whether List 3 trusts `visited`'s internal path and its interconnect to `home`: it is listed for
+    /// every home, or for this one. (The home network itself needs no entry; this answers for lists
+    /// only.)
+    pub fn trusts_interconnect(&self, visited: PlmnId, home: PlmnId) -> bool {
+        self.interconnect.binary_search(&visited).is_ok()
+            || self.interconnect_per_home.binary_search(&(home, visited)).is_ok()
+    }
+
+    /// Whether List 1 has `network`.
+    pub fn trusts_path_a(&self, network: PlmnId) -> bool {
+        self.path_a.binary_search(&network).is_ok()
+    }
+
+    /// Whether List 2 has the pair.
+    pub fn trusts_path_b(&self, home: PlmnId, server: ServerId) -> bool {
+        self.path_b.binary_search(&(home, server)).is_ok()
     }
 
     /// The trusted non-3GPP access networks, by identifier (compared exactly). Sorted, without
@@ -109,6 +144,7 @@ pub struct FactSetBuilder {
     path_a: BTreeSet<PlmnId>,
     path_b: BTreeSet<(PlmnId, ServerId)>,
     interconnect: BTreeSet<PlmnId>,
+    interconnect_per_home: BTreeSet<(PlmnId, PlmnId)>,
     trusted_access_networks: BTreeSet<Box<str>>,
 }
 
@@ -137,9 +173,23 @@ impl FactSetBuilder {
         self
     }
 
-    /// Adds a visited network to List 3 (its internal path and interconnect to home are secure).
+    /// Adds a visited network to List 3 for every home (its internal path and interconnect to any home
+    /// are secure).
     pub fn trust_interconnect(&mut self, network: PlmnId) -> &mut Self {
         self.interconnect.insert(network);
+        self
+    }
+
+    /// Adds a visited network to List 3 for one home network (its internal path and its interconnect to
+    /// `home` are secure; 000 claim 12).
+    pub fn trust_interconnect_for(&mut self, home: PlmnId, visited: PlmnId) -> &mut Self {
+        self.interconnect_per_home.insert((home, visited));
+        self
+    }
+
+    /// Removes a (home, visited) pair from List 3.
+    pub fn distrust_interconnect_for(&mut self, home: PlmnId, visited: PlmnId) -> &mut Self {
+        self.interconnect_per_home.remove(&(home, visited));
         self
     }
 
@@ -178,6 +228,7 @@ impl FactSetBuilder {
         self.path_a.clear();
         self.path_b.clear();
         self.interconnect.clear();
+        self.interconnect_per_home.clear();
         self.trusted_access_networks.clear();
         self
     }
@@ -191,7 +242,9 @@ impl FactSetBuilder {
             path_a: self.path_a.iter().copied().collect(),
             path_b: self.path_b.iter().copied().collect(),
             interconnect: self.interconnect.iter().copied().collect(),
+            interconnect_per_home: self.interconnect_per_home.iter().copied().collect(),
             trusted_access_networks: self.trusted_access_networks.iter().cloned().collect(),
+            digest: OnceLock::new(),
         }
     }
 }

@@ -8,7 +8,8 @@
 //! [lists]
 //! path-a = ["310410", { mcc = "208", mnc = "01" }]              # List 1
 //! path-b = [{ home = "310410", server = "mtc.example.com" }]    # List 2
-//! interconnect = ["20801"]                                      # List 3
+//! interconnect = ["20801"]                                      # List 3, for every home network
+//! interconnect-per-home = [{ home = "310410", visited = ["26201"] }]   # List 3 for one home network
 //!
 //! [[devices]]
 //! name = "meter-17"
@@ -56,9 +57,14 @@ pub struct ListsFile {
     /// List 2: (home network, server) pairs with a secure path B.
     #[serde(default)]
     pub path_b: Vec<PathBFile>,
-    /// List 3: visited networks with a secure internal path and interconnect to home.
+    /// List 3 for every home network: visited networks with a secure internal path and interconnect to
+    /// any home.
     #[serde(default)]
     pub interconnect: Vec<PlmnId>,
+    /// List 3 per home network (000 claim 12): visited networks whose interconnect to that home is
+    /// secure.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interconnect_per_home: Vec<InterconnectFile>,
     /// Trusted non-3GPP access networks, by identifier (for access trust).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trusted_access_networks: Vec<String>,
@@ -72,6 +78,16 @@ pub struct PathBFile {
     pub home: PlmnId,
     /// The server.
     pub server: Fqdn,
+}
+
+/// List 3 entries for one home network.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InterconnectFile {
+    /// The home network.
+    pub home: PlmnId,
+    /// Visited networks whose internal path and interconnect to `home` are secure.
+    pub visited: Vec<PlmnId>,
 }
 
 /// A device and its facts, as written.
@@ -143,6 +159,11 @@ impl FactsFile {
         }
         for network in &self.lists.interconnect {
             builder.trust_interconnect(*network);
+        }
+        for entry in &self.lists.interconnect_per_home {
+            for visited in &entry.visited {
+                builder.trust_interconnect_for(entry.home, *visited);
+            }
         }
         for network in &self.lists.trusted_access_networks {
             builder.trust_access_network(network);

@@ -2,7 +2,9 @@
 //! server names ([`FactSet`]), and the files that carry facts and requests ([`files`]). Uses only the
 //! vocabulary: no WebAssembly, no runtime.
 
+pub mod digest;
 pub(crate) mod fact_set;
 pub mod files;
 
+pub use digest::{ListsDigest, ListsDigestError};
 pub use fact_set::{FactSet, FactSetBuilder};

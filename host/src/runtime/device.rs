@@ -7,7 +7,8 @@ use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwapOption;
 
-use crate::vocab::{AccessKind, Attach, LinkState, PlmnId, Registration, ServerId};
+use crate::runtime::registration::{Held, Lookup};
+use crate::vocab::{AccessKind, Attach, LinkState, PlmnId, ServerId};
 
 /// A handle for a device, interned by a [`Runtime`](crate::Runtime) from the embedder's name for it
 /// (a SUPI, an IMSI, an external identifier…).
@@ -21,24 +22,6 @@ impl DeviceId {
     }
 }
 
-/// What a device reported at (re-)registration: its serving network and its access security.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct RegistrationReport {
-    /// The serving network the device says it is attached to.
-    pub serving: Option<PlmnId>,
-    /// The access security the device says is on.
-    pub link: LinkState,
-}
-
-/// A recorded agreement, with the list and policy generations it rests on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Agreement {
-    pub(crate) server: ServerId,
-    pub(crate) registration: Registration,
-    pub(crate) lists_generation: u64,
-    pub(crate) policy_generation: u64,
-}
-
 /// A device's facts, as writers edit them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct DeviceFacts {
@@ -46,8 +29,8 @@ pub(crate) struct DeviceFacts {
     pub(crate) attach: Option<Attach>,
     /// `None` until known; unknown access security counts as off.
     pub(crate) link: Option<LinkState>,
-    /// Agreements per server; voided whenever attach or link change.
-    pub(crate) agreements: Vec<Agreement>,
+    /// Stored registration outcomes, one per server at most (`runtime::registration`).
+    pub(crate) agreements: Vec<Held>,
 }
 
 /// What a reader sees of a device: one consistent reading of its packed facts, and the generation it
@@ -75,12 +58,17 @@ impl DeviceView {
         Some((serving, home, *AccessKind::ALL.get((self.packed >> 56 & 0b11) as usize)?))
     }
 
+    /// The link state, when known.
+    pub(crate) fn link(self) -> Option<LinkState> {
+        unpack_link(self.packed)
+    }
+
     /// The link state a decision uses: unknown is off.
     pub(crate) fn link_or_off(self) -> LinkState {
         unpack_link(self.packed).unwrap_or(LinkState { ciphering: false, integrity: false })
     }
 
-    fn has_agreements(self) -> bool {
+    pub(crate) fn has_agreements(self) -> bool {
         self.packed & AGREEMENTS != 0
     }
 }
@@ -90,7 +78,7 @@ impl DeviceView {
 pub(crate) struct DeviceSlot {
     packed: AtomicU64,
     generation: AtomicU64,
-    agreements: ArcSwapOption<Vec<Agreement>>,
+    agreements: ArcSwapOption<Vec<Held>>,
 }
 
 impl DeviceSlot {
@@ -107,33 +95,22 @@ impl DeviceSlot {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// The agreement with `server`, if one stands on these list and policy generations.
-    #[inline]
-    pub(crate) fn registration(
-        &self,
-        view: DeviceView,
-        server: ServerId,
-        lists_generation: u64,
-        policy_generation: u64,
-    ) -> Registration {
-        if view.has_agreements() {
-            self.agreement(server, lists_generation, policy_generation)
-        } else {
-            Registration::None
-        }
-    }
-
-    /// The agreement with `server` on these generations, looked up in the device's list.
+    /// What a decision on the device and `server` rests on at `now` (seconds since the Unix epoch):
+    /// the stored registration outcome, if there is one. Out of line: most devices hold none, and
+    /// callers ask [`DeviceView::has_agreements`] first.
     #[inline(never)]
-    fn agreement(&self, server: ServerId, lists_generation: u64, policy_generation: u64) -> Registration {
+    pub(crate) fn lookup(&self, server: ServerId, now: u64) -> Lookup {
         let agreements = self.agreements.load();
         agreements
             .iter()
             .flat_map(|list| list.iter())
-            .find(|a| {
-                a.server == server && a.lists_generation == lists_generation && a.policy_generation == policy_generation
-            })
-            .map_or(Registration::None, |a| a.registration)
+            .find(|held| held.server == server)
+            .map_or(Lookup::None, |held| held.lookup(now))
+    }
+
+    /// The stored outcome for `server`.
+    pub(crate) fn held(&self, server: ServerId) -> Option<Held> {
+        self.agreements.load().iter().flat_map(|list| list.iter()).find(|held| held.server == server).copied()
     }
 
     /// Everything, for a writer to edit.

@@ -9,13 +9,16 @@ use arc_swap::ArcSwap;
 
 use crate::facts::{FactSet, FactSetBuilder};
 use crate::runtime::clock::{Clock, SystemClock};
-use crate::runtime::device::{Agreement, DeviceFacts, DeviceId, DeviceSlot, RegistrationReport};
+use crate::runtime::device::{DeviceFacts, DeviceId, DeviceSlot};
 use crate::runtime::fact_store::{FactStore, TooManyDevicesError, UnknownDeviceError};
 use crate::runtime::flow::Stamp;
 use crate::runtime::log::{DecisionLog, LogSender, LogStats, Names};
 use crate::runtime::metrics::{Counters, Metrics, Registry};
+use crate::runtime::registration::{
+    self, DeviceConfig, ReRegistration, ReRegistrationCause, RegistrationConfig, RegistrationState, Registrations,
+};
 use crate::runtime::worker::Worker;
-use crate::vocab::{Attach, Fqdn, LinkState, PolicyFault, Registration, ServerId};
+use crate::vocab::{Attach, Fqdn, LinkState, PolicyFault, ServerId};
 use crate::wasm::plug::{RelatedDecision, States};
 use crate::wasm::policy::Policy;
 use crate::wasm::selfcheck;
@@ -68,6 +71,10 @@ struct RuntimeInner {
     clock: Arc<dyn Clock>,
     /// The host-held state of the related decisions, shared by every worker.
     related: States,
+    /// The registration exchange's bookkeeping and settings.
+    registrations: Registrations,
+    registration_config: RegistrationConfig,
+    device_config: DeviceConfig,
 }
 
 /// The log names devices and servers from the runtime's live facts.
@@ -88,9 +95,25 @@ pub struct RuntimeBuilder {
     flow_cache_capacity: usize,
     log: Option<DecisionLog>,
     clock: Arc<dyn Clock>,
+    registration: RegistrationConfig,
+    device: DeviceConfig,
 }
 
 impl RuntimeBuilder {
+    /// The server side's registration settings: the registration timer, the application-layer security
+    /// it supports, the allowed roaming (default: 24 hours, none, unrestricted).
+    pub fn registration(mut self, config: RegistrationConfig) -> RuntimeBuilder {
+        self.registration = config;
+        self
+    }
+
+    /// The device side's settings: which servers' "no application-layer security" it accepts while its
+    /// access-layer ciphering is off (default: none).
+    pub fn device_config(mut self, config: DeviceConfig) -> RuntimeBuilder {
+        self.device = config;
+        self
+    }
+
     /// The lists to start with (default: empty, so nothing is trusted).
     pub fn lists(mut self, lists: FactSet) -> RuntimeBuilder {
         self.lists = Some(lists);
@@ -139,6 +162,9 @@ impl RuntimeBuilder {
                 log,
                 clock: self.clock,
                 related: States::default(),
+                registrations: Registrations::default(),
+                registration_config: self.registration,
+                device_config: self.device,
             }
         });
         Ok(Runtime { inner })
@@ -153,7 +179,15 @@ impl Runtime {
 
     /// Settings for a runtime that starts with `policy`.
     pub fn builder(policy: Policy) -> RuntimeBuilder {
-        RuntimeBuilder { policy, lists: None, flow_cache_capacity: 1 << 16, log: None, clock: Arc::new(SystemClock) }
+        RuntimeBuilder {
+            policy,
+            lists: None,
+            flow_cache_capacity: 1 << 16,
+            log: None,
+            clock: Arc::new(SystemClock),
+            registration: RegistrationConfig::default(),
+            device: DeviceConfig::default(),
+        }
     }
 
     /// A worker: one per thread that decides.
@@ -221,20 +255,21 @@ impl Runtime {
     }
 
     /// Edits the lists: `edit` gets a builder holding the current lists and server handles; the result is
-    /// published atomically as the next generation. Concurrent edits apply one after the other.
+    /// published atomically as the next generation. Concurrent edits apply one after the other. An
+    /// agreement is voided only when a List entry its decision used changed (a re-registration event,
+    /// cause `lists-changed`); others stand.
     pub fn update_lists(&self, edit: impl FnOnce(&mut FactSetBuilder)) -> Arc<FactSet> {
-        self.inner.store.update_lists(edit).0
+        let lists = self.inner.store.update_lists(edit).0;
+        self.lists_changed(&lists);
+        lists
     }
 
     /// Replaces Lists 1-3 whole: `fill` gets a builder with empty lists (server handles kept).
     pub fn replace_lists(&self, fill: impl FnOnce(&mut FactSetBuilder)) -> Arc<FactSet> {
-        self.inner
-            .store
-            .update_lists(|builder| {
-                builder.clear_lists();
-                fill(builder)
-            })
-            .0
+        self.update_lists(|builder| {
+            builder.clear_lists();
+            fill(builder)
+        })
     }
 
     /// The handle of a server; a new server is added to the server names (a new list generation).
@@ -248,63 +283,148 @@ impl Runtime {
         self.inner.store.device_id(name)
     }
 
-    /// The device attached (or re-attached, or moved network). Voids its registration agreements.
+    /// The device attached (or re-attached, or moved network). An agreement made on other attach facts
+    /// is voided: a re-registration is due (a [`ReRegistration`] event), and decisions that rested on it
+    /// fail closed until it is made.
     pub fn set_attach(&self, device: DeviceId, attach: Attach) -> Result<(), UnknownDeviceError> {
-        self.update_device(device, |facts| {
-            if facts.attach != Some(attach) {
-                facts.attach = Some(attach);
-                facts.agreements.clear();
-            }
-        })
+        self.update_facts(device, |facts| facts.attach = Some(attach))
     }
 
-    /// The device's attach facts are no longer known (it detached). Decisions fail closed.
+    /// The device's attach facts are no longer known (it detached). Decisions fail closed; its
+    /// agreements are voided (cause `detached`).
     pub fn clear_attach(&self, device: DeviceId) -> Result<(), UnknownDeviceError> {
-        self.update_device(device, |facts| {
-            if facts.attach.is_some() {
-                facts.attach = None;
-                facts.agreements.clear();
-            }
-        })
+        self.update_facts(device, |facts| facts.attach = None)
     }
 
-    /// The device's access security changed. Voids its registration agreements.
+    /// The device's access security changed. An agreement made on other access security is voided.
     pub fn set_link(&self, device: DeviceId, link: LinkState) -> Result<(), UnknownDeviceError> {
-        self.update_device(device, |facts| {
-            if facts.link != Some(link) {
-                facts.link = Some(link);
-                facts.agreements.clear();
-            }
-        })
+        self.update_facts(device, |facts| facts.link = Some(link))
     }
 
-    /// Records the outcome of the device's (re-)registration with `server`: the device's `report` is
-    /// checked against the network's view (its current attach and link facts). A mismatch means
-    /// application-layer security for this device and server. Later decisions use the agreement until
-    /// the device's attach or link facts, the lists or the policy change.
-    pub fn record_registration(
+    /// Applies `edit` to a device's facts, voids the agreements resting on what changed, and tells the
+    /// subscribers.
+    fn update_facts(&self, device: DeviceId, edit: impl FnOnce(&mut DeviceFacts)) -> Result<(), UnknownDeviceError> {
+        let mut voided = Vec::new();
+        self.update_device(device, |facts| {
+            edit(facts);
+            voided = registration::void_on_change(facts);
+        })?;
+        self.announce(device, voided);
+        Ok(())
+    }
+
+    /// The server asks `device` to re-register with `server` (000, FIG. 10: for example, its
+    /// agreements changed): the agreement is voided now and a [`ReRegistration`] event says so. `false`
+    /// when no agreement stood.
+    pub fn request_reregistration(&self, device: DeviceId, server: ServerId) -> Result<bool, UnknownDeviceError> {
+        let mut voided = false;
+        self.update_device(device, |facts| {
+            voided = registration::void_one(facts, server, ReRegistrationCause::ServerRequest);
+        })?;
+        if voided {
+            self.announce(device, vec![(server, ReRegistrationCause::ServerRequest)]);
+        }
+        Ok(voided)
+    }
+
+    /// Re-registration events, from now on: one per agreement voided (the embedder re-registers the
+    /// device, or asks it to). Every receiver gets every event; a dropped one is forgotten. Timer
+    /// expiries are found by [`Runtime::poll_registrations`].
+    pub fn reregistrations(&self) -> std::sync::mpsc::Receiver<ReRegistration> {
+        self.inner.registrations.subscribe()
+    }
+
+    /// Voids every agreement whose registration timer has ended by the runtime's clock, announcing
+    /// each; returns how many. Call it as often as the timer's precision needs (a decision on an
+    /// expired agreement fails closed even before it is called).
+    pub fn poll_registrations(&self) -> usize {
+        let now = self.unix_now();
+        let mut count = 0;
+        for (device, server, expires) in self.inner.registrations.expired(now) {
+            let mut voided = false;
+            // The handle came from a stored outcome, so the device exists.
+            let _ = self.update_device(device, |facts| {
+                let current = facts.agreements.iter().any(|held| held.server == server && held.expires == expires);
+                voided = current && registration::void_one(facts, server, ReRegistrationCause::TimerExpired);
+            });
+            if voided {
+                count += 1;
+                self.announce(device, vec![(server, ReRegistrationCause::TimerExpired)]);
+            }
+        }
+        count
+    }
+
+    /// The registration state between `device` and `server` now.
+    pub fn registration_state(
         &self,
         device: DeviceId,
         server: ServerId,
-        report: RegistrationReport,
-    ) -> Result<Registration, UnknownDeviceError> {
-        let store = &self.inner.store;
-        let mut outcome = Registration::Mismatch;
-        let lists_generation = store.lists_generation();
-        let policy_generation = self.inner.policy_generation.load(Ordering::Acquire);
-        self.update_device(device, |facts| {
-            let matches = facts.attach.is_some_and(|attach| attach.serving == report.serving)
-                && report.serving.is_some()
-                && facts.link == Some(report.link);
-            outcome = if matches { Registration::Agreed } else { Registration::Mismatch };
-            facts.agreements.retain(|a| a.server != server);
-            facts.agreements.push(Agreement { server, registration: outcome, lists_generation, policy_generation });
-        })?;
-        Ok(outcome)
+    ) -> Result<RegistrationState, UnknownDeviceError> {
+        let slot = self.inner.store.slot(device).ok_or(UnknownDeviceError { device: device.get() })?;
+        Ok(slot.held(server).map_or(RegistrationState::None, |held| held.state(self.unix_now())))
     }
 
-    fn update_device(&self, device: DeviceId, edit: impl FnOnce(&mut DeviceFacts)) -> Result<(), UnknownDeviceError> {
+    pub(crate) fn update_device(
+        &self,
+        device: DeviceId,
+        edit: impl FnOnce(&mut DeviceFacts),
+    ) -> Result<(), UnknownDeviceError> {
         self.inner.store.update_device(device, edit)
+    }
+
+    /// Tells the subscribers of each agreement voided.
+    pub(crate) fn announce(&self, device: DeviceId, voided: Vec<(ServerId, ReRegistrationCause)>) {
+        if voided.is_empty() {
+            return;
+        }
+        let Some(device_name) = self.inner.store.device_name(device.get()) else { return };
+        let lists = self.inner.store.lists();
+        let events: Vec<_> = voided
+            .into_iter()
+            .map(|(server, cause)| ReRegistration {
+                device,
+                device_name: Arc::clone(&device_name),
+                server,
+                server_name: lists.server(server).cloned(),
+                cause,
+            })
+            .collect();
+        self.inner.registrations.publish(&events);
+    }
+
+    /// After a list change: voids the agreements whose List entries changed.
+    fn lists_changed(&self, lists: &FactSet) {
+        for device in self.inner.registrations.devices() {
+            let mut voided = Vec::new();
+            let _ = self.update_device(device, |facts| voided = registration::void_on_lists(facts, lists));
+            self.announce(device, voided);
+        }
+    }
+
+    /// The runtime's clock, in whole seconds since the Unix epoch.
+    pub(crate) fn unix_now(&self) -> u64 {
+        self.now().duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.as_secs())
+    }
+
+    /// The registration bookkeeping.
+    pub(crate) fn registrations(&self) -> &Registrations {
+        &self.inner.registrations
+    }
+
+    /// The server side's registration settings.
+    pub(crate) fn registration_config(&self) -> &RegistrationConfig {
+        &self.inner.registration_config
+    }
+
+    /// The device side's settings.
+    pub(crate) fn device_config(&self) -> &DeviceConfig {
+        &self.inner.device_config
+    }
+
+    /// The device's name.
+    pub(crate) fn device_name(&self, device: DeviceId) -> Option<Arc<str>> {
+        self.inner.store.device_name(device.get())
     }
 }
 

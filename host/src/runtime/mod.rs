@@ -6,21 +6,27 @@
 pub(crate) mod cache;
 pub(crate) mod clock;
 pub(crate) mod device;
+pub(crate) mod exchange;
 pub(crate) mod fact_store;
 pub(crate) mod flow;
 pub(crate) mod live;
 pub(crate) mod log;
 pub(crate) mod metrics;
+pub(crate) mod registration;
 pub(crate) mod watch;
 pub(crate) mod worker;
 
 pub use cache::CacheStats;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use device::{DeviceId, RegistrationReport};
+pub use device::DeviceId;
+pub use exchange::{IndicationError, RegistrationError, ReportError};
 pub use fact_store::{TooManyDevicesError, UnknownDeviceError};
 pub use flow::Flow;
 pub use live::{Runtime, RuntimeBuilder, SwapError};
 pub use log::{DecisionLog, LogError, LogStats};
 pub use metrics::{FaultCounts, Metrics};
+pub use registration::{
+    Carried, DeviceConfig, ReRegistration, ReRegistrationCause, RegistrationConfig, RegistrationState,
+};
 pub use watch::{DirectoryEvent, PolicyDirectory, WatchError, Watcher};
 pub use worker::Worker;

@@ -9,7 +9,8 @@ use crate::runtime::device::DeviceView;
 use crate::runtime::flow::{Flow, Stamp};
 use crate::runtime::live::{Active, Runtime};
 use crate::runtime::log::{LogSender, Record};
-use crate::vocab::{Decision, Reason, Registration, Request};
+use crate::runtime::registration::Lookup;
+use crate::vocab::{Attach, Decision, LinkState, Reason, Registration, Request};
 use crate::wasm::decider::Decider;
 use crate::wasm::packed::PackedRequest;
 use crate::wasm::plug::{RelatedDecision, Verdict};
@@ -52,9 +53,32 @@ struct Current {
 struct Snapshot {
     epoch: u64,
     device: DeviceView,
-    registration: Registration,
+    /// The stored registration outcome with the device and the flow's server, if any.
+    registration: Lookup,
     /// What it is decided on (`stamp.device` is `device`'s generation).
     stamp: Stamp,
+}
+
+impl Snapshot {
+    /// The facts a request carries: a standing registration's (equal to the live facts where those are
+    /// known), else the device's live facts; `None` while they are unknown.
+    #[inline]
+    fn facts(&self) -> Option<(Attach, LinkState, Registration)> {
+        match self.registration {
+            Lookup::Standing { registration, attach, link } => Some((attach, link, registration)),
+            Lookup::None => Some((self.device.attach()?, self.device.link_or_off(), Registration::None)),
+            Lookup::Pending => None,
+        }
+    }
+
+    /// The reason a decision fails closed before the policy: a re-registration is due, or the attach
+    /// facts are unknown.
+    fn unknown_reason(&self) -> Reason {
+        match self.registration {
+            Lookup::Pending => Reason::RegistrationPending,
+            _ => Reason::AttachUnknown,
+        }
+    }
 }
 
 impl Worker {
@@ -81,7 +105,7 @@ impl Worker {
         let snapshot = snapshot(runtime, flow, epoch, lists, policy_generation);
         let decision = match snapshot.as_ref().and_then(|snapshot| request(flow, snapshot)) {
             Some(request) => current.decider.decide(lists, &request),
-            None => unknown(cache, flow, 1),
+            None => unknown(cache, flow, snapshot.as_ref().map_or(Reason::AttachUnknown, Snapshot::unknown_reason), 1),
         };
         if let Some(log) = log {
             let device = snapshot.as_ref().map_or(0, |snapshot| snapshot.stamp.device);
@@ -132,13 +156,29 @@ impl Worker {
             let Some(snapshot) = snapshot(runtime, flow, epoch, lists, current.active.generation) else {
                 continue;
             };
-            // A flow whose device's attach facts are unknown stays unknown.
+            // A flow whose device's attach facts are unknown stays unknown; one whose registration is
+            // pending fails closed.
+            if let Lookup::Pending = snapshot.registration {
+                decisions[index] = Decision::unknown(flow.event.kind(), Reason::RegistrationPending);
+                continue;
+            }
             if packed_batch {
-                let Some((serving, home, access)) = snapshot.device.attach_keys() else { continue };
-                let link = snapshot.device.link_or_off();
                 let Flow { server, role, event, .. } = *flow;
-                let registration = snapshot.registration;
-                PackedRequest { serving, home, access, link, server, role, event, registration }.push(words);
+                let packed = match snapshot.registration {
+                    Lookup::None => {
+                        let Some((serving, home, access)) = snapshot.device.attach_keys() else { continue };
+                        let link = snapshot.device.link_or_off();
+                        let registration = Registration::None;
+                        PackedRequest { serving, home, access, link, server, role, event, registration }
+                    }
+                    _ => {
+                        let Some((attach, link, registration)) = snapshot.facts() else { continue };
+                        let serving = attach.serving.map_or(0, |serving| serving.key());
+                        let (home, access) = (attach.home.key(), attach.access);
+                        PackedRequest { serving, home, access, link, server, role, event, registration }
+                    }
+                };
+                packed.push(words);
             } else {
                 let Some(request) = request(flow, &snapshot) else { continue };
                 requests.push(request);
@@ -175,6 +215,17 @@ impl Worker {
             self.cache.counters.fault(fault);
         }
         verdict
+    }
+
+    /// Decides one request with the active policy and `lists` (not cached, not logged): the server's
+    /// decision at registration. A fault is counted.
+    pub(crate) fn decide_request(&mut self, request: &Request, lists: &FactSet) -> Decision {
+        let current = refresh(&mut self.current, &self.runtime);
+        let decision = current.decider.decide(lists, request);
+        if let Some(fault) = &decision.fault {
+            self.cache.counters.fault(fault);
+        }
+        decision
     }
 
     /// How the cache has done (this worker's share of [`Runtime::metrics`]).
@@ -217,20 +268,16 @@ fn snapshot(runtime: &Runtime, flow: &Flow, epoch: u64, lists: &FactSet, policy_
     let slot = runtime.slot(flow.device)?;
     let device = slot.view();
     let stamp = Stamp { lists: lists.generation(), device: device.generation, policy: policy_generation };
-    let registration = slot.registration(device, flow.server, stamp.lists, stamp.policy);
+    let registration =
+        if device.has_agreements() { slot.lookup(flow.server, runtime.unix_now()) } else { Lookup::None };
     Some(Snapshot { epoch, device, registration, stamp })
 }
 
-/// The request for `flow`; `None` while the device's attach facts are unknown.
+/// The request for `flow`; `None` while the device's attach facts are unknown or a re-registration is
+/// due.
 fn request(flow: &Flow, snapshot: &Snapshot) -> Option<Request> {
-    Some(Request {
-        role: flow.role,
-        event: flow.event,
-        server: flow.server,
-        attach: snapshot.device.attach()?,
-        link: snapshot.device.link_or_off(),
-        registration: snapshot.registration,
-    })
+    let (attach, link, registration) = snapshot.facts()?;
+    Some(Request { role: flow.role, event: flow.event, server: flow.server, attach, link, registration })
 }
 
 /// The cached decision of `flow`, if the cache is on and the decision still stands.
@@ -260,11 +307,12 @@ fn remember(cache: &mut FlowCache, flow: &Flow, snapshot: &Snapshot, decision: D
     decision
 }
 
-/// A decision that fails closed before the policy: the device's attach facts are unknown.
+/// A decision that fails closed before the policy: the device's attach facts are unknown, or a
+/// re-registration is due.
 #[cold]
-fn unknown(cache: &FlowCache, flow: &Flow, n: u64) -> Decision {
+fn unknown(cache: &FlowCache, flow: &Flow, reason: Reason, n: u64) -> Decision {
     cache.counters.unknown(n);
-    Decision::unknown(flow.event.kind(), Reason::AttachUnknown)
+    Decision::unknown(flow.event.kind(), reason)
 }
 
 /// A log record of `decision` for `flow`, made on `stamp`.

@@ -5,8 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::vocab::EventKind;
 use crate::vocab::named::named_enum;
+use crate::vocab::{EventKind, Role};
 
 named_enum! {
     /// What the asking node must do.
@@ -29,18 +29,25 @@ named_enum! {
 }
 
 impl Action {
-    /// The action is one that `event` allows: a send is sent (plain or secured), a receipt accepted or
-    /// discarded. Anything else from a policy is a fault.
-    pub fn fits(self, event: EventKind) -> bool {
+    /// The action is one that `role` may take on `event`: a send is sent (plain or secured), a receipt
+    /// accepted or discarded; a device never sends a trigger plain and a server never accepts one (it
+    /// does not handle them). Anything else from a policy is a fault.
+    pub fn fits(self, role: Role, event: EventKind) -> bool {
         use Action::*;
-        match event {
-            EventKind::SendData => matches!(self, SendPlain | SecureThenSend),
-            EventKind::ReceiveUnprotected => matches!(self, Accept | DiscardAndSecure),
-            EventKind::ReceiveProtected | EventKind::ReceiveTrigger => {
-                matches!(self, Accept | Discard)
-            }
-            EventKind::SendTrigger => matches!(self, SendPlain | ProtectTrigger),
+        match (role, event) {
+            (Role::Device, EventKind::SendTrigger) => self == ProtectTrigger,
+            (Role::Server, EventKind::ReceiveTrigger) => self == Discard,
+            (_, EventKind::SendData) => matches!(self, SendPlain | SecureThenSend),
+            (_, EventKind::ReceiveUnprotected) => matches!(self, Accept | DiscardAndSecure),
+            (_, EventKind::ReceiveProtected | EventKind::ReceiveTrigger) => matches!(self, Accept | Discard),
+            (_, EventKind::SendTrigger) => matches!(self, SendPlain | ProtectTrigger),
         }
+    }
+
+    /// The action leaves the data without application-layer security: sent plain, or accepted
+    /// unprotected.
+    pub fn is_plain(self) -> bool {
+        matches!(self, Action::SendPlain | Action::Accept)
     }
 
     /// The fail-closed action for `event`: use application-layer security, or discard.
@@ -88,17 +95,37 @@ named_enum! {
         PolicyRequiresApplicationSecurity = "policy-requires-application-security",
         /// This node does not handle this event.
         EventNotForRole = "event-not-for-role",
+        /// The access protects nothing by itself (wireline), or its protection is not on.
+        AccessNotProtected = "access-not-protected",
+        /// The registration agreement says application-layer security is needed (000, FIG. 7 step 7).
+        RegistrationRequiresApplicationSecurity = "registration-requires-application-security",
         /// The policy failed (see the decision's fault); the engine failed closed. Never sent by a policy.
         PolicyFault = "policy-fault",
         /// The device's attach facts are not known; the engine failed closed without asking the policy.
         AttachUnknown = "attach-unknown",
+        /// A re-registration is due (000, FIG. 10 step 1): until it is made, the engine failed closed
+        /// without asking the policy.
+        RegistrationPending = "registration-pending",
+        /// The data session set up application-layer security, which it keeps until it ends; the engine
+        /// kept it without asking the policy.
+        SessionSecured = "session-secured",
+        /// At registration the device reported a visited network its home network does not allow it to
+        /// roam to (000, FIG. 7 step 5); the server answered that application-layer security is needed.
+        RoamingNotAllowed = "roaming-not-allowed",
     }
 }
 
 impl Reason {
     /// The reason comes from the engine, never from a policy.
     pub fn is_engine_reason(self) -> bool {
-        matches!(self, Reason::PolicyFault | Reason::AttachUnknown)
+        matches!(
+            self,
+            Reason::PolicyFault
+                | Reason::AttachUnknown
+                | Reason::RegistrationPending
+                | Reason::SessionSecured
+                | Reason::RoamingNotAllowed
+        )
     }
 
     /// A sentence for the operator.
@@ -127,8 +154,21 @@ impl Reason {
             Reason::TriggerEndToEndInvalid => "the trigger's end-to-end protection did not verify",
             Reason::PolicyRequiresApplicationSecurity => "the policy requires application-layer security on every path",
             Reason::EventNotForRole => "this node does not handle this event",
+            Reason::AccessNotProtected => {
+                "the access protects nothing by itself (wireline), or its protection is not on: path A is not protected"
+            }
+            Reason::RegistrationRequiresApplicationSecurity => {
+                "the registration agreement says application-layer security is needed"
+            }
             Reason::PolicyFault => "the policy failed, so the engine failed closed",
             Reason::AttachUnknown => "the device's attach facts are not known, so the engine failed closed",
+            Reason::RegistrationPending => {
+                "a fact the registration agreement rested on changed and the re-registration is not made yet, so the engine failed closed"
+            }
+            Reason::RoamingNotAllowed => {
+                "at registration the device reported a visited network its home network does not allow it to roam to"
+            }
+            Reason::SessionSecured => "the data session set up application-layer security and keeps it until it ends",
         }
     }
 }
@@ -210,9 +250,11 @@ pub enum PolicyFault {
         /// wasmtime's message.
         message: String,
     },
-    /// The policy answered with an action the event does not allow.
-    #[error("policy answered `{action}` to `{event}`, which that event does not allow")]
+    /// The policy answered with an action the role and event do not allow.
+    #[error("policy answered `{action}` to a {role}'s `{event}`, which that role and event do not allow")]
     ActionNotAllowed {
+        /// The asking node's role.
+        role: Role,
         /// The event.
         event: EventKind,
         /// The policy's action.

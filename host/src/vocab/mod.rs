@@ -14,6 +14,6 @@ pub use fqdn::{Fqdn, FqdnError};
 pub use named::NameError;
 pub use plmn::{PlmnId, PlmnIdError};
 pub use request::{
-    AccessIntegrity, AccessKind, Attach, EndToEnd, Event, EventKind, LinkState, Registration, Request, Role, ServerId,
-    TriggerCheck,
+    AccessIntegrity, AccessKind, Agreement, Attach, EndToEnd, Event, EventKind, LinkState, Registration,
+    RegistrationSource, Request, Role, ServerId, TriggerCheck,
 };

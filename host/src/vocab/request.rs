@@ -94,16 +94,59 @@ impl Event {
 }
 
 named_enum! {
-    /// What a device and a server agreed at the device's last (re-)registration: the device reported its
-    /// serving network and access security and the server checked them against the network's view.
-    #[non_exhaustive]
-    pub enum Registration as "a registration agreement" {
-        /// No valid agreement: decide on the facts alone.
-        None = "none",
-        /// The device's report matched the network's view.
-        Agreed = "agreed",
-        /// The device's report did not match the network's view: the path must not be trusted.
-        Mismatch = "mismatch",
+    /// Where a registration agreement's path-A facts came from (000, FIG. 7 step 5).
+    pub enum RegistrationSource as "a registration source" {
+        /// The server checked the device's report against the network's view, and they agreed.
+        NetworkView = "network-view",
+        /// The server had no network view and took the device's report as the information.
+        DeviceReport = "device-report",
+        /// This is the device, following the server's indication (000, FIG. 7 step 8b; claim 2).
+        ServerIndication = "server-indication",
+    }
+}
+
+/// A registration agreement that stands: what both nodes stored at the device's last (re-)registration
+/// with a server (000, FIG. 7 steps 8a and 8b).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Agreement {
+    /// Where its facts came from.
+    pub source: RegistrationSource,
+    /// The server decided that application-layer security is needed from now on.
+    pub application_security: bool,
+    /// Device role only: the device accepts "no application-layer security" from this server even while
+    /// its access-layer ciphering is off (000, FIG. 7 step 7: a server that needs no end-to-end security).
+    #[serde(default)]
+    pub accept_plain_unciphered: bool,
+}
+
+/// The registration state between a device and a server, as a decision sees it. The runtime holds it:
+/// an agreement is voided when a fact it rests on changes, and while a re-registration is due decisions
+/// fail closed without asking the policy.
+///
+/// In files: `registration = "none"`, `"mismatch"`, or
+/// `registration = { agreed = { source = "device-report", application-security = false } }`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum Registration {
+    /// No registration that stands: decide from the lists (the configuration-based form).
+    #[default]
+    None,
+    /// An agreement stands: follow it (the protocol-based form).
+    Agreed(Agreement),
+    /// The device's report did not match the network's view, or was refused: the path is not trusted.
+    Mismatch,
+}
+
+impl Registration {
+    /// The case's name: `none`, `agreed` or `mismatch`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Registration::None => "none",
+            Registration::Agreed(_) => "agreed",
+            Registration::Mismatch => "mismatch",
+        }
     }
 }
 

@@ -10,13 +10,13 @@ use std::time::Duration;
 use wasmtime::{Store, Trap};
 
 use crate::facts::FactSet;
-use crate::vocab::{Action, Decision, EventKind, PolicyFault, Reason, Request};
+use crate::vocab::{Action, Decision, EventKind, PolicyFault, Reason, Request, Role};
 use crate::wasm::engine::Engine;
 use crate::wasm::limits::{self, StoreLimiter};
+use crate::wasm::packed;
 use crate::wasm::plug::{OptionalExport, RelatedDecision, States, Verdict};
 use crate::wasm::policy::{Exports, Policy};
 use crate::wasm::sandbox::{self, StoreState};
-use crate::wasm::{packed, wit as bindings};
 
 /// Decides requests with one instance of a [`Policy`]. Not shared: make one per thread with
 /// [`Policy::decider`].
@@ -123,8 +123,8 @@ impl Decider {
         };
         arm(&mut live.store, self.decide_ticks);
         let started = engine.ticks();
-        match live.exports.decide.call_decide(&mut live.store, bindings::request(request)) {
-            Ok(answer) => checked(event, answer),
+        match live.exports.decide.call_decide(&mut live.store, request) {
+            Ok(answer) => fitting(request.role, event, answer),
             Err(error) => Decision::fail_closed(event, fault(live, engine, &error, started, engine.limits().deadline)),
         }
     }
@@ -139,12 +139,14 @@ impl Decider {
             self.words = words;
             return decisions;
         }
-        let event = |i: usize| requests[i].event.kind();
-        self.batch(facts, requests.len(), event, |store, exports| {
-            let lowered: Vec<_> = requests.iter().map(bindings::request).collect();
-            let answers = exports.decide.call_decide_batch(store, &lowered)?;
+        let asked = |i: usize| (requests[i].role, requests[i].event.kind());
+        self.batch(facts, requests.len(), asked, |store, exports| {
+            let answers = exports.decide.call_decide_batch(store, requests)?;
             let count = answers.len();
-            let decisions = requests.iter().zip(answers).map(|(request, answer)| checked(request.event.kind(), answer));
+            let decisions = requests
+                .iter()
+                .zip(answers)
+                .map(|(request, answer)| fitting(request.role, request.event.kind(), answer));
             Ok((count, decisions.collect()))
         })
     }
@@ -152,14 +154,13 @@ impl Decider {
     /// Decides a packed batch — two words per request, as [`packed::push`] writes them — in one call
     /// into the policy's packed export. Only for a policy that has one ([`Policy::has_packed_batch`]).
     pub(crate) fn decide_words(&mut self, facts: &FactSet, words: &[u64]) -> Vec<Decision> {
-        let event = |i: usize| packed::event(words[2 * i + 1]);
-        self.batch(facts, words.len() / 2, event, |store, exports| {
-            let packed_batch = exports
-                .packed
-                .as_ref()
-                .ok_or_else(|| wasmtime::Error::msg("the host asked a policy without a packed batch export for one"))?;
-            let bytes = packed_batch.call_decide_packed(store, words)?;
-            let decisions = bytes.iter().enumerate().map(|(i, &byte)| unpacked(event(i), byte));
+        let asked = |i: usize| packed::asked(words[2 * i + 1]);
+        self.batch(facts, words.len() / 2, asked, |store, exports| {
+            let bytes = exports.decide.call_decide_packed(store, words)?;
+            let decisions = bytes.iter().enumerate().map(|(i, &byte)| {
+                let (role, event) = asked(i);
+                unpacked(role, event, byte)
+            });
             Ok((bytes.len(), decisions.collect()))
         })
     }
@@ -170,11 +171,11 @@ impl Decider {
         &mut self,
         facts: &FactSet,
         count: usize,
-        event: impl Fn(usize) -> EventKind,
-        call: impl FnOnce(&mut Store<StoreState>, &Exports) -> wasmtime::Result<(usize, Vec<Decision>)>,
+        asked: impl Fn(usize) -> (Role, EventKind),
+        call: impl FnOnce(&mut Store<StoreState>, &mut Exports) -> wasmtime::Result<(usize, Vec<Decision>)>,
     ) -> Vec<Decision> {
         let fail_all = |fault: Arc<PolicyFault>| -> Vec<Decision> {
-            (0..count).map(|i| Decision::fail_closed(event(i), Arc::clone(&fault))).collect()
+            (0..count).map(|i| Decision::fail_closed(asked(i).1, Arc::clone(&fault))).collect()
         };
         if count == 0 {
             return Vec::new();
@@ -189,7 +190,7 @@ impl Decider {
         let started = engine.ticks();
         // The count is kept apart from the decisions, so an answer too long is refused rather than cut
         // to size.
-        match call(&mut live.store, &live.exports) {
+        match call(&mut live.store, &mut live.exports) {
             Ok((got, decisions)) if got == count => decisions,
             Ok((got, _)) => fail_all(Arc::new(PolicyFault::BatchLength { expected: count, got })),
             Err(error) => fail_all(fault(live, engine, &error, started, limit)),
@@ -231,7 +232,7 @@ fn ready<'a>(
     }
     arm(&mut live.store, load_ticks);
     let started = engine.ticks();
-    match live.exports.decide.call_load(&mut live.store, &bindings::facts(facts)) {
+    match live.exports.decide.call_load(&mut live.store, facts) {
         Ok(Ok(())) => {
             live.loaded = Some(generation);
             live.rejected = None;
@@ -250,8 +251,12 @@ fn ready<'a>(
 /// The first of `facts`' lists longer than the engine's [`Limits::list_entries`](crate::Limits).
 fn too_long(engine: &Engine, facts: &FactSet) -> Option<PolicyFault> {
     let limit = engine.limits().list_entries;
-    let lists =
-        [("List 1", facts.path_a().len()), ("List 2", facts.path_b().len()), ("List 3", facts.interconnect().len())];
+    let lists = [
+        ("List 1", facts.path_a().len()),
+        ("List 2", facts.path_b().len()),
+        ("List 3", facts.interconnect().len()),
+        ("List 3 per home", facts.interconnect_per_home().len()),
+    ];
     lists.into_iter().find(|&(_, entries)| entries > limit).map(|(list, entries)| PolicyFault::ListTooLong {
         generation: facts.generation(),
         list,
@@ -334,27 +339,22 @@ fn instance_limit(message: &str, limit: usize) -> Option<PolicyFault> {
     Some(PolicyFault::InstanceLimitExceeded { resource: resource.to_owned(), count, limit })
 }
 
-/// The policy's answer, unless its action does not fit the event.
+/// A packed batch's answer byte, unless it names nothing or its action does not fit the role and event.
 #[inline]
-fn checked(event: EventKind, answer: bindings::pathsec::policy::types::Decision) -> Decision {
-    fitting(event, bindings::decision(answer))
-}
-
-/// A packed batch's answer byte, unless it names nothing or its action does not fit the event.
-#[inline]
-fn unpacked(event: EventKind, byte: u8) -> Decision {
+fn unpacked(role: Role, event: EventKind, byte: u8) -> Decision {
     match packed::decision(byte) {
-        Some(answer) => fitting(event, answer),
+        Some(answer) => fitting(role, event, answer),
         None => refused(event, PolicyFault::PackedDecisionInvalid { byte }),
     }
 }
 
+/// The policy's answer, unless its action does not fit the role and event.
 #[inline]
-fn fitting(event: EventKind, (action, reason): (Action, Reason)) -> Decision {
-    if action.fits(event) {
+fn fitting(role: Role, event: EventKind, (action, reason): (Action, Reason)) -> Decision {
+    if action.fits(role, event) {
         Decision::new(action, reason)
     } else {
-        refused(event, PolicyFault::ActionNotAllowed { event, action })
+        refused(event, PolicyFault::ActionNotAllowed { role, event, action })
     }
 }
 

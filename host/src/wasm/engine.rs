@@ -285,9 +285,10 @@ pub enum LoadError {
         /// The validator's or compiler's message.
         message: String,
     },
-    /// The component does not export the decision interface.
+    /// The component does not export the decision interface (of 0.2.0, or of 0.1.0, which the host
+    /// still runs through its adapter).
     #[error(
-        "cannot load policy `{name}`: component does not export `{export}`: it must implement the world `pathsec:policy/path-secure`"
+        "cannot load policy `{name}`: component does not export `{export}` (nor 0.1.0's, which this host still runs): it must implement the world `pathsec:policy/path-secure`"
     )]
     MissingExport {
         /// The policy's name.

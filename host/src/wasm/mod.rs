@@ -4,6 +4,7 @@
 //! and it names none of them. Uses the vocabulary and the facts; never the runtime.
 
 pub(crate) mod artifacts;
+pub(crate) mod contract;
 pub(crate) mod decider;
 pub(crate) mod digest;
 pub(crate) mod engine;

@@ -5,7 +5,12 @@
 use crate::vocab::{AccessKind, Action, Event, EventKind, LinkState, Reason, Registration, Request, Role, ServerId};
 
 /// How many reasons the WIT's `reason` enum has: the library's reasons after these are host-only.
-const WIT_REASONS: usize = 15;
+const WIT_REASONS: usize = 17;
+
+/// Where the registration starts in a request's second word: its case (3 bits: `none`, `mismatch`, then
+/// an agreement by its source), then an agreement's `application-security` and
+/// `accept-plain-unciphered`.
+const REGISTRATION_SHIFT: u32 = 44;
 
 /// Where the event kind starts in a request's second word.
 const EVENT_SHIFT: u32 = 33;
@@ -42,9 +47,39 @@ impl PackedRequest {
             | (self.access as u64) << 40
             | u64::from(self.link.ciphering) << 42
             | u64::from(self.link.integrity) << 43
-            | (self.registration as u64) << 44;
+            | registration(self.registration) << REGISTRATION_SHIFT;
         words.extend_from_slice(&[first, second]);
     }
+}
+
+/// The registration's bits, from the word's bit 44.
+#[inline]
+fn registration(registration: Registration) -> u64 {
+    match registration {
+        Registration::Agreed(agreement) => {
+            (2 + agreement.source as u64)
+                | u64::from(agreement.application_security) << 3
+                | u64::from(agreement.accept_plain_unciphered) << 4
+        }
+        Registration::Mismatch => 1,
+        _ => 0,
+    }
+}
+
+/// A request's second word as 0.1.0's packed batch has it: the agreement's details cleared, and an
+/// agreement that requires application-layer security turned into `mismatch` (as
+/// [`v0_1::registration`](crate::wasm::wit::v0_1::registration) does).
+#[inline]
+pub(crate) fn to_v0_1(second: u64) -> u64 {
+    // 0.1.0's registration (bits 44-45): none 0, agreed 1, mismatch 2.
+    let bits = second >> REGISTRATION_SHIFT & 0b1_1111;
+    let case = match bits & 0b111 {
+        0 => 0,
+        1 => 2,
+        _ if bits >> 3 & 1 == 1 => 2,
+        _ => 1,
+    };
+    second & !(0b1_1111 << REGISTRATION_SHIFT) | case << REGISTRATION_SHIFT
 }
 
 /// Appends `request`'s two words to `words`.
@@ -62,6 +97,12 @@ pub(crate) fn event(second: u64) -> EventKind {
     EventKind::ALL[(second >> EVENT_SHIFT & 0b111) as usize]
 }
 
+/// The role and event kind in a request's second word, as [`push`] wrote them.
+#[inline]
+pub(crate) fn asked(second: u64) -> (Role, EventKind) {
+    (Role::ALL[(second >> 32 & 1) as usize], event(second))
+}
+
 /// The action and reason in a decision byte, or `None` when the byte names no WIT action or reason.
 #[inline]
 pub(crate) fn decision(byte: u8) -> Option<(Action, Reason)> {
@@ -76,7 +117,7 @@ mod tests {
 
     #[test]
     fn wit_reasons_come_first() {
-        assert_eq!(Reason::ALL[WIT_REASONS - 1], Reason::EventNotForRole);
+        assert_eq!(Reason::ALL[WIT_REASONS - 1], Reason::RegistrationRequiresApplicationSecurity);
         assert!(Reason::ALL[WIT_REASONS..].iter().all(|reason| reason.is_engine_reason()));
     }
 
@@ -98,8 +139,37 @@ mod tests {
     fn bytes_decode_to_the_wit_order_and_refuse_the_rest() {
         assert_eq!(decision(0), Some((Action::SendPlain, Reason::PathSecure)));
         assert_eq!(decision(5 | 14 << 3), Some((Action::ProtectTrigger, Reason::EventNotForRole)));
+        assert_eq!(
+            decision(1 | 16 << 3),
+            Some((Action::SecureThenSend, Reason::RegistrationRequiresApplicationSecurity))
+        );
         assert_eq!(decision(6), None, "no seventh action");
-        assert_eq!(decision(15 << 3), None, "the host-only reasons are not the policy's to give");
+        assert_eq!(decision(17 << 3), None, "the host-only reasons are not the policy's to give");
         assert_eq!(decision(0xff), None);
+    }
+
+    /// 0.1.0's words keep everything but the agreement's details; an agreement that requires
+    /// application-layer security reads as `mismatch`.
+    #[test]
+    fn words_for_0_1_carry_the_registration_as_it_had_it() {
+        use crate::vocab::{Agreement, RegistrationSource};
+        let second = |registration: Registration| {
+            let mut words = Vec::new();
+            let (_, requests) = crate::wasm::selfcheck::probes();
+            push(&mut words, &Request { registration, ..requests[0] });
+            words[1]
+        };
+        let agreed = |application_security| {
+            Registration::Agreed(Agreement {
+                source: RegistrationSource::DeviceReport,
+                application_security,
+                accept_plain_unciphered: true,
+            })
+        };
+        let none = second(Registration::None);
+        assert_eq!(to_v0_1(second(agreed(false))), none | 1 << REGISTRATION_SHIFT);
+        assert_eq!(to_v0_1(second(agreed(true))), none | 2 << REGISTRATION_SHIFT);
+        assert_eq!(to_v0_1(second(Registration::Mismatch)), none | 2 << REGISTRATION_SHIFT);
+        assert_eq!(to_v0_1(none), none);
     }
 }

@@ -7,12 +7,13 @@ use wasmtime::Store;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, InstancePre};
 
+use crate::wasm::contract::{Contract, ContractIndices};
 use crate::wasm::decider::Decider;
 use crate::wasm::digest;
 use crate::wasm::engine::{Engine, LoadError};
 use crate::wasm::plug::{self, OptionalExport};
 use crate::wasm::sandbox::{self, StoreState};
-use crate::wasm::wit::{self, DECIDE_EXPORT, PACKED_EXPORT, decide, decide_packed};
+use crate::wasm::wit;
 
 /// A loaded policy: compiled, checked to implement `path-secure`, its imports linked. Cheap to clone
 /// and shared by threads; each thread decides through its own [`Decider`].
@@ -28,9 +29,8 @@ struct PolicyInner {
     imports: Vec<String>,
     engine: Engine,
     pre: InstancePre<StoreState>,
-    decide: decide::GuestIndices,
-    /// Present when the policy exports the packed batch.
-    packed: Option<decide_packed::GuestIndices>,
+    /// Its `decide` exports (with the packed batch when it has one), of the WIT version it was built for.
+    decide: ContractIndices,
     /// One slot per optional export of the host world ([`wit::OPTIONAL`]), in its order: its indices
     /// when the policy exports it.
     optional: Box<[Option<Box<dyn Any + Send + Sync>>]>,
@@ -38,8 +38,8 @@ struct PolicyInner {
 
 /// The exports of one instance.
 pub(crate) struct Exports {
-    pub(crate) decide: decide::Guest,
-    pub(crate) packed: Option<decide_packed::Guest>,
+    /// `decide` and the packed batch.
+    pub(crate) decide: Contract,
     /// The optional exports' functions in this instance, in [`wit::OPTIONAL`]'s order.
     optional: Box<[Option<Box<dyn Any + Send>>]>,
 }
@@ -117,30 +117,18 @@ impl Policy {
         if let Some(import) = imports.iter().find(|import| !sandbox::import_allowed(import)) {
             return Err(LoadError::UnsupportedImport { name, import: import.clone() });
         }
-        let exports_decide = ty
-            .exports(engine.wasmtime())
-            .any(|(export, item)| export == DECIDE_EXPORT && matches!(item.ty, ComponentItem::ComponentInstance(_)));
-        if !exports_decide {
-            return Err(LoadError::MissingExport { name, export: DECIDE_EXPORT });
-        }
-
         let instance_pre = engine
             .linker()
             .instantiate_pre(&component)
             .map_err(|e| LoadError::UnsupportedImport { name: name.clone(), import: format!("{e:#}") })?;
-        let decide = decide::GuestIndices::new(&instance_pre).map_err(|e| LoadError::WrongWorld {
-            name: name.clone(),
-            export: DECIDE_EXPORT,
-            message: format!("{e:#}"),
-        })?;
-        let exports = |wanted: &str| ty.exports(engine.wasmtime()).any(|(export, _)| export == wanted);
+        let exports = |wanted: &str| {
+            ty.exports(engine.wasmtime())
+                .any(|(export, item)| export == wanted && matches!(item.ty, ComponentItem::ComponentInstance(_)))
+        };
+        let decide = ContractIndices::find(&name, &instance_pre, exports)?;
         let wrong_world = |export: &'static str| {
             let name = name.clone();
             move |e: wasmtime::Error| LoadError::WrongWorld { name, export, message: format!("{e:#}") }
-        };
-        let packed = match exports(PACKED_EXPORT) {
-            false => None,
-            true => Some(decide_packed::GuestIndices::new(&instance_pre).map_err(wrong_world(PACKED_EXPORT))?),
         };
         let optional = wit::OPTIONAL
             .iter()
@@ -157,7 +145,6 @@ impl Policy {
             engine: engine.clone(),
             pre: instance_pre,
             decide,
-            packed,
             optional,
         };
         Ok(Policy { inner: Arc::new(inner) })
@@ -194,7 +181,14 @@ impl Policy {
 
     /// Whether the policy exports the packed batch (`decide-packed`), which batches then use.
     pub fn has_packed_batch(&self) -> bool {
-        self.inner.packed.is_some()
+        self.inner.decide.has_packed()
+    }
+
+    /// The version of the `pathsec:policy` WIT the policy was built for: `0.2.0`, or `0.1.0` for one
+    /// the host runs through its adapter (flat List 3 only, the registration as 0.1.0 had it, and no
+    /// related decision: see `wit/path-secure.wit`).
+    pub fn wit_version(&self) -> &'static str {
+        self.inner.decide.version()
     }
 
     /// Whether the policy exports the interface named `export` (as it appears in a component, e.g.
@@ -216,15 +210,7 @@ impl Policy {
     /// A new instance in `store`, with its exports looked up and type-checked.
     pub(crate) fn instantiate(&self, store: &mut Store<StoreState>) -> wasmtime::Result<Exports> {
         let instance = self.inner.pre.instantiate(&mut *store)?;
-        let decide = self
-            .inner
-            .decide
-            .load(&mut *store, &instance)
-            .map_err(|e| e.context(format!("its `{DECIDE_EXPORT}` does not match this host's WIT")))?;
-        let packed = match &self.inner.packed {
-            Some(indices) => Some(indices.load(&mut *store, &instance)?),
-            None => None,
-        };
+        let decide = self.inner.decide.load(&mut *store, &instance)?;
         let optional = wit::OPTIONAL
             .iter()
             .zip(self.inner.optional.iter())
@@ -236,7 +222,7 @@ impl Policy {
                 None => Ok(None),
             })
             .collect::<wasmtime::Result<_>>()?;
-        Ok(Exports { decide, packed, optional })
+        Ok(Exports { decide, optional })
     }
 }
 

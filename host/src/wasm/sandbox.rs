@@ -10,7 +10,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::wasm::engine::Engine;
 use crate::wasm::limits::StoreLimiter;
-use crate::wasm::wit::TYPES_IMPORT;
+use crate::wasm::wit::{TYPES_IMPORT, v0_1};
 
 /// The host state of one policy instance.
 pub(crate) struct StoreState {
@@ -48,12 +48,14 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<Store
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
     linker.instance(TYPES_IMPORT)?;
+    linker.instance(v0_1::TYPES_IMPORT)?;
     Ok(linker)
 }
 
-/// May a policy import this? WASI 0.2 interfaces and the contract's types interface only.
+/// May a policy import this? WASI 0.2 interfaces and the contract's types interface only (0.2.0's, or
+/// 0.1.0's for a policy the adapter runs).
 pub(crate) fn import_allowed(name: &str) -> bool {
-    name.starts_with("wasi:") || name == TYPES_IMPORT
+    name.starts_with("wasi:") || name == TYPES_IMPORT || name == v0_1::TYPES_IMPORT
 }
 
 /// A new store for one policy instance. Its epoch deadline traps; callers set it before every call.

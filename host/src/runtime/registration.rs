@@ -1,0 +1,350 @@
+//! The registration exchange's state in a runtime, both sides (000, FIGS. 7-10): what each node stores
+//! at (re-)registration (FIG. 7 steps 8a and 8b), the facts each stored outcome rests on, when a
+//! re-registration is due (FIG. 10 step 1: a PLMN change, an access change, an access security change,
+//! the registration timer, or the server asking), and the events that tell the embedder so.
+//!
+//! An agreement is voided only by a change to a fact it rests on: the serving network, home network,
+//! access kind and access security it was made on, the List entries the server's decision used, and its
+//! expiry. Until the re-registration is made, decisions that rested on it fail closed.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use crate::exchange::SecurityOption;
+use crate::facts::FactSet;
+use crate::runtime::device::{DeviceFacts, DeviceId};
+use crate::vocab::{Agreement, Attach, Fqdn, LinkState, PlmnId, Registration, ServerId};
+
+/// How a registration report reached the server (the embedder knows; the engine cannot).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Carried {
+    /// Over a protected exchange (application-layer security set up for the registration itself, as the
+    /// method asks): the report can be believed.
+    Protected,
+    /// Without protection: the report could be forged, and is refused.
+    Unprotected,
+}
+
+/// A server's registration settings.
+#[derive(Clone, Debug)]
+pub struct RegistrationConfig {
+    /// How long an agreement stands before the device must re-register (the registration timer;
+    /// default 24 hours — for MTC devices the method expects it to be long).
+    pub timer: Duration,
+    /// The application-layer security this server supports, in its order of preference; the first the
+    /// device also supports is named in an indication that asks for security.
+    pub options: Vec<SecurityOption>,
+    /// Per home network, the visited networks its devices may roam to. A device whose home is listed
+    /// and whose reported serving network is neither its home nor in the list is refused plain
+    /// communication (000, FIG. 7 step 5: "possibly checking … whether the UE is allowed to roam").
+    /// Homes not listed are not restricted.
+    pub roaming: HashMap<PlmnId, BTreeSet<PlmnId>>,
+}
+
+impl Default for RegistrationConfig {
+    fn default() -> RegistrationConfig {
+        RegistrationConfig { timer: Duration::from_secs(24 * 3600), options: Vec::new(), roaming: HashMap::new() }
+    }
+}
+
+impl RegistrationConfig {
+    /// Whether a device of `home` may be served in `serving`.
+    pub fn may_roam(&self, home: PlmnId, serving: PlmnId) -> bool {
+        serving == home || self.roaming.get(&home).is_none_or(|allowed| allowed.contains(&serving))
+    }
+}
+
+/// A device's own registration settings (000, FIG. 7 step 7: a device may be configured not to accept
+/// "no application-layer security" while its access encryption is off, or to accept it for a server
+/// that needs no end-to-end security).
+#[derive(Clone, Debug, Default)]
+pub struct DeviceConfig {
+    /// Accept "no application-layer security" from any server even while access-layer ciphering is off
+    /// (default: no — such a device secures anyway).
+    pub accept_plain_unciphered: bool,
+    /// Servers whose "no application-layer security" is accepted even while ciphering is off.
+    pub accept_plain_from: BTreeSet<Fqdn>,
+}
+
+impl DeviceConfig {
+    /// Whether the device accepts plain from `server` while ciphering is off.
+    pub fn accepts_plain_unciphered(&self, server: &Fqdn) -> bool {
+        self.accept_plain_unciphered || self.accept_plain_from.contains(server)
+    }
+}
+
+crate::vocab::named::named_enum! {
+    /// Why a re-registration is due (000, FIG. 10 step 1 and the text after it).
+    #[non_exhaustive]
+    pub enum ReRegistrationCause as "a re-registration cause" {
+        /// The device moved to another serving network (or its home changed).
+        PlmnChanged = "plmn-changed",
+        /// The device attached through another kind of access.
+        AccessChanged = "access-changed",
+        /// The device's access-layer security changed.
+        AccessSecurityChanged = "access-security-changed",
+        /// The device detached: its serving network is no longer known.
+        Detached = "detached",
+        /// The registration timer expired.
+        TimerExpired = "timer-expired",
+        /// The server asked for it (for example, its agreements changed).
+        ServerRequest = "server-request",
+        /// A List entry the server's decision used changed: the server asks for a re-registration.
+        ListsChanged = "lists-changed",
+    }
+}
+
+/// A re-registration is due: decisions that rested on the agreement fail closed until it is made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReRegistration {
+    /// The device.
+    pub device: DeviceId,
+    /// The device's name, as the embedder gave it.
+    pub device_name: Arc<str>,
+    /// The server.
+    pub server: ServerId,
+    /// The server's name.
+    pub server_name: Option<Fqdn>,
+    /// Why.
+    pub cause: ReRegistrationCause,
+}
+
+/// The registration state between a device and a server, as the embedder sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RegistrationState {
+    /// No registration: decisions use the lists.
+    None,
+    /// A registration outcome stands (an agreement, or a mismatch); decisions follow it.
+    Standing(Registration),
+    /// A re-registration is due; decisions fail closed until it is made.
+    Pending(ReRegistrationCause),
+}
+
+/// The facts a stored outcome rests on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RestsOn {
+    pub(crate) attach: Attach,
+    pub(crate) link: LinkState,
+    /// The List entries the server's decision used, when it used any (not for a device's stored
+    /// indication, nor for a mismatch).
+    pub(crate) lists: Option<ListUse>,
+}
+
+/// Whether each List entry a path decision looks at was present: the serving network in List 1, the
+/// (home, server) pair in List 2, the serving network in List 3 for this home.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ListUse {
+    path_a: bool,
+    path_b: bool,
+    interconnect: bool,
+}
+
+impl ListUse {
+    pub(crate) fn of(lists: &FactSet, attach: &Attach, server: ServerId) -> ListUse {
+        let serving = attach.serving;
+        ListUse {
+            path_a: serving.is_some_and(|serving| lists.trusts_path_a(serving)),
+            path_b: lists.trusts_path_b(attach.home, server),
+            interconnect: serving.is_some_and(|serving| lists.trusts_interconnect(serving, attach.home)),
+        }
+    }
+}
+
+/// What is held for a device and a server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Standing {
+    /// The outcome stands: `Registration::Agreed` or `Registration::Mismatch`.
+    Outcome(Registration),
+    /// A re-registration is due.
+    Pending(ReRegistrationCause),
+}
+
+/// A stored registration outcome (000, FIG. 7 steps 8a and 8b).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Held {
+    pub(crate) server: ServerId,
+    pub(crate) standing: Standing,
+    pub(crate) rests_on: RestsOn,
+    /// The indication's sequence number.
+    pub(crate) sequence: u64,
+    /// When it ends, in seconds since the Unix epoch.
+    pub(crate) expires: u64,
+}
+
+impl Held {
+    /// What a decision on it sees at `now` (seconds since the Unix epoch).
+    pub(crate) fn lookup(&self, now: u64) -> Lookup {
+        match self.standing {
+            Standing::Pending(_) => Lookup::Pending,
+            Standing::Outcome(_) if now >= self.expires => Lookup::Pending,
+            Standing::Outcome(registration) => {
+                Lookup::Standing { registration, attach: self.rests_on.attach, link: self.rests_on.link }
+            }
+        }
+    }
+
+    /// The state the embedder sees at `now`.
+    pub(crate) fn state(&self, now: u64) -> RegistrationState {
+        match self.standing {
+            Standing::Pending(cause) => RegistrationState::Pending(cause),
+            Standing::Outcome(_) if now >= self.expires => {
+                RegistrationState::Pending(ReRegistrationCause::TimerExpired)
+            }
+            Standing::Outcome(registration) => RegistrationState::Standing(registration),
+        }
+    }
+
+    /// Marks it pending for `cause`; `true` when it was standing.
+    fn void(&mut self, cause: ReRegistrationCause) -> bool {
+        let standing = matches!(self.standing, Standing::Outcome(_));
+        if standing {
+            self.standing = Standing::Pending(cause);
+        }
+        standing
+    }
+}
+
+/// What a decision on a device and a server rests on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Lookup {
+    /// No registration: the lists and the device's live facts.
+    None,
+    /// An outcome stands: it, with the facts it rests on (equal to the live facts where those are
+    /// known; a device report's when the server has no network view).
+    Standing { registration: Registration, attach: Attach, link: LinkState },
+    /// A re-registration is due: fail closed.
+    Pending,
+}
+
+/// Why each of a device's standing outcomes is voided by its new facts: the first fact that changed.
+pub(crate) fn void_on_change(facts: &mut DeviceFacts) -> Vec<(ServerId, ReRegistrationCause)> {
+    let mut voided = Vec::new();
+    for held in &mut facts.agreements {
+        let rests = held.rests_on;
+        let cause = match facts.attach {
+            None => Some(ReRegistrationCause::Detached),
+            Some(attach) if attach.serving != rests.attach.serving || attach.home != rests.attach.home => {
+                Some(ReRegistrationCause::PlmnChanged)
+            }
+            Some(attach) if attach.access != rests.attach.access => Some(ReRegistrationCause::AccessChanged),
+            Some(_) => match facts.link {
+                Some(link) if link != rests.link => Some(ReRegistrationCause::AccessSecurityChanged),
+                _ => None,
+            },
+        };
+        if let Some(cause) = cause
+            && held.void(cause)
+        {
+            voided.push((held.server, cause));
+        }
+    }
+    voided
+}
+
+/// Voids the device's standing agreements whose List entries changed in `lists`.
+pub(crate) fn void_on_lists(facts: &mut DeviceFacts, lists: &FactSet) -> Vec<(ServerId, ReRegistrationCause)> {
+    let mut voided = Vec::new();
+    for held in &mut facts.agreements {
+        let Some(used) = held.rests_on.lists else { continue };
+        if ListUse::of(lists, &held.rests_on.attach, held.server) != used
+            && held.void(ReRegistrationCause::ListsChanged)
+        {
+            voided.push((held.server, ReRegistrationCause::ListsChanged));
+        }
+    }
+    voided
+}
+
+/// Voids the agreement with `server` for `cause`; `true` when one was standing.
+pub(crate) fn void_one(facts: &mut DeviceFacts, server: ServerId, cause: ReRegistrationCause) -> bool {
+    facts.agreements.iter_mut().find(|held| held.server == server).is_some_and(|held| held.void(cause))
+}
+
+/// Stores `held`, replacing what was held for its server.
+pub(crate) fn hold(facts: &mut DeviceFacts, held: Held) {
+    facts.agreements.retain(|h| h.server != held.server);
+    facts.agreements.push(held);
+}
+
+/// The outcome to store from a standing `agreement` (a helper for both sides).
+pub(crate) fn agreed(agreement: Agreement) -> Standing {
+    Standing::Outcome(Registration::Agreed(agreement))
+}
+
+/// What a device sent in its last report to a server: the facts the server's answer will rest on.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Sent {
+    pub(crate) attach: Attach,
+    pub(crate) link: LinkState,
+    pub(crate) sequence: u64,
+}
+
+/// A runtime's registration bookkeeping beside the device slots: the devices with a standing agreement
+/// (so a list change or a timer sweep visits only them), the reports a device sent, and the
+/// subscribers to re-registration events.
+#[derive(Default)]
+pub(crate) struct Registrations {
+    /// (expiry, device, server) of every stored outcome, for the timer sweep and the list check.
+    timers: Mutex<BTreeSet<(u64, u32, u32)>>,
+    /// Device side: the last report per device and server.
+    sent: Mutex<HashMap<(DeviceId, ServerId), Sent>>,
+    subscribers: Mutex<Vec<Sender<ReRegistration>>>,
+}
+
+impl Registrations {
+    /// A new subscriber to re-registration events.
+    pub(crate) fn subscribe(&self) -> Receiver<ReRegistration> {
+        let (sender, receiver) = channel();
+        self.subscribers.lock().unwrap_or_else(PoisonError::into_inner).push(sender);
+        receiver
+    }
+
+    /// Tells every subscriber; forgets those that hung up.
+    pub(crate) fn publish(&self, events: &[ReRegistration]) {
+        if events.is_empty() {
+            return;
+        }
+        let mut subscribers = self.subscribers.lock().unwrap_or_else(PoisonError::into_inner);
+        subscribers.retain(|subscriber| events.iter().all(|event| subscriber.send(event.clone()).is_ok()));
+    }
+
+    /// Notes a stored outcome's timer (and forgets the one it replaced).
+    pub(crate) fn timer(&self, device: DeviceId, server: ServerId, replaced: Option<u64>, expires: u64) {
+        let mut timers = self.timers.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(old) = replaced {
+            timers.remove(&(old, device.get(), server.get()));
+        }
+        timers.insert((expires, device.get(), server.get()));
+    }
+
+    /// Takes the timers that ended by `now`.
+    pub(crate) fn expired(&self, now: u64) -> Vec<(DeviceId, ServerId, u64)> {
+        let mut timers = self.timers.lock().unwrap_or_else(PoisonError::into_inner);
+        let rest = timers.split_off(&(now.saturating_add(1), 0, 0));
+        let expired = std::mem::replace(&mut *timers, rest);
+        expired
+            .into_iter()
+            .map(|(expires, device, server)| (DeviceId(device), ServerId::new(server), expires))
+            .collect()
+    }
+
+    /// Every device with a stored outcome whose timer runs.
+    pub(crate) fn devices(&self) -> BTreeSet<DeviceId> {
+        let timers = self.timers.lock().unwrap_or_else(PoisonError::into_inner);
+        timers.iter().map(|&(_, device, _)| DeviceId(device)).collect()
+    }
+
+    /// Device side: notes a report sent.
+    pub(crate) fn sent(&self, device: DeviceId, server: ServerId, sent: Sent) {
+        self.sent.lock().unwrap_or_else(PoisonError::into_inner).insert((device, server), sent);
+    }
+
+    /// Device side: the last report sent to `server`.
+    pub(crate) fn last_sent(&self, device: DeviceId, server: ServerId) -> Option<Sent> {
+        self.sent.lock().unwrap_or_else(PoisonError::into_inner).get(&(device, server)).copied()
+    }
+}
