@@ -21,6 +21,7 @@ mod media_security;
 mod peers;
 mod properties;
 mod python_policy;
+mod registration;
 mod signing;
 mod stress;
 mod trigger_guard;

@@ -154,6 +154,26 @@ pub const TRIGGER_DISCARD: &str =
 pub const TRIGGER_KEEP_FOR_WINDOW: &str =
     "(i32.store8 (i32.const 24) (i32.const 2)) (i32.store8 (i32.const 25) (i32.const 7)) (i32.const 24)";
 
+/// A policy built for `pathsec:policy@0.1.0` (the repository's `wit/0.1.0/`): its `decide` answers
+/// `secure-then-send` with the reason numbered as the 0.1.0 registration case it was given (none 0,
+/// agreed 1, mismatch 2: `path-secure`, `serving-network-unknown`, `registration-mismatch`), so a test
+/// sees what the adapter passed.
+pub fn policy_v0_1() -> Vec<u8> {
+    let module = r#"(module
+  (memory (export "memory") 1)
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 2048))
+  (func (export "pathsec:policy/decide@0.1.0#load")
+    (param i64 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+    (i32.store8 (i32.const 32) (i32.const 0)) (i32.const 32))
+  (func (export "pathsec:policy/decide@0.1.0#decide")
+    (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+    (i32.store8 (i32.const 16) (i32.const 1)) (i32.store8 (i32.const 17) (local.get 15)) (i32.const 16))
+  (func (export "pathsec:policy/decide@0.1.0#decide-batch") (param i32 i32) (result i32)
+    (i32.store (i32.const 48) (i32.const 0)) (i32.store (i32.const 52) (i32.const 0)) (i32.const 48))
+)"#;
+    componentize(module, WitSource::Dir("wit/0.1.0"), "path-secure")
+}
+
 /// A component whose `pathsec:policy/decide` has other functions than the host's WIT.
 pub fn wrong_world() -> Vec<u8> {
     let wit = "package pathsec:policy@0.1.0;
@@ -207,6 +227,8 @@ fn wat(text: &str) -> Vec<u8> {
 enum WitSource<'a> {
     /// The repository's `wit/`, the contract the host implements.
     Repository,
+    /// A directory of the repository holding another WIT package (an older version).
+    Dir(&'a str),
     /// A WIT package given inline.
     Text(&'a str),
 }
@@ -217,6 +239,9 @@ fn componentize(module_wat: &str, wit: WitSource<'_>, world: &str) -> Vec<u8> {
         WitSource::Repository => {
             let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("wit");
             resolve.push_dir(&dir).map(|(package, _)| package)
+        }
+        WitSource::Dir(dir) => {
+            resolve.push_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir)).map(|(package, _)| package)
         }
         WitSource::Text(text) => resolve.push_str("fixture.wit", text),
     }

@@ -87,7 +87,9 @@ struct OnWire {
     kind: Kind,
     device: String,
     server: Fqdn,
+    #[serde(with = "wire::plmn_text")]
     home: PlmnId,
+    #[serde(with = "wire::plmn_text")]
     serving: PlmnId,
     access: AccessKind,
     ciphering: bool,

@@ -152,3 +152,18 @@ pub(crate) fn check_device(what: &'static str, device: &str) -> Result<(), WireE
     }
     Ok(())
 }
+
+/// A PLMN-ID on the wire: the packed text ("310410", "31041"); a `{ mcc, mnc }` map is read too.
+pub(crate) mod plmn_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::vocab::PlmnId;
+
+    pub(crate) fn serialize<S: Serializer>(plmn: &PlmnId, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(plmn)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<PlmnId, D::Error> {
+        PlmnId::deserialize(deserializer)
+    }
+}

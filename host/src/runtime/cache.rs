@@ -17,6 +17,9 @@ pub(crate) struct Entry {
     pub(crate) epoch: u64,
     /// What it was made on.
     pub(crate) stamp: Stamp,
+    /// When the registration agreement it followed ends (seconds since the Unix epoch); `u64::MAX`
+    /// when it followed none.
+    pub(crate) expires: u64,
 }
 
 /// Hit and miss counts of a worker's cache.
@@ -55,14 +58,20 @@ impl FlowCache {
     /// store's `epoch` is the one the entry was last checked at); after a change, while none of the
     /// facts it was made on did: `current` gives their generations now, for the flow's device (`None`
     /// for a device gone). A decision found standing is stamped with `epoch`, so the next hit is quick.
+    /// One that followed a registration agreement stands until the agreement ends by `now` (asked only
+    /// for those).
     #[inline(always)]
     pub(crate) fn get(
         &mut self,
         flow: &Flow,
         epoch: u64,
         current: impl FnOnce(DeviceId) -> Option<Stamp>,
+        now: impl FnOnce() -> u64,
     ) -> Option<&Decision> {
         let entry = self.entries.get_mut(&FlowKey::new(flow))?;
+        if entry.expires != u64::MAX && now() >= entry.expires {
+            return None;
+        }
         if entry.epoch != epoch {
             if current(flow.device) != Some(entry.stamp) {
                 return None;

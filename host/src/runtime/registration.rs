@@ -181,9 +181,12 @@ impl Held {
         match self.standing {
             Standing::Pending(_) => Lookup::Pending,
             Standing::Outcome(_) if now >= self.expires => Lookup::Pending,
-            Standing::Outcome(registration) => {
-                Lookup::Standing { registration, attach: self.rests_on.attach, link: self.rests_on.link }
-            }
+            Standing::Outcome(registration) => Lookup::Standing {
+                registration,
+                attach: self.rests_on.attach,
+                link: self.rests_on.link,
+                expires: self.expires,
+            },
         }
     }
 
@@ -215,7 +218,7 @@ pub(crate) enum Lookup {
     None,
     /// An outcome stands: it, with the facts it rests on (equal to the live facts where those are
     /// known; a device report's when the server has no network view).
-    Standing { registration: Registration, attach: Attach, link: LinkState },
+    Standing { registration: Registration, attach: Attach, link: LinkState, expires: u64 },
     /// A re-registration is due: fail closed.
     Pending,
 }

@@ -65,9 +65,17 @@ impl Snapshot {
     #[inline]
     fn facts(&self) -> Option<(Attach, LinkState, Registration)> {
         match self.registration {
-            Lookup::Standing { registration, attach, link } => Some((attach, link, registration)),
+            Lookup::Standing { registration, attach, link, .. } => Some((attach, link, registration)),
             Lookup::None => Some((self.device.attach()?, self.device.link_or_off(), Registration::None)),
             Lookup::Pending => None,
+        }
+    }
+
+    /// When the agreement a decision on it follows ends; `u64::MAX` when it follows none.
+    fn expires(&self) -> u64 {
+        match self.registration {
+            Lookup::Standing { expires, .. } => expires,
+            _ => u64::MAX,
         }
     }
 
@@ -290,7 +298,7 @@ fn hit(cache: &mut FlowCache, runtime: &Runtime, flow: &Flow, epoch: u64) -> Opt
 /// now).
 #[inline(never)]
 fn cached(cache: &mut FlowCache, runtime: &Runtime, flow: &Flow, epoch: u64) -> Option<Decision> {
-    let decision = cache.get(flow, epoch, |device| runtime.stamp_now(device))?.clone();
+    let decision = cache.get(flow, epoch, |device| runtime.stamp_now(device), || runtime.unix_now())?.clone();
     cache.counters.hit();
     Some(decision)
 }
@@ -369,6 +377,7 @@ fn batch_records(
 /// Caches `decision` for `flow`.
 #[inline(never)]
 fn store(cache: &mut FlowCache, flow: &Flow, snapshot: &Snapshot, decision: &Decision) {
-    let entry = Entry { decision: decision.clone(), epoch: snapshot.epoch, stamp: snapshot.stamp };
+    let entry =
+        Entry { decision: decision.clone(), epoch: snapshot.epoch, stamp: snapshot.stamp, expires: snapshot.expires() };
     cache.insert(flow, entry);
 }
