@@ -22,6 +22,7 @@ mod peers;
 mod properties;
 mod python_policy;
 mod registration;
+mod sessions;
 mod signing;
 mod stress;
 mod trigger_guard;

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 
@@ -17,6 +17,7 @@ use crate::runtime::metrics::{Counters, Metrics, Registry};
 use crate::runtime::registration::{
     self, DeviceConfig, ReRegistration, ReRegistrationCause, RegistrationConfig, RegistrationState, Registrations,
 };
+use crate::runtime::session::{SessionError, SessionId, SessionStats, Sessions};
 use crate::runtime::worker::Worker;
 use crate::vocab::{Attach, Fqdn, LinkState, PolicyFault, ServerId};
 use crate::wasm::plug::{RelatedDecision, States};
@@ -75,6 +76,8 @@ struct RuntimeInner {
     registrations: Registrations,
     registration_config: RegistrationConfig,
     device_config: DeviceConfig,
+    /// Data sessions.
+    sessions: Sessions,
 }
 
 /// The log names devices and servers from the runtime's live facts.
@@ -97,9 +100,17 @@ pub struct RuntimeBuilder {
     clock: Arc<dyn Clock>,
     registration: RegistrationConfig,
     device: DeviceConfig,
+    sessions: (usize, Duration),
 }
 
 impl RuntimeBuilder {
+    /// The data-session table: at most `capacity` live sessions, each ending after `idle` unused
+    /// (default 65,536 sessions, one hour).
+    pub fn sessions(mut self, capacity: usize, idle: Duration) -> RuntimeBuilder {
+        self.sessions = (capacity, idle);
+        self
+    }
+
     /// The server side's registration settings: the registration timer, the application-layer security
     /// it supports, the allowed roaming (default: 24 hours, none, unrestricted).
     pub fn registration(mut self, config: RegistrationConfig) -> RuntimeBuilder {
@@ -165,6 +176,7 @@ impl RuntimeBuilder {
                 registrations: Registrations::default(),
                 registration_config: self.registration,
                 device_config: self.device,
+                sessions: Sessions::new(self.sessions.0, self.sessions.1),
             }
         });
         Ok(Runtime { inner })
@@ -187,6 +199,7 @@ impl Runtime {
             clock: Arc::new(SystemClock),
             registration: RegistrationConfig::default(),
             device: DeviceConfig::default(),
+            sessions: (1 << 16, Duration::from_secs(3600)),
         }
     }
 
@@ -353,6 +366,28 @@ impl Runtime {
             }
         }
         count
+    }
+
+    /// Opens a data session between `device` and `server`: decisions made in it
+    /// ([`Worker::decide_in`]) never go back to plain once it has set up application-layer security.
+    pub fn open_session(&self, device: DeviceId, server: ServerId) -> Result<SessionId, SessionError> {
+        self.inner.store.slot(device).ok_or(UnknownDeviceError { device: device.get() })?;
+        self.inner.sessions.open(device, server, self.unix_now())
+    }
+
+    /// Ends a data session; `false` when it had already ended.
+    pub fn close_session(&self, session: SessionId) -> bool {
+        self.inner.sessions.close(session)
+    }
+
+    /// The session table's counts.
+    pub fn session_stats(&self) -> SessionStats {
+        self.inner.sessions.stats()
+    }
+
+    /// The session table.
+    pub(crate) fn sessions(&self) -> &Sessions {
+        &self.inner.sessions
     }
 
     /// The registration state between `device` and `server` now.

@@ -13,6 +13,7 @@ pub(crate) mod live;
 pub(crate) mod log;
 pub(crate) mod metrics;
 pub(crate) mod registration;
+pub(crate) mod session;
 pub(crate) mod watch;
 pub(crate) mod worker;
 
@@ -28,5 +29,6 @@ pub use metrics::{FaultCounts, Metrics};
 pub use registration::{
     Carried, DeviceConfig, ReRegistration, ReRegistrationCause, RegistrationConfig, RegistrationState,
 };
+pub use session::{SessionError, SessionId, SessionStats};
 pub use watch::{DirectoryEvent, PolicyDirectory, WatchError, Watcher};
 pub use worker::Worker;

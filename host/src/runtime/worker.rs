@@ -10,7 +10,8 @@ use crate::runtime::flow::{Flow, Stamp};
 use crate::runtime::live::{Active, Runtime};
 use crate::runtime::log::{LogSender, Record};
 use crate::runtime::registration::Lookup;
-use crate::vocab::{Attach, Decision, LinkState, Reason, Registration, Request};
+use crate::runtime::session::{SessionError, SessionId};
+use crate::vocab::{Attach, Decision, Event, LinkState, Reason, Registration, Request, Role};
 use crate::wasm::decider::Decider;
 use crate::wasm::packed::PackedRequest;
 use crate::wasm::plug::{RelatedDecision, Verdict};
@@ -124,6 +125,16 @@ impl Worker {
             Some(snapshot) => remember(cache, flow, &snapshot, decision),
             None => decision,
         }
+    }
+
+    /// Decides `event` in a data session (see [`Runtime::open_session`]): as [`Worker::decide`] for the
+    /// session's device and server, except that once the session has set up application-layer security
+    /// a plain answer is kept secure (reason `session-secured`) until the session ends. An ended
+    /// session (closed, or idle past its timeout) is an error: open a new one.
+    pub fn decide_in(&mut self, session: SessionId, role: Role, event: Event) -> Result<Decision, SessionError> {
+        let (device, server) = self.runtime.sessions().enter(session, self.runtime.unix_now())?;
+        let decision = self.decide(&Flow { device, server, role, event });
+        Ok(self.runtime.sessions().apply(session, event.kind(), decision))
     }
 
     /// Decides many flows: cached ones from the cache, the rest in one call into the policy, against one
