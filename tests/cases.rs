@@ -36,10 +36,28 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
 }
 
 fn run(path: &Path) -> Result<(), Failed> {
-    let (facts, cases, related) = match CaseFile::read(path).map_err(|e| e.to_string())? {
+    let (facts, cases, related, sequences) = match CaseFile::read(path).map_err(|e| e.to_string())? {
         CaseFile::RefusedAsWanted { .. } => return Ok(()),
-        CaseFile::Cases { facts, cases, related } => (facts, cases, related),
+        CaseFile::Cases { facts, cases, related, sequences, .. } => (facts, cases, related, sequences),
     };
+    // Sequences run on live runtimes; every decision the reference policy was asked for must be the
+    // native rule's too.
+    for sequence in &sequences {
+        let name = sequence.policy.as_deref().unwrap_or("reference");
+        let policy = pathsec_suite::bundled(name).ok_or_else(|| format!("no bundled policy `{name}`"))?;
+        let mut disagreements = Vec::new();
+        sequence
+            .run(&policy, &facts, |lists, request, decision| {
+                let native = NativeRule::new(lists).decide(request);
+                if name == "reference" && native != (decision.action, decision.reason) {
+                    disagreements.push(format!("{request:?}: policy {decision}, native {} ({})", native.0, native.1));
+                }
+            })
+            .map_err(|e| format!("{}: {e}", sequence.note))?;
+        if let Some(first) = disagreements.first() {
+            return Err(format!("{}: the native rule disagrees: {first}", sequence.note).into());
+        }
+    }
     for case in &related {
         let name = case.policy.as_deref().unwrap_or("reference");
         let policy = pathsec_suite::bundled(name).ok_or_else(|| format!("no bundled policy `{name}`"))?;

@@ -28,8 +28,26 @@ fn a_case_that_wants_nothing_is_refused() {
     let error = read("empty.toml", "note = \"x\"\n").expect_err("refused");
     assert_eq!(
         error,
-        "`DIR/empty.toml`, field ``: a case file must say what it wants: `[want]` (action, reason), `want_error`, or `[[case]]` entries (or those of a related decision: `[[trigger-case]]`, `[[admission-case]]`, `[[access-case]]`, `[[media-case]]`, `[[location-case]]`, `[[name-case]]`)"
+        "`DIR/empty.toml`, field ``: a case file must say what it wants: `[want]` (action, reason), `want_error`, or `[[case]]` entries (or those of a related decision: `[[trigger-case]]`, `[[admission-case]]`, `[[access-case]]`, `[[media-case]]`, `[[location-case]]`, `[[name-case]]`), or `[[sequence]]` entries"
     );
+}
+
+#[test]
+fn a_sequence_step_is_checked_when_the_file_is_read() {
+    let text = r#"note = "x"
+[[sequence]]
+note = "a trigger without its checks"
+steps = [{ do = "decide", role = "device", event = "receive-trigger", device = "d", server = "s.example.com",
+           want = { action = "discard", reason = "trigger-unprotected" } }]
+"#;
+    let error = read("trigger.toml", text).expect_err("refused");
+    assert_eq!(
+        error,
+        "`DIR/trigger.toml`, field `sequence[0].steps[0]`: `receive-trigger` needs `access-integrity` and `end-to-end`, and only it takes them"
+    );
+    let unknown = read("unknown.toml", "note = \"x\"\n[[sequence]]\nnote = \"y\"\nsteps = [{ do = \"fly\" }]\n")
+        .expect_err("refused");
+    assert!(unknown.contains("unknown variant `fly`"), "{unknown}");
 }
 
 #[test]

@@ -62,9 +62,17 @@ fn the_python_reference_policy_passes_the_scenario_files_and_agrees_with_the_nat
     let mut files = Vec::new();
     case_files(&repo().join("tests/cases/reference"), &mut files);
     files.sort();
-    let (mut ran, mut path_files) = (0, 0);
+    let (mut ran, mut path_files, mut sequences_ran) = (0, 0, 0);
     for file in &files {
-        let CaseFile::Cases { facts, cases, .. } = CaseFile::read(file).expect("scenario file") else { continue };
+        let CaseFile::Cases { facts, cases, sequences, .. } = CaseFile::read(file).expect("scenario file") else {
+            continue;
+        };
+        for sequence in sequences.iter().filter(|sequence| sequence.applies_to("reference")) {
+            sequence
+                .run(&policy, &facts, |_, _, _| {})
+                .unwrap_or_else(|problem| panic!("{}: {}: {problem}", file.display(), sequence.note));
+            sequences_ran += 1;
+        }
         // The trigger-guard files have only `[[trigger-case]]`s, which are for the Rust reference.
         path_files += usize::from(!cases.is_empty());
         for case in cases {
@@ -75,6 +83,7 @@ fn the_python_reference_policy_passes_the_scenario_files_and_agrees_with_the_nat
     }
     assert_eq!(ran, path_files, "one case per path-decision scenario file");
     assert!(ran > 60, "{ran} cases of {} files", files.len());
+    assert!(sequences_ran >= 10, "the sequences run on the Python policy too: {sequences_ran}");
 
     let networks = generate::networks();
     for seed in 0..4 {

@@ -63,7 +63,7 @@ impl Test {
                 Ok(CaseFile::RefusedAsWanted { note, error }) => {
                     results.push(result(&note, "pass", format!("refused as wanted: {error}")))
                 }
-                Ok(CaseFile::Cases { facts, cases, related }) => {
+                Ok(CaseFile::Cases { facts, cases, related, sequences, .. }) => {
                     for case in &cases {
                         if !case.applies_to(&name) {
                             let detail = format!("for policy `{}`", case.policy.as_deref().unwrap_or_default());
@@ -85,6 +85,17 @@ impl Test {
                         results.push(match case.run(&mut decider, &facts) {
                             Ok(verdict) => result(&case.note, "pass", verdict),
                             Err(problem) => result(&case.note, "fail", problem),
+                        });
+                    }
+                    for sequence in &sequences {
+                        if !sequence.applies_to(&name) {
+                            let detail = format!("for policy `{}`", sequence.policy.as_deref().unwrap_or_default());
+                            results.push(result(&sequence.note, "skip", detail));
+                            continue;
+                        }
+                        results.push(match sequence.run(&policy, &facts, |_, _, _| {}) {
+                            Ok(steps) => result(&sequence.note, "pass", format!("{steps} steps")),
+                            Err(problem) => result(&sequence.note, "fail", problem),
                         });
                     }
                 }

@@ -25,12 +25,16 @@
 //! want = { outcome = "discard", reason = "key-expired" }
 //! ```
 //!
+//! Sequences of steps against live runtimes (registrations, fact changes, sessions, decisions) are
+//! `[[sequence]]` entries (`sequence.rs`).
+//!
 //! A file with one case may put `request` and `want` at the top instead of `[[case]]`. A file whose input
 //! must be refused says `want_error = "text the error contains"` instead. A case may name the `policy`
 //! it is for; a runner skips it for other policies. Every case says what it wants: a file with neither
 //! `want` nor `want_error` is refused.
 
 use super::related::{self, RelatedCase};
+use super::sequence::SequenceCase;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -97,6 +101,8 @@ pub enum CaseFile {
         cases: Vec<TestCase>,
         /// Its cases of the related decisions (trigger guard, admission, access, media, bindings).
         related: Vec<RelatedCase>,
+        /// Its sequences.
+        sequences: Vec<SequenceCase>,
     },
     /// The file's input was refused as it wanted.
     RefusedAsWanted {
@@ -183,6 +189,8 @@ struct RawCaseFile {
     location_cases: Vec<related::RawLocationCase>,
     #[serde(default, rename = "name-case")]
     name_cases: Vec<related::RawNameCase>,
+    #[serde(default, rename = "sequence")]
+    sequences: Vec<SequenceCase>,
 }
 
 #[derive(Deserialize)]
@@ -217,10 +225,10 @@ impl RawCaseFile {
             (Some(_), false) => {
                 return Err(invalid("case".into(), "give `request` and `want`, or `[[case]]` entries, not both"));
             }
-            (None, true) if self.want_error.is_none() && related.is_empty() => {
+            (None, true) if self.want_error.is_none() && related.is_empty() && self.sequences.is_empty() => {
                 return Err(invalid(
                     "".into(),
-                    "a case file must say what it wants: `[want]` (action, reason), `want_error`, or `[[case]]` entries (or those of a related decision: `[[trigger-case]]`, `[[admission-case]]`, `[[access-case]]`, `[[media-case]]`, `[[location-case]]`, `[[name-case]]`)",
+                    "a case file must say what it wants: `[want]` (action, reason), `want_error`, or `[[case]]` entries (or those of a related decision: `[[trigger-case]]`, `[[admission-case]]`, `[[access-case]]`, `[[media-case]]`, `[[location-case]]`, `[[name-case]]`), or `[[sequence]]` entries",
                 ));
             }
             (None, true) => {}
@@ -257,7 +265,14 @@ impl RawCaseFile {
             }
         }
         let related = related.build(file, self.policy.as_ref(), &mut builder)?;
-        Ok(CaseFile::Cases { facts: builder.build(), cases, related })
+        let mut sequences = self.sequences;
+        for (index, sequence) in sequences.iter_mut().enumerate() {
+            sequence.check(file, &format!("sequence[{index}]"))?;
+            if sequence.policy.is_none() {
+                sequence.policy.clone_from(&self.policy);
+            }
+        }
+        Ok(CaseFile::Cases { facts: builder.build(), cases, related, sequences })
     }
 }
 

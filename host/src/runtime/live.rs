@@ -368,6 +368,13 @@ impl Runtime {
         count
     }
 
+    /// The request a decision on `flow` would put to the policy now: the device's facts, or those of
+    /// the registration outcome that stands. `None` when the decision would fail closed before asking
+    /// (a device handle not this runtime's, unknown attach facts, a re-registration due).
+    pub fn request(&self, flow: &crate::Flow) -> Option<crate::Request> {
+        crate::runtime::worker::request_now(self, flow)
+    }
+
     /// Opens a data session between `device` and `server`: decisions made in it
     /// ([`Worker::decide_in`]) never go back to plain once it has set up application-layer security.
     pub fn open_session(&self, device: DeviceId, server: ServerId) -> Result<SessionId, SessionError> {

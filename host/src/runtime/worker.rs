@@ -292,6 +292,12 @@ fn snapshot(runtime: &Runtime, flow: &Flow, epoch: u64, lists: &FactSet, policy_
     Some(Snapshot { epoch, device, registration, stamp })
 }
 
+/// The request a decision on `flow` would put to the policy now (see [`Runtime::request`]).
+pub(crate) fn request_now(runtime: &Runtime, flow: &Flow) -> Option<Request> {
+    let lists = runtime.lists();
+    request(flow, &snapshot(runtime, flow, runtime.epoch(), &lists, runtime.policy_generation())?)
+}
+
 /// The request for `flow`; `None` while the device's attach facts are unknown or a re-registration is
 /// due.
 fn request(flow: &Flow, snapshot: &Snapshot) -> Option<Request> {

@@ -1,0 +1,634 @@
+//! Sequence cases (`[[sequence]]` in a case file): several steps against live runtimes — fact changes,
+//! registrations (the exchange between a device node and a server node), indications delivered or
+//! tampered with, re-registration events, the clock, data sessions and decisions — each step saying what
+//! it must get. The method's figures (000, FIGS. 7-10) are written as sequences.
+//!
+//! ```toml
+//! [[sequence]]
+//! note = "FIG. 7, both sides: a protected report without a network view"
+//! steps = [
+//!   { do = "attach", on = "device", device = "meter-17", home = "310410", serving = "20801" },
+//!   { do = "link", on = "device", device = "meter-17", ciphering = true, integrity = true },
+//!   { do = "register", device = "meter-17", server = "mtc.example.com",
+//!     want = { application-security = false, reason = "path-secure" }, want-device = "standing" },
+//!   { do = "decide", on = "device", device = "meter-17", server = "mtc.example.com", role = "device",
+//!     event = "send-data", want = { action = "send-plain", reason = "path-secure" } },
+//! ]
+//! ```
+//!
+//! Two nodes run each sequence, both on the policy under test, with the file's lists and one manual
+//! clock: `server` (the default `on`) and `device`. A `register` step builds the device's report on the
+//! device node (or from its `report` fields), carries it to the server node in the CBOR wire form, and
+//! delivers the indication back unless `deliver = false`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, SystemTime};
+
+use serde::Deserialize;
+
+use crate::cases::case_file::Want;
+use crate::exchange::{Format, Indication, Report, SecurityOption};
+use crate::facts::FactSet;
+use crate::facts::files::{FileError, ListsFile};
+use crate::runtime::{
+    Carried, DeviceConfig, ManualClock, ReRegistration, ReRegistrationCause, RegistrationConfig, RegistrationState,
+    Runtime, SessionId,
+};
+use crate::vocab::{
+    AccessIntegrity, AccessKind, Attach, Decision, EndToEnd, Event, EventKind, Fqdn, LinkState, PlmnId, Reason,
+    Request, Role, TriggerCheck,
+};
+use crate::wasm::Policy;
+
+/// Where a sequence starts: the Unix time of its manual clock.
+const START: Duration = Duration::from_secs(1_800_000_000);
+
+/// A sequence case.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SequenceCase {
+    /// What the sequence shows.
+    pub note: String,
+    /// The policy it is for, if it names one.
+    #[serde(default)]
+    pub policy: Option<String>,
+    /// The server's registration timer, in seconds (default 24 hours).
+    #[serde(default)]
+    timer: Option<u64>,
+    /// The application-layer security the server supports.
+    #[serde(default)]
+    options: Vec<SecurityOption>,
+    /// The server's roaming limits, per home network.
+    #[serde(default)]
+    roaming: Vec<RoamingFile>,
+    /// The device's configuration: servers whose "no application-layer security" it accepts while
+    /// unciphered.
+    #[serde(default)]
+    accept_plain_from: BTreeSet<Fqdn>,
+    /// The steps.
+    steps: Vec<Step>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoamingFile {
+    home: PlmnId,
+    visited: Vec<PlmnId>,
+}
+
+/// Which node a step acts on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum Node {
+    #[default]
+    Server,
+    Device,
+}
+
+/// What a registration must answer.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct WantIndication {
+    application_security: bool,
+    reason: Reason,
+}
+
+/// What the device must hold after a delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum WantState {
+    None,
+    Standing,
+    Pending,
+}
+
+/// A report's fields, where the step gives them (a device lying, or a device that runs no pathsec).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ReportFields {
+    home: Option<PlmnId>,
+    serving: Option<PlmnId>,
+    access: Option<AccessKind>,
+    ciphering: Option<bool>,
+    integrity: Option<bool>,
+    #[serde(default)]
+    options: Vec<SecurityOption>,
+}
+
+/// How a delivered indication is tampered with.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum Tamper {
+    /// Delivered again as it was.
+    Replay,
+    /// Made for another device.
+    OtherDevice,
+    /// From another server.
+    OtherServer,
+    /// Past its end.
+    Expired,
+    /// Cut short on the wire.
+    Truncated,
+}
+
+fn three_gpp() -> AccessKind {
+    AccessKind::ThreeGpp
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One step.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "do", rename_all = "kebab-case", deny_unknown_fields)]
+enum Step {
+    /// The device attached (serving absent: the serving network is not known).
+    Attach {
+        #[serde(default)]
+        on: Node,
+        device: String,
+        home: PlmnId,
+        serving: Option<PlmnId>,
+        #[serde(default = "three_gpp")]
+        access: AccessKind,
+    },
+    /// The device detached.
+    Detach {
+        #[serde(default)]
+        on: Node,
+        device: String,
+    },
+    /// The device's access security.
+    Link {
+        #[serde(default)]
+        on: Node,
+        device: String,
+        ciphering: bool,
+        integrity: bool,
+    },
+    /// Entries added to the lists.
+    Trust {
+        #[serde(default)]
+        on: Node,
+        lists: ListsFile,
+    },
+    /// Entries removed from the lists.
+    Distrust {
+        #[serde(default)]
+        on: Node,
+        lists: ListsFile,
+    },
+    /// The registration exchange (000, FIG. 7 / FIG. 10).
+    Register {
+        device: String,
+        server: Fqdn,
+        #[serde(default = "yes")]
+        protected: bool,
+        #[serde(default)]
+        report: Option<ReportFields>,
+        #[serde(default = "yes")]
+        deliver: bool,
+        #[serde(default)]
+        want: Option<WantIndication>,
+        #[serde(default, rename = "want-error")]
+        want_error: Option<String>,
+        #[serde(default, rename = "want-device")]
+        want_device: Option<WantState>,
+        /// The answer delivered instead of the server node's: what a server whose own policy differs
+        /// (one that needs no end-to-end security, say) would have said.
+        #[serde(default)]
+        answer: Option<WantIndication>,
+    },
+    /// The last indication for the device, tampered with and delivered: it must be refused.
+    Deliver {
+        device: String,
+        tamper: Tamper,
+        #[serde(rename = "want-error")]
+        want_error: String,
+    },
+    /// The server asks for a re-registration.
+    RequestReregistration {
+        #[serde(default)]
+        on: Node,
+        device: String,
+        server: Fqdn,
+    },
+    /// The clock moves on (both nodes share it).
+    Advance { seconds: u64 },
+    /// The node looks for ended registration timers.
+    Poll {
+        #[serde(default)]
+        on: Node,
+        want: usize,
+    },
+    /// The node's next re-registration event (none, when `cause` is left out).
+    Event {
+        #[serde(default)]
+        on: Node,
+        #[serde(default)]
+        device: Option<String>,
+        #[serde(default)]
+        cause: Option<ReRegistrationCause>,
+    },
+    /// A data session opened, named for later steps.
+    OpenSession {
+        #[serde(default)]
+        on: Node,
+        name: String,
+        device: String,
+        server: Fqdn,
+    },
+    /// A data session closed.
+    CloseSession {
+        #[serde(default)]
+        on: Node,
+        name: String,
+    },
+    /// A decision.
+    Decide {
+        #[serde(default)]
+        on: Node,
+        role: Role,
+        event: EventKind,
+        device: String,
+        server: Fqdn,
+        #[serde(default, rename = "access-integrity")]
+        access_integrity: Option<AccessIntegrity>,
+        #[serde(default, rename = "end-to-end")]
+        end_to_end: Option<EndToEnd>,
+        #[serde(default)]
+        session: Option<String>,
+        want: Want,
+    },
+}
+
+/// A node of a running sequence.
+struct Running {
+    runtime: Runtime,
+    events: Receiver<ReRegistration>,
+}
+
+impl SequenceCase {
+    /// Whether the sequence is for a policy named `name` (those that name none are for every policy).
+    pub fn applies_to(&self, name: &str) -> bool {
+        self.policy.as_deref().is_none_or(|policy| policy == name)
+    }
+
+    /// Checks what the file can check before running: every step's event has the fields it needs.
+    pub(crate) fn check(&self, file: &str, field: &str) -> Result<(), FileError> {
+        for (index, step) in self.steps.iter().enumerate() {
+            if let Step::Decide { event, access_integrity, end_to_end, .. } = step {
+                let trigger = *event == EventKind::ReceiveTrigger;
+                if trigger != (access_integrity.is_some() && end_to_end.is_some()) {
+                    return Err(FileError::Invalid {
+                        file: file.to_owned(),
+                        field: format!("{field}.steps[{index}]"),
+                        message: "`receive-trigger` needs `access-integrity` and `end-to-end`, and only it takes them"
+                            .to_owned(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the sequence with `policy` on both nodes, starting from `lists`. `observe` sees every
+    /// decision the policy was asked for, with the node's lists and the request (so a test can hold it
+    /// against an oracle).
+    /// `Ok` with the number of steps, or the first step that did not get what it wanted.
+    pub fn run(
+        &self,
+        policy: &Policy,
+        lists: &FactSet,
+        mut observe: impl FnMut(&FactSet, &Request, &Decision),
+    ) -> Result<usize, String> {
+        let clock = ManualClock::new(SystemTime::UNIX_EPOCH + START);
+        let mut registration = RegistrationConfig { options: self.options.clone(), ..RegistrationConfig::default() };
+        if let Some(timer) = self.timer {
+            registration.timer = Duration::from_secs(timer);
+        }
+        for entry in &self.roaming {
+            registration.roaming.entry(entry.home).or_default().extend(entry.visited.iter().copied());
+        }
+        let device_config =
+            DeviceConfig { accept_plain_from: self.accept_plain_from.clone(), ..DeviceConfig::default() };
+        let node = |configure: &dyn Fn(crate::runtime::RuntimeBuilder) -> crate::runtime::RuntimeBuilder| {
+            let builder = Runtime::builder(policy.clone()).lists(lists.to_builder().build()).clock(clock.clone());
+            let runtime = configure(builder).build().map_err(|e| e.to_string())?;
+            let events = runtime.reregistrations();
+            Ok::<_, String>(Running { runtime, events })
+        };
+        let server = node(&|b| b.registration(registration.clone()))?;
+        let device = node(&|b| b.device_config(device_config.clone()))?;
+        let mut sessions: HashMap<String, (Node, SessionId)> = HashMap::new();
+        let mut indications: HashMap<String, Indication> = HashMap::new();
+        for (index, step) in self.steps.iter().enumerate() {
+            let at = |problem: String| format!("step {} ({}): {problem}", index + 1, step.name());
+            let on = |node: Node| match node {
+                Node::Server => &server,
+                Node::Device => &device,
+            };
+            let id = |node: &Running, name: &str| node.runtime.device_id(name).map_err(|e| at(e.to_string()));
+            match step {
+                Step::Attach { on: node, device, home, serving, access } => {
+                    let node = on(*node);
+                    let attach = Attach { serving: *serving, home: *home, access: *access };
+                    node.runtime.set_attach(id(node, device)?, attach).map_err(|e| at(e.to_string()))?;
+                }
+                Step::Detach { on: node, device } => {
+                    let node = on(*node);
+                    node.runtime.clear_attach(id(node, device)?).map_err(|e| at(e.to_string()))?;
+                }
+                Step::Link { on: node, device, ciphering, integrity } => {
+                    let node = on(*node);
+                    let link = LinkState { ciphering: *ciphering, integrity: *integrity };
+                    node.runtime.set_link(id(node, device)?, link).map_err(|e| at(e.to_string()))?;
+                }
+                Step::Trust { on: node, lists } | Step::Distrust { on: node, lists } => {
+                    let trust = matches!(step, Step::Trust { .. });
+                    on(*node).runtime.update_lists(|builder| edit_lists(builder, lists, trust));
+                }
+                Step::Register {
+                    device: name,
+                    server: fqdn,
+                    protected,
+                    report,
+                    deliver,
+                    want,
+                    want_error,
+                    want_device,
+                    answer,
+                } => {
+                    let report = self.report(&device, name, fqdn, report.as_ref()).map_err(at)?;
+                    let wire = report.encode(Format::Cbor);
+                    let report = Report::decode(Format::Cbor, &wire).map_err(|e| at(e.to_string()))?;
+                    let carried = if *protected { Carried::Protected } else { Carried::Unprotected };
+                    let registered = server.runtime.worker().register(&report, carried);
+                    let indication = match (registered, want_error) {
+                        (Err(error), Some(wanted)) if error.to_string().contains(wanted.as_str()) => continue,
+                        (Err(error), _) => return Err(at(format!("refused: {error}"))),
+                        (Ok(_), Some(wanted)) => return Err(at(format!("wanted an error containing `{wanted}`"))),
+                        (Ok(indication), None) => indication,
+                    };
+                    if let Some(want) = want {
+                        let got = (indication.application_security, indication.reason);
+                        if got != (want.application_security, want.reason) {
+                            return Err(at(format!(
+                                "want application-security {} ({}), got {} ({})",
+                                want.application_security, want.reason, got.0, got.1
+                            )));
+                        }
+                    }
+                    let mut indication = indication;
+                    if let Some(answer) = answer {
+                        indication.application_security = answer.application_security;
+                        indication.reason = answer.reason;
+                    }
+                    indications.insert(name.clone(), indication.clone());
+                    if !deliver {
+                        continue;
+                    }
+                    let id = id(&device, name)?;
+                    let state = device.runtime.accept_indication(id, &indication).map_err(|e| at(e.to_string()))?;
+                    if let Some(want) = want_device {
+                        let got = match state {
+                            RegistrationState::Standing(_) => WantState::Standing,
+                            RegistrationState::Pending(_) => WantState::Pending,
+                            _ => WantState::None,
+                        };
+                        if got != *want {
+                            return Err(at(format!("want the device {want:?}, got {state:?}")));
+                        }
+                    }
+                }
+                Step::Deliver { device: name, tamper, want_error } => {
+                    let last = indications.get(name).ok_or_else(|| at("no indication was sent to it yet".into()))?;
+                    let id = id(&device, name)?;
+                    let error = match tamper {
+                        Tamper::Truncated => {
+                            let wire = last.encode(Format::Cbor);
+                            Indication::decode(Format::Cbor, &wire[..wire.len() / 2]).err().map(|e| e.to_string())
+                        }
+                        tamper => {
+                            let mut forged = last.clone();
+                            match tamper {
+                                Tamper::OtherDevice => forged.device = format!("{name}-other"),
+                                Tamper::OtherServer => {
+                                    forged.server = "forged.example.net".parse().map_err(|e| at(format!("{e}")))?
+                                }
+                                Tamper::Expired => {
+                                    forged.expires = device
+                                        .runtime
+                                        .now()
+                                        .duration_since(SystemTime::UNIX_EPOCH)
+                                        .map_or(0, |d| d.as_secs())
+                                }
+                                _ => {}
+                            }
+                            if !matches!(tamper, Tamper::Replay) {
+                                forged.sequence += 1;
+                            }
+                            device.runtime.accept_indication(id, &forged).err().map(|e| e.to_string())
+                        }
+                    };
+                    match error {
+                        Some(error) if error.contains(want_error.as_str()) => {}
+                        Some(error) => {
+                            return Err(at(format!("wanted an error containing `{want_error}`, got: {error}")));
+                        }
+                        None => return Err(at(format!("accepted; wanted an error containing `{want_error}`"))),
+                    }
+                }
+                Step::RequestReregistration { on: node, device, server: fqdn } => {
+                    let node = on(*node);
+                    let server = node.runtime.server_id(fqdn);
+                    node.runtime.request_reregistration(id(node, device)?, server).map_err(|e| at(e.to_string()))?;
+                }
+                Step::Advance { seconds } => clock.advance(Duration::from_secs(*seconds)),
+                Step::Poll { on: node, want } => {
+                    let got = on(*node).runtime.poll_registrations();
+                    if got != *want {
+                        return Err(at(format!("want {want} timers ended, got {got}")));
+                    }
+                }
+                Step::Event { on: node, device, cause } => {
+                    let next = on(*node).events.try_recv().ok();
+                    match (next, cause) {
+                        (None, None) => {}
+                        (Some(event), None) => {
+                            return Err(at(format!("want no event, got {} for `{}`", event.cause, event.device_name)));
+                        }
+                        (None, Some(cause)) => return Err(at(format!("want a `{cause}` event, got none"))),
+                        (Some(event), Some(cause)) => {
+                            let device_matches = device.as_deref().is_none_or(|name| *event.device_name == *name);
+                            if event.cause != *cause || !device_matches {
+                                return Err(at(format!(
+                                    "want `{cause}`, got `{}` for `{}`",
+                                    event.cause, event.device_name
+                                )));
+                            }
+                        }
+                    }
+                }
+                Step::OpenSession { on: node, name, device, server: fqdn } => {
+                    let running = on(*node);
+                    let server = running.runtime.server_id(fqdn);
+                    let session =
+                        running.runtime.open_session(id(running, device)?, server).map_err(|e| at(e.to_string()))?;
+                    sessions.insert(name.clone(), (*node, session));
+                }
+                Step::CloseSession { on: node, name } => {
+                    let (_, session) = sessions.remove(name).ok_or_else(|| at(format!("no session `{name}`")))?;
+                    on(*node).runtime.close_session(session);
+                }
+                Step::Decide {
+                    on: node,
+                    role,
+                    event,
+                    device,
+                    server: fqdn,
+                    access_integrity,
+                    end_to_end,
+                    session,
+                    want,
+                } => {
+                    let running = on(*node);
+                    let event = match (event, access_integrity, end_to_end) {
+                        (EventKind::ReceiveTrigger, Some(access_integrity), Some(end_to_end)) => {
+                            Event::ReceiveTrigger(TriggerCheck {
+                                access_integrity: *access_integrity,
+                                end_to_end: *end_to_end,
+                            })
+                        }
+                        (EventKind::SendData, ..) => Event::SendData,
+                        (EventKind::ReceiveUnprotected, ..) => Event::ReceiveUnprotected,
+                        (EventKind::ReceiveProtected, ..) => Event::ReceiveProtected,
+                        (EventKind::SendTrigger, ..) => Event::SendTrigger,
+                        _ => return Err(at("`receive-trigger` needs `access-integrity` and `end-to-end`".into())),
+                    };
+                    let server = running.runtime.server_id(fqdn);
+                    let flow = crate::runtime::Flow { device: id(running, device)?, server, role: *role, event };
+                    let request = running.runtime.request(&flow);
+                    let mut worker = running.runtime.worker();
+                    let decision = match session {
+                        Some(name) => {
+                            let (_, session) = sessions.get(name).ok_or_else(|| at(format!("no session `{name}`")))?;
+                            worker.decide_in(*session, *role, event).map_err(|e| at(e.to_string()))?
+                        }
+                        None => worker.decide(&flow),
+                    };
+                    if let Some(fault) = &decision.fault {
+                        return Err(at(format!("the policy failed: {fault}")));
+                    }
+                    if let Some(request) = request.filter(|_| !decision.reason.is_engine_reason()) {
+                        observe(&running.runtime.lists(), &request, &decision);
+                    }
+                    if (decision.action, decision.reason) != (want.action, want.reason) {
+                        return Err(at(format!(
+                            "want {} ({}), got {} ({})",
+                            want.action, want.reason, decision.action, decision.reason
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(self.steps.len())
+    }
+
+    /// The report a `register` step sends: the device node's, with the step's fields over it.
+    fn report(
+        &self,
+        device: &Running,
+        name: &str,
+        server: &Fqdn,
+        fields: Option<&ReportFields>,
+    ) -> Result<Report, String> {
+        let fields = fields.cloned().unwrap_or_default();
+        let id = device.runtime.device_id(name).map_err(|e| e.to_string())?;
+        let built = device.runtime.registration_report(id, server, fields.options.clone()).ok();
+        let missing = |field: &str| format!("the device node does not know the device's facts: give `report.{field}`");
+        let serving = fields.serving.or(built.as_ref().map(|r| r.serving)).ok_or_else(|| missing("serving"))?;
+        let home = fields.home.or(built.as_ref().map(|r| r.home)).ok_or_else(|| missing("home"))?;
+        let ciphering =
+            fields.ciphering.or(built.as_ref().map(|r| r.link.ciphering)).ok_or_else(|| missing("ciphering"))?;
+        let integrity =
+            fields.integrity.or(built.as_ref().map(|r| r.link.integrity)).ok_or_else(|| missing("integrity"))?;
+        let access = fields.access.or(built.as_ref().map(|r| r.access)).unwrap_or(AccessKind::ThreeGpp);
+        Ok(Report {
+            device: name.to_owned(),
+            server: server.clone(),
+            home,
+            serving,
+            access,
+            link: LinkState { ciphering, integrity },
+            options: fields.options,
+            lists: built.as_ref().and_then(|r| r.lists),
+            sequence: built.map_or(1, |r| r.sequence),
+        })
+    }
+}
+
+impl Step {
+    fn name(&self) -> &'static str {
+        match self {
+            Step::Attach { .. } => "attach",
+            Step::Detach { .. } => "detach",
+            Step::Link { .. } => "link",
+            Step::Trust { .. } => "trust",
+            Step::Distrust { .. } => "distrust",
+            Step::Register { .. } => "register",
+            Step::Deliver { .. } => "deliver",
+            Step::RequestReregistration { .. } => "request-reregistration",
+            Step::Advance { .. } => "advance",
+            Step::Poll { .. } => "poll",
+            Step::Event { .. } => "event",
+            Step::OpenSession { .. } => "open-session",
+            Step::CloseSession { .. } => "close-session",
+            Step::Decide { .. } => "decide",
+        }
+    }
+}
+
+/// Adds (`trust`) or removes the entries of `lists`.
+fn edit_lists(builder: &mut crate::facts::FactSetBuilder, lists: &ListsFile, trust: bool) {
+    for network in &lists.path_a {
+        if trust {
+            builder.trust_path_a(*network)
+        } else {
+            builder.distrust_path_a(*network)
+        };
+    }
+    for pair in &lists.path_b {
+        let server = builder.server(pair.server.clone());
+        if trust {
+            builder.trust_path_b(pair.home, server)
+        } else {
+            builder.distrust_path_b(pair.home, server)
+        };
+    }
+    for network in &lists.interconnect {
+        if trust {
+            builder.trust_interconnect(*network)
+        } else {
+            builder.distrust_interconnect(*network)
+        };
+    }
+    for entry in &lists.interconnect_per_home {
+        for visited in &entry.visited {
+            if trust {
+                builder.trust_interconnect_for(entry.home, *visited)
+            } else {
+                builder.distrust_interconnect_for(entry.home, *visited)
+            };
+        }
+    }
+    for network in &lists.trusted_access_networks {
+        if trust {
+            builder.trust_access_network(network)
+        } else {
+            builder.distrust_access_network(network)
+        };
+    }
+}
