@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(identifiers facts_file case_file)
+[[ ${#targets[@]} -gt 0 ]] || targets=(identifiers facts_file case_file wire)
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 for target in "${targets[@]}"; do cargo +nightly fuzz build -O "$target"; done
@@ -18,7 +18,11 @@ for target in "${targets[@]}"; do
   mkdir -p "corpus/$target"
   # Seeds: the repository's own facts, request and case files.
   seeds=()
-  [[ $target == identifiers ]] || seeds=(../tests/data ../tests/cases)
+  case $target in
+    identifiers) ;;
+    wire) seeds=(../tests/fuzz/wire) ;;
+    *) seeds=(../tests/data ../tests/cases) ;;
+  esac
   echo "== $target: ${seconds}s (log: fuzz/logs/$target.log)"
   if ! cargo +nightly fuzz run -O "$target" "corpus/$target" "${seeds[@]}" -- \
     -max_total_time="$seconds" -max_len=4096 -timeout=10 -print_final_stats=1 >"logs/$target.log" 2>&1; then

@@ -83,3 +83,16 @@ fn case_inputs() {
     let replayed = replay("case_file", checks::case_file, &["data", "cases"]);
     assert!(replayed > 10, "the repository's own files are replayed: {replayed}");
 }
+
+#[test]
+fn wire_inputs() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz/wire");
+    let mut replayed = 0;
+    for path in files(&dir) {
+        let bytes = std::fs::read(&path).expect("readable");
+        let outcome = std::panic::catch_unwind(|| checks::wire(&bytes));
+        assert!(outcome.is_ok(), "`{}` fails the wire check", path.display());
+        replayed += 1;
+    }
+    assert!(replayed >= 4, "the seeds are replayed: {replayed}");
+}

@@ -71,3 +71,34 @@ pub fn case_file(text: &str) {
 fn named(name: &str, message: &str) {
     assert!(message.contains(name), "the error names the input `{name}`: {message}");
 }
+
+/// The registration exchange's wire form (reports and indications, JSON and CBOR): any bytes give a
+/// message or an error naming the kind of message, never a panic; whatever is read is written back
+/// and read again as itself, in both formats.
+pub fn wire(bytes: &[u8]) {
+    use pathsec::exchange::{Format, Indication, Report};
+    for format in [Format::Json, Format::Cbor] {
+        match Report::decode(format, bytes) {
+            Ok(report) => {
+                for again in [Format::Json, Format::Cbor] {
+                    assert_eq!(Report::decode(again, &report.encode(again)).as_ref(), Ok(&report), "{again}");
+                }
+            }
+            Err(error) => assert!(error.to_string().starts_with("report"), "the error names the message: {error}"),
+        }
+        match Indication::decode(format, bytes) {
+            Ok(indication) => {
+                for again in [Format::Json, Format::Cbor] {
+                    assert_eq!(
+                        Indication::decode(again, &indication.encode(again)).as_ref(),
+                        Ok(&indication),
+                        "{again}"
+                    );
+                }
+            }
+            Err(error) => {
+                assert!(error.to_string().starts_with("indication"), "the error names the message: {error}")
+            }
+        }
+    }
+}
