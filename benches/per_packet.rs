@@ -9,7 +9,9 @@
 //! - `batch-64`: `Worker::decide_batch` of 64 flows with the cache off: one call for all 64.
 //!
 //! Also `swap` (a loaded policy through its self-check to active, with small and operator-sized lists,
-//! and from the precompiled-artifact cache). The peer engines, list-size scaling, threads, memory and
+//! and from the precompiled-artifact cache), and `registration`: the server taking a report (CBOR
+//! decode, register through the reference policy, indication encode) and the device taking the
+//! indication, on one thread — registrations per second on one core. The peer engines, list-size scaling, threads, memory and
 //! drop-in time are in `benches/engines.rs`.
 //! Facts: List 1 with 1,000 networks, List 2 with 10,000 pairs over 1,000 servers, List 3 with 300.
 
@@ -216,10 +218,70 @@ fn swap(c: &mut Criterion) {
     group.finish();
 }
 
+fn registration(c: &mut Criterion) {
+    use pathsec::exchange::{Format, Indication, Report};
+    use pathsec::runtime::Carried;
+    let engine = Engine::new().expect("engine");
+    let (facts, requests) = generate::sized(&mut Rng::new(1), 1_000, 10_000, 300, 1_000, FLOWS);
+    let server = runtime_with(&engine, &facts);
+    let mut worker = server.worker();
+    // One report per request, from as many devices: the server holds their outcomes as a real one would.
+    let reports: Vec<Vec<u8>> = requests
+        .iter()
+        .enumerate()
+        .map(|(i, request)| {
+            Report {
+                device: format!("imsi-{i:015}"),
+                server: facts.server(request.server).expect("named").clone(),
+                home: request.attach.home,
+                serving: request.attach.serving.expect("sized requests know it"),
+                access: request.attach.access,
+                link: request.link,
+                options: vec!["dtls-1.3".parse().expect("option")],
+                lists: None,
+                sequence: 1,
+            }
+            .encode(Format::Cbor)
+        })
+        .collect();
+    let mut group = c.benchmark_group("registration");
+    group.throughput(Throughput::Elements(1));
+    let mut next = 0;
+    group.bench_function("server-register-cbor", |b| {
+        b.iter(|| {
+            next = (next + 1) % reports.len();
+            let report = Report::decode(Format::Cbor, &reports[next]).expect("parses");
+            let indication = worker.register(&report, Carried::Protected).expect("protected");
+            black_box(indication.encode(Format::Cbor))
+        })
+    });
+    // The device side: a device runtime accepting ever newer indications.
+    let device = runtime_with(&engine, &facts);
+    let me = device.device_id("imsi-000000000000000").expect("room");
+    let request = &requests[0];
+    device.set_attach(me, request.attach).expect("known");
+    device.set_link(me, request.link).expect("known");
+    let fqdn = facts.server(request.server).expect("named").clone();
+    device.registration_report(me, &fqdn, Vec::new()).expect("facts known");
+    let template = worker
+        .register(&Report::decode(Format::Cbor, &reports[0]).expect("parses"), Carried::Protected)
+        .expect("protected");
+    let mut sequence = template.sequence;
+    group.bench_function("device-accept-cbor", |b| {
+        b.iter(|| {
+            sequence += 1;
+            let wire = Indication { sequence, ..template.clone() }.encode(Format::Cbor);
+            let indication = Indication::decode(Format::Cbor, &wire).expect("parses");
+            black_box(device.accept_indication(me, &indication).expect("valid"))
+        })
+    });
+    group.finish();
+}
+
 fn runtime_with(engine: &Engine, facts: &FactSet) -> Runtime {
     let policy = engine.load_policy("reference", pathsec::bundled::REFERENCE).expect("loads");
     Runtime::builder(policy).lists(facts.to_builder().build()).build().expect("runtime")
 }
 
-criterion_group!(benches, per_packet, swap);
+criterion_group!(benches, per_packet, swap, registration);
 criterion_main!(benches);

@@ -29,6 +29,8 @@ struct World {
     path_a: Vec<usize>,
     path_b: Vec<(usize, usize)>,
     interconnect: Vec<usize>,
+    /// List 3 per home network: (home, visited).
+    interconnect_per_home: Vec<(usize, usize)>,
 }
 
 fn world() -> impl Strategy<Value = World> {
@@ -39,12 +41,14 @@ fn world() -> impl Strategy<Value = World> {
             prop::collection::vec(0..n, 0..n + 1),
             prop::collection::vec((0..n, 0..3usize), 0..3 * n + 1),
             prop::collection::vec(0..n, 0..n + 1),
+            prop::collection::vec((0..n, 0..n), 0..n + 1),
         )
-            .prop_map(|(networks, path_a, path_b, interconnect)| World {
+            .prop_map(|(networks, path_a, path_b, interconnect, interconnect_per_home)| World {
                 networks,
                 path_a,
                 path_b,
                 interconnect,
+                interconnect_per_home,
             })
     })
 }
@@ -64,6 +68,9 @@ impl World {
         }
         for &i in &self.interconnect {
             builder.trust_interconnect(self.networks[i]);
+        }
+        for &(home, visited) in &self.interconnect_per_home {
+            builder.trust_interconnect_for(self.networks[home], self.networks[visited]);
         }
         (builder.build(), servers)
     }

@@ -300,6 +300,12 @@ fn only_a_change_to_a_fact_it_rests_on_voids_an_agreement() {
     runtime.set_link(device, SECURE).expect("known");
     worker.register(&report("20801", SECURE), Carried::Protected).expect("protected");
     while events.try_recv().is_ok() {}
+    assert_eq!(runtime.poll_registrations(), 0, "earlier timers belonged to voided agreements");
+    assert_eq!(
+        runtime.next_registration_timer(),
+        Some(SystemTime::UNIX_EPOCH + START + Duration::from_secs(24 * 3600)),
+        "the embedder can wait until then"
+    );
     clock.advance(Duration::from_secs(24 * 3600 - 1));
     assert_eq!(runtime.poll_registrations(), 0);
     assert_ne!(worker.decide(&flow).reason, Reason::RegistrationPending);

@@ -31,20 +31,24 @@ impl Facts {
     }
 
     /// List 1: is `network` known to protect path A?
+    #[inline(always)]
     pub fn path_a(&self, network: PlmnId) -> bool {
         self.path_a.contains(network.key())
     }
 
     /// List 2: is path B between `home` and `server` secure?
+    #[inline(always)]
     pub fn path_b(&self, home: PlmnId, server: ServerId) -> bool {
         self.path_b.contains((u64::from(home.key()) << 32) | u64::from(server))
     }
 
     /// List 3: does the visited `network` have a secure internal path and interconnect to `home` — listed
     /// for every home network, or for this one (000 claim 12)?
+    #[inline(always)]
     pub fn interconnect(&self, network: PlmnId, home: PlmnId) -> bool {
         self.interconnect.contains(network.key())
-            || self.interconnect_per_home.contains((u64::from(home.key()) << 32) | u64::from(network.key()))
+            || (!self.interconnect_per_home.is_empty()
+                && self.interconnect_per_home.contains((u64::from(home.key()) << 32) | u64::from(network.key())))
     }
 
     /// The FQDN of a server handle (lowercase, no trailing dot).

@@ -48,6 +48,12 @@ impl<K: Key> KeySet<K> {
         set
     }
 
+    /// Whether the set holds no key.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     #[inline]
     pub(crate) fn contains(&self, key: K) -> bool {
         let Some(mask) = self.slots.len().checked_sub(1) else {

@@ -18,11 +18,13 @@ use crate::{
 pub trait Policy {
     /// Is path A — between the device and its serving network — protected? Default: `serving` is in
     /// List 1.
+    #[inline(always)]
     fn path_a_trusted(facts: &Facts, serving: PlmnId) -> bool {
         facts.path_a(serving)
     }
 
     /// Is path B — between the home network and the server — secure? Default: the pair is in List 2.
+    #[inline(always)]
     fn path_b_trusted(facts: &Facts, home: PlmnId, server: ServerId) -> bool {
         facts.path_b(home, server)
     }
@@ -30,6 +32,7 @@ pub trait Policy {
     /// Is the intermediate path — inside the serving network and its interconnect to home — secure?
     /// Default: the device is at home, or the visited network is in List 3 for every home or for this
     /// one (000 claim 12).
+    #[inline(always)]
     fn interconnect_trusted(facts: &Facts, serving: PlmnId, home: PlmnId) -> bool {
         serving == home || facts.interconnect(serving, home)
     }
@@ -38,6 +41,7 @@ pub trait Policy {
     /// does; otherwise access-layer ciphering and integrity must both be on (for untrusted non-3GPP
     /// access the link state is its IPsec tunnel's). An operator that accepts ciphering alone where
     /// user-plane integrity does not exist (4G) overrides this step.
+    #[inline]
     fn access_protected(request: &Request) -> Result<(), Reason> {
         if request.attach.access == AccessKind::Wireline {
             return Err(Reason::AccessNotProtected);
@@ -55,6 +59,7 @@ pub trait Policy {
     /// Default: secure when it says application-layer security is needed; a device whose access-layer
     /// ciphering is off secures anyway unless it is configured to accept "no application-layer
     /// security" from this server.
+    #[inline]
     fn follow_agreement(request: &Request, agreement: Agreement) -> Result<(), Reason> {
         if agreement.application_security() {
             return Err(Reason::RegistrationRequiresApplicationSecurity);
@@ -66,6 +71,7 @@ pub trait Policy {
     }
 
     /// Whether the entire path is secure: `Ok`, or the first check that failed.
+    #[inline]
     fn path(facts: &Facts, request: &Request) -> Result<(), Reason> {
         let attach = &request.attach;
         let serving = attach.serving.ok_or(Reason::ServingNetworkUnknown)?;
@@ -90,6 +96,7 @@ pub trait Policy {
     }
 
     /// The decision for a request: what to do, and why.
+    #[inline]
     fn decide(facts: &Facts, request: &Request) -> Decision {
         let (action, reason) = match (request.role, request.event) {
             (Role::Device, Event::SendTrigger) => (Action::ProtectTrigger, Reason::EventNotForRole),

@@ -31,6 +31,15 @@ impl Check {
         match self.format {
             Format::Human => {
                 println!("policy `{}` implements pathsec:policy/path-secure", policy.name());
+                println!(
+                    "  wit        pathsec:policy@{}{}",
+                    policy.wit_version(),
+                    if policy.wit_version() == "0.2.0" {
+                        ""
+                    } else {
+                        " (run through the adapter: flat List 3 only, no related decisions; rebuild with the 0.2 SDK)"
+                    }
+                );
                 println!("  size       {} bytes", policy.size());
                 println!("  sha-256    {}", policy.digest());
                 println!("  compiled   in {}", human(loaded.took));
@@ -59,6 +68,7 @@ impl Check {
                 let mut report = serde_json::json!({
                     "policy": policy.name(),
                     "implements": "pathsec:policy/path-secure",
+                    "wit": policy.wit_version(),
                     "size": policy.size(),
                     "sha256": policy.digest(),
                     "compile_ms": loaded.took.as_secs_f64() * 1000.0,

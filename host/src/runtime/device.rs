@@ -108,6 +108,11 @@ impl DeviceSlot {
             .map_or(Lookup::None, |held| held.lookup(now))
     }
 
+    /// Whether any stored outcome satisfies `test` (read without a copy).
+    pub(crate) fn any_held(&self, test: impl Fn(&Held) -> bool) -> bool {
+        self.agreements.load().iter().flat_map(|list| list.iter()).any(test)
+    }
+
     /// The stored outcome for `server`.
     pub(crate) fn held(&self, server: ServerId) -> Option<Held> {
         self.agreements.load().iter().flat_map(|list| list.iter()).find(|held| held.server == server).copied()

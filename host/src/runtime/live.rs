@@ -397,6 +397,29 @@ impl Runtime {
         &self.inner.sessions
     }
 
+    /// When the earliest registration timer ends (`None` while none runs): an embedder waiting on
+    /// [`Runtime::reregistrations`] waits until then at most, then calls
+    /// [`Runtime::poll_registrations`].
+    ///
+    /// ```no_run
+    /// # fn run(runtime: pathsec::Runtime) {
+    /// let events = runtime.reregistrations();
+    /// loop {
+    ///     let wait = runtime.next_registration_timer().map_or(std::time::Duration::from_secs(60), |end| {
+    ///         end.duration_since(runtime.now()).unwrap_or_default()
+    ///     });
+    ///     match events.recv_timeout(wait) {
+    ///         Ok(due) => println!("re-register {} with {:?}: {}", due.device_name, due.server_name, due.cause),
+    ///         Err(_) => drop(runtime.poll_registrations()),
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn next_registration_timer(&self) -> Option<SystemTime> {
+        let end = self.inner.registrations.next_timer()?;
+        Some(std::time::UNIX_EPOCH + Duration::from_secs(end))
+    }
+
     /// The registration state between `device` and `server` now.
     pub fn registration_state(
         &self,
@@ -435,9 +458,18 @@ impl Runtime {
         self.inner.registrations.publish(&events);
     }
 
-    /// After a list change: voids the agreements whose List entries changed.
+    /// After a list change: voids the agreements whose List entries changed. Only a device holding
+    /// such an agreement is written.
     fn lists_changed(&self, lists: &FactSet) {
         for device in self.inner.registrations.devices() {
+            let moved = self
+                .inner
+                .store
+                .slot(device)
+                .is_some_and(|slot| slot.any_held(|held| registration::lists_moved(held, lists)));
+            if !moved {
+                continue;
+            }
             let mut voided = Vec::new();
             let _ = self.update_device(device, |facts| voided = registration::void_on_lists(facts, lists));
             self.announce(device, voided);

@@ -248,6 +248,12 @@ pub(crate) fn void_on_change(facts: &mut DeviceFacts) -> Vec<(ServerId, ReRegist
     voided
 }
 
+/// Whether `held` stands on List entries that `lists` has changed.
+pub(crate) fn lists_moved(held: &Held, lists: &FactSet) -> bool {
+    matches!(held.standing, Standing::Outcome(_))
+        && held.rests_on.lists.is_some_and(|used| ListUse::of(lists, &held.rests_on.attach, held.server) != used)
+}
+
 /// Voids the device's standing agreements whose List entries changed in `lists`.
 pub(crate) fn void_on_lists(facts: &mut DeviceFacts, lists: &FactSet) -> Vec<(ServerId, ReRegistrationCause)> {
     let mut voided = Vec::new();
@@ -333,6 +339,11 @@ impl Registrations {
             .into_iter()
             .map(|(expires, device, server)| (DeviceId(device), ServerId::new(server), expires))
             .collect()
+    }
+
+    /// The earliest timer still held (seconds since the Unix epoch).
+    pub(crate) fn next_timer(&self) -> Option<u64> {
+        self.timers.lock().unwrap_or_else(PoisonError::into_inner).first().map(|&(expires, _, _)| expires)
     }
 
     /// Every device with a stored outcome whose timer runs.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::facts::FactSet;
 use crate::runtime::cache::{CacheStats, Entry, FlowCache};
-use crate::runtime::device::DeviceView;
+use crate::runtime::device::{DeviceSlot, DeviceView};
 use crate::runtime::flow::{Flow, Stamp};
 use crate::runtime::live::{Active, Runtime};
 use crate::runtime::log::{LogSender, Record};
@@ -13,7 +13,7 @@ use crate::runtime::registration::Lookup;
 use crate::runtime::session::{SessionError, SessionId};
 use crate::vocab::{Attach, Decision, Event, LinkState, Reason, Registration, Request, Role};
 use crate::wasm::decider::Decider;
-use crate::wasm::packed::PackedRequest;
+use crate::wasm::packed::{self, PackedRequest};
 use crate::wasm::plug::{RelatedDecision, Verdict};
 
 /// Decides flows for one thread; get one from [`Runtime::worker`].
@@ -36,7 +36,7 @@ struct Scratch {
     /// The flows the cache did not answer, by index.
     missed: Vec<usize>,
     /// The flows asked of the policy, by index, with what each was decided on.
-    asked: Vec<(usize, Snapshot)>,
+    asked: Vec<(usize, Made)>,
     /// Their requests, packed for a policy with the packed batch export…
     words: Vec<u64>,
     /// …or as records for one without.
@@ -60,7 +60,22 @@ struct Snapshot {
     stamp: Stamp,
 }
 
+/// What a decision was made on, as the cache and the log keep it.
+#[derive(Clone, Copy)]
+struct Made {
+    epoch: u64,
+    stamp: Stamp,
+    /// When the registration agreement it followed ends; `u64::MAX` when it followed none.
+    expires: u64,
+}
+
 impl Snapshot {
+    /// What a decision on it is made on.
+    #[inline]
+    fn made(&self) -> Made {
+        Made { epoch: self.epoch, stamp: self.stamp, expires: self.expires() }
+    }
+
     /// The facts a request carries: a standing registration's (equal to the live facts where those are
     /// known), else the device's live facts; `None` while they are unknown.
     #[inline]
@@ -122,7 +137,7 @@ impl Worker {
             log.one(record(flow, stamp, false, &decision));
         }
         match snapshot {
-            Some(snapshot) => remember(cache, flow, &snapshot, decision),
+            Some(snapshot) => remember(cache, flow, &snapshot.made(), decision),
             None => decision,
         }
     }
@@ -170,39 +185,46 @@ impl Worker {
         if packed_batch {
             words.reserve(2 * missed.len());
         }
+        let (lists_generation, policy) = (lists.generation(), current.active.generation);
         for &index in missed.iter() {
             let flow = &flows[index];
-            let Some(snapshot) = snapshot(runtime, flow, epoch, lists, current.active.generation) else {
-                continue;
-            };
-            // A flow whose device's attach facts are unknown stays unknown; one whose registration is
-            // pending fails closed.
-            if let Lookup::Pending = snapshot.registration {
-                decisions[index] = Decision::unknown(flow.event.kind(), Reason::RegistrationPending);
+            if !packed_batch {
+                let Some(snapshot) = snapshot(runtime, flow, epoch, lists, policy) else { continue };
+                match request(flow, &snapshot) {
+                    Some(request) => requests.push(request),
+                    None if matches!(snapshot.registration, Lookup::Pending) => {
+                        decisions[index] = Decision::unknown(flow.event.kind(), Reason::RegistrationPending);
+                        continue;
+                    }
+                    None => continue,
+                }
+                asked.push((index, snapshot.made()));
                 continue;
             }
-            if packed_batch {
-                let Flow { server, role, event, .. } = *flow;
-                let packed = match snapshot.registration {
-                    Lookup::None => {
-                        let Some((serving, home, access)) = snapshot.device.attach_keys() else { continue };
-                        let link = snapshot.device.link_or_off();
-                        let registration = Registration::None;
-                        PackedRequest { serving, home, access, link, server, role, event, registration }
+            // The packed words straight from the device's live word; a device holding registration
+            // outcomes takes the slower way (`registered`).
+            let Some(slot) = runtime.slot(flow.device) else { continue };
+            let device = slot.view();
+            let stamp = Stamp { lists: lists_generation, device: device.generation, policy };
+            let Flow { server, role, event, .. } = *flow;
+            let (packed, expires) = if device.has_agreements() {
+                match registered(runtime, slot, flow) {
+                    Some(Ok(registered)) => registered,
+                    // A re-registration is due: fail closed.
+                    Some(Err(reason)) => {
+                        decisions[index] = Decision::unknown(event.kind(), reason);
+                        continue;
                     }
-                    _ => {
-                        let Some((attach, link, registration)) = snapshot.facts() else { continue };
-                        let serving = attach.serving.map_or(0, |serving| serving.key());
-                        let (home, access) = (attach.home.key(), attach.access);
-                        PackedRequest { serving, home, access, link, server, role, event, registration }
-                    }
-                };
-                packed.push(words);
+                    None => continue,
+                }
             } else {
-                let Some(request) = request(flow, &snapshot) else { continue };
-                requests.push(request);
-            }
-            asked.push((index, snapshot));
+                // A flow whose device's attach facts are unknown stays unknown.
+                let Some((serving, home, access)) = device.attach_keys() else { continue };
+                let link = device.link_or_off();
+                (PackedRequest { serving, home, access, link, server, role, event, registration: 0 }, u64::MAX)
+            };
+            packed.push(words);
+            asked.push((index, Made { epoch, stamp, expires }));
         }
         let answers = if packed_batch {
             current.decider.decide_words(lists, words)
@@ -212,8 +234,8 @@ impl Worker {
         if asked.len() < missed.len() {
             cache.counters.unknown((missed.len() - asked.len()) as u64);
         }
-        for (&(index, ref snapshot), decision) in asked.iter().zip(answers) {
-            decisions[index] = remember(cache, &flows[index], snapshot, decision);
+        for (&(index, ref made), decision) in asked.iter().zip(answers) {
+            decisions[index] = remember(cache, &flows[index], made, decision);
         }
         if let (Some(log), Some(hits)) = (log, hit_stamps) {
             let missed = Stamp { lists: lists.generation(), device: 0, policy: current.active.generation };
@@ -292,6 +314,35 @@ fn snapshot(runtime: &Runtime, flow: &Flow, epoch: u64, lists: &FactSet, policy_
     Some(Snapshot { epoch, device, registration, stamp })
 }
 
+/// The packed request of `flow` for a device holding registration outcomes, with when the outcome it
+/// follows ends; `Some(Err(reason))` when a re-registration is due, `None` when the facts are unknown.
+#[cold]
+#[inline(never)]
+fn registered(runtime: &Runtime, slot: &DeviceSlot, flow: &Flow) -> Option<Result<(PackedRequest, u64), Reason>> {
+    let Flow { server, role, event, .. } = *flow;
+    let (attach, link, registration, expires) = match slot.lookup(server, runtime.unix_now()) {
+        Lookup::Pending => return Some(Err(Reason::RegistrationPending)),
+        Lookup::Standing { registration, attach, link, expires } => (attach, link, registration, expires),
+        Lookup::None => {
+            let device = slot.view();
+            (device.attach()?, device.link_or_off(), Registration::None, u64::MAX)
+        }
+    };
+    let serving = attach.serving.map_or(0, |serving| serving.key());
+    let registration = packed::registration_bits(registration);
+    let packed = PackedRequest {
+        serving,
+        home: attach.home.key(),
+        access: attach.access,
+        link,
+        server,
+        role,
+        event,
+        registration,
+    };
+    Some(Ok((packed, expires)))
+}
+
 /// The request a decision on `flow` would put to the policy now (see [`Runtime::request`]).
 pub(crate) fn request_now(runtime: &Runtime, flow: &Flow) -> Option<Request> {
     let lists = runtime.lists();
@@ -323,9 +374,9 @@ fn cached(cache: &mut FlowCache, runtime: &Runtime, flow: &Flow, epoch: u64) -> 
 /// Caches a decision with the generations it was made on. A decision with a fault is not cached, so the
 /// next packet asks a fresh instance.
 #[inline(always)]
-fn remember(cache: &mut FlowCache, flow: &Flow, snapshot: &Snapshot, decision: Decision) -> Decision {
+fn remember(cache: &mut FlowCache, flow: &Flow, made: &Made, decision: Decision) -> Decision {
     match &decision.fault {
-        None if cache.enabled() => store(cache, flow, snapshot, &decision),
+        None if cache.enabled() => store(cache, flow, made, &decision),
         None => {}
         Some(fault) => cache.counters.fault(fault),
     }
@@ -372,7 +423,7 @@ fn batch_records(
     flows: &[Flow],
     decisions: &[Decision],
     hits: Vec<Option<Stamp>>,
-    asked: &[(usize, Snapshot)],
+    asked: &[(usize, Made)],
     missed: Stamp,
 ) -> Vec<Record> {
     let mut asked = asked.iter().peekable();
@@ -380,9 +431,9 @@ fn batch_records(
     for (index, ((flow, decision), hit)) in flows.iter().zip(decisions).zip(hits).enumerate() {
         let record = match (hit, asked.peek()) {
             (Some(stamp), _) => record(flow, stamp, true, decision),
-            (None, Some((asked_index, snapshot))) if *asked_index == index => {
+            (None, Some((asked_index, made))) if *asked_index == index => {
                 asked.next();
-                record(flow, snapshot.stamp, false, decision)
+                record(flow, made.stamp, false, decision)
             }
             (None, _) => record(flow, missed, false, decision),
         };
@@ -393,8 +444,7 @@ fn batch_records(
 
 /// Caches `decision` for `flow`.
 #[inline(never)]
-fn store(cache: &mut FlowCache, flow: &Flow, snapshot: &Snapshot, decision: &Decision) {
-    let entry =
-        Entry { decision: decision.clone(), epoch: snapshot.epoch, stamp: snapshot.stamp, expires: snapshot.expires() };
+fn store(cache: &mut FlowCache, flow: &Flow, made: &Made, decision: &Decision) {
+    let entry = Entry { decision: decision.clone(), epoch: made.epoch, stamp: made.stamp, expires: made.expires };
     cache.insert(flow, entry);
 }

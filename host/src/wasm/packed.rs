@@ -26,7 +26,8 @@ pub(crate) struct PackedRequest {
     pub(crate) server: ServerId,
     pub(crate) role: Role,
     pub(crate) event: Event,
-    pub(crate) registration: Registration,
+    /// The registration's bits ([`registration_bits`]; 0 for none).
+    pub(crate) registration: u64,
 }
 
 impl PackedRequest {
@@ -47,14 +48,14 @@ impl PackedRequest {
             | (self.access as u64) << 40
             | u64::from(self.link.ciphering) << 42
             | u64::from(self.link.integrity) << 43
-            | registration(self.registration) << REGISTRATION_SHIFT;
+            | self.registration << REGISTRATION_SHIFT;
         words.extend_from_slice(&[first, second]);
     }
 }
 
 /// The registration's bits, from the word's bit 44.
 #[inline]
-fn registration(registration: Registration) -> u64 {
+pub(crate) fn registration_bits(registration: Registration) -> u64 {
     match registration {
         Registration::Agreed(agreement) => {
             (2 + agreement.source as u64)
@@ -88,6 +89,7 @@ pub(crate) fn push(words: &mut Vec<u64>, request: &Request) {
     let Request { role, event, server, attach, link, registration } = *request;
     let serving = attach.serving.map_or(0, |network| network.key());
     let home = attach.home.key();
+    let registration = registration_bits(registration);
     PackedRequest { serving, home, access: attach.access, link, server, role, event, registration }.push(words);
 }
 
