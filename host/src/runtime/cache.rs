@@ -22,6 +22,18 @@ pub(crate) struct Entry {
     pub(crate) expires: u64,
 }
 
+/// The epoch no store reaches: an entry stamped with it is checked on every hit.
+const CHECK_EVERY_TIME: u64 = u64::MAX;
+
+impl Entry {
+    /// An entry for `decision`, made at `epoch` on `stamp`; `expires` is when the registration agreement
+    /// it followed ends (`u64::MAX`: none).
+    pub(crate) fn new(decision: Decision, epoch: u64, stamp: Stamp, expires: u64) -> Entry {
+        let epoch = if expires == u64::MAX { epoch } else { CHECK_EVERY_TIME };
+        Entry { decision, epoch, stamp, expires }
+    }
+}
+
 /// Hit and miss counts of a worker's cache.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CacheStats {
@@ -57,9 +69,10 @@ impl FlowCache {
     /// The cached decision of `flow`, if it still stands. It does while nothing changed anywhere (the
     /// store's `epoch` is the one the entry was last checked at); after a change, while none of the
     /// facts it was made on did: `current` gives their generations now, for the flow's device (`None`
-    /// for a device gone). A decision found standing is stamped with `epoch`, so the next hit is quick.
-    /// One that followed a registration agreement stands until the agreement ends by `now` (asked only
-    /// for those).
+    /// for a device gone). A decision found standing is stamped with `epoch`, so the next hit is quick —
+    /// except one that followed a registration agreement, which stands until the agreement ends by
+    /// `now` and so is checked every time (its `epoch` never matches: [`Entry::new`] sees to it). The
+    /// common hit pays nothing for agreements.
     #[inline(always)]
     pub(crate) fn get(
         &mut self,
@@ -69,14 +82,15 @@ impl FlowCache {
         now: impl FnOnce() -> u64,
     ) -> Option<&Decision> {
         let entry = self.entries.get_mut(&FlowKey::new(flow))?;
-        if entry.expires != u64::MAX && now() >= entry.expires {
-            return None;
-        }
         if entry.epoch != epoch {
             if current(flow.device) != Some(entry.stamp) {
                 return None;
             }
-            entry.epoch = epoch;
+            if entry.expires == u64::MAX {
+                entry.epoch = epoch;
+            } else if now() >= entry.expires {
+                return None;
+            }
         }
         Some(&entry.decision)
     }

@@ -445,6 +445,6 @@ fn batch_records(
 /// Caches `decision` for `flow`.
 #[inline(never)]
 fn store(cache: &mut FlowCache, flow: &Flow, made: &Made, decision: &Decision) {
-    let entry = Entry { decision: decision.clone(), epoch: made.epoch, stamp: made.stamp, expires: made.expires };
+    let entry = Entry::new(decision.clone(), made.epoch, made.stamp, made.expires);
     cache.insert(flow, entry);
 }
