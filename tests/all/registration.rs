@@ -156,9 +156,23 @@ fn an_unprotected_report_or_an_unknown_server_is_refused_and_nothing_is_stored()
     );
     let elsewhere = Report { server: "other.example.com".parse().expect("valid"), ..report("310410", SECURE) };
     let error = worker.register(&elsewhere, Carried::Protected).expect_err("unknown server");
-    assert!(error.to_string().contains("`other.example.com`, which this node's lists do not name"), "{error}");
+    assert!(error.to_string().contains("`other.example.com`, which this node does not serve"), "{error}");
     let device = runtime.device_id(DEVICE).expect("room");
     assert_eq!(runtime.registration_state(device, server), Ok(RegistrationState::None));
+}
+
+#[test]
+fn a_server_its_lists_do_not_name_answers_when_it_serves_that_name() {
+    let clock = clock();
+    let serves = ["iot.example.com".parse().expect("valid")].into_iter().collect();
+    let (runtime, _) = node(&clock, |b| b.registration(RegistrationConfig { serves, ..RegistrationConfig::default() }));
+    let mut worker = runtime.worker();
+    let ours = Report { server: "iot.example.com".parse().expect("valid"), ..report("310410", SECURE) };
+    let indication = worker.register(&ours, Carried::Protected).expect("it serves that name");
+    assert_eq!((indication.application_security, indication.reason), (true, Reason::PathBNotTrusted));
+    // With `serves` set, a name the lists know but this node does not serve is refused too.
+    let listed = report("310410", SECURE);
+    assert!(matches!(worker.register(&listed, Carried::Protected), Err(RegistrationError::UnknownServer { .. })));
 }
 
 #[test]

@@ -30,9 +30,9 @@ pub enum RegistrationError {
         /// The device it names.
         device: String,
     },
-    /// The report names a server this node does not know.
+    /// The report names a server this node does not serve.
     #[error(
-        "registration report names server `{server}`, which this node's lists do not name: check the report's `server`, or add the server"
+        "registration report names server `{server}`, which this node does not serve: check the report's `server`, or add it to `RegistrationConfig::serves`"
     )]
     UnknownServer {
         /// The server it names.
@@ -212,10 +212,13 @@ impl Worker {
             return Err(RegistrationError::Unprotected { device: report.device.clone() });
         }
         let runtime = self.runtime().clone();
+        let serves = &runtime.registration_config().serves;
+        let server = match runtime.lists().server_id(&report.server) {
+            Some(server) if serves.is_empty() || serves.contains(&report.server) => server,
+            None if serves.contains(&report.server) => runtime.server_id(&report.server),
+            _ => return Err(RegistrationError::UnknownServer { server: report.server.clone() }),
+        };
         let lists = runtime.lists();
-        let server = lists
-            .server_id(&report.server)
-            .ok_or_else(|| RegistrationError::UnknownServer { server: report.server.clone() })?;
         let device = runtime.device_id(&report.device)?;
         let view = runtime.slot(device).map(|slot| slot.view());
         let reported = Attach { serving: Some(report.serving), home: report.home, access: report.access };

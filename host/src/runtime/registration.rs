@@ -42,11 +42,20 @@ pub struct RegistrationConfig {
     /// communication (000, FIG. 7 step 5: "possibly checking … whether the UE is allowed to roam").
     /// Homes not listed are not restricted.
     pub roaming: HashMap<PlmnId, BTreeSet<PlmnId>>,
+    /// The FQDNs this node answers registrations for, whether or not its lists name them (a server
+    /// missing from List 2 still answers — that security is needed). Empty: any server the lists name.
+    /// A report naming another server is refused, so untrusted input never adds server names.
+    pub serves: BTreeSet<Fqdn>,
 }
 
 impl Default for RegistrationConfig {
     fn default() -> RegistrationConfig {
-        RegistrationConfig { timer: Duration::from_secs(24 * 3600), options: Vec::new(), roaming: HashMap::new() }
+        RegistrationConfig {
+            timer: Duration::from_secs(24 * 3600),
+            options: Vec::new(),
+            roaming: HashMap::new(),
+            serves: BTreeSet::new(),
+        }
     }
 }
 
