@@ -71,7 +71,8 @@ impl Model {
     /// A device's new facts: outcomes resting on others are pending.
     fn facts_changed(device: &mut DeviceModel) {
         for held in device.agreements.values_mut() {
-            let moved = device.attach != Some(held.attach);
+            // Attach facts are only ever set here, so none known means none ever were.
+            let moved = device.attach.is_some_and(|attach| attach != held.attach);
             let relinked = device.link.is_some_and(|link| link != held.link);
             held.pending |= moved || relinked;
         }

@@ -203,6 +203,15 @@ fn without_a_network_view_the_report_is_the_information() {
         decide(&runtime, device, server, Role::Server, Event::ReceiveUnprotected),
         (Action::Accept, Reason::PathSecure)
     );
+    // Facts the server learns later void it only where they differ from the report.
+    runtime.set_link(device, SECURE).expect("known");
+    runtime.clear_attach(device).expect("known");
+    assert!(matches!(runtime.registration_state(device, server), Ok(RegistrationState::Standing(_))));
+    attach(&runtime, device, "44010", AccessKind::ThreeGpp);
+    assert_eq!(
+        runtime.registration_state(device, server),
+        Ok(RegistrationState::Pending(ReRegistrationCause::PlmnChanged))
+    );
     // A report whose path is not secure: security, with the option both support.
     let config =
         RegistrationConfig { options: vec!["oscore".parse().expect("option")], ..RegistrationConfig::default() };

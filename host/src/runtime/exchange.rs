@@ -185,7 +185,7 @@ impl Runtime {
         let mut voided = Vec::new();
         self.update_device(device, |facts| {
             registration::hold(facts, stored);
-            voided = void_on_change(facts);
+            voided = void_on_change(facts, true);
         })?;
         self.registrations().timer(device, server, held.map(|held| held.expires), indication.expires);
         let state = if voided.is_empty() {

@@ -319,8 +319,9 @@ impl Runtime {
     fn update_facts(&self, device: DeviceId, edit: impl FnOnce(&mut DeviceFacts)) -> Result<(), UnknownDeviceError> {
         let mut voided = Vec::new();
         self.update_device(device, |facts| {
+            let was_attached = facts.attach.is_some();
             edit(facts);
-            voided = registration::void_on_change(facts);
+            voided = registration::void_on_change(facts, was_attached);
         })?;
         self.announce(device, voided);
         Ok(())

@@ -232,22 +232,27 @@ pub(crate) enum Lookup {
     Pending,
 }
 
-/// Why each of a device's standing outcomes is voided by its new facts: the first fact that changed.
-pub(crate) fn void_on_change(facts: &mut DeviceFacts) -> Vec<(ServerId, ReRegistrationCause)> {
+/// Why each of a device's standing outcomes is voided by its new facts: the first fact that differs from
+/// what it rests on. `was_attached` says whether attach facts were known before this change: a device
+/// that detaches voids its outcomes, while a server that never had attach facts for it (it took the
+/// device's report) keeps them.
+pub(crate) fn void_on_change(facts: &mut DeviceFacts, was_attached: bool) -> Vec<(ServerId, ReRegistrationCause)> {
     let mut voided = Vec::new();
     for held in &mut facts.agreements {
         let rests = held.rests_on;
-        let cause = match facts.attach {
-            None => Some(ReRegistrationCause::Detached),
+        let attach_cause = match facts.attach {
+            None if was_attached => Some(ReRegistrationCause::Detached),
+            None => None,
             Some(attach) if attach.serving != rests.attach.serving || attach.home != rests.attach.home => {
                 Some(ReRegistrationCause::PlmnChanged)
             }
             Some(attach) if attach.access != rests.attach.access => Some(ReRegistrationCause::AccessChanged),
-            Some(_) => match facts.link {
-                Some(link) if link != rests.link => Some(ReRegistrationCause::AccessSecurityChanged),
-                _ => None,
-            },
+            Some(_) => None,
         };
+        let cause = attach_cause.or(match facts.link {
+            Some(link) if link != rests.link => Some(ReRegistrationCause::AccessSecurityChanged),
+            _ => None,
+        });
         if let Some(cause) = cause
             && held.void(cause)
         {
