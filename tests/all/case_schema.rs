@@ -43,7 +43,7 @@ steps = [{ do = "decide", role = "device", event = "receive-trigger", device = "
     let error = read("trigger.toml", text).expect_err("refused");
     assert_eq!(
         error,
-        "`DIR/trigger.toml`, field `sequence[0].steps[0]`: `receive-trigger` needs `access-integrity` and `end-to-end`, and only it takes them"
+        "`DIR/trigger.toml`, field `sequence[0].steps[0]`: `receive-trigger` needs `access-integrity` and `end-to-end`"
     );
     let unknown = read("unknown.toml", "note = \"x\"\n[[sequence]]\nnote = \"y\"\nsteps = [{ do = \"fly\" }]\n")
         .expect_err("refused");

@@ -30,14 +30,13 @@ use serde::Deserialize;
 use crate::cases::case_file::Want;
 use crate::exchange::{Format, Indication, Report, SecurityOption};
 use crate::facts::FactSet;
-use crate::facts::files::{FileError, ListsFile};
+use crate::facts::files::{self, FileError, ListsFile};
 use crate::runtime::{
     Carried, DeviceConfig, ManualClock, ReRegistration, ReRegistrationCause, RegistrationConfig, RegistrationState,
     Runtime, SessionId,
 };
 use crate::vocab::{
-    AccessIntegrity, AccessKind, Attach, Decision, EndToEnd, Event, EventKind, Fqdn, LinkState, PlmnId, Reason,
-    Request, Role, TriggerCheck,
+    AccessIntegrity, AccessKind, Attach, Decision, EndToEnd, EventKind, Fqdn, LinkState, PlmnId, Reason, Request, Role,
 };
 use crate::wasm::Policy;
 
@@ -280,15 +279,11 @@ impl SequenceCase {
     pub(crate) fn check(&self, file: &str, field: &str) -> Result<(), FileError> {
         for (index, step) in self.steps.iter().enumerate() {
             if let Step::Decide { event, access_integrity, end_to_end, .. } = step {
-                let trigger = *event == EventKind::ReceiveTrigger;
-                if trigger != (access_integrity.is_some() && end_to_end.is_some()) {
-                    return Err(FileError::Invalid {
-                        file: file.to_owned(),
-                        field: format!("{field}.steps[{index}]"),
-                        message: "`receive-trigger` needs `access-integrity` and `end-to-end`, and only it takes them"
-                            .to_owned(),
-                    });
-                }
+                files::event(*event, *access_integrity, *end_to_end).map_err(|message| FileError::Invalid {
+                    file: file.to_owned(),
+                    field: format!("{field}.steps[{index}]"),
+                    message,
+                })?;
             }
         }
         Ok(())
@@ -495,19 +490,7 @@ impl SequenceCase {
                     want,
                 } => {
                     let running = on(*node);
-                    let event = match (event, access_integrity, end_to_end) {
-                        (EventKind::ReceiveTrigger, Some(access_integrity), Some(end_to_end)) => {
-                            Event::ReceiveTrigger(TriggerCheck {
-                                access_integrity: *access_integrity,
-                                end_to_end: *end_to_end,
-                            })
-                        }
-                        (EventKind::SendData, ..) => Event::SendData,
-                        (EventKind::ReceiveUnprotected, ..) => Event::ReceiveUnprotected,
-                        (EventKind::ReceiveProtected, ..) => Event::ReceiveProtected,
-                        (EventKind::SendTrigger, ..) => Event::SendTrigger,
-                        _ => return Err(at("`receive-trigger` needs `access-integrity` and `end-to-end`".into())),
-                    };
+                    let event = files::event(*event, *access_integrity, *end_to_end).map_err(at)?;
                     let server = running.runtime.server_id(fqdn);
                     let flow = crate::runtime::Flow { device: id(running, device)?, server, role: *role, event };
                     let request = running.runtime.request(&flow);

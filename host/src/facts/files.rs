@@ -266,24 +266,7 @@ impl RequestFile {
             field: if part.is_empty() { field.to_owned() } else { format!("{field}.{part}") },
             message,
         };
-        let event = match (self.event, self.access_integrity, self.end_to_end) {
-            (EventKind::ReceiveTrigger, Some(access_integrity), Some(end_to_end)) => {
-                Event::ReceiveTrigger(TriggerCheck { access_integrity, end_to_end })
-            }
-            (EventKind::ReceiveTrigger, _, _) => {
-                return Err(invalid("event", "`receive-trigger` needs `access-integrity` and `end-to-end`".to_owned()));
-            }
-            (EventKind::SendData, None, None) => Event::SendData,
-            (EventKind::ReceiveUnprotected, None, None) => Event::ReceiveUnprotected,
-            (EventKind::ReceiveProtected, None, None) => Event::ReceiveProtected,
-            (EventKind::SendTrigger, None, None) => Event::SendTrigger,
-            (kind, _, _) => {
-                return Err(invalid(
-                    "event",
-                    format!("`access-integrity` and `end-to-end` are for `receive-trigger`, not `{kind}`"),
-                ));
-            }
-        };
+        let event = event(self.event, self.access_integrity, self.end_to_end).map_err(|e| invalid("event", e))?;
         let (attach, link) = match &self.device {
             Some(name) => {
                 let written_out = [self.serving.is_some(), self.home.is_some(), self.access.is_some()];
@@ -316,6 +299,30 @@ impl RequestFile {
             registration: self.registration.unwrap_or(Registration::None),
         })
     }
+}
+
+/// The event of a `kind`, with a received trigger's check results (which only `receive-trigger` takes,
+/// and needs): what request files and sequence steps write.
+pub(crate) fn event(
+    kind: EventKind,
+    access_integrity: Option<AccessIntegrity>,
+    end_to_end: Option<EndToEnd>,
+) -> Result<Event, String> {
+    Ok(match (kind, access_integrity, end_to_end) {
+        (EventKind::ReceiveTrigger, Some(access_integrity), Some(end_to_end)) => {
+            Event::ReceiveTrigger(TriggerCheck { access_integrity, end_to_end })
+        }
+        (EventKind::ReceiveTrigger, _, _) => {
+            return Err("`receive-trigger` needs `access-integrity` and `end-to-end`".to_owned());
+        }
+        (EventKind::SendData, None, None) => Event::SendData,
+        (EventKind::ReceiveUnprotected, None, None) => Event::ReceiveUnprotected,
+        (EventKind::ReceiveProtected, None, None) => Event::ReceiveProtected,
+        (EventKind::SendTrigger, None, None) => Event::SendTrigger,
+        (kind, _, _) => {
+            return Err(format!("`access-integrity` and `end-to-end` are for `receive-trigger`, not `{kind}`"));
+        }
+    })
 }
 
 /// The formats a file may be in.
