@@ -57,6 +57,7 @@
 #[cfg(feature = "bundled-policies")]
 pub mod bundled;
 pub mod cases;
+pub mod delivery;
 pub mod exchange;
 pub mod facts;
 pub mod related;

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 /// From the top down: a wing may use the wings after it, never one before it.
-const LAYERS: &[&str] = &["cases", "related", "runtime", "exchange", "wasm", "facts", "vocab"];
+const LAYERS: &[&str] = &["cases", "related", "runtime", "exchange", "delivery", "wasm", "facts", "vocab"];
 
 /// The crate root's names each live in one wing; a `crate::Name` path counts as a use of it.
 const ROOT_NAMES: &[(&str, &str)] = &[

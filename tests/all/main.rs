@@ -6,6 +6,7 @@
 mod access_trust;
 mod attach_admission;
 mod binding_update;
+mod bundles;
 mod case_schema;
 mod differential;
 mod directory;

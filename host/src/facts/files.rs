@@ -70,6 +70,37 @@ pub struct ListsFile {
     pub trusted_access_networks: Vec<String>,
 }
 
+impl ListsFile {
+    /// The lists of `facts`, in their sorted order (so the same lists always write the same file).
+    pub fn from_facts(facts: &FactSet) -> ListsFile {
+        let mut per_home: Vec<InterconnectFile> = Vec::new();
+        for &(home, visited) in facts.interconnect_per_home() {
+            match per_home.last_mut() {
+                Some(entry) if entry.home == home => entry.visited.push(visited),
+                _ => per_home.push(InterconnectFile { home, visited: vec![visited] }),
+            }
+        }
+        let mut path_b: Vec<PathBFile> = facts
+            .path_b()
+            .iter()
+            .filter_map(|&(home, server)| Some(PathBFile { home, server: facts.server(server)?.clone() }))
+            .collect();
+        path_b.sort_by(|a, b| (a.home, a.server.as_str()).cmp(&(b.home, b.server.as_str())));
+        ListsFile {
+            path_a: facts.path_a().to_vec(),
+            path_b,
+            interconnect: facts.interconnect().to_vec(),
+            interconnect_per_home: per_home,
+            trusted_access_networks: facts.trusted_access_networks().iter().map(|n| n.to_string()).collect(),
+        }
+    }
+
+    /// The lists as a fact generation (their servers interned).
+    pub fn facts(&self) -> FactSet {
+        FactsFile { lists: self.clone(), servers: Vec::new(), devices: Vec::new() }.builder().build()
+    }
+}
+
 /// An entry of List 2.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -76,6 +76,12 @@ impl SecretKey {
     pub fn sign(&self, component: &[u8]) -> PolicySignature {
         PolicySignature { key_id: self.public_key().id(), signature: self.0.sign(&message(component)) }
     }
+
+    /// Signs `digest` under a signing context of its own (e.g. list bundles'), so the signature is
+    /// valid for nothing else — never for a policy.
+    pub(crate) fn sign_in(&self, context: &[u8], digest: &[u8; 32]) -> PolicySignature {
+        PolicySignature { key_id: self.public_key().id(), signature: self.0.sign(&in_context(context, digest)) }
+    }
 }
 
 impl fmt::Debug for SecretKey {
@@ -97,6 +103,11 @@ impl PublicKey {
     /// The key's text, to write to its file.
     pub fn to_text(&self) -> String {
         format!("{PUBLIC} {}\n", BASE64.encode(self.0.to_bytes()))
+    }
+
+    /// Whether `signature` is this key's over `digest` under `context` (see [`SecretKey::sign_in`]).
+    pub(crate) fn verifies_in(&self, context: &[u8], digest: &[u8; 32], signature: &PolicySignature) -> bool {
+        signature.key_id == self.id() && self.0.verify(&in_context(context, digest), &signature.signature).is_ok()
     }
 
     /// A short name for the key: the first 8 bytes of its SHA-256, in hex.
@@ -207,8 +218,13 @@ pub fn read_signature_beside(policy: &Path) -> Result<Option<String>, LoadError>
 
 /// What a signature signs: the context and the component's SHA-256.
 fn message(component: &[u8]) -> Vec<u8> {
-    let mut message = CONTEXT.to_vec();
-    message.extend_from_slice(&Sha256::digest(component));
+    in_context(CONTEXT, &Sha256::digest(component).into())
+}
+
+/// A digest under a signing context.
+fn in_context(context: &[u8], digest: &[u8; 32]) -> Vec<u8> {
+    let mut message = context.to_vec();
+    message.extend_from_slice(digest);
     message
 }
 
