@@ -31,6 +31,9 @@ pub enum Command {
     Keygen(crate::keygen::Keygen),
     /// Sign a policy, for hosts that load only signed policies.
     Sign(crate::sign::Sign),
+    /// Signed list bundles: sign, verify, show, diff.
+    #[command(subcommand)]
+    Lists(crate::lists::Lists),
 }
 
 /// How a command ended: its exit code.
@@ -68,6 +71,7 @@ impl Command {
             Command::NewPolicy(command) => command.run(),
             Command::Keygen(command) => command.run(),
             Command::Sign(command) => command.run(),
+            Command::Lists(command) => command.run(),
         }
     }
 }

@@ -10,6 +10,7 @@ mod compile;
 mod demo;
 mod eval;
 mod keygen;
+mod lists;
 mod new_policy;
 mod sign;
 mod test;

@@ -409,3 +409,63 @@ fn a_newcomer_writes_tests_and_evaluates_a_policy() {
     assert_eq!(reference.status.code(), Some(1));
     assert!(stdout(&reference).starts_with("secure-then-send (path-a-not-trusted"));
 }
+
+#[test]
+fn lists_sign_verify_show_and_diff_a_bundle() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (ops, stranger) = (dir.path().join("ops"), dir.path().join("stranger"));
+    for key in [&ops, &stranger] {
+        assert!(pathsec().arg("keygen").arg(key).output().expect("runs").status.success());
+    }
+    let bundle = |generation: &str, facts: &Path, name: &str| {
+        let out = dir.path().join(name);
+        let output = pathsec()
+            .args(["lists", "sign", "--key"])
+            .arg(ops.with_extension("key"))
+            .arg("--facts")
+            .arg(facts)
+            .args(["--generation", generation, "--issuer", "ops.example.net", "-o"])
+            .arg(&out)
+            .output()
+            .expect("runs");
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        assert!(stdout(&output).contains(&format!("signed generation {generation} of `ops.example.net`")));
+        out
+    };
+    let first = bundle("1", &data("facts.toml"), "lists-1.json");
+    let verify = |trust: &Path, file: &Path, record: Option<&Path>| {
+        let mut command = pathsec();
+        command.args(["lists", "verify", "--trust"]).arg(trust.with_extension("pub")).arg(file);
+        if let Some(record) = record {
+            command.arg("--record").arg(record);
+        }
+        command.output().expect("runs")
+    };
+    let accepted = verify(&ops, &first, None);
+    assert_eq!(accepted.status.code(), Some(0), "{}", stderr(&accepted));
+    assert!(stdout(&accepted).contains("a host trusting these keys accepts it"));
+    let untrusted = verify(&stranger, &first, None);
+    assert_eq!(untrusted.status.code(), Some(2));
+    assert!(stderr(&untrusted).contains("which this host does not trust for lists"), "{}", stderr(&untrusted));
+    // A record that has seen generation 1 refuses it again.
+    let record = dir.path().join("accepted");
+    std::fs::write(&record, "ops.example.net 1\n").expect("write");
+    let replayed = verify(&ops, &first, Some(&record));
+    assert_eq!(replayed.status.code(), Some(2));
+    assert!(stderr(&replayed).contains("generation 1 was accepted already"), "{}", stderr(&replayed));
+
+    let shown = pathsec().args(["lists", "show"]).arg(&first).output().expect("runs");
+    assert_eq!(shown.status.code(), Some(0));
+    assert!(stdout(&shown).contains("generation 1\n") && stdout(&shown).contains("  1 310260"), "{}", stdout(&shown));
+
+    // The next generation drops one network from List 1: the diff says so, and exits 1.
+    let facts = std::fs::read_to_string(data("facts.toml")).expect("facts");
+    let edited = dir.path().join("facts-2.toml");
+    std::fs::write(&edited, facts.replacen("\"310260\", ", "", 1)).expect("write");
+    let second = bundle("2", &edited, "lists-2.json");
+    let diff = pathsec().args(["lists", "diff"]).arg(&first).arg(&second).output().expect("runs");
+    assert_eq!(diff.status.code(), Some(1), "{}", stdout(&diff));
+    assert!(stdout(&diff).contains("- 1 310260\n"), "{}", stdout(&diff));
+    let same = pathsec().args(["lists", "diff"]).arg(&first).arg(&first).output().expect("runs");
+    assert_eq!(same.status.code(), Some(0));
+}

@@ -133,6 +133,23 @@ impl ListBundle {
         hasher.finalize().into()
     }
 
+    /// Reads bundle `name` without checking it — its signature, validity and generation — for tools
+    /// that show or compare bundles: the bundle, and the id of the key its signature names (if any).
+    /// Never use what it returns as lists: [`ListBundle::open`] is the way in.
+    pub fn inspect(name: &str, bytes: &[u8]) -> Result<(ListBundle, Option<String>), BundleError> {
+        let on_disk = read(name, bytes)?;
+        let key_id = match &on_disk.signature {
+            Some(text) => Some(
+                PolicySignature::parse(&format!("{name} (field `signature`)"), text)
+                    .map_err(|e| BundleError::Malformed { bundle: name.to_owned(), message: e.to_string() })?
+                    .key_id()
+                    .to_owned(),
+            ),
+            None => None,
+        };
+        Ok((on_disk.bundle(), key_id))
+    }
+
     /// Reads and checks bundle `name` (`bytes`) at `now` (seconds since the Unix epoch): well formed,
     /// signed by one of `keys`, valid now, and newer than the highest generation `accepted` from its
     /// issuer. The caller applies it, then records it with [`AcceptedGenerations::record`].
@@ -145,24 +162,8 @@ impl ListBundle {
     ) -> Result<ListBundle, BundleError> {
         let bundle = name.to_owned();
         let malformed = |message: String| BundleError::Malformed { bundle: bundle.clone(), message };
-        if bytes.len() > MAX_BYTES {
-            return Err(malformed(format!("{} bytes, more than the {MAX_BYTES} a bundle may have", bytes.len())));
-        }
-        let head: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
-        match head.get("pathsec-list-bundle").and_then(serde_json::Value::as_u64) {
-            Some(VERSION) => {}
-            found => return Err(BundleError::Version { bundle, found: found.unwrap_or(0), supported: VERSION }),
-        }
-        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-        let on_disk: OnDisk = serde_path_to_error::deserialize(&mut deserializer)
-            .map_err(|e| malformed(format!("field `{}`: {}", e.path(), e.inner())))?;
-        let opened = ListBundle {
-            generation: on_disk.generation,
-            issuer: on_disk.issuer,
-            not_before: on_disk.not_before,
-            not_after: on_disk.not_after,
-            lists: on_disk.lists,
-        };
+        let on_disk = read(name, bytes)?;
+        let opened = on_disk.bundle();
         if keys.keys.is_empty() {
             return Err(BundleError::NoTrustedKeys { bundle });
         }
@@ -196,6 +197,40 @@ impl ListBundle {
             });
         }
         Ok(opened)
+    }
+}
+
+/// Reads a bundle file: its size, its version, then every field.
+fn read(name: &str, bytes: &[u8]) -> Result<OnDisk, BundleError> {
+    let malformed = |message: String| BundleError::Malformed { bundle: name.to_owned(), message };
+    if bytes.len() > MAX_BYTES {
+        return Err(malformed(format!("{} bytes, more than the {MAX_BYTES} a bundle may have", bytes.len())));
+    }
+    let head: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
+    match head.get("pathsec-list-bundle").and_then(serde_json::Value::as_u64) {
+        Some(VERSION) => {}
+        found => {
+            return Err(BundleError::Version {
+                bundle: name.to_owned(),
+                found: found.unwrap_or(0),
+                supported: VERSION,
+            });
+        }
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut deserializer)
+        .map_err(|e| malformed(format!("field `{}`: {}", e.path(), e.inner())))
+}
+
+impl OnDisk {
+    fn bundle(&self) -> ListBundle {
+        ListBundle {
+            generation: self.generation,
+            issuer: self.issuer.clone(),
+            not_before: self.not_before,
+            not_after: self.not_after,
+            lists: self.lists.clone(),
+        }
     }
 }
 
