@@ -120,3 +120,52 @@ fn an_older_generation_is_refused_across_a_restart() {
     let broken = AcceptedGenerations::open(&record).expect_err("malformed record");
     assert!(broken.to_string().contains("line 1: expected `<issuer> <generation>`"), "{broken}");
 }
+
+#[test]
+fn a_runtime_takes_a_bundle_and_keeps_its_lists_when_one_is_refused() {
+    use pathsec::runtime::ManualClock;
+    use pathsec::{AccessKind, Action, Attach, Event, Flow, LinkState, Role, Runtime};
+    use std::time::{Duration, SystemTime};
+
+    let (key, trusted) = keys();
+    let clock = ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(NOW));
+    let runtime = Runtime::builder(pathsec_suite::bundled("reference").expect("bundled"))
+        .clock(clock.clone())
+        .build()
+        .expect("runtime");
+    let server = runtime.server_id(&"mtc.example.com".parse().expect("fqdn"));
+    let device = runtime.device_id("meter-17").expect("room");
+    let home = "310410".parse().expect("plmn");
+    runtime.set_attach(device, Attach { serving: Some(home), home, access: AccessKind::ThreeGpp }).expect("known");
+    runtime.set_link(device, LinkState { ciphering: true, integrity: true }).expect("known");
+    let flow = Flow { device, server, role: Role::Server, event: Event::SendData };
+    assert_eq!(runtime.worker().decide(&flow).action, Action::SecureThenSend, "empty lists trust nothing");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut accepted = AcceptedGenerations::open(dir.path().join("accepted")).expect("record");
+    let (taken, lists) =
+        runtime.accept_bundle("lists.json", &bundle(2).sign(&key), &trusted, &mut accepted).expect("valid");
+    assert_eq!(taken.generation, 2);
+    assert_eq!(lists.lists_digest(), self::lists().lists_digest());
+    assert_eq!(runtime.lists().server_id(&"mtc.example.com".parse().expect("fqdn")), Some(server), "handles kept");
+    assert_eq!(runtime.worker().decide(&flow).action, Action::SendPlain);
+
+    // A replayed generation and an empty forged one are refused; the lists in force stay.
+    let before = runtime.lists().generation();
+    assert!(runtime.accept_bundle("old.json", &bundle(2).sign(&key), &trusted, &mut accepted).is_err());
+    let empty = ListBundle::new(3, "ops.example.net", NOW - DAY, NOW + DAY, &FactSet::builder().build());
+    let (stranger, _) = self::keys();
+    assert!(runtime.accept_bundle("forged.json", &empty.sign(&stranger), &trusted, &mut accepted).is_err());
+    assert_eq!(runtime.lists().generation(), before);
+    assert_eq!(runtime.worker().decide(&flow).action, Action::SendPlain);
+    // Past its validity by the runtime's clock, a bundle is refused too.
+    clock.advance(Duration::from_secs(31 * DAY));
+    assert!(matches!(
+        runtime.accept_bundle("late.json", &bundle(4).sign(&key), &trusted, &mut accepted),
+        Err(BundleError::Expired { .. })
+    ));
+    assert_eq!(
+        AcceptedGenerations::open(dir.path().join("accepted")).expect("record").highest("ops.example.net"),
+        Some(2)
+    );
+}

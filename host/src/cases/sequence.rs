@@ -343,7 +343,7 @@ impl SequenceCase {
                 }
                 Step::Trust { on: node, lists } | Step::Distrust { on: node, lists } => {
                     let trust = matches!(step, Step::Trust { .. });
-                    on(*node).runtime.update_lists(|builder| edit_lists(builder, lists, trust));
+                    on(*node).runtime.update_lists(|builder| lists.edit(builder, trust));
                 }
                 Step::Register {
                     device: name,
@@ -571,47 +571,5 @@ impl Step {
             Step::CloseSession { .. } => "close-session",
             Step::Decide { .. } => "decide",
         }
-    }
-}
-
-/// Adds (`trust`) or removes the entries of `lists`.
-fn edit_lists(builder: &mut crate::facts::FactSetBuilder, lists: &ListsFile, trust: bool) {
-    for network in &lists.path_a {
-        if trust {
-            builder.trust_path_a(*network)
-        } else {
-            builder.distrust_path_a(*network)
-        };
-    }
-    for pair in &lists.path_b {
-        let server = builder.server(pair.server.clone());
-        if trust {
-            builder.trust_path_b(pair.home, server)
-        } else {
-            builder.distrust_path_b(pair.home, server)
-        };
-    }
-    for network in &lists.interconnect {
-        if trust {
-            builder.trust_interconnect(*network)
-        } else {
-            builder.distrust_interconnect(*network)
-        };
-    }
-    for entry in &lists.interconnect_per_home {
-        for visited in &entry.visited {
-            if trust {
-                builder.trust_interconnect_for(entry.home, *visited)
-            } else {
-                builder.distrust_interconnect_for(entry.home, *visited)
-            };
-        }
-    }
-    for network in &lists.trusted_access_networks {
-        if trust {
-            builder.trust_access_network(network)
-        } else {
-            builder.distrust_access_network(network)
-        };
     }
 }

@@ -95,6 +95,49 @@ impl ListsFile {
         }
     }
 
+    /// Adds (`trust`) or removes every entry of these lists to or from `builder` (List 2's servers are
+    /// interned either way).
+    pub fn edit(&self, builder: &mut FactSetBuilder, trust: bool) {
+        for network in &self.path_a {
+            if trust {
+                builder.trust_path_a(*network)
+            } else {
+                builder.distrust_path_a(*network)
+            };
+        }
+        for pair in &self.path_b {
+            let server = builder.server(pair.server.clone());
+            if trust {
+                builder.trust_path_b(pair.home, server)
+            } else {
+                builder.distrust_path_b(pair.home, server)
+            };
+        }
+        for network in &self.interconnect {
+            if trust {
+                builder.trust_interconnect(*network)
+            } else {
+                builder.distrust_interconnect(*network)
+            };
+        }
+        for entry in &self.interconnect_per_home {
+            for visited in &entry.visited {
+                if trust {
+                    builder.trust_interconnect_for(entry.home, *visited)
+                } else {
+                    builder.distrust_interconnect_for(entry.home, *visited)
+                };
+            }
+        }
+        for network in &self.trusted_access_networks {
+            if trust {
+                builder.trust_access_network(network)
+            } else {
+                builder.distrust_access_network(network)
+            };
+        }
+    }
+
     /// The lists as a fact generation (their servers interned).
     pub fn facts(&self) -> FactSet {
         FactsFile { lists: self.clone(), servers: Vec::new(), devices: Vec::new() }.builder().build()
@@ -181,24 +224,7 @@ impl FactsFile {
         for server in &self.servers {
             builder.server(server.clone());
         }
-        for network in &self.lists.path_a {
-            builder.trust_path_a(*network);
-        }
-        for entry in &self.lists.path_b {
-            let server = builder.server(entry.server.clone());
-            builder.trust_path_b(entry.home, server);
-        }
-        for network in &self.lists.interconnect {
-            builder.trust_interconnect(*network);
-        }
-        for entry in &self.lists.interconnect_per_home {
-            for visited in &entry.visited {
-                builder.trust_interconnect_for(entry.home, *visited);
-            }
-        }
-        for network in &self.lists.trusted_access_networks {
-            builder.trust_access_network(network);
-        }
+        self.lists.edit(&mut builder, true);
         builder
     }
 

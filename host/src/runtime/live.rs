@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 
+use crate::delivery::{AcceptedGenerations, BundleError, BundleKeys, ListBundle};
 use crate::facts::{FactSet, FactSetBuilder};
 use crate::runtime::clock::{Clock, SystemClock};
 use crate::runtime::device::{DeviceFacts, DeviceId, DeviceSlot};
@@ -283,6 +284,23 @@ impl Runtime {
             builder.clear_lists();
             fill(builder)
         })
+    }
+
+    /// Takes list bundle `name` (`bytes`): checks it against `keys` and `accepted` at the runtime's
+    /// clock ([`ListBundle::open`]), records its generation (on disk when `accepted` keeps a file), then
+    /// replaces Lists 1-3 with its lists. On error nothing changes: the lists in force stay.
+    pub fn accept_bundle(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        keys: &BundleKeys,
+        accepted: &mut AcceptedGenerations,
+    ) -> Result<(ListBundle, Arc<FactSet>), BundleError> {
+        let bundle = ListBundle::open(name, bytes, keys, self.unix_now(), accepted)?;
+        // Recorded first: a bundle applied but not recorded would reopen rollback after a restart.
+        accepted.record(&bundle)?;
+        let lists = self.replace_lists(|builder| bundle.lists.edit(builder, true));
+        Ok((bundle, lists))
     }
 
     /// The handle of a server; a new server is added to the server names (a new list generation).

@@ -1,7 +1,9 @@
-//! A running server's engine: the active policy (swapped after a self-check), the live facts (lists and
-//! every device's attach, link and registration facts), workers that decide per packet with a flow
-//! cache, metrics, the decision log, a watched policy directory and the clock. Uses the vocabulary, the
-//! facts and `wasm`; never `related` (related decisions reach it through `Worker::related`) or the cases.
+//! A running server's (or device's) engine: the active policy (swapped after a self-check), the live
+//! facts (lists, taken from signed bundles or edited, and every device's attach, link and registration
+//! facts), both sides of the registration exchange, data sessions, workers that decide per packet with
+//! a flow cache, metrics, the decision log, a watched policy directory and the clock. Uses the
+//! vocabulary, the facts, `wasm`, `exchange` and `delivery`; never `related` (related decisions reach
+//! it through `Worker::related`) or the cases.
 
 pub(crate) mod cache;
 pub(crate) mod clock;
