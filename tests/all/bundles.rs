@@ -169,3 +169,44 @@ fn a_runtime_takes_a_bundle_and_keeps_its_lists_when_one_is_refused() {
         Some(2)
     );
 }
+
+#[test]
+fn a_node_restarting_offline_decides_on_the_bundle_it_last_verified() {
+    use pathsec::Runtime;
+    use pathsec::delivery::BundleStore;
+    use pathsec::runtime::ManualClock;
+    use std::time::{Duration, SystemTime};
+
+    let (key, trusted) = keys();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(NOW));
+    let start = || {
+        Runtime::builder(pathsec_suite::bundled("reference").expect("bundled"))
+            .clock(clock.clone())
+            .build()
+            .expect("runtime")
+    };
+    let store = BundleStore::open(dir.path().join("lists")).expect("store");
+    let mut accepted = AcceptedGenerations::open(dir.path().join("accepted")).expect("record");
+    assert_eq!(start().restore_bundle(&store, &trusted, &accepted), Ok(None), "nothing kept yet");
+
+    let signed = bundle(9).sign(&key);
+    start().accept_bundle("lists.json", &signed, &trusted, &mut accepted).expect("valid");
+    store.save(&signed).expect("kept");
+
+    // A restart, offline: the kept bundle is taken again (its generation is the recorded one).
+    let accepted = AcceptedGenerations::open(dir.path().join("accepted")).expect("record");
+    let restarted = start();
+    let restored = restarted.restore_bundle(&store, &trusted, &accepted).expect("valid").expect("kept");
+    assert_eq!(restored.generation, 9);
+    assert_eq!(restarted.lists().lists_digest(), lists().lists_digest());
+    // An older bundle put in its place is not: rollback stays closed.
+    store.save(&bundle(8).sign(&key)).expect("kept");
+    assert!(matches!(start().restore_bundle(&store, &trusted, &accepted), Err(BundleError::Rollback { .. })));
+    // Nor is the right one once expired: the node starts with empty lists and decides securely.
+    store.save(&signed).expect("kept");
+    clock.advance(Duration::from_secs(31 * DAY));
+    let late = start();
+    assert!(matches!(late.restore_bundle(&store, &trusted, &accepted), Err(BundleError::Expired { .. })));
+    assert!(late.lists().path_a().is_empty());
+}

@@ -160,6 +160,30 @@ impl ListBundle {
         now: u64,
         accepted: &AcceptedGenerations,
     ) -> Result<ListBundle, BundleError> {
+        ListBundle::check(name, bytes, keys, now, accepted, false)
+    }
+
+    /// As [`ListBundle::open`], for the bundle a node accepted before and kept ([`BundleStore`]): its
+    /// generation may equal the highest accepted (it is that one), never be lower. Its signature and
+    /// validity are checked again: an expired bundle is not used.
+    pub fn reopen(
+        name: &str,
+        bytes: &[u8],
+        keys: &BundleKeys,
+        now: u64,
+        accepted: &AcceptedGenerations,
+    ) -> Result<ListBundle, BundleError> {
+        ListBundle::check(name, bytes, keys, now, accepted, true)
+    }
+
+    fn check(
+        name: &str,
+        bytes: &[u8],
+        keys: &BundleKeys,
+        now: u64,
+        accepted: &AcceptedGenerations,
+        again: bool,
+    ) -> Result<ListBundle, BundleError> {
         let bundle = name.to_owned();
         let malformed = |message: String| BundleError::Malformed { bundle: bundle.clone(), message };
         let on_disk = read(name, bytes)?;
@@ -187,7 +211,7 @@ impl ListBundle {
             return Err(BundleError::Expired { bundle, not_after: opened.not_after, now });
         }
         if let Some(highest) = accepted.highest(&opened.issuer)
-            && opened.generation <= highest
+            && (opened.generation < highest || (opened.generation == highest && !again))
         {
             return Err(BundleError::Rollback {
                 bundle,
@@ -292,6 +316,44 @@ impl AcceptedGenerations {
         }
         self.highest = next;
         Ok(())
+    }
+}
+
+/// The last bundle a node accepted, kept in a directory so a node that restarts while offline (a device
+/// between deliveries, a gateway cut off from its list service) starts from it. Written whole and
+/// renamed into place.
+#[derive(Debug)]
+pub struct BundleStore {
+    file: PathBuf,
+}
+
+impl BundleStore {
+    /// The store in `dir` (created if missing).
+    pub fn open(dir: impl AsRef<Path>) -> Result<BundleStore, BundleError> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir)
+            .map_err(|e| BundleError::Record { file: dir.display().to_string(), message: e.to_string() })?;
+        Ok(BundleStore { file: dir.join("lists.bundle.json") })
+    }
+
+    /// Keeps `bytes` (a bundle just accepted) as the last one.
+    pub fn save(&self, bytes: &[u8]) -> Result<(), BundleError> {
+        let temporary = self.file.with_extension("tmp");
+        std::fs::write(&temporary, bytes)
+            .and_then(|()| std::fs::File::open(&temporary)?.sync_all())
+            .and_then(|()| std::fs::rename(&temporary, &self.file))
+            .map_err(|e| BundleError::Record { file: self.file.display().to_string(), message: e.to_string() })
+    }
+
+    /// The last bundle kept, with the name errors give it; `None` when none was.
+    pub fn load(&self) -> Result<Option<(String, Vec<u8>)>, BundleError> {
+        match std::fs::read(&self.file) {
+            Ok(bytes) => Ok(Some((self.file.display().to_string(), bytes))),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => {
+                Err(BundleError::Record { file: self.file.display().to_string(), message: error.to_string() })
+            }
+        }
     }
 }
 

@@ -5,4 +5,4 @@
 
 pub mod bundle;
 
-pub use bundle::{AcceptedGenerations, BundleError, BundleKeys, ListBundle};
+pub use bundle::{AcceptedGenerations, BundleError, BundleKeys, BundleStore, ListBundle};

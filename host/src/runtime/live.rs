@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 
-use crate::delivery::{AcceptedGenerations, BundleError, BundleKeys, ListBundle};
+use crate::delivery::{AcceptedGenerations, BundleError, BundleKeys, BundleStore, ListBundle};
 use crate::facts::{FactSet, FactSetBuilder};
 use crate::runtime::clock::{Clock, SystemClock};
 use crate::runtime::device::{DeviceFacts, DeviceId, DeviceSlot};
@@ -288,7 +288,8 @@ impl Runtime {
 
     /// Takes list bundle `name` (`bytes`): checks it against `keys` and `accepted` at the runtime's
     /// clock ([`ListBundle::open`]), records its generation (on disk when `accepted` keeps a file), then
-    /// replaces Lists 1-3 with its lists. On error nothing changes: the lists in force stay.
+    /// replaces Lists 1-3 with its lists. On error nothing changes: the lists in force stay. Keep the
+    /// bytes in a [`BundleStore`] afterwards, for [`Runtime::restore_bundle`] after a restart.
     pub fn accept_bundle(
         &self,
         name: &str,
@@ -301,6 +302,22 @@ impl Runtime {
         accepted.record(&bundle)?;
         let lists = self.replace_lists(|builder| bundle.lists.edit(builder, true));
         Ok((bundle, lists))
+    }
+
+    /// At start: takes the last bundle `store` kept ([`ListBundle::reopen`]: its signature and validity
+    /// checked again, its generation the one recorded), so a node that restarts offline decides on the
+    /// lists it last verified. `Ok(None)` when none was kept; an error (an expired bundle, say) leaves
+    /// the lists as they are — empty at start, so decisions fail closed until a fresh bundle comes.
+    pub fn restore_bundle(
+        &self,
+        store: &BundleStore,
+        keys: &BundleKeys,
+        accepted: &AcceptedGenerations,
+    ) -> Result<Option<ListBundle>, BundleError> {
+        let Some((name, bytes)) = store.load()? else { return Ok(None) };
+        let bundle = ListBundle::reopen(&name, &bytes, keys, self.unix_now(), accepted)?;
+        self.replace_lists(|builder| bundle.lists.edit(builder, true));
+        Ok(Some(bundle))
     }
 
     /// The handle of a server; a new server is added to the server names (a new list generation).
