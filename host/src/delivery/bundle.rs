@@ -332,7 +332,7 @@ impl BundleStore {
     pub fn open(dir: impl AsRef<Path>) -> Result<BundleStore, BundleError> {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir)
-            .map_err(|e| BundleError::Record { file: dir.display().to_string(), message: e.to_string() })?;
+            .map_err(|e| BundleError::Store { file: dir.display().to_string(), message: e.to_string() })?;
         Ok(BundleStore { file: dir.join("lists.bundle.json") })
     }
 
@@ -342,7 +342,7 @@ impl BundleStore {
         std::fs::write(&temporary, bytes)
             .and_then(|()| std::fs::File::open(&temporary)?.sync_all())
             .and_then(|()| std::fs::rename(&temporary, &self.file))
-            .map_err(|e| BundleError::Record { file: self.file.display().to_string(), message: e.to_string() })
+            .map_err(|e| BundleError::Store { file: self.file.display().to_string(), message: e.to_string() })
     }
 
     /// The last bundle kept, with the name errors give it; `None` when none was.
@@ -456,8 +456,20 @@ pub enum BundleError {
         /// The highest accepted.
         highest: u64,
     },
+    /// The kept bundle's directory or file cannot be read or written.
+    #[error(
+        "the kept list bundle `{file}` cannot be used: {message}: check the directory's permissions and free space"
+    )]
+    Store {
+        /// The directory or file.
+        file: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The record of accepted generations cannot be read or written.
-    #[error("the record of accepted list generations `{file}` cannot be used: {message}")]
+    #[error(
+        "the record of accepted list generations `{file}` cannot be used: {message}: each line is `<issuer> <generation>`; check the file, its directory's permissions and free space"
+    )]
     Record {
         /// The record file.
         file: String,
