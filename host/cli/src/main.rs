@@ -20,6 +20,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     let command = command::Command::parse();
     match command.run() {
         Ok(outcome) => outcome.into(),
@@ -32,5 +33,16 @@ fn main() -> ExitCode {
             }
             command::Outcome::Error.into()
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, so printing to a pipe whose reader has gone (`pathsec lists show B | head`)
+/// panics with a backtrace. A command-line tool should end quietly instead, as Unix tools do: restore
+/// the default action.
+fn quiet_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in `main`, before any thread starts; SIG_DFL is a valid action.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -469,3 +469,24 @@ fn lists_sign_verify_show_and_diff_a_bundle() {
     let same = pathsec().args(["lists", "diff"]).arg(&first).arg(&first).output().expect("runs");
     assert_eq!(same.status.code(), Some(0));
 }
+
+/// Output piped into a reader that stops early (`pathsec demo | head -1`) ends the command quietly,
+/// not with a panic.
+#[test]
+fn a_closed_output_pipe_ends_the_command_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = Process::new(env!("CARGO_BIN_EXE_pathsec"))
+        .arg("demo")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("piped")).read_line(&mut first).expect("a line");
+    assert!(!first.is_empty());
+    // The reader is gone now: the next writes fail.
+    let output = child.wait_with_output().expect("ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
