@@ -11,6 +11,7 @@ mod case_schema;
 mod differential;
 mod directory;
 mod engine;
+mod feed;
 mod fuzz_regressions;
 mod hostile;
 mod identifiers;

@@ -31,6 +31,17 @@ pub(crate) struct DeviceFacts {
     pub(crate) link: Option<LinkState>,
     /// Stored registration outcomes, one per server at most (`runtime::registration`).
     pub(crate) agreements: Vec<Held>,
+    /// Set when the attach facts and link state came from a fact feed (see
+    /// [`Runtime::apply_fed`](crate::Runtime::apply_fed)).
+    pub(crate) fed: Option<Fed>,
+}
+
+/// Where fed facts stand: the feed revision they were written at (at least 1), and whether the feed has been out of
+/// reach longer than its staleness bound since.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Fed {
+    pub(crate) revision: u64,
+    pub(crate) stale: bool,
 }
 
 /// What a reader sees of a device: one consistent reading of its packed facts, and the generation it
@@ -42,15 +53,25 @@ pub(crate) struct DeviceView {
 }
 
 impl DeviceView {
+    /// The attach facts a decision uses: `None` while unknown, or while fed facts are stale.
     pub(crate) fn attach(self) -> Option<Attach> {
+        if self.packed & STALE != 0 {
+            return None;
+        }
         unpack_attach(self.packed)
     }
 
+    /// The facts came from a fact feed that has been out of reach longer than its staleness bound:
+    /// decisions on them fail closed (reason `facts-stale`).
+    pub(crate) fn stale(self) -> bool {
+        self.packed & STALE != 0
+    }
+
     /// The attach facts as `plmn-key`s — serving (0 when unknown), home — and the access kind; `None`
-    /// while unknown. What [`DeviceView::attach`] gives, without unpacking the keys.
+    /// while unknown or stale. What [`DeviceView::attach`] gives, without unpacking the keys.
     #[inline]
     pub(crate) fn attach_keys(self) -> Option<(u32, u32, AccessKind)> {
-        if self.packed & ATTACH == 0 {
+        if self.packed & (ATTACH | STALE) != ATTACH {
             return None;
         }
         let home = (self.packed >> KEY_BITS & KEY_MASK) as u32;
@@ -78,6 +99,8 @@ impl DeviceView {
 pub(crate) struct DeviceSlot {
     packed: AtomicU64,
     generation: AtomicU64,
+    /// The feed revision of fed facts; 0 when never fed (revisions start at 1).
+    revision: AtomicU64,
     agreements: ArcSwapOption<Vec<Held>>,
 }
 
@@ -122,26 +145,35 @@ impl DeviceSlot {
     pub(crate) fn facts(&self) -> DeviceFacts {
         let packed = self.packed.load(Ordering::Acquire);
         let agreements = self.agreements.load().as_ref().map(|list| list.to_vec()).unwrap_or_default();
-        DeviceFacts { attach: unpack_attach(packed), link: unpack_link(packed), agreements }
+        let revision = self.revision.load(Ordering::Acquire);
+        let fed = (revision != 0).then_some(Fed { revision, stale: packed & STALE != 0 });
+        DeviceFacts { attach: unpack_attach(packed), link: unpack_link(packed), agreements, fed }
+    }
+
+    /// The feed revision of the device's facts; 0 when they were never fed.
+    pub(crate) fn revision(&self) -> u64 {
+        self.revision.load(Ordering::Acquire)
     }
 
     /// Publishes new facts as `generation`. Callers serialise writers.
     pub(crate) fn publish(&self, facts: &DeviceFacts, generation: u64) {
         let agreements = (!facts.agreements.is_empty()).then(|| Arc::new(facts.agreements.clone()));
         self.agreements.store(agreements);
+        self.revision.store(facts.fed.map_or(0, |fed| fed.revision), Ordering::Release);
         self.packed.store(pack(facts), Ordering::Release);
         self.generation.store(generation, Ordering::Release);
     }
 }
 
 // The packed word: bit 63 attach known, 62 serving known, 61 link known, 60 ciphering, 59 integrity,
-// 58 has agreements, 56..58 access kind, 26..52 home key, 0..26 serving key.
+// 58 has agreements, 56..58 access kind, 55 fed, 54 stale, 26..52 home key, 0..26 serving key.
 const ATTACH: u64 = 1 << 63;
 const SERVING: u64 = 1 << 62;
 const LINK: u64 = 1 << 61;
 const CIPHERING: u64 = 1 << 60;
 const INTEGRITY: u64 = 1 << 59;
 const AGREEMENTS: u64 = 1 << 58;
+const STALE: u64 = 1 << 54;
 const KEY_BITS: u32 = 26;
 const KEY_MASK: u64 = (1 << KEY_BITS) - 1;
 
@@ -160,6 +192,9 @@ fn pack(facts: &DeviceFacts) -> u64 {
     }
     if !facts.agreements.is_empty() {
         word |= AGREEMENTS;
+    }
+    if facts.fed.is_some_and(|fed| fed.stale) {
+        word |= STALE;
     }
     word
 }
@@ -204,6 +239,11 @@ impl SlotTable {
         self.chunks.get(index / CHUNK)?.get()?.get(index % CHUNK)
     }
 
+    /// How many handles were issued.
+    pub(crate) fn issued(&self) -> u32 {
+        self.issued.load(Ordering::Acquire)
+    }
+
     /// Issues the next handle; `None` past [`MAX_DEVICES`]. Callers serialise issuing.
     pub(crate) fn issue(&self) -> Option<DeviceId> {
         let next = self.issued.load(Ordering::Acquire);
@@ -232,7 +272,7 @@ mod tests {
             }
         }
         for attach in cases {
-            let facts = DeviceFacts { attach, link: None, agreements: Vec::new() };
+            let facts = DeviceFacts { attach, link: None, agreements: Vec::new(), fed: None };
             let view = DeviceView { generation: 1, packed: pack(&facts) };
             let expected = attach.map(|a| (a.serving.map_or(0, PlmnId::key), a.home.key(), a.access));
             assert_eq!(view.attach_keys(), expected, "{attach:?}");

@@ -30,6 +30,8 @@ pub(crate) struct FactStore {
     generations: AtomicU64,
     lists: ArcSwap<FactSet>,
     lists_generation: AtomicU64,
+    /// The highest fact-feed revision applied (0: none).
+    feed_revision: AtomicU64,
     /// Device names and handles; taken to add a device, and by the decision log to name one.
     names: Mutex<Names>,
     devices: SlotTable,
@@ -45,6 +47,7 @@ impl FactStore {
             generations: AtomicU64::new(1),
             lists: ArcSwap::from_pointee(lists),
             lists_generation,
+            feed_revision: AtomicU64::new(0),
             names: Mutex::default(),
             devices: SlotTable::new(),
             writer: Mutex::new(()),
@@ -127,22 +130,51 @@ impl FactStore {
         self.devices.get(device)
     }
 
+    /// The highest fact-feed revision applied.
+    pub(crate) fn feed_revision(&self) -> u64 {
+        self.feed_revision.load(Ordering::Acquire)
+    }
+
+    /// Records that the feed's `revision` was applied.
+    pub(crate) fn feed_reached(&self, revision: u64) {
+        self.feed_revision.fetch_max(revision, Ordering::AcqRel);
+    }
+
+    /// How many device handles were issued (handles are `0..issued`).
+    pub(crate) fn devices_issued(&self) -> u32 {
+        self.devices.issued()
+    }
+
     /// Applies `edit` to a copy of the device's facts; publishes it as a new generation if it changed.
     pub(crate) fn update_device(
         &self,
         device: DeviceId,
         edit: impl FnOnce(&mut DeviceFacts),
     ) -> Result<(), UnknownDeviceError> {
+        self.edit_device(device, |facts| {
+            edit(facts);
+            true
+        })
+        .map(|_| ())
+    }
+
+    /// Applies `edit` to a copy of the device's facts, unless it returns `false`; publishes the copy as
+    /// a new generation if it changed. Returns whether it did.
+    pub(crate) fn edit_device(
+        &self,
+        device: DeviceId,
+        edit: impl FnOnce(&mut DeviceFacts) -> bool,
+    ) -> Result<bool, UnknownDeviceError> {
         let slot = self.slot(device).ok_or(UnknownDeviceError { device: device.0 })?;
         let _writer = self.write_lock();
         let current = slot.facts();
         let mut next = current.clone();
-        edit(&mut next);
-        if next != current {
-            slot.publish(&next, self.next_generation());
-            self.advance();
+        if !edit(&mut next) || next == current {
+            return Ok(false);
         }
-        Ok(())
+        slot.publish(&next, self.next_generation());
+        self.advance();
+        Ok(true)
     }
 }
 

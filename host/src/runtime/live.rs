@@ -474,6 +474,11 @@ impl Runtime {
         self.inner.store.update_device(device, edit)
     }
 
+    /// The live fact store.
+    pub(crate) fn store(&self) -> &FactStore {
+        &self.inner.store
+    }
+
     /// Tells the subscribers of each agreement voided.
     pub(crate) fn announce(&self, device: DeviceId, voided: Vec<(ServerId, ReRegistrationCause)>) {
         if voided.is_empty() {

@@ -39,7 +39,8 @@ const WRITE_CHUNK: usize = 64 << 10;
 ///  "policy":{"name":"reference","sha256":"9f2c…","generation":3},"action":"send-plain","reason":"path-secure","cached":false}
 /// ```
 ///
-/// `facts` names the list generation and the device-facts generation the decision was made on,
+/// `facts` names the list generation and the device-facts generation the decision was made on (and,
+/// for facts written by a fact feed, `revision`: the feed revision they were fed at),
 /// `policy` the policy by name, SHA-256 and swap generation; `cached` says the flow cache answered;
 /// `trigger` (for a received trigger) carries its check results, and `fault` the policy fault. `logged`
 /// is when the line was written, at most the queue's latency after the decision.
@@ -144,6 +145,8 @@ pub(crate) struct Record {
     pub(crate) flow: Flow,
     /// What the decision was made on.
     pub(crate) stamp: Stamp,
+    /// The fact-feed revision the device's facts were fed at; 0 when not fed.
+    pub(crate) revision: u64,
     pub(crate) cached: bool,
     pub(crate) decision: Decision,
 }
@@ -322,7 +325,7 @@ impl Writer {
             role: record.flow.role,
             event: record.flow.event.kind(),
             trigger,
-            facts: FactsLine { lists: record.stamp.lists, device: record.stamp.device },
+            facts: FactsLine { lists: record.stamp.lists, device: record.stamp.device, revision: record.revision },
             policy: PolicyLine {
                 name: policy.as_ref().map(|id| id.name.as_str()),
                 sha256: policy.as_ref().map(|id| id.sha256.as_str()),
@@ -436,6 +439,13 @@ struct TriggerLine {
 struct FactsLine {
     lists: u64,
     device: u64,
+    /// The fact-feed revision of fed facts.
+    #[serde(skip_serializing_if = "is_zero")]
+    revision: u64,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 #[derive(Serialize)]

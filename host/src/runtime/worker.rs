@@ -99,6 +99,7 @@ impl Snapshot {
     /// facts are unknown.
     fn unknown_reason(&self) -> Reason {
         match self.registration {
+            _ if self.device.stale() => Reason::FactsStale,
             Lookup::Pending => Reason::RegistrationPending,
             _ => Reason::AttachUnknown,
         }
@@ -118,7 +119,7 @@ impl Worker {
         let Worker { runtime, current, cache, log, .. } = self;
         if let Some(decision) = hit(cache, runtime, flow, epoch) {
             if let Some(log) = log {
-                log_hit(log, cache, flow, &decision);
+                log_hit(log, runtime, cache, flow, &decision);
             }
             return decision;
         }
@@ -134,7 +135,7 @@ impl Worker {
         if let Some(log) = log {
             let device = snapshot.as_ref().map_or(0, |snapshot| snapshot.stamp.device);
             let stamp = Stamp { lists: lists.generation(), device, policy: policy_generation };
-            log.one(record(flow, stamp, false, &decision));
+            log.one(record(runtime, flow, stamp, false, &decision));
         }
         match snapshot {
             Some(snapshot) => remember(cache, flow, &snapshot.made(), decision),
@@ -170,7 +171,7 @@ impl Worker {
         let hit_stamps = log.as_ref().map(|_| hit_stamps(cache, flows, &scratch.missed));
         if scratch.missed.is_empty() {
             if let (Some(log), Some(hits)) = (log, hit_stamps) {
-                log.many(batch_records(flows, &decisions, hits, &[], Stamp::default()));
+                log.many(batch_records(runtime, flows, &decisions, hits, &[], Stamp::default()));
             }
             return decisions;
         }
@@ -192,8 +193,8 @@ impl Worker {
                 let Some(snapshot) = snapshot(runtime, flow, epoch, lists, policy) else { continue };
                 match request(flow, &snapshot) {
                     Some(request) => requests.push(request),
-                    None if matches!(snapshot.registration, Lookup::Pending) => {
-                        decisions[index] = Decision::unknown(flow.event.kind(), Reason::RegistrationPending);
+                    None if snapshot.device.stale() || matches!(snapshot.registration, Lookup::Pending) => {
+                        decisions[index] = Decision::unknown(flow.event.kind(), snapshot.unknown_reason());
                         continue;
                     }
                     None => continue,
@@ -218,8 +219,13 @@ impl Worker {
                     None => continue,
                 }
             } else {
-                // A flow whose device's attach facts are unknown stays unknown.
-                let Some((serving, home, access)) = device.attach_keys() else { continue };
+                // A flow whose device's attach facts are unknown stays unknown; stale ones say so.
+                let Some((serving, home, access)) = device.attach_keys() else {
+                    if device.stale() {
+                        decisions[index] = Decision::unknown(event.kind(), Reason::FactsStale);
+                    }
+                    continue;
+                };
                 let link = device.link_or_off();
                 (PackedRequest { serving, home, access, link, server, role, event, registration: 0 }, u64::MAX)
             };
@@ -239,7 +245,7 @@ impl Worker {
         }
         if let (Some(log), Some(hits)) = (log, hit_stamps) {
             let missed = Stamp { lists: lists.generation(), device: 0, policy: current.active.generation };
-            log.many(batch_records(flows, &decisions, hits, asked, missed));
+            log.many(batch_records(runtime, flows, &decisions, hits, asked, missed));
         }
         decisions
     }
@@ -309,8 +315,11 @@ fn snapshot(runtime: &Runtime, flow: &Flow, epoch: u64, lists: &FactSet, policy_
     let slot = runtime.slot(flow.device)?;
     let device = slot.view();
     let stamp = Stamp { lists: lists.generation(), device: device.generation, policy: policy_generation };
-    let registration =
-        if device.has_agreements() { slot.lookup(flow.server, runtime.unix_now()) } else { Lookup::None };
+    let registration = if device.has_agreements() && !device.stale() {
+        slot.lookup(flow.server, runtime.unix_now())
+    } else {
+        Lookup::None
+    };
     Some(Snapshot { epoch, device, registration, stamp })
 }
 
@@ -320,6 +329,9 @@ fn snapshot(runtime: &Runtime, flow: &Flow, epoch: u64, lists: &FactSet, policy_
 #[inline(never)]
 fn registered(runtime: &Runtime, slot: &DeviceSlot, flow: &Flow) -> Option<Result<(PackedRequest, u64), Reason>> {
     let Flow { server, role, event, .. } = *flow;
+    if slot.view().stale() {
+        return Some(Err(Reason::FactsStale));
+    }
     let (attach, link, registration, expires) = match slot.lookup(server, runtime.unix_now()) {
         Lookup::Pending => return Some(Err(Reason::RegistrationPending)),
         Lookup::Standing { registration, attach, link, expires } => (attach, link, registration, expires),
@@ -391,17 +403,19 @@ fn unknown(cache: &FlowCache, flow: &Flow, reason: Reason, n: u64) -> Decision {
     Decision::unknown(flow.event.kind(), reason)
 }
 
-/// A log record of `decision` for `flow`, made on `stamp`.
-fn record(flow: &Flow, stamp: Stamp, cached: bool, decision: &Decision) -> Record {
-    Record { flow: *flow, stamp, cached, decision: decision.clone() }
+/// A log record of `decision` for `flow`, made on `stamp` (and on the feed revision its device's facts
+/// are at now, if fed).
+fn record(runtime: &Runtime, flow: &Flow, stamp: Stamp, cached: bool, decision: &Decision) -> Record {
+    let revision = runtime.slot(flow.device).map_or(0, DeviceSlot::revision);
+    Record { flow: *flow, stamp, revision, cached, decision: decision.clone() }
 }
 
 /// Logs a decision the cache answered, with what it was made on (a default stamp if the entry is gone:
 /// it cannot be, nothing is cached in between).
 #[cold]
 #[inline(never)]
-fn log_hit(log: &LogSender, cache: &FlowCache, flow: &Flow, decision: &Decision) {
-    log.one(record(flow, cache.stamp(flow).unwrap_or_default(), true, decision));
+fn log_hit(log: &LogSender, runtime: &Runtime, cache: &FlowCache, flow: &Flow, decision: &Decision) {
+    log.one(record(runtime, flow, cache.stamp(flow).unwrap_or_default(), true, decision));
 }
 
 /// For each flow of a batch, what its cached decision was made on; `None` for the flows `missed`.
@@ -420,6 +434,7 @@ fn hit_stamps(cache: &FlowCache, flows: &[Flow], missed: &[usize]) -> Vec<Option
 #[cold]
 #[inline(never)]
 fn batch_records(
+    runtime: &Runtime,
     flows: &[Flow],
     decisions: &[Decision],
     hits: Vec<Option<Stamp>>,
@@ -430,12 +445,12 @@ fn batch_records(
     let mut records = Vec::with_capacity(flows.len());
     for (index, ((flow, decision), hit)) in flows.iter().zip(decisions).zip(hits).enumerate() {
         let record = match (hit, asked.peek()) {
-            (Some(stamp), _) => record(flow, stamp, true, decision),
+            (Some(stamp), _) => record(runtime, flow, stamp, true, decision),
             (None, Some((asked_index, made))) if *asked_index == index => {
                 asked.next();
-                record(flow, made.stamp, false, decision)
+                record(runtime, flow, made.stamp, false, decision)
             }
-            (None, _) => record(flow, missed, false, decision),
+            (None, _) => record(runtime, flow, missed, false, decision),
         };
         records.push(record);
     }

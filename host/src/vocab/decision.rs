@@ -112,6 +112,9 @@ named_enum! {
         /// At registration the device reported a visited network its home network does not allow it to
         /// roam to (000, FIG. 7 step 5); the server answered that application-layer security is needed.
         RoamingNotAllowed = "roaming-not-allowed",
+        /// The device's facts came from a fact feed that has been out of reach longer than its
+        /// staleness bound; the engine failed closed without asking the policy until the feed is back.
+        FactsStale = "facts-stale",
     }
 }
 
@@ -125,6 +128,7 @@ impl Reason {
                 | Reason::RegistrationPending
                 | Reason::SessionSecured
                 | Reason::RoamingNotAllowed
+                | Reason::FactsStale
         )
     }
 
@@ -169,6 +173,9 @@ impl Reason {
                 "at registration the device reported a visited network its home network does not allow it to roam to"
             }
             Reason::SessionSecured => "the data session set up application-layer security and keeps it until it ends",
+            Reason::FactsStale => {
+                "the device's facts came from a fact feed out of reach longer than its staleness bound, so the engine failed closed"
+            }
         }
     }
 }

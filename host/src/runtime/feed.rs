@@ -1,0 +1,97 @@
+//! Device facts written by a fact feed (a key-value bucket several nodes follow, such as the one
+//! `pathsec-fleet` reads from NATS JetStream): each update carries the feed's revision, applied in
+//! order per device, and the feed's staleness bound makes decisions on its facts fail closed while it
+//! is out of reach.
+//!
+//! The library itself talks to no feed: whoever follows one calls [`Runtime::apply_fed`] for each
+//! update and [`Runtime::mark_fed_stale`] when the feed has been out of reach too long (and again when
+//! it is back). Facts a node sets itself ([`Runtime::set_attach`]) and fed facts can be mixed on one
+//! runtime; on one device, the last writer wins, and a fed update older than the device's last fed
+//! revision is ignored.
+
+use crate::runtime::device::Fed;
+use crate::runtime::fact_store::UnknownDeviceError;
+use crate::runtime::registration;
+use crate::runtime::{DeviceId, Runtime};
+use crate::vocab::{Attach, LinkState};
+
+/// A device's facts as a fact feed carries them: `None` for a fact the feed does not know (a deleted
+/// key carries neither).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FedFacts {
+    /// The device's attach facts.
+    pub attach: Option<Attach>,
+    /// The device's access security.
+    pub link: Option<LinkState>,
+}
+
+/// What [`Runtime::apply_fed`] did with an update.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FedUpdate {
+    /// The device's facts are the update's now.
+    Applied,
+    /// The device already held these facts at this revision or a newer one: nothing changed. A resync
+    /// replaying the feed from its start gives this for every device it already holds.
+    Current {
+        /// The revision the device's fed facts are at.
+        revision: u64,
+    },
+}
+
+impl Runtime {
+    /// Applies a fact feed's update of `device`, written at feed `revision` (at least 1; the feed's
+    /// sequence numbers). An update no newer than the device's last fed revision changes nothing
+    /// ([`FedUpdate::Current`]), so replays and resyncs are harmless and an update cannot be applied
+    /// out of order. As with [`Runtime::set_attach`], an agreement made on other facts is voided. The
+    /// device's facts are no longer stale.
+    pub fn apply_fed(&self, device: DeviceId, facts: FedFacts, revision: u64) -> Result<FedUpdate, UnknownDeviceError> {
+        let mut voided = Vec::new();
+        let mut held = 0;
+        self.store().edit_device(device, |current| {
+            held = current.fed.map_or(0, |fed| fed.revision);
+            if revision <= held {
+                return false;
+            }
+            let was_attached = current.attach.is_some();
+            current.attach = facts.attach;
+            current.link = facts.link;
+            current.fed = Some(Fed { revision, stale: false });
+            voided = registration::void_on_change(current, was_attached);
+            true
+        })?;
+        self.store().feed_reached(revision);
+        self.announce(device, voided);
+        Ok(if revision <= held { FedUpdate::Current { revision: held } } else { FedUpdate::Applied })
+    }
+
+    /// Marks the facts of every device written by [`Runtime::apply_fed`] stale (`true`: decisions on
+    /// them fail closed with reason `facts-stale`, without asking the policy) or current again
+    /// (`false`). Returns how many devices changed. A follower calls it when its feed has been out of
+    /// reach longer than its staleness bound, and again once it has caught up.
+    pub fn mark_fed_stale(&self, stale: bool) -> usize {
+        let mut changed = 0;
+        for index in 0..self.store().devices_issued() {
+            let edited = self.store().edit_device(DeviceId(index), |facts| match &mut facts.fed {
+                Some(fed) if fed.stale != stale => {
+                    fed.stale = stale;
+                    true
+                }
+                _ => false,
+            });
+            changed += usize::from(edited == Ok(true));
+        }
+        changed
+    }
+
+    /// The highest fact-feed revision this runtime applied (0: none): the feed's device-facts
+    /// generation. Each decision log line names the revision its device's facts were fed at.
+    pub fn feed_revision(&self) -> u64 {
+        self.store().feed_revision()
+    }
+
+    /// The feed revision `device`'s facts were written at; `None` for facts never fed (or an unknown
+    /// handle).
+    pub fn fed_revision(&self, device: DeviceId) -> Option<u64> {
+        self.store().slot(device).map(|slot| slot.revision()).filter(|&revision| revision != 0)
+    }
+}
