@@ -1,0 +1,93 @@
+//! What can go wrong between a node and a registry. Every error names the reference and says what to
+//! check; none changes what a node runs.
+
+use std::path::PathBuf;
+
+/// An OCI push, pull or install that did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum OciError {
+    /// The reference does not parse.
+    #[error("`{reference}` is not an OCI reference: {reason} (e.g. `registry.example.net:5000/pathsec/policy:1.2`)")]
+    Reference {
+        /// The reference as given.
+        reference: String,
+        /// Why.
+        reason: String,
+    },
+    /// A node pulls by digest only.
+    #[error(
+        "`{reference}` names no digest: nodes pull by digest only, so what runs is exactly what was pushed; use `{reference}@sha256:…` (`pathsec push` prints it)"
+    )]
+    NoDigest {
+        /// The reference.
+        reference: String,
+    },
+    /// The registry could not be reached or refused the request.
+    #[error(
+        "registry for `{reference}`: {operation} failed: {reason}; check the registry is up, the reference and the credentials"
+    )]
+    Registry {
+        /// The reference.
+        reference: String,
+        /// What was asked.
+        operation: &'static str,
+        /// What the registry or the network said.
+        reason: String,
+    },
+    /// Content whose hash is not the digest it was asked for: tampered with, or corrupt.
+    #[error(
+        "`{reference}`: {what} has digest {actual}, not the {expected} asked for; it was refused (tampered with or corrupt in the registry or on the way)"
+    )]
+    DigestMismatch {
+        /// The reference.
+        reference: String,
+        /// The manifest or the layer.
+        what: &'static str,
+        /// The digest asked for.
+        expected: String,
+        /// The digest of what came.
+        actual: String,
+    },
+    /// The manifest is not one of pathsec's artifacts.
+    #[error("`{reference}` is not a pathsec artifact: {reason}")]
+    NotAnArtifact {
+        /// The reference.
+        reference: String,
+        /// Why.
+        reason: String,
+    },
+    /// The artifact is of the other kind.
+    #[error("`{reference}` holds {found}, where {expected} was asked for")]
+    WrongKind {
+        /// The reference.
+        reference: String,
+        /// What it holds.
+        found: &'static str,
+        /// What was asked for.
+        expected: &'static str,
+    },
+    /// A file to push or the local content store could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The policy was pulled but is not accepted: signature, world, limits, self-check.
+    #[error("`{reference}` was pulled but not installed: {reason}; the active policy stays")]
+    Policy {
+        /// The reference.
+        reference: String,
+        /// Why (the load, signature or swap error).
+        reason: String,
+    },
+    /// The list bundle was pulled but refused.
+    #[error("`{reference}` was pulled but not applied: {source}")]
+    Bundle {
+        /// The reference.
+        reference: String,
+        /// The bundle check that failed.
+        source: pathsec::delivery::BundleError,
+    },
+}
