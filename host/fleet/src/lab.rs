@@ -91,6 +91,48 @@ pub fn ensure_installed() -> Result<(), LabError> {
     Ok(())
 }
 
+/// The `wkg` version the interoperability tests run (wasm-pkg-tools' CLI).
+pub const WKG_VERSION: &str = "0.16.1";
+
+/// `wkg` (wasm-pkg-tools' CLI, [`WKG_VERSION`]) under `tools` (the project's tool directory):
+/// installed there with `cargo install --locked` when missing — once at a time, behind a lock file,
+/// as tests run in parallel — and reused when present. It is a large build (7 minutes on 2 cores).
+pub fn wkg(tools: &Path) -> Result<PathBuf, LabError> {
+    let root = tools.join(format!("wkg-{WKG_VERSION}"));
+    let binary = root.join("bin").join("wkg");
+    if binary.exists() {
+        return Ok(binary);
+    }
+    let install_error = |reason: String| LabError::Install { packages: format!("wkg {WKG_VERSION}"), reason };
+    std::fs::create_dir_all(tools).map_err(|source| LabError::Io { path: tools.to_owned(), source })?;
+    let lock_path = tools.join("wkg.lock");
+    let lock = File::create(&lock_path).map_err(|source| LabError::Io { path: lock_path.clone(), source })?;
+    lock.lock().map_err(|source| LabError::Io { path: lock_path.clone(), source })?;
+    if binary.exists() {
+        return Ok(binary);
+    }
+    let build = tools.join("wkg-build");
+    let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["install", "wkg", "--version", WKG_VERSION, "--locked", "--root"])
+        .arg(&root)
+        .arg("--target-dir")
+        .arg(&build)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .output()
+        .map_err(|e| install_error(format!("cargo install: {e}")))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let tail: Vec<_> = stderr.lines().rev().take(20).collect();
+        return Err(install_error(format!(
+            "cargo install failed:\n{}",
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        )));
+    }
+    let _ = std::fs::remove_dir_all(&build);
+    Ok(binary)
+}
+
 /// A free port on loopback (bound, read back, released).
 pub fn free_port() -> u16 {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))

@@ -163,6 +163,18 @@ impl Registry {
         self.push_manifest(&parsed, reference, &bytes).await
     }
 
+    /// The digest `reference` (a tag) names now: what to pull by.
+    pub async fn resolve(&self, reference: &str) -> Result<String, OciError> {
+        let parsed = parse(reference)?;
+        self.authorize(&parsed, reference, RegistryOperation::Pull).await?;
+        let (bytes, _) = self
+            .client(&parsed)
+            .pull_manifest_raw(&parsed, &self.auth, &[MANIFEST_MEDIA_TYPE])
+            .await
+            .map_err(registry(reference, "pulling the manifest"))?;
+        Ok(format!("{}/{}@{}", parsed.registry(), parsed.repository(), sha256_digest(&bytes)))
+    }
+
     /// Pulls `reference`, which must name a digest, checking the manifest and layer against their
     /// digests; keeps both in `store`, and takes them from there when it holds them.
     pub async fn pull(&self, reference: &str, store: &ContentStore) -> Result<Pulled, OciError> {
