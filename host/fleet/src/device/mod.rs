@@ -1,1 +1,1 @@
-//! (next)
+//! Device configuration delivery (next).

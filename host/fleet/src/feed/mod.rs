@@ -1,1 +1,32 @@
-//! (next)
+//! Device facts and desired state from NATS JetStream key-value buckets.
+//!
+//! Two buckets (see the README for who writes which keys):
+//!
+//! - **device facts** (default `pathsec-devices`): one key per device, `<shard>.<device>`, its value
+//!   the device's attach facts and access security ([`DeviceValue`]). A gateway follows only its
+//!   shards, one consumer per shard (one subject filter each, as NATS 2.9 allows).
+//! - **desired state** (default `pathsec-desired`): one key per node group, its value the policy and
+//!   list bundle the group should run, each an OCI reference by digest ([`DesiredState`]).
+//!
+//! A [`Follower`] applies a snapshot of its shards (the last value of every key), then every update in
+//! order; the bucket's revision (the stream sequence) is the device-facts generation, written with
+//! each device's facts ([`pathsec::Runtime::apply_fed`]) and named in the decision log. It keeps a
+//! local snapshot, so a restart resumes from the last revision it applied — or re-snapshots when that
+//! is missing or older than the bucket keeps delete markers. A lost connection is retried with
+//! back-off and the shards resumed; when the feed has been out of reach longer than `max_staleness`,
+//! decisions on fed facts fail closed (reason `facts-stale`) until it is back.
+
+mod connect;
+mod error;
+mod follower;
+mod keys;
+mod publisher;
+mod snapshot;
+mod value;
+
+pub use connect::{NatsCredentials, NatsSettings};
+pub use error::FeedError;
+pub use follower::{FeedSettings, FeedStatus, Follower, OnStale};
+pub use keys::{DESIRED_BUCKET, DEVICE_BUCKET, check_token, device_key};
+pub use publisher::Publisher;
+pub use value::{DesiredState, DeviceValue};

@@ -1,0 +1,94 @@
+//! The follower's local snapshot: every device fact it holds with its revision, and each shard's
+//! position, written atomically (temporary file, rename) so a restart resumes where it stopped.
+//!
+//! ```text
+//! pathsec-feed-snapshot 1
+//! bucket pathsec-devices
+//! saved 1800000000
+//! shard gw-1 1234
+//! d 1201 gw-1.imsi-310410000000001 {"home":"310410",…}
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write as _;
+use std::path::Path;
+
+use crate::feed::{DeviceValue, FeedError};
+
+const HEADER: &str = "pathsec-feed-snapshot 1";
+
+/// What a follower holds.
+#[derive(Debug, Default)]
+pub(crate) struct LocalSnapshot {
+    pub(crate) bucket: String,
+    /// When it was written, in seconds since the Unix epoch.
+    pub(crate) saved: u64,
+    /// Each shard's last applied revision.
+    pub(crate) positions: BTreeMap<String, u64>,
+    /// Every key held: its revision and value.
+    pub(crate) entries: HashMap<String, (u64, DeviceValue)>,
+}
+
+impl LocalSnapshot {
+    /// Writes it to `path`.
+    pub(crate) fn save(&self, path: &Path) -> Result<(), FeedError> {
+        let error = |e: std::io::Error| FeedError::Snapshot { path: path.to_owned(), reason: e.to_string() };
+        let temporary = path.with_extension(format!("tmp{}", std::process::id()));
+        let file = std::fs::File::create(&temporary).map_err(error)?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        writeln!(out, "{HEADER}\nbucket {}\nsaved {}", self.bucket, self.saved).map_err(error)?;
+        for (shard, revision) in &self.positions {
+            writeln!(out, "shard {shard} {revision}").map_err(error)?;
+        }
+        for (key, (revision, value)) in &self.entries {
+            out.write_all(format!("d {revision} {key} ").as_bytes()).map_err(error)?;
+            serde_json::to_writer(&mut out, value).map_err(|e| error(e.into()))?;
+            out.write_all(b"\n").map_err(error)?;
+        }
+        let file = out.into_inner().map_err(|e| error(e.into_error()))?;
+        file.sync_all().map_err(error)?;
+        std::fs::rename(&temporary, path).map_err(error)
+    }
+
+    /// Reads `path`; `None` when there is no file.
+    pub(crate) fn load(path: &Path) -> Result<Option<LocalSnapshot>, FeedError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(FeedError::Snapshot { path: path.to_owned(), reason: e.to_string() }),
+        };
+        let bad = |line: usize, reason: String| FeedError::Snapshot {
+            path: path.to_owned(),
+            reason: format!("line {line}: {reason}; delete the file to start from a fresh snapshot of the bucket"),
+        };
+        let mut lines = text.lines().enumerate();
+        if lines.next().map(|(_, line)| line) != Some(HEADER) {
+            return Err(bad(1, format!("expected `{HEADER}`")));
+        }
+        let mut snapshot = LocalSnapshot::default();
+        for (index, line) in lines {
+            let number = index + 1;
+            let (word, rest) = line.split_once(' ').ok_or_else(|| bad(number, "no fields".to_owned()))?;
+            let number_of = |text: &str| text.parse::<u64>().map_err(|e| bad(number, format!("`{text}`: {e}")));
+            match word {
+                "bucket" => snapshot.bucket = rest.to_owned(),
+                "saved" => snapshot.saved = number_of(rest)?,
+                "shard" => {
+                    let (shard, revision) =
+                        rest.split_once(' ').ok_or_else(|| bad(number, "expected `shard NAME REVISION`".to_owned()))?;
+                    snapshot.positions.insert(shard.to_owned(), number_of(revision)?);
+                }
+                "d" => {
+                    let mut fields = rest.splitn(3, ' ');
+                    let (Some(revision), Some(key), Some(json)) = (fields.next(), fields.next(), fields.next()) else {
+                        return Err(bad(number, "expected `d REVISION KEY VALUE`".to_owned()));
+                    };
+                    let value: DeviceValue = serde_json::from_str(json).map_err(|e| bad(number, e.to_string()))?;
+                    snapshot.entries.insert(key.to_owned(), (number_of(revision)?, value));
+                }
+                other => return Err(bad(number, format!("unknown line kind `{other}`"))),
+            }
+        }
+        Ok(Some(snapshot))
+    }
+}
