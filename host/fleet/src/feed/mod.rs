@@ -17,6 +17,7 @@
 //! decisions on fed facts fail closed (reason `facts-stale`) until it is back.
 
 mod connect;
+mod desired;
 mod error;
 mod follower;
 mod keys;
@@ -25,6 +26,7 @@ mod snapshot;
 mod value;
 
 pub use connect::{NatsCredentials, NatsSettings};
+pub use desired::{Rollout, RolloutStatus};
 pub use error::FeedError;
 pub use follower::{FeedSettings, FeedStatus, Follower, OnStale};
 pub use keys::{DESIRED_BUCKET, DEVICE_BUCKET, check_token, device_key};
