@@ -34,6 +34,15 @@ pub enum Command {
     /// Signed list bundles: sign, verify, show, diff.
     #[command(subcommand)]
     Lists(crate::lists::Lists),
+    /// Push a policy or a signed list bundle to an OCI registry; prints the reference to pull by.
+    #[cfg(feature = "fleet")]
+    Push(crate::registry::Push),
+    /// Pull a policy or list bundle from an OCI registry, by digest only.
+    #[cfg(feature = "fleet")]
+    Pull(crate::registry::Pull),
+    /// A fleet on this machine: a registry, NATS and three gateways; a rollout, an outage, recovery.
+    #[cfg(feature = "fleet")]
+    FleetDemo(crate::fleet_demo::FleetDemo),
 }
 
 /// How a command ended: its exit code.
@@ -72,6 +81,12 @@ impl Command {
             Command::Keygen(command) => command.run(),
             Command::Sign(command) => command.run(),
             Command::Lists(command) => command.run(),
+            #[cfg(feature = "fleet")]
+            Command::Push(command) => command.run(),
+            #[cfg(feature = "fleet")]
+            Command::Pull(command) => command.run(),
+            #[cfg(feature = "fleet")]
+            Command::FleetDemo(command) => command.run(),
         }
     }
 }

@@ -9,9 +9,13 @@ mod command;
 mod compile;
 mod demo;
 mod eval;
+#[cfg(feature = "fleet")]
+mod fleet_demo;
 mod keygen;
 mod lists;
 mod new_policy;
+#[cfg(feature = "fleet")]
+mod registry;
 mod sign;
 mod test;
 

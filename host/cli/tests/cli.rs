@@ -490,3 +490,62 @@ fn a_closed_output_pipe_ends_the_command_quietly() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// `pathsec push`, `pull` and `sign --oci` against a real registry (Debian's docker-registry, started on
+/// a loopback port): an unsigned push, refused by `check` with a trusted key, signed in place, pulled by
+/// digest with its signature beside it, accepted; a pull by tag refused.
+#[cfg(feature = "fleet")]
+#[test]
+fn push_pull_and_sign_in_a_registry() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let registry = pathsec_fleet::lab::OciRegistry::start(&dir.path().join("registry")).expect("registry starts");
+    let policy = policy_file(dir.path(), "reference.wasm", pathsec::bundled::REFERENCE);
+    assert!(pathsec().arg("keygen").arg(dir.path().join("ops")).output().expect("runs").status.success());
+    let tag = format!("{}/pathsec/reference:1", registry.host());
+
+    let pushed = pathsec().arg("push").arg(&policy).arg(&tag).output().expect("runs");
+    assert_eq!(pushed.status.code(), Some(0), "{}", stderr(&pushed));
+    let by_tag = pathsec().arg("pull").arg(&tag).arg("--store").arg(dir.path().join("store")).output().expect("runs");
+    assert_eq!(by_tag.status.code(), Some(2));
+    assert!(stderr(&by_tag).contains("nodes pull by digest only"), "{}", stderr(&by_tag));
+
+    let signed =
+        pathsec().args(["sign", "--key"]).arg(dir.path().join("ops.key")).args(["--oci", &tag]).output().expect("runs");
+    assert_eq!(signed.status.code(), Some(0), "{}", stderr(&signed));
+    let reference = stdout(&signed).split("now ").nth(1).expect("the new reference").trim().to_owned();
+    assert!(reference.contains("@sha256:"), "{reference}");
+
+    let out = dir.path().join("pulled.wasm");
+    let pulled = pathsec()
+        .arg("pull")
+        .arg(&reference)
+        .arg("-o")
+        .arg(&out)
+        .arg("--store")
+        .arg(dir.path().join("store"))
+        .output()
+        .expect("runs");
+    assert_eq!(pulled.status.code(), Some(0), "{}", stderr(&pulled));
+    assert!(stdout(&pulled).contains("signed by key"), "{}", stdout(&pulled));
+    assert_eq!(std::fs::read(&out).expect("written"), pathsec::bundled::REFERENCE);
+    let check =
+        pathsec().arg("check").arg("--trusted-key").arg(dir.path().join("ops.pub")).arg(&out).output().expect("runs");
+    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
+}
+
+/// `pathsec fleet-demo`, small: every step it prints happens (rollout, fact change, staleness, recovery).
+#[cfg(feature = "fleet")]
+#[test]
+fn the_fleet_demo_runs() {
+    let output = pathsec().args(["fleet-demo", "--devices", "50", "--max-staleness-ms", "500"]).output().expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
+    let text = stdout(&output);
+    for step in ["✓ rollout", "switched to", "✓ facts", "facts-stale 50", "✓ recovery", "✓ done"] {
+        assert!(text.contains(step), "`{step}` missing:\n{text}");
+    }
+    assert_eq!(
+        text.matches("gw-0: path-secure 35, access-ciphering-off 5, interconnect-not-trusted 10").count(),
+        2,
+        "{text}"
+    );
+}

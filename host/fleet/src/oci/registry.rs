@@ -283,10 +283,8 @@ impl Registry {
     }
 
     async fn push_manifest(&self, parsed: &Reference, reference: &str, bytes: &[u8]) -> Result<Pushed, OciError> {
-        let content_type = MANIFEST_MEDIA_TYPE
-            .parse()
-            .map_err(|_| registry(reference, "pushing the manifest")("media type".to_owned()))?;
-        self.client(&parsed)
+        let content_type = reqwest::header::HeaderValue::from_static(MANIFEST_MEDIA_TYPE);
+        self.client(parsed)
             .push_manifest_raw(parsed, bytes.to_vec(), content_type)
             .await
             .map_err(registry(reference, "pushing the manifest"))?;
