@@ -20,6 +20,12 @@ impl DeviceId {
     pub fn get(self) -> u32 {
         self.0
     }
+
+    /// The handle whose raw number is `raw` (what [`DeviceId::get`] gave; for tables indexed by
+    /// handle). A number the runtime never issued is refused by every call that takes it.
+    pub fn from_raw(raw: u32) -> DeviceId {
+        DeviceId(raw)
+    }
 }
 
 /// A device's facts, as writers edit them.

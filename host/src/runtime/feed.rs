@@ -89,6 +89,14 @@ impl Runtime {
         self.store().feed_revision()
     }
 
+    /// The facts the feed last wrote for `device`, with their revision; `None` for facts never fed
+    /// (or an unknown handle). What a follower writes to its local snapshot, so it keeps no copy.
+    pub fn fed_facts(&self, device: DeviceId) -> Option<(FedFacts, u64)> {
+        let facts = self.store().slot(device)?.facts();
+        let fed = facts.fed?;
+        Some((FedFacts { attach: facts.attach, link: facts.link }, fed.revision))
+    }
+
     /// The feed revision `device`'s facts were written at; `None` for facts never fed (or an unknown
     /// handle).
     pub fn fed_revision(&self, device: DeviceId) -> Option<u64> {

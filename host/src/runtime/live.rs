@@ -338,6 +338,11 @@ impl Runtime {
         self.update_facts(device, |facts| facts.attach = Some(attach))
     }
 
+    /// The embedder's name of a device handle; `None` for a handle this runtime did not issue.
+    pub fn device_name(&self, device: DeviceId) -> Option<Arc<str>> {
+        self.inner.store.device_name(device.get())
+    }
+
     /// The device's attach facts are no longer known (it detached). Decisions fail closed; its
     /// agreements are voided (cause `detached`).
     pub fn clear_attach(&self, device: DeviceId) -> Result<(), UnknownDeviceError> {
@@ -535,11 +540,6 @@ impl Runtime {
     /// The device side's settings.
     pub(crate) fn device_config(&self) -> &DeviceConfig {
         &self.inner.device_config
-    }
-
-    /// The device's name.
-    pub(crate) fn device_name(&self, device: DeviceId) -> Option<Arc<str>> {
-        self.inner.store.device_name(device.get())
     }
 }
 

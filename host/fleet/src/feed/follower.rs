@@ -1,6 +1,5 @@
 //! [`Follower`]: a runtime following its shards of the device-facts bucket.
 
-use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -9,8 +8,8 @@ use async_nats::jetstream::consumer::push::OrderedConfig;
 use async_nats::jetstream::{self, Message};
 use async_nats::{Client, Event};
 use futures::stream::{BoxStream, SelectAll, StreamExt};
-use pathsec::Runtime;
 use pathsec::runtime::FedFacts;
+use pathsec::{DeviceId, Runtime};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -163,18 +162,29 @@ impl Drop for Follower {
 struct Shard {
     /// The last revision applied from it; `None` before its first snapshot completes.
     position: Option<u64>,
-    /// Taking a snapshot: the keys seen so far, and the stream's last revision when it began.
-    snapshot: Option<(HashSet<String>, u64)>,
+    /// Taking a snapshot: the stream's last revision when it began. The devices it carries are marked
+    /// with the shard's `mark`.
+    snapshot: Option<u64>,
+    /// Counts this shard's snapshots: a device marked with the current count was seen in this one.
+    mark: u32,
     /// Caught up since the consumer was made.
     current: bool,
+}
+
+/// What the follower keeps of a device it holds (indexed by device handle): its shard (index + 1; 0:
+/// not held) and the mark of the last snapshot that carried it. Its facts live in the runtime only.
+#[derive(Clone, Copy, Default)]
+struct Held {
+    shard: u32,
+    mark: u32,
 }
 
 struct State {
     runtime: Runtime,
     settings: FeedSettings,
     shards: Vec<Shard>,
-    /// Every key held.
-    held: HashMap<String, (u64, DeviceValue)>,
+    /// The devices held, by handle: 8 bytes each.
+    held: Vec<Held>,
     /// When the feed was last known reachable, and whether facts were applied since the last save.
     last_contact: Instant,
     dirty: bool,
@@ -192,7 +202,7 @@ impl State {
             runtime,
             settings,
             shards,
-            held: HashMap::new(),
+            held: Vec::new(),
             last_contact: Instant::now(),
             dirty: false,
             last_saved: Instant::now(),
@@ -215,8 +225,12 @@ impl State {
             });
         }
         let age = unix_now().saturating_sub(snapshot.saved);
-        for (key, (revision, value)) in &snapshot.entries {
-            self.apply(key, *revision, Some(value.clone()))?;
+        for (key, (revision, value)) in snapshot.entries {
+            let shard =
+                key.split_once('.').and_then(|(shard, _)| self.settings.shards.iter().position(|name| name == shard));
+            if let Some(shard) = shard {
+                self.apply(shard, &key, revision, Some(value))?;
+            }
         }
         if age <= self.settings.resume_within.as_secs() {
             for (shard, name) in self.shards.iter_mut().zip(&self.settings.shards) {
@@ -336,7 +350,8 @@ impl State {
                 }
                 _ => {
                     self.status.snapshots += 1;
-                    shard.snapshot = Some((HashSet::new(), last));
+                    shard.snapshot = Some(last);
+                    shard.mark = shard.mark.wrapping_add(1);
                     DeliverPolicy::LastPerSubject
                 }
             };
@@ -390,11 +405,9 @@ impl State {
                 }
             }
         };
-        self.apply(&key, revision, value)?;
+        self.apply(index, &key, revision, value)?;
         let shard = &mut self.shards[index];
-        if let Some((seen, _)) = &mut shard.snapshot {
-            seen.insert(key);
-        } else {
+        if shard.snapshot.is_none() {
             shard.position = Some(shard.position.map_or(revision, |position| position.max(revision)));
         }
         if pending == 0 && !self.shards[index].current {
@@ -407,14 +420,18 @@ impl State {
     /// Shard `index` has delivered all it had; a snapshot ends here: keys held that it did not carry
     /// were deleted while this node was away.
     fn caught_up(&mut self, index: usize, revision: u64) {
-        let prefix = format!("{}.", self.settings.shards[index]);
-        if let Some((seen, last)) = self.shards[index].snapshot.take() {
+        if let Some(last) = self.shards[index].snapshot.take() {
             let end = last.max(revision);
-            let gone: Vec<String> =
-                self.held.keys().filter(|key| key.starts_with(&prefix) && !seen.contains(*key)).cloned().collect();
-            for key in gone {
-                let _ = self.apply(&key, end, None);
+            let (shard, mark) = (index as u32 + 1, self.shards[index].mark);
+            for (device, held) in self.held.iter_mut().enumerate() {
+                if held.shard == shard && held.mark != mark {
+                    *held = Held::default();
+                    self.runtime.apply_fed(DeviceId::from_raw(device as u32), FedFacts::default(), end).ok();
+                    self.status.applied += 1;
+                    self.status.devices -= 1;
+                }
             }
+            self.status.revision = self.status.revision.max(end);
             let shard = &mut self.shards[index];
             shard.position = Some(shard.position.map_or(end, |position| position.max(end)));
         }
@@ -429,24 +446,30 @@ impl State {
         self.publish_status();
     }
 
-    /// Applies `key`'s value (`None`: deleted) at `revision` to the runtime and the keys held.
-    fn apply(&mut self, key: &str, revision: u64, value: Option<DeviceValue>) -> Result<(), FeedError> {
+    /// Applies `key`'s value (`None`: deleted) at `revision`, from shard `index`, to the runtime and
+    /// the devices held.
+    fn apply(&mut self, index: usize, key: &str, revision: u64, value: Option<DeviceValue>) -> Result<(), FeedError> {
         let Some((_, device)) = key.split_once('.') else { return Ok(()) };
         let id = self.runtime.device_id(device)?;
         let facts = value.as_ref().map_or(FedFacts::default(), DeviceValue::facts);
         // An unknown handle cannot happen: the runtime just issued it.
         let _ = self.runtime.apply_fed(id, facts, revision);
-        match value {
-            Some(value) => {
-                self.held.insert(key.to_owned(), (revision, value));
-            }
-            None => {
-                self.held.remove(key);
-            }
+        let slot = id.get() as usize;
+        if self.held.len() <= slot {
+            self.held.resize(slot + 1, Held::default());
+        }
+        let was_held = self.held[slot].shard != 0;
+        self.held[slot] = match value {
+            Some(_) => Held { shard: index as u32 + 1, mark: self.shards[index].mark },
+            None => Held::default(),
+        };
+        match (was_held, value.is_some()) {
+            (false, true) => self.status.devices += 1,
+            (true, false) => self.status.devices -= 1,
+            _ => {}
         }
         self.status.applied += 1;
         self.status.revision = self.status.revision.max(revision);
-        self.status.devices = self.held.len();
         self.dirty = true;
         Ok(())
     }
@@ -475,20 +498,23 @@ impl State {
         if !due || !self.dirty || self.shards.iter().any(|shard| shard.snapshot.is_some()) {
             return;
         }
-        let snapshot = LocalSnapshot {
-            bucket: self.settings.bucket.clone(),
-            saved: unix_now(),
-            positions: self
-                .settings
-                .shards
-                .iter()
-                .zip(&self.shards)
-                .filter_map(|(name, shard)| Some((name.clone(), shard.position?)))
-                .collect(),
-            entries: std::mem::take(&mut self.held),
-        };
-        let saved = snapshot.save(&path);
-        self.held = snapshot.entries;
+        let positions = self
+            .settings
+            .shards
+            .iter()
+            .zip(&self.shards)
+            .filter_map(|(name, shard)| Some((name.clone(), shard.position?)))
+            .collect();
+        // The facts are read back from the runtime: the follower keeps no copy.
+        let runtime = &self.runtime;
+        let shards = &self.settings.shards;
+        let entries = self.held.iter().enumerate().filter(|(_, held)| held.shard != 0).filter_map(|(device, held)| {
+            let id = DeviceId::from_raw(device as u32);
+            let (facts, revision) = runtime.fed_facts(id)?;
+            let key = format!("{}.{}", shards[held.shard as usize - 1], runtime.device_name(id)?);
+            Some((key, revision, DeviceValue::from_facts(&facts)?))
+        });
+        let saved = LocalSnapshot::write(&path, &self.settings.bucket, unix_now(), &positions, entries);
         match saved {
             Ok(()) => {
                 self.dirty = false;

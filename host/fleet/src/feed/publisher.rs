@@ -1,7 +1,11 @@
 //! The writing side: a node (the registration server, a provisioning system, the operator's
 //! publisher) putting device facts and desired state into the buckets.
 
+use std::future::IntoFuture;
+
 use async_nats::jetstream::{self, kv, stream};
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 
 use crate::feed::keys::{check_token, device_key, stream_name, subject};
 use crate::feed::{DESIRED_BUCKET, DEVICE_BUCKET, DesiredState, DeviceValue, FeedError, NatsSettings};
@@ -11,6 +15,8 @@ pub struct Publisher {
     devices: kv::Store,
     desired: kv::Store,
     client: async_nats::Client,
+    js: jetstream::Context,
+    device_bucket: String,
 }
 
 impl Publisher {
@@ -23,15 +29,51 @@ impl Publisher {
     pub async fn connect_to(settings: &NatsSettings, devices: &str, desired: &str) -> Result<Publisher, FeedError> {
         let client = settings.connect(None).await?;
         let js = jetstream::new(client.clone());
+        let device_bucket = devices.to_owned();
         let devices = bucket(&js, devices).await?;
         let desired = bucket(&js, desired).await?;
-        Ok(Publisher { devices, desired, client })
+        Ok(Publisher { devices, desired, client, js, device_bucket })
     }
 
     /// Puts `device`'s facts under shard `shard`; answers the revision.
     pub async fn put_device(&self, shard: &str, device: &str, value: &DeviceValue) -> Result<u64, FeedError> {
         let key = device_key(shard, device)?;
         self.devices.put(&key, value.to_bytes().into()).await.map_err(jetstream_error(format!("put {key}")))
+    }
+
+    /// Puts many devices' facts with up to `in_flight` puts awaiting their acknowledgement at once (a
+    /// bulk load, or a burst of changes); answers the last revision. Each put is acknowledged before
+    /// this returns: none is lost silently.
+    pub async fn put_devices<'a>(
+        &self,
+        devices: impl IntoIterator<Item = (&'a str, &'a str, DeviceValue)>,
+        in_flight: usize,
+    ) -> Result<u64, FeedError> {
+        let mut pending = FuturesUnordered::new();
+        let mut last = 0;
+        let mut settle = |ack: Result<jetstream::publish::PublishAck, jetstream::context::PublishError>| {
+            let ack = ack.map_err(jetstream_error("put (acknowledgement)".to_owned()))?;
+            last = last.max(ack.sequence);
+            Ok::<(), FeedError>(())
+        };
+        for (shard, device, value) in devices {
+            let key = device_key(shard, device)?;
+            let ack = self
+                .js
+                .publish(subject(&self.device_bucket, &key), value.to_bytes().into())
+                .await
+                .map_err(jetstream_error(format!("put {key}")))?;
+            pending.push(ack.into_future());
+            if pending.len() >= in_flight.max(1)
+                && let Some(ack) = pending.next().await
+            {
+                settle(ack)?;
+            }
+        }
+        while let Some(ack) = pending.next().await {
+            settle(ack)?;
+        }
+        Ok(last)
     }
 
     /// Deletes `device` (a delete marker: followers forget its facts).

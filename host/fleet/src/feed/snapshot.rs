@@ -17,7 +17,7 @@ use crate::feed::{DeviceValue, FeedError};
 
 const HEADER: &str = "pathsec-feed-snapshot 1";
 
-/// What a follower holds.
+/// A local snapshot as read back.
 #[derive(Debug, Default)]
 pub(crate) struct LocalSnapshot {
     pub(crate) bucket: String,
@@ -30,19 +30,26 @@ pub(crate) struct LocalSnapshot {
 }
 
 impl LocalSnapshot {
-    /// Writes it to `path`.
-    pub(crate) fn save(&self, path: &Path) -> Result<(), FeedError> {
+    /// Writes a snapshot of `bucket` at `saved` to `path`: each shard's position and every entry
+    /// (key, revision, value).
+    pub(crate) fn write(
+        path: &Path,
+        bucket: &str,
+        saved: u64,
+        positions: &BTreeMap<String, u64>,
+        entries: impl Iterator<Item = (String, u64, DeviceValue)>,
+    ) -> Result<(), FeedError> {
         let error = |e: std::io::Error| FeedError::Snapshot { path: path.to_owned(), reason: e.to_string() };
         let temporary = path.with_extension(format!("tmp{}", std::process::id()));
         let file = std::fs::File::create(&temporary).map_err(error)?;
         let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-        writeln!(out, "{HEADER}\nbucket {}\nsaved {}", self.bucket, self.saved).map_err(error)?;
-        for (shard, revision) in &self.positions {
+        writeln!(out, "{HEADER}\nbucket {bucket}\nsaved {saved}").map_err(error)?;
+        for (shard, revision) in positions {
             writeln!(out, "shard {shard} {revision}").map_err(error)?;
         }
-        for (key, (revision, value)) in &self.entries {
+        for (key, revision, value) in entries {
             out.write_all(format!("d {revision} {key} ").as_bytes()).map_err(error)?;
-            serde_json::to_writer(&mut out, value).map_err(|e| error(e.into()))?;
+            serde_json::to_writer(&mut out, &value).map_err(|e| error(e.into()))?;
             out.write_all(b"\n").map_err(error)?;
         }
         let file = out.into_inner().map_err(|e| error(e.into_error()))?;

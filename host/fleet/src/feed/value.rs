@@ -43,6 +43,11 @@ impl DeviceValue {
         }
     }
 
+    /// The value of fed facts; `None` when their attach facts are unknown (a deleted device).
+    pub fn from_facts(facts: &FedFacts) -> Option<DeviceValue> {
+        Some(DeviceValue::new(facts.attach?, facts.link))
+    }
+
     /// The facts a runtime takes.
     pub fn facts(&self) -> FedFacts {
         let link = match (self.ciphering, self.integrity) {
