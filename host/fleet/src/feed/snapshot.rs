@@ -99,3 +99,47 @@ impl LocalSnapshot {
         Ok(Some(snapshot))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value() -> DeviceValue {
+        serde_json::from_str(
+            r#"{"home":"310410","serving":{"mcc":"208","mnc":"01"},"ciphering":true,"integrity":false}"#,
+        )
+        .expect("a device value")
+    }
+
+    #[test]
+    fn a_snapshot_reads_back_what_was_written() {
+        let dir = tempfile::TempDir::new().expect("temp");
+        let path = dir.path().join("feed.snapshot");
+        let positions = BTreeMap::from([("gw-1".to_owned(), 42), ("gw-2".to_owned(), 7)]);
+        let entries = vec![("gw-1.dev-0".to_owned(), 40, value()), ("gw-2.dev-9".to_owned(), 7, value())];
+        LocalSnapshot::write(&path, "pathsec-devices", 1_800_000_000, &positions, entries.clone().into_iter())
+            .expect("written");
+        let read = LocalSnapshot::load(&path).expect("reads").expect("a file");
+        assert_eq!((read.bucket.as_str(), read.saved, read.positions), ("pathsec-devices", 1_800_000_000, positions));
+        assert_eq!(read.entries.len(), 2);
+        assert_eq!(read.entries["gw-1.dev-0"], (40, value()));
+        assert!(LocalSnapshot::load(&dir.path().join("missing")).expect("no error").is_none());
+    }
+
+    #[test]
+    fn a_damaged_snapshot_is_refused_naming_the_file_the_line_and_the_fix() {
+        let dir = tempfile::TempDir::new().expect("temp");
+        let path = dir.path().join("feed.snapshot");
+        for (text, needle) in [
+            ("not a snapshot\n", "line 1: expected `pathsec-feed-snapshot 1`"),
+            ("pathsec-feed-snapshot 1\nshard gw-1 x\n", "line 2: `x`"),
+            ("pathsec-feed-snapshot 1\nd 5 gw-1.dev-0 {\"home\":\"3104\"}\n", "line 2:"),
+            ("pathsec-feed-snapshot 1\nwhat now\n", "unknown line kind `what`"),
+        ] {
+            std::fs::write(&path, text).expect("write");
+            let error = LocalSnapshot::load(&path).expect_err(text).to_string();
+            assert!(error.contains(&path.display().to_string()) && error.contains(needle), "{error}");
+            assert!(error.contains("delete the file to start from a fresh snapshot"), "{error}");
+        }
+    }
+}
