@@ -65,14 +65,15 @@ pub struct DeviceClient {
     keys: BundleKeys,
     accepted: Mutex<AcceptedGenerations>,
     store: BundleStore,
-    http: reqwest::Client,
+    /// `Err` when the HTTP client could not be set up (its TLS): pulls then fail with the reason.
+    http: Result<reqwest::Client, String>,
 }
 
 impl DeviceClient {
     /// A client applying bundles to `runtime`.
     pub fn new(runtime: Runtime, keys: BundleKeys, accepted: AcceptedGenerations, store: BundleStore) -> DeviceClient {
         crate::tls::install_provider();
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_default();
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().map_err(|e| e.to_string());
         DeviceClient { runtime, keys, accepted: Mutex::new(accepted), store, http }
     }
 
@@ -103,7 +104,8 @@ impl DeviceClient {
             return Err(DeliveryError::NotHttps { url: url.clone() });
         }
         let fetch = |reason: String| DeliveryError::Fetch { url: url.clone(), reason };
-        let response = self.http.get(url).send().await.map_err(|e| fetch(e.to_string()))?;
+        let http = self.http.as_ref().map_err(|e| fetch(format!("no HTTP client: {e}")))?;
+        let response = http.get(url).send().await.map_err(|e| fetch(e.to_string()))?;
         if !response.status().is_success() {
             return Err(fetch(format!("HTTP {}", response.status())));
         }

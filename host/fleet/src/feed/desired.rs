@@ -41,7 +41,8 @@ pub struct Rollout {
 }
 
 impl Rollout {
-    /// Follows key `group` of the default desired-state bucket on `nats`.
+    /// Follows key `group` of the default desired-state bucket on `nats`, in a task on the current
+    /// tokio runtime.
     pub fn start(
         engine: Engine,
         runtime: Runtime,

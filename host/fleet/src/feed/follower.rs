@@ -104,7 +104,8 @@ pub struct Follower {
 
 impl Follower {
     /// Starts following: restores the local snapshot if there is one (its facts apply at once, marked
-    /// stale later if the feed stays out of reach), then connects in the background.
+    /// stale later if the feed stays out of reach), then connects in the background — a task on the
+    /// current tokio runtime, which must be running.
     pub fn start(runtime: Runtime, settings: FeedSettings) -> Result<Follower, FeedError> {
         for shard in &settings.shards {
             check_token(shard, "shard")?;
