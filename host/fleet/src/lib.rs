@@ -14,4 +14,5 @@ pub mod device;
 pub mod feed;
 pub mod lab;
 pub mod oci;
+mod status;
 mod tls;

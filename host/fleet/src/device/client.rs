@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use crate::device::{DELIVERY, DIGEST, Trigger, subject};
 use crate::feed::{FeedError, NatsSettings, check_token};
 use crate::oci::artifact::sha256_digest;
+use crate::status::Watched;
 
 /// The largest bundle a device fetches.
 const MAX_BUNDLE: usize = 64 << 20;
@@ -119,7 +120,7 @@ impl DeviceClient {
     /// Listens on the device's subject and applies what comes, in the background.
     pub fn listen(self: Arc<Self>, nats: NatsSettings, device: &str) -> Result<Listener, FeedError> {
         check_token(device, "device name")?;
-        let (tx, status) = watch::channel(DeliveryStatus::default());
+        let (tx, status) = Watched::new(DeliveryStatus::default());
         let device = device.to_owned();
         let task = tokio::spawn(async move {
             let mut backoff = Duration::from_millis(100);
@@ -212,28 +213,22 @@ pub struct DeliveryStatus {
 /// A device listening for deliveries.
 pub struct Listener {
     task: JoinHandle<()>,
-    status: watch::Receiver<DeliveryStatus>,
+    status: Watched<DeliveryStatus>,
 }
 
 impl Listener {
     /// What it has done.
     pub fn status(&self) -> DeliveryStatus {
-        self.status.borrow().clone()
+        self.status.get()
     }
 
-    /// Waits until `test` holds, or `timeout` passes.
+    /// Waits until `test` holds, or `timeout` passes: `Err` with the last status then.
     pub async fn wait_for(
         &mut self,
         timeout: Duration,
         test: impl Fn(&DeliveryStatus) -> bool,
     ) -> Result<DeliveryStatus, DeliveryStatus> {
-        let waited = tokio::time::timeout(timeout, self.status.wait_for(|status| test(status)))
-            .await
-            .map(|status| status.map(|status| status.clone()));
-        match waited {
-            Ok(Ok(status)) => Ok(status),
-            _ => Err(self.status()),
-        }
+        self.status.wait_for(timeout, test).await
     }
 }
 

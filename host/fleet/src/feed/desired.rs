@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use crate::feed::keys::check_token;
 use crate::feed::{DESIRED_BUCKET, DesiredState, FeedError, NatsSettings};
 use crate::oci::Node;
+use crate::status::Watched;
 
 /// Where a node's rollout stands.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -37,7 +38,7 @@ pub struct RolloutStatus {
 /// A node following its group's desired state; see the module docs.
 pub struct Rollout {
     task: JoinHandle<()>,
-    status: watch::Receiver<RolloutStatus>,
+    status: Watched<RolloutStatus>,
 }
 
 impl Rollout {
@@ -63,7 +64,7 @@ impl Rollout {
         group: &str,
     ) -> Result<Rollout, FeedError> {
         check_token(group, "node group")?;
-        let (tx, status) = watch::channel(RolloutStatus::default());
+        let (tx, status) = Watched::new(RolloutStatus::default());
         let (bucket, group) = (bucket.to_owned(), group.to_owned());
         let task = tokio::spawn(async move {
             let mut backoff = Duration::from_millis(100);
@@ -80,22 +81,16 @@ impl Rollout {
 
     /// Where it stands.
     pub fn status(&self) -> RolloutStatus {
-        self.status.borrow().clone()
+        self.status.get()
     }
 
-    /// Waits until `test` holds, or `timeout` passes; answers the last status.
+    /// Waits until `test` holds, or `timeout` passes: `Err` with the last status then.
     pub async fn wait_for(
         &mut self,
         timeout: Duration,
         test: impl Fn(&RolloutStatus) -> bool,
     ) -> Result<RolloutStatus, RolloutStatus> {
-        let waited = tokio::time::timeout(timeout, self.status.wait_for(|status| test(status)))
-            .await
-            .map(|status| status.map(|status| status.clone()));
-        match waited {
-            Ok(Ok(status)) => Ok(status),
-            _ => Err(self.status()),
-        }
+        self.status.wait_for(timeout, test).await
     }
 }
 

@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use crate::feed::keys::{check_token, key_of, stream_name, subject};
 use crate::feed::snapshot::LocalSnapshot;
 use crate::feed::{DEVICE_BUCKET, DeviceValue, FeedError, NatsSettings};
+use crate::status::Watched;
 
 /// What decisions on fed facts do once the feed has been out of reach longer than `max_staleness`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -99,7 +100,7 @@ pub struct FeedStatus {
 pub struct Follower {
     task: Option<JoinHandle<()>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    status: watch::Receiver<FeedStatus>,
+    status: Watched<FeedStatus>,
 }
 
 impl Follower {
@@ -112,7 +113,7 @@ impl Follower {
         }
         let mut state = State::new(runtime, settings);
         state.restore()?;
-        let (status_tx, status) = watch::channel(state.status.clone());
+        let (status_tx, status) = Watched::new(state.status.clone());
         state.status_tx = Some(status_tx);
         let (stop, stop_rx) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(state.run(stop_rx));
@@ -121,22 +122,16 @@ impl Follower {
 
     /// Where it stands now.
     pub fn status(&self) -> FeedStatus {
-        self.status.borrow().clone()
+        self.status.get()
     }
 
-    /// Waits until `test` holds of the status, or `timeout` passes; answers the last status.
+    /// Waits until `test` holds of the status, or `timeout` passes: `Err` with the last status then.
     pub async fn wait_for(
         &mut self,
         timeout: Duration,
         test: impl Fn(&FeedStatus) -> bool,
     ) -> Result<FeedStatus, FeedStatus> {
-        let waited = tokio::time::timeout(timeout, self.status.wait_for(|status| test(status)))
-            .await
-            .map(|status| status.map(|status| status.clone()));
-        match waited {
-            Ok(Ok(status)) => Ok(status),
-            _ => Err(self.status()),
-        }
+        self.status.wait_for(timeout, test).await
     }
 
     /// Stops following, writing the local snapshot first.

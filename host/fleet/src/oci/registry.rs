@@ -142,12 +142,7 @@ impl Registry {
     /// The layer and config stay; the manifest, so its digest, is new.
     pub async fn sign(&self, reference: &str, key: &SecretKey) -> Result<Pushed, OciError> {
         let parsed = parse(reference)?;
-        self.authorize(&parsed, reference, RegistryOperation::Push).await?;
-        let (manifest_bytes, _) = self
-            .client(&parsed)
-            .pull_manifest_raw(&parsed, &self.auth, &[MANIFEST_MEDIA_TYPE])
-            .await
-            .map_err(registry(reference, "pulling the manifest"))?;
+        let manifest_bytes = self.manifest(&parsed, reference, RegistryOperation::Push).await?;
         let (mut manifest, kind) = Manifest::parse(reference, &manifest_bytes)?;
         if kind != ArtifactKind::Policy {
             return Err(OciError::WrongKind {
@@ -166,12 +161,7 @@ impl Registry {
     /// The digest `reference` (a tag) names now: what to pull by.
     pub async fn resolve(&self, reference: &str) -> Result<String, OciError> {
         let parsed = parse(reference)?;
-        self.authorize(&parsed, reference, RegistryOperation::Pull).await?;
-        let (bytes, _) = self
-            .client(&parsed)
-            .pull_manifest_raw(&parsed, &self.auth, &[MANIFEST_MEDIA_TYPE])
-            .await
-            .map_err(registry(reference, "pulling the manifest"))?;
+        let bytes = self.manifest(&parsed, reference, RegistryOperation::Pull).await?;
         Ok(format!("{}/{}@{}", parsed.registry(), parsed.repository(), sha256_digest(&bytes)))
     }
 
@@ -191,12 +181,7 @@ impl Registry {
         let (manifest_bytes, manifest_stored) = match store.get(&digest) {
             Some(bytes) => (bytes, true),
             None => {
-                self.authorize(&parsed, reference, RegistryOperation::Pull).await?;
-                let (bytes, _) = self
-                    .client(&parsed)
-                    .pull_manifest_raw(&parsed, &self.auth, &[MANIFEST_MEDIA_TYPE])
-                    .await
-                    .map_err(registry(reference, "pulling the manifest"))?;
+                let bytes = self.manifest(&parsed, reference, RegistryOperation::Pull).await?;
                 let actual = sha256_digest(&bytes);
                 if actual != digest {
                     return Err(OciError::DigestMismatch {
@@ -206,7 +191,7 @@ impl Registry {
                         actual,
                     });
                 }
-                (bytes.to_vec(), false)
+                (bytes, false)
             }
         };
         let (manifest, kind) = Manifest::parse(reference, &manifest_bytes)?;
@@ -235,6 +220,23 @@ impl Registry {
             manifest_digest: digest,
             from_store: manifest_stored && layer_stored,
         })
+    }
+
+    /// The manifest `parsed` names, as the registry sends it, authorized for `operation` (a signer
+    /// pulls it to push it again).
+    async fn manifest(
+        &self,
+        parsed: &Reference,
+        reference: &str,
+        operation: RegistryOperation,
+    ) -> Result<Vec<u8>, OciError> {
+        self.authorize(parsed, reference, operation).await?;
+        let (bytes, _) = self
+            .client(parsed)
+            .pull_manifest_raw(parsed, &self.auth, &[MANIFEST_MEDIA_TYPE])
+            .await
+            .map_err(registry(reference, "pulling the manifest"))?;
+        Ok(bytes.to_vec())
     }
 
     /// The blob `digest` of `parsed`'s repository, checked against its digest.
