@@ -56,9 +56,10 @@ pub enum LabError {
     },
 }
 
-/// Installs `nats-server` and `docker-registry` from Debian's packages when either is missing. Runs
-/// `apt-get` once at a time on this machine (a lock file in the temp directory); a no-op when both
-/// are there.
+/// Installs `nats-server` and `docker-registry` from Debian's packages when either is missing
+/// (`apt-get update && apt-get install -y --no-install-recommends nats-server docker-registry`, as
+/// root). Runs `apt-get` once at a time on this machine (a lock file in the temp directory); a no-op
+/// when both are there.
 pub fn ensure_installed() -> Result<(), LabError> {
     let packages = "nats-server docker-registry";
     let present = || Path::new(NATS_SERVER).exists() && Path::new(DOCKER_REGISTRY).exists();

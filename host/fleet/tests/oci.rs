@@ -9,7 +9,7 @@ use pathsec::signing::{SecretKey, TrustedKeys};
 use pathsec::wasm::ArtifactCache;
 use pathsec::{Engine, FactSet, Runtime};
 use pathsec_fleet::lab::OciRegistry;
-use pathsec_fleet::oci::{ArtifactKind, ContentStore, Node, OciError, Registry, RegistrySettings};
+use pathsec_fleet::oci::{ArtifactKind, ContentStore, Credentials, Node, OciError, Registry, RegistrySettings};
 use tempfile::TempDir;
 
 fn now() -> u64 {
@@ -212,4 +212,29 @@ fn runtime_from_store(engine: &Engine, dir: &std::path::Path, keys: &BundleKeys)
     let store = BundleStore::open(dir.join("bundles")).expect("bundles");
     runtime.restore_bundle(&store, keys, &accepted).expect("restores").expect("a bundle was kept");
     runtime
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_asking_for_credentials_gets_them() {
+    let dir = TempDir::new().expect("temp");
+    let htpasswd = dir.path().join("htpasswd");
+    let hash = bcrypt::hash("s3cret", 5).expect("bcrypt");
+    std::fs::write(&htpasswd, format!("ci:{hash}\n")).expect("write");
+    let registry_server = OciRegistry::start_with(&dir.path().join("registry"), Some(&htpasswd)).expect("starts");
+    let tag = format!("{}/pathsec/reference:1", registry_server.host());
+    let with = |credentials: Credentials| Registry::new(&RegistrySettings { credentials, insecure: Vec::new() });
+
+    let anonymous = with(Credentials::Anonymous).push_policy(&tag, pathsec::bundled::REFERENCE, None).await;
+    let error = anonymous.expect_err("no credentials").to_string();
+    assert!(error.contains("check the registry is up, the reference and the credentials"), "{error}");
+    let wrong = with(Credentials::Basic { user: "ci".into(), password: "wrong".into() });
+    assert!(wrong.push_policy(&tag, pathsec::bundled::REFERENCE, None).await.is_err());
+
+    let good = with(Credentials::Basic { user: "ci".into(), password: "s3cret".into() });
+    let pushed = good.push_policy(&tag, pathsec::bundled::REFERENCE, None).await.expect("push with credentials");
+    let store = ContentStore::open(dir.path().join("store")).expect("store");
+    let pulled = good.pull(&pushed.reference, &store).await.expect("pull with credentials");
+    assert_eq!(pulled.bytes, pathsec::bundled::REFERENCE);
+    let elsewhere = ContentStore::open(dir.path().join("elsewhere")).expect("store");
+    assert!(with(Credentials::Anonymous).pull(&pushed.reference, &elsewhere).await.is_err(), "anonymous pulls refused");
 }
