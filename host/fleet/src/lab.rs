@@ -142,6 +142,27 @@ pub fn free_port() -> u16 {
         .expect("loopback has a free port")
 }
 
+/// Starts `program` on a free loopback port: `configure(port)` writes its configuration and gives its
+/// arguments. A port another process takes between the pick and the start is retried on a new one.
+fn launch(
+    server: &'static str,
+    program: &'static str,
+    log: PathBuf,
+    mut configure: impl FnMut(u16) -> Result<Vec<String>, LabError>,
+) -> Result<Process, LabError> {
+    let mut failure = None;
+    for _ in 0..5 {
+        let port = free_port();
+        let mut process = Process { server, program, args: configure(port)?, port, log: log.clone(), child: None };
+        match process.start() {
+            Ok(()) => return Ok(process),
+            Err(error @ LabError::Start { .. }) => failure = Some(error),
+            Err(error) => return Err(error),
+        }
+    }
+    Err(failure.unwrap_or(LabError::Start { server, port: 0, reason: "not tried".to_owned(), log }))
+}
+
 /// One running server process.
 #[derive(Debug)]
 struct Process {
@@ -177,6 +198,11 @@ impl Process {
                 return Err(start_error(format!("it exited: {status}")));
             }
             if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+                // Still running a moment later: the port is ours, not another process's that took it.
+                std::thread::sleep(Duration::from_millis(50));
+                if let Ok(Some(status)) = child.try_wait() {
+                    return Err(start_error(format!("it exited ({status}): was the port taken?")));
+                }
                 break;
             }
             if Instant::now() > deadline {
@@ -251,33 +277,26 @@ impl NatsServer {
             move |source| LabError::Io { path, source }
         };
         std::fs::create_dir_all(dir).map_err(io(dir))?;
-        let port = free_port();
         let config = dir.join("nats.conf");
         let storage = dir.join("jetstream");
-        let mut text = format!(
-            "listen: 127.0.0.1:{port}\njetstream {{ store_dir: {:?}, max_memory_store: 256MB, max_file_store: 4GB }}\n",
-            storage.display().to_string()
-        );
-        match auth {
-            NatsAuth::None => {}
-            NatsAuth::User { user, password } => {
-                text.push_str(&format!("authorization {{ user: {user:?}, password: {password:?} }}\n"));
+        let process = launch("nats-server", NATS_SERVER, dir.join("nats.log"), |port| {
+            let mut text = format!(
+                "listen: 127.0.0.1:{port}\njetstream {{ store_dir: {:?}, max_memory_store: 256MB, max_file_store: 4GB }}\n",
+                storage.display().to_string()
+            );
+            match auth {
+                NatsAuth::None => {}
+                NatsAuth::User { user, password } => {
+                    text.push_str(&format!("authorization {{ user: {user:?}, password: {password:?} }}\n"));
+                }
+                NatsAuth::Nkey { public } => {
+                    text.push_str(&format!("authorization {{ users: [ {{ nkey: {public:?} }} ] }}\n"));
+                }
             }
-            NatsAuth::Nkey { public } => {
-                text.push_str(&format!("authorization {{ users: [ {{ nkey: {public:?} }} ] }}\n"));
-            }
-        }
-        let mut file = File::create(&config).map_err(io(&config))?;
-        file.write_all(text.as_bytes()).map_err(io(&config))?;
-        let mut process = Process {
-            server: "nats-server",
-            program: NATS_SERVER,
-            args: vec!["-c".into(), config.display().to_string()],
-            port,
-            log: dir.join("nats.log"),
-            child: None,
-        };
-        process.start()?;
+            let mut file = File::create(&config).map_err(io(&config))?;
+            file.write_all(text.as_bytes()).map_err(io(&config))?;
+            Ok(vec!["-c".into(), config.display().to_string()])
+        })?;
         Ok(NatsServer { process })
     }
 
@@ -328,25 +347,18 @@ impl OciRegistry {
             move |source| LabError::Io { path, source }
         };
         std::fs::create_dir_all(dir).map_err(io(dir))?;
-        let port = free_port();
         let config = dir.join("registry.yml");
-        let mut text = format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.join("storage").display()
-        );
-        if let Some(htpasswd) = htpasswd {
-            text.push_str(&format!("auth:\n  htpasswd:\n    realm: pathsec\n    path: {}\n", htpasswd.display()));
-        }
-        std::fs::write(&config, text).map_err(io(&config))?;
-        let mut process = Process {
-            server: "docker-registry",
-            program: DOCKER_REGISTRY,
-            args: vec!["serve".into(), config.display().to_string()],
-            port,
-            log: dir.join("registry.log"),
-            child: None,
-        };
-        process.start()?;
+        let process = launch("docker-registry", DOCKER_REGISTRY, dir.join("registry.log"), |port| {
+            let mut text = format!(
+                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.join("storage").display()
+            );
+            if let Some(htpasswd) = htpasswd {
+                text.push_str(&format!("auth:\n  htpasswd:\n    realm: pathsec\n    path: {}\n", htpasswd.display()));
+            }
+            std::fs::write(&config, text).map_err(io(&config))?;
+            Ok(vec!["serve".into(), config.display().to_string()])
+        })?;
         Ok(OciRegistry { process })
     }
 
