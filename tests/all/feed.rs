@@ -123,3 +123,53 @@ fn the_log_names_the_feed_revision_of_fed_facts() {
         assert_eq!(line["facts"]["revision"], 41, "{line}");
     }
 }
+
+#[test]
+fn a_fed_registration_outcome_is_followed_until_withdrawn_or_voided() {
+    use pathsec::Registration;
+    use pathsec::runtime::{FedAgreement, ReRegistrationCause};
+    use pathsec::vocab::{Agreement, RegistrationSource};
+
+    let runtime = node(|builder| builder);
+    let flow = flow(&runtime, "meter");
+    let events = runtime.reregistrations();
+    runtime.apply_fed(flow.device, at_home(SECURE), 3).expect("known");
+    let mut worker = runtime.worker();
+    assert!(worker.decide(&flow).path_trusted());
+
+    let expires =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs() + 3600;
+    let home = plmn("310410");
+    let agreed = |application_security, serving: &str| FedAgreement {
+        registration: Registration::Agreed(Agreement {
+            source: RegistrationSource::DeviceReport,
+            application_security,
+            accept_plain_unciphered: false,
+        }),
+        attach: Attach { serving: Some(plmn(serving)), home, access: AccessKind::ThreeGpp },
+        link: SECURE,
+        expires,
+    };
+    // Another server's outcome, shared through the feed: this node follows it.
+    let apply = |agreement, revision| runtime.apply_fed_agreement(flow.device, flow.server, agreement, revision);
+    assert_eq!(apply(Some(agreed(true, "310410")), 10), Ok(FedUpdate::Applied));
+    assert_eq!(worker.decide(&flow).reason, Reason::RegistrationRequiresApplicationSecurity);
+    assert_eq!(apply(Some(agreed(false, "310410")), 9), Ok(FedUpdate::Current { revision: 10 }), "older: ignored");
+    assert_eq!(worker.decide(&flow).reason, Reason::RegistrationRequiresApplicationSecurity);
+
+    // Withdrawn: the lists decide again.
+    assert_eq!(apply(None, 11), Ok(FedUpdate::Applied));
+    assert!(worker.decide(&flow).path_trusted());
+
+    // Made on other facts than this node holds (the device roamed since): voided at once.
+    assert_eq!(apply(Some(agreed(false, "20801")), 12), Ok(FedUpdate::Applied));
+    assert_eq!(worker.decide(&flow).reason, Reason::RegistrationPending);
+    let event = events.try_recv().expect("a re-registration event");
+    assert_eq!((event.device, event.server, event.cause), (flow.device, flow.server, ReRegistrationCause::PlmnChanged));
+
+    // Made on the facts it holds, then the device's fed facts change: voided as a local one would be.
+    assert_eq!(apply(Some(agreed(false, "310410")), 13), Ok(FedUpdate::Applied));
+    assert!(worker.decide(&flow).path_trusted());
+    runtime.apply_fed(flow.device, at_home(OFF), 14).expect("known");
+    assert_eq!(worker.decide(&flow).reason, Reason::RegistrationPending);
+}

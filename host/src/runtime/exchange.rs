@@ -181,6 +181,7 @@ impl Runtime {
             rests_on: RestsOn { attach: sent.attach, link: sent.link, lists: None },
             sequence: indication.sequence,
             expires: indication.expires,
+            fed_revision: 0,
         };
         let mut voided = Vec::new();
         self.update_device(device, |facts| {
@@ -262,7 +263,8 @@ impl Worker {
         let millis = runtime.now().duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.as_millis() as u64);
         let previous = runtime.slot(device).and_then(|slot| slot.held(server));
         let sequence = previous.map_or(0, |held| held.sequence).saturating_add(1).max(millis);
-        let held = Held { server, standing, rests_on: RestsOn { attach, link, lists: lists_used }, sequence, expires };
+        let rests_on = RestsOn { attach, link, lists: lists_used };
+        let held = Held { server, standing, rests_on, sequence, expires, fed_revision: 0 };
         let mut voided = Vec::new();
         // The handle was just issued by this runtime.
         let _ = runtime.update_device(device, |facts| {

@@ -11,9 +11,9 @@
 
 use crate::runtime::device::Fed;
 use crate::runtime::fact_store::UnknownDeviceError;
-use crate::runtime::registration;
+use crate::runtime::registration::{self, Held, ListUse, RestsOn, Standing};
 use crate::runtime::{DeviceId, Runtime};
-use crate::vocab::{Attach, LinkState};
+use crate::vocab::{Attach, LinkState, Registration, ServerId};
 
 /// A device's facts as a fact feed carries them: `None` for a fact the feed does not know (a deleted
 /// key carries neither).
@@ -23,6 +23,20 @@ pub struct FedFacts {
     pub attach: Option<Attach>,
     /// The device's access security.
     pub link: Option<LinkState>,
+}
+
+/// A registration outcome as a fact feed carries it: stored by the server that made it (000, FIG. 7
+/// step 8b) and shared, so every gateway serving the device follows it until a re-registration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FedAgreement {
+    /// The outcome: `Registration::Agreed` or `Registration::Mismatch`.
+    pub registration: Registration,
+    /// The attach facts it was made on.
+    pub attach: Attach,
+    /// The access security it was made on.
+    pub link: LinkState,
+    /// When it ends, in seconds since the Unix epoch.
+    pub expires: u64,
 }
 
 /// What [`Runtime::apply_fed`] did with an update.
@@ -62,6 +76,60 @@ impl Runtime {
         self.store().feed_reached(revision);
         self.announce(device, voided);
         Ok(if revision <= held { FedUpdate::Current { revision: held } } else { FedUpdate::Applied })
+    }
+
+    /// Applies a fact feed's registration outcome between `device` and `server` (`None`: withdrawn),
+    /// written at feed `revision`, in order per device and server as [`Runtime::apply_fed`]. The
+    /// outcome is held as if this node had made it: decisions follow it, it rests on its attach facts,
+    /// access security and (for an agreement) the List entries this node's lists give it; a change to
+    /// any of them — already, when this node's facts for the device differ — voids it (a
+    /// [`ReRegistration`](crate::runtime::ReRegistration) event), and it ends at `expires`.
+    pub fn apply_fed_agreement(
+        &self,
+        device: DeviceId,
+        server: ServerId,
+        agreement: Option<FedAgreement>,
+        revision: u64,
+    ) -> Result<FedUpdate, UnknownDeviceError> {
+        let lists = self.lists();
+        let mut voided = Vec::new();
+        let mut held_revision = 0;
+        let mut previous = None;
+        let applied = self.store().edit_device(device, |facts| {
+            let current = facts.agreements.iter().find(|held| held.server == server).copied();
+            held_revision = current.map_or(0, |held| held.fed_revision);
+            if revision <= held_revision {
+                return false;
+            }
+            previous = current;
+            let Some(agreement) = agreement else {
+                facts.agreements.retain(|held| held.server != server);
+                return true;
+            };
+            let lists_used = matches!(agreement.registration, Registration::Agreed(_))
+                .then(|| ListUse::of(&lists, &agreement.attach, server));
+            let held = Held {
+                server,
+                standing: Standing::Outcome(agreement.registration),
+                rests_on: RestsOn { attach: agreement.attach, link: agreement.link, lists: lists_used },
+                sequence: 0,
+                expires: agreement.expires,
+                fed_revision: revision,
+            };
+            registration::hold(facts, held);
+            // Made on other facts than this node holds for the device: void at once.
+            voided = registration::void_on_change(facts, facts.attach.is_some());
+            true
+        })?;
+        if !applied {
+            return Ok(FedUpdate::Current { revision: held_revision.max(revision) });
+        }
+        if let Some(agreement) = agreement {
+            self.registrations().timer(device, server, previous.map(|held| held.expires), agreement.expires);
+        }
+        self.store().feed_reached(revision);
+        self.announce(device, voided);
+        Ok(FedUpdate::Applied)
     }
 
     /// Marks the facts of every device written by [`Runtime::apply_fed`] stale (`true`: decisions on

@@ -25,7 +25,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use device::DeviceId;
 pub use exchange::{IndicationError, RegistrationError, ReportError};
 pub use fact_store::{TooManyDevicesError, UnknownDeviceError};
-pub use feed::{FedFacts, FedUpdate};
+pub use feed::{FedAgreement, FedFacts, FedUpdate};
 pub use flow::Flow;
 pub use live::{Runtime, RuntimeBuilder, SwapError};
 pub use log::{DecisionLog, LogError, LogStats};

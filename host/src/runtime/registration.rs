@@ -182,6 +182,9 @@ pub(crate) struct Held {
     pub(crate) sequence: u64,
     /// When it ends, in seconds since the Unix epoch.
     pub(crate) expires: u64,
+    /// The fact-feed revision it was written at, when a feed brought it (another server made it); 0
+    /// when this node made or received it.
+    pub(crate) fed_revision: u64,
 }
 
 impl Held {
