@@ -241,3 +241,58 @@ async fn credentials_user_password_and_nkey() {
     let stranger = NatsCredentials::Nkey { seed: other.seed().expect("a seed") };
     assert!(Publisher::connect(&NatsSettings { url: server.url(), credentials: stranger }).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_outcome_one_server_made_is_followed_by_every_gateway() {
+    use pathsec::Registration;
+    use pathsec::runtime::FedAgreement;
+    use pathsec::vocab::{Agreement, RegistrationSource};
+    use pathsec_fleet::feed::AgreementValue;
+
+    let dir = TempDir::new().expect("temp");
+    let server = NatsServer::start(&dir.path().join("nats")).expect("nats starts");
+    let publisher = Publisher::connect(&NatsSettings::new(server.url())).await.expect("publisher");
+    publisher.put_device("gw-1", "dev-0", &at_home(SECURE)).await.expect("put");
+    let home = plmn("310410");
+    let expires =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs() + 3600;
+    let outcome = AgreementValue::new(&FedAgreement {
+        registration: Registration::Agreed(Agreement {
+            source: RegistrationSource::NetworkView,
+            application_security: true,
+            accept_plain_unciphered: false,
+        }),
+        attach: Attach { serving: Some(home), home, access: AccessKind::ThreeGpp },
+        link: SECURE,
+        expires,
+    });
+    let mtc = "mtc.example.com".parse().expect("fqdn");
+    // The server that made it writes it under the device's key and its own name.
+    publisher.put_agreement("gw-1", "dev-0", &mtc, &outcome).await.expect("put");
+
+    let snapshot = dir.path().join("gw-1.snapshot");
+    let mut settings = settings(&server, &["gw-1"]);
+    settings.snapshot = Some(snapshot);
+    let gateways: Vec<Runtime> = (0..2).map(|_| gateway()).collect();
+    let mut followers: Vec<Follower> =
+        gateways.iter().map(|runtime| Follower::start(runtime.clone(), settings.clone()).expect("starts")).collect();
+    for follower in &mut followers {
+        wait(follower, "the snapshot", |status| status.current && status.applied == 2).await;
+    }
+    for runtime in &gateways {
+        assert_eq!(reason(runtime, "dev-0"), Reason::RegistrationRequiresApplicationSecurity);
+    }
+
+    // A restart from the local snapshot follows it before it connects.
+    let first = followers.remove(0);
+    first.stop().await;
+    let restarted = gateway();
+    let _follower = Follower::start(restarted.clone(), settings.clone()).expect("starts");
+    assert_eq!(reason(&restarted, "dev-0"), Reason::RegistrationRequiresApplicationSecurity);
+
+    // Withdrawn: the lists decide again.
+    publisher.withdraw_agreement("gw-1", "dev-0", &mtc).await.expect("delete");
+    let follower = &mut followers[0];
+    wait(follower, "the withdrawal", |status| status.applied == 3).await;
+    assert_eq!(reason(&gateways[1], "dev-0"), Reason::PathSecure);
+}

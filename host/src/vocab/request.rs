@@ -183,6 +183,12 @@ impl ServerId {
     pub fn get(self) -> u32 {
         self.0
     }
+
+    /// The handle whose raw number is `raw` (what [`ServerId::get`] gave; for tables indexed by
+    /// handle). A number the lists never issued names no server: decisions on it find no List 2 entry.
+    pub fn from_raw(raw: u32) -> ServerId {
+        ServerId(raw)
+    }
 }
 
 named_enum! {

@@ -1,5 +1,6 @@
 //! [`Follower`]: a runtime following its shards of the device-facts bucket.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -13,9 +14,9 @@ use pathsec::{DeviceId, Runtime};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::feed::keys::{check_token, key_of, stream_name, subject};
+use crate::feed::keys::{Keyed, check_token, key_of, keyed, stream_name, subject};
 use crate::feed::snapshot::LocalSnapshot;
-use crate::feed::{DEVICE_BUCKET, DeviceValue, FeedError, NatsSettings};
+use crate::feed::{AgreementValue, DEVICE_BUCKET, DeviceValue, FeedError, NatsSettings};
 use crate::status::Watched;
 
 /// What decisions on fed facts do once the feed has been out of reach longer than `max_staleness`.
@@ -167,6 +168,16 @@ struct Shard {
     current: bool,
 }
 
+/// A registration outcome the follower holds: its shard (index + 1), snapshot mark, key, revision
+/// and value (for the local snapshot).
+struct Outcome {
+    shard: u32,
+    mark: u32,
+    key: String,
+    revision: u64,
+    value: AgreementValue,
+}
+
 /// What the follower keeps of a device it holds (indexed by device handle): its shard (index + 1; 0:
 /// not held) and the mark of the last snapshot that carried it. Its facts live in the runtime only.
 #[derive(Clone, Copy, Default)]
@@ -181,6 +192,8 @@ struct State {
     shards: Vec<Shard>,
     /// The devices held, by handle: 8 bytes each.
     held: Vec<Held>,
+    /// The registration outcomes held, by (device, server) handle: rare, so kept whole.
+    agreements: HashMap<(u32, u32), Outcome>,
     /// When the feed was last known reachable, and whether facts were applied since the last save.
     last_contact: Instant,
     dirty: bool,
@@ -199,6 +212,7 @@ impl State {
             settings,
             shards,
             held: Vec::new(),
+            agreements: HashMap::new(),
             last_contact: Instant::now(),
             dirty: false,
             last_saved: Instant::now(),
@@ -226,6 +240,14 @@ impl State {
                 key.split_once('.').and_then(|(shard, _)| self.settings.shards.iter().position(|name| name == shard));
             if let Some(shard) = shard {
                 self.apply(shard, &key, revision, Some(value))?;
+            }
+        }
+        for (key, revision, value) in snapshot.agreements {
+            let shard =
+                key.split_once('.').and_then(|(shard, _)| self.settings.shards.iter().position(|name| name == shard));
+            if let (Some(shard), Some(Keyed::Agreement(device, server))) = (shard, keyed(&key)) {
+                let (device, server) = (device.to_owned(), server.to_owned());
+                self.apply_agreement(shard, &key, &device, &server, revision, Some(value))?;
             }
         }
         if age <= self.settings.resume_within.as_secs() {
@@ -387,21 +409,17 @@ impl State {
             .as_ref()
             .and_then(|headers| headers.get("KV-Operation"))
             .is_some_and(|operation| matches!(operation.as_str(), "DEL" | "PURGE"));
-        let value = if deleted {
-            None
-        } else {
-            match serde_json::from_slice::<DeviceValue>(&message.payload) {
-                Ok(value) => Some(value),
-                Err(e) => {
-                    // A value that does not read clears the device's facts: decisions fail closed.
-                    self.status.bad_values += 1;
-                    self.status.last_error =
-                        Some(FeedError::Value { key: key.clone(), revision, reason: e.to_string() }.to_string());
-                    None
-                }
+        match keyed(&key) {
+            Some(Keyed::Agreement(device, server)) => {
+                let (device, server) = (device.to_owned(), server.to_owned());
+                let value = if deleted { None } else { self.read(&key, revision, &message.payload) };
+                self.apply_agreement(index, &key, &device, &server, revision, value)?;
             }
-        };
-        self.apply(index, &key, revision, value)?;
+            _ => {
+                let value = if deleted { None } else { self.read(&key, revision, &message.payload) };
+                self.apply(index, &key, revision, value)?;
+            }
+        }
         let shard = &mut self.shards[index];
         if shard.snapshot.is_none() {
             shard.position = Some(shard.position.map_or(revision, |position| position.max(revision)));
@@ -410,6 +428,54 @@ impl State {
             self.caught_up(index, revision);
         }
         self.publish_status();
+        Ok(())
+    }
+
+    /// A value of `key`; one that does not read counts as absent (a device's facts cleared: decisions
+    /// fail closed; an outcome withdrawn: the lists decide), and is counted.
+    fn read<T: serde::de::DeserializeOwned>(&mut self, key: &str, revision: u64, payload: &[u8]) -> Option<T> {
+        match serde_json::from_slice(payload) {
+            Ok(value) => Some(value),
+            Err(e) => {
+                self.status.bad_values += 1;
+                let error = FeedError::Value { key: key.to_owned(), revision, reason: e.to_string() };
+                self.status.last_error = Some(error.to_string());
+                None
+            }
+        }
+    }
+
+    /// Applies the registration outcome under `key` (`None`: withdrawn) between `device` and `server`.
+    fn apply_agreement(
+        &mut self,
+        index: usize,
+        key: &str,
+        device: &str,
+        server: &str,
+        revision: u64,
+        value: Option<AgreementValue>,
+    ) -> Result<(), FeedError> {
+        let fqdn: pathsec::Fqdn = server.parse().map_err(|e| FeedError::Value {
+            key: key.to_owned(),
+            revision,
+            reason: format!("`{server}`: {e}"),
+        })?;
+        let id = self.runtime.device_id(device)?;
+        let server = self.runtime.server_id(&fqdn);
+        let _ = self.runtime.apply_fed_agreement(id, server, value.as_ref().map(AgreementValue::agreement), revision);
+        let slot = (id.get(), server.get());
+        match value {
+            Some(value) => {
+                let (shard, mark) = (index as u32 + 1, self.shards[index].mark);
+                self.agreements.insert(slot, Outcome { shard, mark, key: key.to_owned(), revision, value });
+            }
+            None => {
+                self.agreements.remove(&slot);
+            }
+        }
+        self.status.applied += 1;
+        self.status.revision = self.status.revision.max(revision);
+        self.dirty = true;
         Ok(())
     }
 
@@ -426,6 +492,18 @@ impl State {
                     self.status.applied += 1;
                     self.status.devices -= 1;
                 }
+            }
+            let gone: Vec<(u32, u32)> = self
+                .agreements
+                .iter()
+                .filter(|(_, outcome)| outcome.shard == shard && outcome.mark != mark)
+                .map(|(slot, _)| *slot)
+                .collect();
+            for (device, server) in gone {
+                self.agreements.remove(&(device, server));
+                let (device, server) = (DeviceId::from_raw(device), pathsec::ServerId::from_raw(server));
+                self.runtime.apply_fed_agreement(device, server, None, end).ok();
+                self.status.applied += 1;
             }
             self.status.revision = self.status.revision.max(end);
             let shard = &mut self.shards[index];
@@ -510,7 +588,9 @@ impl State {
             let key = format!("{}.{}", shards[held.shard as usize - 1], runtime.device_name(id)?);
             Some((key, revision, DeviceValue::from_facts(&facts)?))
         });
-        let saved = LocalSnapshot::write(&path, &self.settings.bucket, unix_now(), &positions, entries);
+        let agreements =
+            self.agreements.values().map(|outcome| (outcome.key.clone(), outcome.revision, outcome.value.clone()));
+        let saved = LocalSnapshot::write(&path, &self.settings.bucket, unix_now(), &positions, entries, agreements);
         match saved {
             Ok(()) => {
                 self.dirty = false;

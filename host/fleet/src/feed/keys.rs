@@ -20,6 +20,29 @@ pub fn device_key(shard: &str, device: &str) -> Result<String, FeedError> {
     Ok(format!("{shard}.{device}"))
 }
 
+/// The key of the registration outcome between `device` in `shard` and `server`:
+/// `<shard>.<device>.<server FQDN>`.
+pub fn agreement_key(shard: &str, device: &str, server: &pathsec::Fqdn) -> Result<String, FeedError> {
+    Ok(format!("{}.{}", device_key(shard, device)?, server.as_str()))
+}
+
+/// What a key names: a device's facts, or its registration outcome with a server.
+pub(crate) enum Keyed<'a> {
+    /// `<shard>.<device>`.
+    Device,
+    /// `<shard>.<device>.<server FQDN>`: the device and the server.
+    Agreement(&'a str, &'a str),
+}
+
+/// Reads `<shard>.<device>` or `<shard>.<device>.<server FQDN>` (the shard is the caller's).
+pub(crate) fn keyed(key: &str) -> Option<Keyed<'_>> {
+    let (_, rest) = key.split_once('.')?;
+    Some(match rest.split_once('.') {
+        None => Keyed::Device,
+        Some((device, server)) => Keyed::Agreement(device, server),
+    })
+}
+
 /// The stream behind bucket `bucket`.
 pub(crate) fn stream_name(bucket: &str) -> String {
     format!("KV_{bucket}")

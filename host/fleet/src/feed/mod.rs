@@ -3,7 +3,8 @@
 //! Two buckets (see the README for who writes which keys):
 //!
 //! - **device facts** (default `pathsec-devices`): one key per device, `<shard>.<device>`, its value
-//!   the device's attach facts and access security ([`DeviceValue`]). A gateway follows only its
+//!   the device's attach facts and access security ([`DeviceValue`]); and one key per registration
+//!   outcome, `<shard>.<device>.<server FQDN>`, written by the server that made it ([`AgreementValue`]). A gateway follows only its
 //!   shards, one consumer per shard (one subject filter each, as NATS 2.9 allows).
 //! - **desired state** (default `pathsec-desired`): one key per node group, its value the policy and
 //!   list bundle the group should run, each an OCI reference by digest ([`DesiredState`]).
@@ -29,6 +30,6 @@ pub use connect::{NatsCredentials, NatsSettings};
 pub use desired::{Rollout, RolloutStatus};
 pub use error::FeedError;
 pub use follower::{FeedSettings, FeedStatus, Follower, OnStale};
-pub use keys::{DESIRED_BUCKET, DEVICE_BUCKET, check_token, device_key};
+pub use keys::{DESIRED_BUCKET, DEVICE_BUCKET, agreement_key, check_token, device_key};
 pub use publisher::Publisher;
-pub use value::{DesiredState, DeviceValue};
+pub use value::{AgreementValue, DesiredState, DeviceValue};

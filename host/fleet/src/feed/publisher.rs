@@ -7,8 +7,8 @@ use async_nats::jetstream::{self, kv, stream};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 
-use crate::feed::keys::{check_token, device_key, stream_name, subject};
-use crate::feed::{DESIRED_BUCKET, DEVICE_BUCKET, DesiredState, DeviceValue, FeedError, NatsSettings};
+use crate::feed::keys::{agreement_key, check_token, device_key, stream_name, subject};
+use crate::feed::{AgreementValue, DESIRED_BUCKET, DEVICE_BUCKET, DesiredState, DeviceValue, FeedError, NatsSettings};
 
 /// Writes to the device-facts and desired-state buckets, making them if missing.
 pub struct Publisher {
@@ -74,6 +74,26 @@ impl Publisher {
             settle(ack)?;
         }
         Ok(last)
+    }
+
+    /// Puts the registration outcome between `device` (in `shard`) and `server`, as the server that
+    /// made it does after registration (000, FIG. 7 step 8b); answers the revision.
+    pub async fn put_agreement(
+        &self,
+        shard: &str,
+        device: &str,
+        server: &pathsec::Fqdn,
+        value: &AgreementValue,
+    ) -> Result<u64, FeedError> {
+        let key = agreement_key(shard, device, server)?;
+        let bytes = serde_json::to_vec(value).unwrap_or_default();
+        self.devices.put(&key, bytes.into()).await.map_err(jetstream_error(format!("put {key}")))
+    }
+
+    /// Withdraws that outcome (the device deregistered, or the server voided it).
+    pub async fn withdraw_agreement(&self, shard: &str, device: &str, server: &pathsec::Fqdn) -> Result<(), FeedError> {
+        let key = agreement_key(shard, device, server)?;
+        self.devices.delete(&key).await.map_err(jetstream_error(format!("delete {key}")))
     }
 
     /// Deletes `device` (a delete marker: followers forget its facts).

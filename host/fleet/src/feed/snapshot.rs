@@ -7,13 +7,14 @@
 //! saved 1800000000
 //! shard gw-1 1234
 //! d 1201 gw-1.imsi-310410000000001 {"home":"310410",…}
+//! a 1230 gw-1.imsi-310410000000001.mtc.example.com {"registration":…}
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write as _;
 use std::path::Path;
 
-use crate::feed::{DeviceValue, FeedError};
+use crate::feed::{AgreementValue, DeviceValue, FeedError};
 
 const HEADER: &str = "pathsec-feed-snapshot 1";
 
@@ -27,6 +28,8 @@ pub(crate) struct LocalSnapshot {
     pub(crate) positions: BTreeMap<String, u64>,
     /// Every key held: its revision and value.
     pub(crate) entries: HashMap<String, (u64, DeviceValue)>,
+    /// Every registration outcome held: its key, revision and value.
+    pub(crate) agreements: Vec<(String, u64, AgreementValue)>,
 }
 
 impl LocalSnapshot {
@@ -38,6 +41,7 @@ impl LocalSnapshot {
         saved: u64,
         positions: &BTreeMap<String, u64>,
         entries: impl Iterator<Item = (String, u64, DeviceValue)>,
+        agreements: impl Iterator<Item = (String, u64, AgreementValue)>,
     ) -> Result<(), FeedError> {
         let error = |e: std::io::Error| FeedError::Snapshot { path: path.to_owned(), reason: e.to_string() };
         let temporary = path.with_extension(format!("tmp{}", std::process::id()));
@@ -49,6 +53,11 @@ impl LocalSnapshot {
         }
         for (key, revision, value) in entries {
             out.write_all(format!("d {revision} {key} ").as_bytes()).map_err(error)?;
+            serde_json::to_writer(&mut out, &value).map_err(|e| error(e.into()))?;
+            out.write_all(b"\n").map_err(error)?;
+        }
+        for (key, revision, value) in agreements {
+            out.write_all(format!("a {revision} {key} ").as_bytes()).map_err(error)?;
             serde_json::to_writer(&mut out, &value).map_err(|e| error(e.into()))?;
             out.write_all(b"\n").map_err(error)?;
         }
@@ -93,6 +102,14 @@ impl LocalSnapshot {
                     let value: DeviceValue = serde_json::from_str(json).map_err(|e| bad(number, e.to_string()))?;
                     snapshot.entries.insert(key.to_owned(), (number_of(revision)?, value));
                 }
+                "a" => {
+                    let mut fields = rest.splitn(3, ' ');
+                    let (Some(revision), Some(key), Some(json)) = (fields.next(), fields.next(), fields.next()) else {
+                        return Err(bad(number, "expected `a REVISION KEY VALUE`".to_owned()));
+                    };
+                    let value: AgreementValue = serde_json::from_str(json).map_err(|e| bad(number, e.to_string()))?;
+                    snapshot.agreements.push((key.to_owned(), number_of(revision)?, value));
+                }
                 other => return Err(bad(number, format!("unknown line kind `{other}`"))),
             }
         }
@@ -117,8 +134,15 @@ mod tests {
         let path = dir.path().join("feed.snapshot");
         let positions = BTreeMap::from([("gw-1".to_owned(), 42), ("gw-2".to_owned(), 7)]);
         let entries = vec![("gw-1.dev-0".to_owned(), 40, value()), ("gw-2.dev-9".to_owned(), 7, value())];
-        LocalSnapshot::write(&path, "pathsec-devices", 1_800_000_000, &positions, entries.clone().into_iter())
-            .expect("written");
+        LocalSnapshot::write(
+            &path,
+            "pathsec-devices",
+            1_800_000_000,
+            &positions,
+            entries.clone().into_iter(),
+            std::iter::empty(),
+        )
+        .expect("written");
         let read = LocalSnapshot::load(&path).expect("reads").expect("a file");
         assert_eq!((read.bucket.as_str(), read.saved, read.positions), ("pathsec-devices", 1_800_000_000, positions));
         assert_eq!(read.entries.len(), 2);

@@ -1,7 +1,7 @@
 //! What the buckets' values hold.
 
-use pathsec::runtime::FedFacts;
-use pathsec::{AccessKind, Attach, LinkState, PlmnId};
+use pathsec::runtime::{FedAgreement, FedFacts};
+use pathsec::{AccessKind, Attach, LinkState, PlmnId, Registration};
 use serde::{Deserialize, Serialize};
 
 /// A device's facts in the device-facts bucket, as JSON:
@@ -73,4 +73,54 @@ pub struct DesiredState {
     /// The list bundle: `registry/repository@sha256:…`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lists: Option<String>,
+}
+
+/// A registration outcome in the device-facts bucket, under `<shard>.<device>.<server FQDN>`, written
+/// by the server that made it: the outcome, the facts it was made on, and when it ends. As JSON:
+/// `{"registration":{"agreed":{"source":"device-report","application-security":false}},"home":"310410",
+/// "serving":"310410","access":"3gpp","ciphering":true,"integrity":true,"expires":1800003600}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AgreementValue {
+    /// The outcome: `{"agreed": {…}}` or `"mismatch"`.
+    pub registration: Registration,
+    /// The home network it was made on.
+    pub home: PlmnId,
+    /// The serving network it was made on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serving: Option<PlmnId>,
+    /// The access it was made on.
+    #[serde(default = "three_gpp")]
+    pub access: AccessKind,
+    /// Access-layer ciphering when it was made.
+    pub ciphering: bool,
+    /// Access-layer integrity when it was made.
+    pub integrity: bool,
+    /// When it ends, in seconds since the Unix epoch.
+    pub expires: u64,
+}
+
+impl AgreementValue {
+    /// The value of an outcome.
+    pub fn new(agreement: &FedAgreement) -> AgreementValue {
+        AgreementValue {
+            registration: agreement.registration,
+            home: agreement.attach.home,
+            serving: agreement.attach.serving,
+            access: agreement.attach.access,
+            ciphering: agreement.link.ciphering,
+            integrity: agreement.link.integrity,
+            expires: agreement.expires,
+        }
+    }
+
+    /// The outcome a runtime takes.
+    pub fn agreement(&self) -> FedAgreement {
+        FedAgreement {
+            registration: self.registration,
+            attach: Attach { serving: self.serving, home: self.home, access: self.access },
+            link: LinkState { ciphering: self.ciphering, integrity: self.integrity },
+            expires: self.expires,
+        }
+    }
 }
