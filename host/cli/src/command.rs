@@ -43,6 +43,9 @@ pub enum Command {
     /// A fleet on this machine: a registry, NATS and three gateways; a rollout, an outage, recovery.
     #[cfg(feature = "fleet")]
     FleetDemo(crate::fleet_demo::FleetDemo),
+    /// The decision as a service: HTTP/JSON and gRPC, /metrics, decision logs shipped.
+    #[cfg(feature = "serve")]
+    Serve(crate::serve::Serve),
 }
 
 /// How a command ended: its exit code.
@@ -87,6 +90,8 @@ impl Command {
             Command::Pull(command) => command.run(),
             #[cfg(feature = "fleet")]
             Command::FleetDemo(command) => command.run(),
+            #[cfg(feature = "serve")]
+            Command::Serve(command) => command.run(),
         }
     }
 }

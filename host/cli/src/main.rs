@@ -16,6 +16,8 @@ mod lists;
 mod new_policy;
 #[cfg(feature = "fleet")]
 mod registry;
+#[cfg(feature = "serve")]
+mod serve;
 mod sign;
 mod test;
 

@@ -15,4 +15,4 @@ pub mod feed;
 pub mod lab;
 pub mod oci;
 mod status;
-mod tls;
+pub mod tls;

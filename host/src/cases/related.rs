@@ -11,15 +11,16 @@ use crate::facts::{FactSet, FactSetBuilder};
 use crate::related::access::DecideAccess;
 use crate::related::admission::Admit;
 use crate::related::binding_update::{DecideLocation, DecideName};
+use crate::related::files::{AccessFile, AdmissionFile, LocationFile, MediaFile, NameFile, TriggerFile};
 use crate::related::media::DecideMedia;
 use crate::related::trigger::DecideTrigger;
 use crate::related::{
-    AccessReason, AccessRequest, AccessVerdict, Admission, AdmissionRequest, AdmissionVerdict, AvailableKey, Bootstrap,
-    BootstrapMethod, CallParties, LocationOutcome, LocationReason, LocationUpdate, LocationVerdict, MediaProtection,
-    MediaReason, MediaRequest, MediaVerdict, NameOutcome, NameRefusal, NameRequest, NameVerdict, PushProtection,
-    RejectCause, Trigger, TriggerOutcome, TriggerReason, TriggerVerdict, Voucher, Window,
+    AccessReason, AccessRequest, AccessVerdict, Admission, AdmissionRequest, AdmissionVerdict, Bootstrap,
+    LocationOutcome, LocationReason, LocationUpdate, LocationVerdict, MediaProtection, MediaReason, MediaRequest,
+    MediaVerdict, NameOutcome, NameRefusal, NameRequest, NameVerdict, RejectCause, Trigger, TriggerOutcome,
+    TriggerReason, TriggerVerdict,
 };
-use crate::vocab::{AccessKind, Fqdn, NameError};
+use crate::vocab::NameError;
 use crate::wasm::Decider;
 use crate::wasm::plug::{RelatedDecision, Verdict};
 
@@ -132,24 +133,11 @@ impl RawRelated {
         for (index, case) in self.triggers.into_iter().enumerate() {
             let field = format!("trigger-case[{index}]");
             let want = case.want.ok_or_else(|| wanted(&field, "{ outcome, reason }"))?;
-            let TriggerFile { naf, registered, protection, window } = case.trigger;
-            let window = match window {
-                None => None,
-                Some(WindowFile { opens_in, closes_in }) => {
-                    Some(Window::new(opens_in, closes_in).ok_or_else(|| {
-                        invalid(
-                            format!("{field}.trigger.window"),
-                            "`closes-in` is before `opens-in`: a window must open before it closes".to_owned(),
-                        )
-                    })?)
-                }
-            };
-            let protection = protection.map(|p| PushProtection {
-                mac_verified: p.mac_verified,
-                fields_covered: p.fields_covered,
-                key_expired: p.key_expired,
-            });
-            let trigger = Trigger { naf: builder.server(naf), registered, protection, window };
+            let naf = builder.server(case.trigger.naf.clone());
+            let trigger = case
+                .trigger
+                .request(naf)
+                .map_err(|(part, message)| invalid(format!("{field}.trigger.{part}"), message))?;
             push(
                 case.note,
                 case.policy,
@@ -183,16 +171,7 @@ impl RawRelated {
                     ));
                 }
             };
-            let r = case.request;
-            let request = AdmissionRequest {
-                server: builder.server(r.server),
-                attachment_blocked: r.attachment_blocked,
-                server_permitted: r.server_permitted,
-                trigger_quota_left: r.trigger_quota_left,
-                quota_resets_in: r.quota_resets_in,
-                trigger_rate: r.trigger_rate,
-                trigger_rate_limit: r.trigger_rate_limit,
-            };
+            let request = case.request.request(builder.server(case.request.server.clone()));
             push(case.note, case.policy, Ask::Admission(request, AdmissionVerdict { admission: want, fault: None }));
         }
 
@@ -206,9 +185,7 @@ impl RawRelated {
                     invalid(format!("{field}.want.bootstrap"), format!("{e}; or `not-needed`, `none-available`"))
                 })?),
             };
-            let AccessFile { access, access_network, tunnel_up, keys } = case.request;
-            let keys = keys.into_iter().map(|key| AvailableKey { method: key.method, expired: key.expired }).collect();
-            let request = AccessRequest { access, access_network, tunnel_up, keys };
+            let request = case.request.request();
             push(
                 case.note,
                 case.policy,
@@ -232,13 +209,7 @@ impl RawRelated {
                     ));
                 }
             };
-            let MediaFile { crosses_cs_leg, via_gateway, network_path_secure, device, peer, voucher } = case.request;
-            let voucher = voucher.map(|v| Voucher {
-                parties: CallParties { device: v.device, peer: v.peer },
-                key: b"case-file key".to_vec(),
-            });
-            let call = CallParties { device, peer };
-            let request = MediaRequest { crosses_cs_leg, via_gateway, network_path_secure, call, voucher };
+            let request = case.request.request(b"case-file key");
             // A released voucher is the one on offer: the host releases no other.
             let voucher = if released { request.voucher.clone() } else { None };
             let want = MediaVerdict { protection: want.protection, reason: want.reason, voucher, fault: None };
@@ -248,7 +219,7 @@ impl RawRelated {
         for (index, case) in self.locations.into_iter().enumerate() {
             let field = format!("location-case[{index}]");
             let want = case.want.ok_or_else(|| wanted(&field, "{ outcome, reason }"))?;
-            let update = LocationUpdate { security_association: case.update.security_association };
+            let update = case.update.request();
             push(
                 case.note,
                 case.policy,
@@ -283,8 +254,7 @@ impl RawRelated {
                     ));
                 }
             };
-            let NameFile { name, operator_domain, name_free, requester, security_association } = case.request;
-            let request = NameRequest { name, operator_domain, name_free, requester, security_association };
+            let request = case.request.request();
             push(case.note, case.policy, Ask::Name(request, NameVerdict { outcome: want, fault: None }));
         }
         Ok(cases)
@@ -298,30 +268,6 @@ pub(super) struct RawTriggerCase {
     policy: Option<String>,
     trigger: TriggerFile,
     want: Option<TriggerWant>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct TriggerFile {
-    naf: Fqdn,
-    registered: bool,
-    protection: Option<ProtectionFile>,
-    window: Option<WindowFile>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct ProtectionFile {
-    mac_verified: bool,
-    fields_covered: bool,
-    key_expired: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct WindowFile {
-    opens_in: i64,
-    closes_in: i64,
 }
 
 #[derive(Deserialize)]
@@ -342,20 +288,6 @@ pub(super) struct RawAdmissionCase {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct AdmissionFile {
-    server: Fqdn,
-    attachment_blocked: bool,
-    server_permitted: bool,
-    trigger_quota_left: Option<u32>,
-    #[serde(default)]
-    quota_resets_in: u32,
-    #[serde(default)]
-    trigger_rate: u32,
-    trigger_rate_limit: Option<u32>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct AdmissionWant {
     admission: String,
     cause: Option<RejectCause>,
@@ -369,24 +301,6 @@ pub(super) struct RawAccessCase {
     policy: Option<String>,
     request: AccessFile,
     want: Option<AccessWant>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct AccessFile {
-    access: AccessKind,
-    access_network: Option<String>,
-    #[serde(default)]
-    tunnel_up: bool,
-    #[serde(default)]
-    keys: Vec<KeyFile>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct KeyFile {
-    method: BootstrapMethod,
-    expired: bool,
 }
 
 #[derive(Deserialize)]
@@ -407,24 +321,6 @@ pub(super) struct RawMediaCase {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct MediaFile {
-    crosses_cs_leg: bool,
-    via_gateway: bool,
-    network_path_secure: bool,
-    device: String,
-    peer: String,
-    voucher: Option<VoucherFile>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct VoucherFile {
-    device: String,
-    peer: String,
-}
-
-#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct MediaWant {
     protection: MediaProtection,
@@ -442,12 +338,6 @@ pub(super) struct RawLocationCase {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct LocationFile {
-    security_association: bool,
-}
-
-#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LocationWant {
     outcome: LocationOutcome,
@@ -461,16 +351,6 @@ pub(super) struct RawNameCase {
     policy: Option<String>,
     request: NameFile,
     want: Option<NameWant>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct NameFile {
-    name: Fqdn,
-    operator_domain: Fqdn,
-    name_free: bool,
-    requester: String,
-    security_association: bool,
 }
 
 #[derive(Deserialize)]

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::facts::{FactSet, FactSetBuilder};
 use crate::vocab::{
     AccessIntegrity, AccessKind, Attach, EndToEnd, Event, EventKind, Fqdn, LinkState, PlmnId, Registration, Request,
-    Role, TriggerCheck,
+    Role, ServerId, TriggerCheck,
 };
 
 /// A facts file, as written.
@@ -318,13 +318,31 @@ impl RequestFile {
         file: &str,
         field: &str,
     ) -> Result<Request, FileError> {
+        let (event, subject) = self.subject(file, field)?;
+        let (attach, link) = match subject {
+            Subject::Device(name) => {
+                let device = facts.device(name).ok_or_else(|| FileError::Invalid {
+                    file: file.to_owned(),
+                    field: format!("{field}.device"),
+                    message: format!("no device `{name}` in the facts"),
+                })?;
+                (device.attach(), device.link().unwrap_or(LinkState { ciphering: false, integrity: false }))
+            }
+            Subject::Facts(attach, link) => (attach, link),
+        };
+        Ok(self.request(event, builder.server(self.server.clone()), attach, link))
+    }
+
+    /// What the request is about, checked: its event, and the device it names or the facts it writes
+    /// out. For a caller that keeps devices and servers itself (a runtime): see [`RequestFile::request`].
+    pub fn subject(&self, file: &str, field: &str) -> Result<(Event, Subject<'_>), FileError> {
         let invalid = |part: &str, message: String| FileError::Invalid {
             file: file.to_owned(),
             field: if part.is_empty() { field.to_owned() } else { format!("{field}.{part}") },
             message,
         };
         let event = event(self.event, self.access_integrity, self.end_to_end).map_err(|e| invalid("event", e))?;
-        let (attach, link) = match &self.device {
+        let subject = match &self.device {
             Some(name) => {
                 let written_out = [self.serving.is_some(), self.home.is_some(), self.access.is_some()];
                 if written_out.into_iter().any(|given| given) || self.ciphering.is_some() || self.integrity.is_some() {
@@ -333,9 +351,7 @@ impl RequestFile {
                         "give `device` or the device's facts (`home`, `serving`, `access`, `ciphering`, `integrity`), not both".to_owned(),
                     ));
                 }
-                let device =
-                    facts.device(name).ok_or_else(|| invalid("device", format!("no device `{name}` in the facts")))?;
-                (device.attach(), device.link())
+                Subject::Device(name)
             }
             None => {
                 let home =
@@ -344,18 +360,33 @@ impl RequestFile {
                     Attach { serving: self.serving, home, access: self.access.unwrap_or(AccessKind::ThreeGpp) };
                 let link =
                     self.ciphering.zip(self.integrity).map(|(ciphering, integrity)| LinkState { ciphering, integrity });
-                (attach, link)
+                Subject::Facts(attach, link.unwrap_or(LinkState { ciphering: false, integrity: false }))
             }
         };
-        Ok(Request {
+        Ok((event, subject))
+    }
+
+    /// The request of `event` for `server`, on `attach` and `link`, with this file's role and
+    /// registration.
+    pub fn request(&self, event: Event, server: ServerId, attach: Attach, link: LinkState) -> Request {
+        Request {
             role: self.role,
             event,
-            server: builder.server(self.server.clone()),
+            server,
             attach,
-            link: link.unwrap_or(LinkState { ciphering: false, integrity: false }),
+            link,
             registration: self.registration.unwrap_or(Registration::None),
-        })
+        }
     }
+}
+
+/// What a request file is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject<'a> {
+    /// A device known by name (to a facts file, or to a runtime).
+    Device(&'a str),
+    /// A device whose facts are written out.
+    Facts(Attach, LinkState),
 }
 
 /// The event of a `kind`, with a received trigger's check results (which only `receive-trigger` takes,
@@ -408,7 +439,7 @@ pub(crate) fn read<T: DeserializeOwned>(path: &Path) -> Result<T, FileError> {
 }
 
 /// Parses `text` as the file `name`, whose extension (`.toml`, `.json`) names the format.
-pub(crate) fn parse_named<T: DeserializeOwned>(name: &str, text: &str) -> Result<T, FileError> {
+pub fn parse_named<T: DeserializeOwned>(name: &str, text: &str) -> Result<T, FileError> {
     let format = Format::of(Path::new(name)).ok_or_else(|| FileError::Format { file: name.to_owned() })?;
     parse(name, text, format)
 }

@@ -12,6 +12,7 @@ use crate::{Decider, Worker};
 pub(crate) mod access;
 pub(crate) mod admission;
 pub(crate) mod binding_update;
+pub mod files;
 pub(crate) mod media;
 pub(crate) mod trigger;
 

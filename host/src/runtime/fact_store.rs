@@ -119,6 +119,16 @@ impl FactStore {
         Ok(id)
     }
 
+    /// The handle of a known device; `None` for a name never seen.
+    pub(crate) fn find_device(&self, name: &str) -> Option<DeviceId> {
+        self.names.lock().unwrap_or_else(PoisonError::into_inner).ids.get(name).copied()
+    }
+
+    /// How many devices have handles.
+    pub(crate) fn device_count(&self) -> usize {
+        self.names.lock().unwrap_or_else(PoisonError::into_inner).names.len()
+    }
+
     /// The name a device handle was issued for.
     pub(crate) fn device_name(&self, device: u32) -> Option<Arc<str>> {
         let names = self.names.lock().unwrap_or_else(PoisonError::into_inner);

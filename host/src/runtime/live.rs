@@ -331,6 +331,16 @@ impl Runtime {
         self.inner.store.device_id(name)
     }
 
+    /// The handle of a device already known by `name` (never adds one, unlike [`Runtime::device_id`]).
+    pub fn find_device(&self, name: &str) -> Option<DeviceId> {
+        self.inner.store.find_device(name)
+    }
+
+    /// How many devices this runtime knows.
+    pub fn device_count(&self) -> usize {
+        self.inner.store.device_count()
+    }
+
     /// The device attached (or re-attached, or moved network). An agreement made on other attach facts
     /// is voided: a re-registration is due (a [`ReRegistration`] event), and decisions that rested on it
     /// fail closed until it is made.
@@ -594,6 +604,11 @@ impl Runtime {
     /// Counters for a new worker.
     pub(crate) fn register_counters(&self) -> Arc<Counters> {
         self.inner.metrics.register()
+    }
+
+    /// A worker's decisions from now on are `policy`'s.
+    pub(crate) fn serve_policy(&self, counters: &Counters, policy: &str) {
+        self.inner.metrics.serve(counters, &Arc::from(policy));
     }
 
     /// Keeps a departing worker's counts.

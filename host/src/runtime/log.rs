@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::thread;
+use std::time::SystemTime;
 
 use serde::Serialize;
 
@@ -25,6 +26,8 @@ use crate::wasm::policy::Policy;
 
 /// Queued messages by default: one per `decide`, one per batch.
 const DEFAULT_CAPACITY: usize = 4096;
+/// The version of the lines' format, in each line's `v`: 2 added `v`, `id` and `decided`.
+pub const LOG_FORMAT_VERSION: u32 = 2;
 /// Lines gathered before one write to the sink.
 const WRITE_CHUNK: usize = 64 << 10;
 
@@ -34,16 +37,21 @@ const WRITE_CHUNK: usize = 64 << 10;
 /// Each line is one decision:
 ///
 /// ```json
-/// {"logged":"2026-11-24T09:12:03.123456Z","device":"meter","device_id":0,"server":"mtc.example.com","server_id":0,
+/// {"v":2,"id":"5f0c8e2a91d3b7c4-17","decided":"2026-11-24T09:12:03.123401Z","logged":"2026-11-24T09:12:03.123456Z",
+///  "device":"meter","device_id":0,"server":"mtc.example.com","server_id":0,
 ///  "role":"server","event":"send-data","facts":{"lists":4,"device":7},
 ///  "policy":{"name":"reference","sha256":"9f2c…","generation":3},"action":"send-plain","reason":"path-secure","cached":false}
 /// ```
 ///
+/// `v` is the format's version ([`LOG_FORMAT_VERSION`]); `id` names the entry uniquely (this log's
+/// random instance, then a sequence number without gaps: a gap in a copy of the log is a lost entry);
+/// `decided` is when the decision was made (one time per `decide` or per batch), `logged` when the line
+/// was written, at most the queue's latency later.
+///
 /// `facts` names the list generation and the device-facts generation the decision was made on (and,
 /// for facts written by a fact feed, `revision`: the feed revision they were fed at),
 /// `policy` the policy by name, SHA-256 and swap generation; `cached` says the flow cache answered;
-/// `trigger` (for a received trigger) carries its check results, and `fault` the policy fault. `logged`
-/// is when the line was written, at most the queue's latency after the decision.
+/// `trigger` (for a received trigger) carries its check results, and `fault` the policy fault.
 pub struct DecisionLog {
     sender: LogSender,
     description: String,
@@ -114,7 +122,8 @@ impl DecisionLog {
             .name("pathsec-log".to_owned())
             .spawn(move || writer.run(rx))
             .map_err(LogError::Thread)?;
-        Ok(DecisionLog { sender: LogSender { tx, shared }, description })
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        Ok(DecisionLog { sender: LogSender { tx, shared, clock }, description })
     }
 
     /// Where it writes, for messages.
@@ -125,9 +134,11 @@ impl DecisionLog {
     /// The runtime's end: `names` names its devices and servers to the log (policies are named as they
     /// are swapped in), and `clock` tells the time each line is written.
     pub(crate) fn attach(self, names: Weak<dyn Names>, clock: Arc<dyn Clock>) -> LogSender {
+        let mut sender = self.sender;
+        sender.clock = Arc::clone(&clock);
         // The queue is empty: nothing has been sent yet, so this cannot be refused for room.
-        let _ = self.sender.tx.try_send(Message::Attach(names, clock));
-        self.sender
+        let _ = sender.tx.try_send(Message::Attach(names, clock));
+        sender
     }
 }
 
@@ -152,8 +163,10 @@ pub(crate) struct Record {
 }
 
 enum Message {
-    One(Record),
-    Many(Vec<Record>),
+    /// A decision, and when it was made.
+    One(Record, SystemTime),
+    /// A batch's decisions, and when they were made.
+    Many(Vec<Record>, SystemTime),
     Attach(Weak<dyn Names>, Arc<dyn Clock>),
     Flush(SyncSender<()>),
 }
@@ -163,6 +176,8 @@ enum Message {
 pub(crate) struct LogSender {
     tx: SyncSender<Message>,
     shared: Arc<Shared>,
+    /// The runtime's clock, which dates decisions.
+    clock: Arc<dyn Clock>,
 }
 
 #[derive(Default)]
@@ -183,14 +198,14 @@ struct PolicyId {
 impl LogSender {
     /// Logs one decision, or counts it dropped: never waits.
     pub(crate) fn one(&self, record: Record) {
-        self.send(Message::One(record), 1);
+        self.send(Message::One(record, self.clock.now()), 1);
     }
 
     /// Logs a batch's decisions, or counts them dropped: never waits.
     pub(crate) fn many(&self, records: Vec<Record>) {
         let n = records.len() as u64;
         if n > 0 {
-            self.send(Message::Many(records), n);
+            self.send(Message::Many(records, self.clock.now()), n);
         }
     }
 
@@ -243,6 +258,10 @@ struct Writer {
     pending: u64,
     /// Drops already reported in the log.
     reported_drops: u64,
+    /// This log's instance, the first part of every entry's id.
+    instance: String,
+    /// The next entry's sequence number.
+    sequence: u64,
     devices: Vec<Option<Arc<str>>>,
     policy: Option<(u64, Arc<PolicyId>)>,
 }
@@ -257,6 +276,8 @@ impl Writer {
             buffer: Vec::with_capacity(WRITE_CHUNK + 4096),
             pending: 0,
             reported_drops: 0,
+            instance: instance(),
+            sequence: 0,
             devices: Vec::new(),
             policy: None,
         }
@@ -281,8 +302,8 @@ impl Writer {
 
     fn take(&mut self, message: Message) {
         match message {
-            Message::One(record) => self.lines(std::slice::from_ref(&record)),
-            Message::Many(records) => self.lines(&records),
+            Message::One(record, decided) => self.lines(std::slice::from_ref(&record), decided),
+            Message::Many(records, decided) => self.lines(&records, decided),
             Message::Attach(names, clock) => {
                 self.names = Some(names);
                 self.clock = clock;
@@ -296,16 +317,23 @@ impl Writer {
     }
 
     /// The lines of one message's records: one time, one look at the runtime's names.
-    fn lines(&mut self, records: &[Record]) {
+    fn lines(&mut self, records: &[Record], decided: SystemTime) {
         let logged = self.timestamp();
+        let decided = rfc3339(decided);
         let names = self.names.as_ref().and_then(Weak::upgrade);
         let lists = names.as_ref().map(|names| names.lists());
+        let mut id = String::new();
         for record in records {
-            self.line(&logged, names.as_deref(), lists.as_deref(), record);
+            id.clear();
+            use std::fmt::Write as _;
+            let _ = write!(id, "{}-{}", self.instance, self.sequence);
+            self.sequence += 1;
+            let time = Times { id: &id, decided: &decided, logged: &logged };
+            self.line(time, names.as_deref(), lists.as_deref(), record);
         }
     }
 
-    fn line(&mut self, logged: &str, names: Option<&dyn Names>, lists: Option<&FactSet>, record: &Record) {
+    fn line(&mut self, time: Times<'_>, names: Option<&dyn Names>, lists: Option<&FactSet>, record: &Record) {
         let device_id = record.flow.device.get();
         let device = names.and_then(|names| self.device_name(names, device_id));
         let server = lists.and_then(|lists| lists.server(record.flow.server)).map(|fqdn| fqdn.as_str());
@@ -317,7 +345,10 @@ impl Writer {
             _ => None,
         };
         let line = Line {
-            logged,
+            v: LOG_FORMAT_VERSION,
+            id: time.id,
+            decided: time.decided,
+            logged: time.logged,
             device: device.as_deref(),
             device_id,
             server,
@@ -370,7 +401,7 @@ impl Writer {
     /// Writes a line for the decisions dropped since the last such line.
     /// Now, by the runtime's clock, as RFC 3339 UTC with microseconds.
     fn timestamp(&self) -> String {
-        humantime::format_rfc3339_micros(self.clock.now()).to_string()
+        rfc3339(self.clock.now())
     }
 
     fn report_drops(&mut self) {
@@ -379,6 +410,7 @@ impl Writer {
             return;
         }
         let line = DroppedLine {
+            v: LOG_FORMAT_VERSION,
             logged: &self.timestamp(),
             dropped: dropped - self.reported_drops,
             dropped_total: dropped,
@@ -409,8 +441,35 @@ impl Writer {
     }
 }
 
+/// `time` as RFC 3339 UTC with microseconds.
+fn rfc3339(time: SystemTime) -> String {
+    humantime::format_rfc3339_micros(time).to_string()
+}
+
+/// A random name for this log's entries' ids: 16 hex digits, so ids from two runs never collide.
+fn instance() -> String {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No entropy source: the start time and process id still tell runs apart.
+        let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        bytes = (nanos ^ (u64::from(std::process::id()) << 32)).to_be_bytes();
+    }
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// One entry's id and times.
+#[derive(Clone, Copy)]
+struct Times<'a> {
+    id: &'a str,
+    decided: &'a str,
+    logged: &'a str,
+}
+
 #[derive(Serialize)]
 struct Line<'a> {
+    v: u32,
+    id: &'a str,
+    decided: &'a str,
     logged: &'a str,
     device: Option<&'a str>,
     device_id: u32,
@@ -457,6 +516,7 @@ struct PolicyLine<'a> {
 
 #[derive(Serialize)]
 struct DroppedLine<'a> {
+    v: u32,
     logged: &'a str,
     dropped: u64,
     dropped_total: u64,

@@ -1,14 +1,21 @@
-//! Counters of a running engine, read with [`Runtime::metrics`](crate::Runtime::metrics): decisions,
-//! cache hits, decisions made on unknown facts, policy faults by kind, swaps.
+//! Counters of a running engine, read with [`Runtime::metrics`](crate::Runtime::metrics): decisions
+//! (by policy, action and reason), cache hits, decisions made on unknown facts, policy faults by kind,
+//! swaps.
 //!
 //! Each worker counts into its own counters (one writer each, so counting is a plain load and store,
-//! no locked instruction on the per-packet path); reading sums every worker, past and present.
+//! no locked instruction on the per-packet path); reading sums every worker, past and present. A
+//! worker's decisions by action and reason are the active policy's: when it moves to a new policy it
+//! hands what it counted to the registry under the old one's name.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::runtime::log::LogStats;
-use crate::vocab::{FaultKind, PolicyFault};
+use crate::vocab::{Action, Decision, FaultKind, PolicyFault, Reason};
+
+/// Decisions by action and reason: `OUTCOMES` slots, `action * Reason::COUNT + reason`.
+const OUTCOMES: usize = Action::COUNT * Reason::COUNT;
 
 /// What a runtime has done since it started, over every worker it has had.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -31,6 +38,23 @@ pub struct Metrics {
     pub swaps_refused: u64,
     /// The decision log's counts, when the runtime has one.
     pub log: Option<LogStats>,
+    /// Decisions by the policy that was active, the action and the reason; only the non-zero ones,
+    /// sorted. Their counts add up to `decisions`.
+    pub outcomes: Vec<OutcomeCount>,
+}
+
+/// How many decisions a policy answered with one action and reason (fail-closed decisions made
+/// before the policy count under the policy that was active).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct OutcomeCount {
+    /// The policy's name.
+    pub policy: Arc<str>,
+    /// The action.
+    pub action: Action,
+    /// The reason.
+    pub reason: Reason,
+    /// How many decisions.
+    pub count: u64,
 }
 
 /// Policy faults by kind: `faults[kind]` counts the decisions that failed closed with a
@@ -64,12 +88,28 @@ impl std::ops::Index<FaultKind> for FaultCounts {
 }
 
 /// One worker's counts. Only its worker writes them; anyone may read them.
-#[derive(Default)]
 pub(crate) struct Counters {
     hits: AtomicU64,
     misses: AtomicU64,
     unknown: AtomicU64,
     faults: [AtomicU64; FaultKind::COUNT],
+    /// Decisions by action and reason, since the worker last moved to another policy.
+    outcomes: [AtomicU64; OUTCOMES],
+    /// The policy those decisions were made under; `None` before the worker's first policy.
+    policy: Mutex<Option<Arc<str>>>,
+}
+
+impl Default for Counters {
+    fn default() -> Counters {
+        Counters {
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            unknown: AtomicU64::new(0),
+            faults: Default::default(),
+            outcomes: std::array::from_fn(|_| AtomicU64::new(0)),
+            policy: Mutex::new(None),
+        }
+    }
 }
 
 /// Adds `n` to a counter only one thread writes: a plain load and store, no locked instruction.
@@ -95,6 +135,12 @@ impl Counters {
         bump(&self.unknown, n);
     }
 
+    /// A decision was answered (from the cache, the policy or fail-closed).
+    #[inline(always)]
+    pub(crate) fn outcome(&self, decision: &Decision) {
+        bump(&self.outcomes[decision.action.index() * Reason::COUNT + decision.reason.index()], 1);
+    }
+
     /// A decision failed closed on `fault`.
     #[cold]
     #[inline(never)]
@@ -110,7 +156,7 @@ impl Counters {
         self.misses.load(Ordering::Relaxed)
     }
 
-    /// Adds `other`'s counts (many threads may call this at once).
+    /// Adds `other`'s counts but its outcomes (many threads may call this at once).
     fn absorb(&self, other: &Counters) {
         let add = |to: &AtomicU64, from: &AtomicU64| {
             to.fetch_add(from.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -130,6 +176,9 @@ pub(crate) struct Registry {
     live: Mutex<Vec<Arc<Counters>>>,
     retired: Counters,
     swaps_refused: AtomicU64,
+    /// Outcomes handed over by workers that moved on from a policy (or retired), by policy name.
+    /// Taken under `live`'s lock, so a reader never sees a count twice or not at all.
+    outcomes: Mutex<BTreeMap<Arc<str>, Box<[u64; OUTCOMES]>>>,
 }
 
 impl Registry {
@@ -144,7 +193,30 @@ impl Registry {
     pub(crate) fn retire(&self, counters: &Arc<Counters>) {
         let mut live = self.lock();
         self.retired.absorb(counters);
+        self.hand_over(counters, None);
         live.retain(|other| !Arc::ptr_eq(other, counters));
+    }
+
+    /// `counters`' worker now decides with `policy`: what it counted under its previous policy is kept
+    /// under that one's name. Called by the worker itself (the counters' one writer).
+    pub(crate) fn serve(&self, counters: &Counters, policy: &Arc<str>) {
+        let _live = self.lock();
+        self.hand_over(counters, Some(Arc::clone(policy)));
+    }
+
+    /// Moves `counters`' outcomes to the registry's table and names its next policy (`live` is held).
+    fn hand_over(&self, counters: &Counters, next: Option<Arc<str>>) {
+        let mut name = lock(&counters.policy);
+        if let Some(policy) = name.as_ref() {
+            let mut outcomes = lock(&self.outcomes);
+            let table = outcomes.entry(Arc::clone(policy)).or_insert_with(|| Box::new([0; OUTCOMES]));
+            for (total, count) in table.iter_mut().zip(&counters.outcomes) {
+                *total += count.swap(0, Ordering::Relaxed);
+            }
+        }
+        if next.is_some() {
+            *name = next;
+        }
     }
 
     pub(crate) fn swap_refused(&self) {
@@ -154,11 +226,20 @@ impl Registry {
     /// The sums (without `swaps` and `log`, which the runtime adds).
     pub(crate) fn metrics(&self) -> Metrics {
         let total = Counters::default();
+        let mut outcomes;
         {
             let live = self.lock();
             total.absorb(&self.retired);
+            outcomes = lock(&self.outcomes).clone();
             for counters in live.iter() {
                 total.absorb(counters);
+                // A worker that has not yet decided has no policy, and nothing counted.
+                if let Some(policy) = lock(&counters.policy).as_ref() {
+                    let table = outcomes.entry(Arc::clone(policy)).or_insert_with(|| Box::new([0; OUTCOMES]));
+                    for (total, count) in table.iter_mut().zip(&counters.outcomes) {
+                        *total += count.load(Ordering::Relaxed);
+                    }
+                }
             }
         }
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
@@ -173,11 +254,31 @@ impl Registry {
             swaps: 0,
             swaps_refused: get(&self.swaps_refused),
             log: None,
+            outcomes: outcome_counts(&outcomes),
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Counters>>> {
-        // The list is whole after every push and retain: a panic elsewhere cannot leave it half-made.
-        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.live)
     }
+}
+
+/// The non-zero entries of per-policy outcome tables, sorted by policy, action and reason.
+fn outcome_counts(tables: &BTreeMap<Arc<str>, Box<[u64; OUTCOMES]>>) -> Vec<OutcomeCount> {
+    let mut counts = Vec::new();
+    for (policy, table) in tables {
+        for (slot, &count) in table.iter().enumerate() {
+            if count > 0 {
+                let (action, reason) = (Action::ALL[slot / Reason::COUNT], Reason::ALL[slot % Reason::COUNT]);
+                counts.push(OutcomeCount { policy: Arc::clone(policy), action, reason, count });
+            }
+        }
+    }
+    counts
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Every value behind these locks is whole after each statement: a panic elsewhere cannot leave one
+    // half-made.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

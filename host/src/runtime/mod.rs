@@ -15,6 +15,8 @@ pub(crate) mod flow;
 pub(crate) mod live;
 pub(crate) mod log;
 pub(crate) mod metrics;
+#[cfg(feature = "prometheus")]
+pub mod prometheus;
 pub(crate) mod registration;
 pub(crate) mod session;
 pub(crate) mod watch;
@@ -28,8 +30,8 @@ pub use fact_store::{TooManyDevicesError, UnknownDeviceError};
 pub use feed::{FedAgreement, FedFacts, FedUpdate};
 pub use flow::Flow;
 pub use live::{Runtime, RuntimeBuilder, SwapError};
-pub use log::{DecisionLog, LogError, LogStats};
-pub use metrics::{FaultCounts, Metrics};
+pub use log::{DecisionLog, LOG_FORMAT_VERSION, LogError, LogStats};
+pub use metrics::{FaultCounts, Metrics, OutcomeCount};
 pub use registration::{
     Carried, DeviceConfig, ReRegistration, ReRegistrationCause, RegistrationConfig, RegistrationState,
 };

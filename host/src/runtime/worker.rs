@@ -118,13 +118,14 @@ impl Worker {
         let epoch = self.runtime.epoch();
         let Worker { runtime, current, cache, log, .. } = self;
         if let Some(decision) = hit(cache, runtime, flow, epoch) {
+            cache.counters.outcome(&decision);
             if let Some(log) = log {
                 log_hit(log, runtime, cache, flow, &decision);
             }
             return decision;
         }
         cache.counters.missed(1);
-        let current = refresh(current, runtime);
+        let current = refresh(current, runtime, cache);
         let lists = &current.lists;
         let policy_generation = current.active.generation;
         let snapshot = snapshot(runtime, flow, epoch, lists, policy_generation);
@@ -137,6 +138,7 @@ impl Worker {
             let stamp = Stamp { lists: lists.generation(), device, policy: policy_generation };
             log.one(record(runtime, flow, stamp, false, &decision));
         }
+        cache.counters.outcome(&decision);
         match snapshot {
             Some(snapshot) => remember(cache, flow, &snapshot.made(), decision),
             None => decision,
@@ -170,13 +172,14 @@ impl Worker {
         // What the cache's answers were made on, read before this batch's decisions are cached.
         let hit_stamps = log.as_ref().map(|_| hit_stamps(cache, flows, &scratch.missed));
         if scratch.missed.is_empty() {
+            count_outcomes(cache, &decisions);
             if let (Some(log), Some(hits)) = (log, hit_stamps) {
                 log.many(batch_records(runtime, flows, &decisions, hits, &[], Stamp::default()));
             }
             return decisions;
         }
         cache.counters.missed(scratch.missed.len() as u64);
-        let current = refresh(current, runtime);
+        let current = refresh(current, runtime, cache);
         let lists = &current.lists;
         let packed_batch = current.decider.policy().has_packed_batch();
         let Scratch { missed, asked, words, requests } = scratch;
@@ -243,6 +246,7 @@ impl Worker {
         for (&(index, ref made), decision) in asked.iter().zip(answers) {
             decisions[index] = remember(cache, &flows[index], made, decision);
         }
+        count_outcomes(cache, &decisions);
         if let (Some(log), Some(hits)) = (log, hit_stamps) {
             let missed = Stamp { lists: lists.generation(), device: 0, policy: current.active.generation };
             log.many(batch_records(runtime, flows, &decisions, hits, asked, missed));
@@ -256,7 +260,7 @@ impl Worker {
     /// decisions' own modules.
     pub(crate) fn related<D: RelatedDecision>(&mut self, request: &D::Request) -> D::Verdict {
         let state = self.runtime.related_state::<D>();
-        let current = refresh(&mut self.current, &self.runtime);
+        let current = refresh(&mut self.current, &self.runtime, &self.cache);
         let verdict = current.decider.related::<D>(&current.lists, &state, request);
         if let Some(fault) = verdict.fault() {
             self.cache.counters.fault(fault);
@@ -267,11 +271,25 @@ impl Worker {
     /// Decides one request with the active policy and `lists` (not cached, not logged): the server's
     /// decision at registration. A fault is counted.
     pub(crate) fn decide_request(&mut self, request: &Request, lists: &FactSet) -> Decision {
-        let current = refresh(&mut self.current, &self.runtime);
+        let current = refresh(&mut self.current, &self.runtime, &self.cache);
         let decision = current.decider.decide(lists, request);
         if let Some(fault) = &decision.fault {
             self.cache.counters.fault(fault);
         }
+        decision
+    }
+
+    /// Decides a request whose facts are written out rather than held by the runtime (a service's
+    /// caller that keeps devices itself), with the active policy and the current lists. Not cached and
+    /// not logged (it names no device); counted in the metrics as a policy call.
+    pub fn decide_written(&mut self, request: &Request) -> Decision {
+        self.cache.counters.missed(1);
+        let current = refresh(&mut self.current, &self.runtime, &self.cache);
+        let decision = current.decider.decide(&current.lists, request);
+        if let Some(fault) = &decision.fault {
+            self.cache.counters.fault(fault);
+        }
+        self.cache.counters.outcome(&decision);
         decision
     }
 
@@ -295,13 +313,15 @@ impl Drop for Worker {
 
 /// The instance of the active policy (made anew after a swap) and the current lists (reloaded when their
 /// generation moved).
-fn refresh<'a>(current: &'a mut Option<Current>, runtime: &Runtime) -> &'a mut Current {
+fn refresh<'a>(current: &'a mut Option<Current>, runtime: &Runtime, cache: &FlowCache) -> &'a mut Current {
     let generation = runtime.policy_generation();
     if current.as_ref().is_some_and(|current| current.active.generation != generation) {
         *current = None;
     }
     let current = current.get_or_insert_with(|| {
         let active = runtime.active();
+        // What this worker counts from now on is this policy's.
+        runtime.serve_policy(&cache.counters, active.policy.name());
         Current { decider: active.policy.decider(), active, lists: runtime.lists() }
     });
     if current.lists.generation() != runtime.lists_generation() {
@@ -401,6 +421,14 @@ fn remember(cache: &mut FlowCache, flow: &Flow, made: &Made, decision: Decision)
 fn unknown(cache: &FlowCache, flow: &Flow, reason: Reason, n: u64) -> Decision {
     cache.counters.unknown(n);
     Decision::unknown(flow.event.kind(), reason)
+}
+
+/// Counts a batch's decisions by action and reason.
+#[inline]
+fn count_outcomes(cache: &FlowCache, decisions: &[Decision]) {
+    for decision in decisions {
+        cache.counters.outcome(decision);
+    }
 }
 
 /// A log record of `decision` for `flow`, made on `stamp` (and on the feed revision its device's facts

@@ -332,16 +332,6 @@ named_enum! {
     }
 }
 
-impl FaultKind {
-    /// How many kinds there are.
-    pub const COUNT: usize = FaultKind::ALL.len();
-
-    /// The kind's position in [`FaultKind::ALL`].
-    pub fn index(self) -> usize {
-        self as usize
-    }
-}
-
 impl PolicyFault {
     /// The fault's kind.
     pub fn kind(&self) -> FaultKind {

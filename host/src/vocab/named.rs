@@ -20,6 +20,15 @@ macro_rules! named_enum {
             /// Every value, in declaration order.
             pub const ALL: &'static [$name] = &[$($name::$variant,)*];
 
+            /// How many values there are.
+            pub const COUNT: usize = $name::ALL.len();
+
+            /// The value's position in `ALL` (for tables indexed by value).
+            #[inline(always)]
+            pub const fn index(self) -> usize {
+                self as usize
+            }
+
             /// The value's name, as used in files, on the command line and in the WIT.
             pub fn name(self) -> &'static str {
                 match self {

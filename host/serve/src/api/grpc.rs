@@ -1,0 +1,244 @@
+//! The gRPC API (tonic, package `pathsec.v1`, generated from `proto/pathsec/v1/pathsec.proto`). Each
+//! message becomes the request the HTTP API parses (a `RequestFile`, a `DeviceFacts`, a `ListsFile`),
+//! so both are decided by the same code and refused with the same messages.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use pathsec::files::{InterconnectFile, ListsFile, PathBFile, RequestFile};
+use pathsec::vocab::{Agreement, RegistrationSource};
+use pathsec::{PlmnId, Registration};
+use tonic::{Request, Response, Status};
+
+use crate::api::{Answer, Origin, Served};
+use crate::error::ApiError;
+use crate::service::DeviceFacts;
+
+/// The code generated from the `.proto`.
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
+pub mod proto {
+    tonic::include_proto!("pathsec.v1");
+}
+
+use proto::path_secure_server::{PathSecure, PathSecureServer};
+
+/// The gRPC service on `served`, as a tonic server taking messages up to `max_body` bytes.
+pub fn service(served: Arc<Served>) -> PathSecureServer<Grpc> {
+    let max = served.max_body;
+    PathSecureServer::new(Grpc { served }).max_decoding_message_size(max)
+}
+
+/// The gRPC front end.
+pub struct Grpc {
+    served: Arc<Served>,
+}
+
+impl Grpc {
+    fn finish<T>(
+        &self,
+        operation: &'static str,
+        started: Instant,
+        result: Result<T, ApiError>,
+    ) -> Result<Response<T>, Status> {
+        let status = result.as_ref().err().map(ApiError::status);
+        self.served.metrics.observe("grpc", operation, started.elapsed(), status);
+        result.map(Response::new).map_err(|error| error.to_grpc())
+    }
+
+    fn admit<T>(&self, request: &Request<T>) -> Result<(), ApiError> {
+        let origin = request.extensions().get::<Origin>().copied().unwrap_or(Origin::Tcp);
+        let bearer = request
+            .metadata()
+            .get("authorization")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "));
+        self.served.admit(origin, bearer)
+    }
+}
+
+#[tonic::async_trait]
+impl PathSecure for Grpc {
+    async fn decide(&self, request: Request<proto::DecideRequest>) -> Result<Response<proto::Decision>, Status> {
+        let started = Instant::now();
+        let result = request_file(request.get_ref(), "request")
+            .and_then(|file| self.served.service.decide(&file, "request"))
+            .map(|decision| decision_message(&Answer::from(&decision)));
+        self.finish("decide", started, result)
+    }
+
+    async fn decide_batch(
+        &self,
+        request: Request<proto::DecideBatchRequest>,
+    ) -> Result<Response<proto::DecideBatchResponse>, Status> {
+        let started = Instant::now();
+        let result = (|| {
+            let files = request
+                .get_ref()
+                .requests
+                .iter()
+                .enumerate()
+                .map(|(index, message)| request_file(message, &format!("requests[{index}]")))
+                .collect::<Result<Vec<_>, _>>()?;
+            let decisions = self.served.service.decide_batch(&files)?;
+            Ok(proto::DecideBatchResponse {
+                decisions: decisions.iter().map(|decision| decision_message(&Answer::from(decision))).collect(),
+            })
+        })();
+        self.finish("decide-batch", started, result)
+    }
+
+    async fn put_device(
+        &self,
+        request: Request<proto::PutDeviceRequest>,
+    ) -> Result<Response<proto::PutDeviceResponse>, Status> {
+        let started = Instant::now();
+        let result = (|| {
+            self.admit(&request)?;
+            let message = request.get_ref();
+            let facts = DeviceFacts {
+                home: parse(&message.home, "home")?,
+                serving: optional(&message.serving, "serving")?,
+                access: optional(&message.access, "access")?,
+                ciphering: message.ciphering,
+                integrity: message.integrity,
+            };
+            let existed = self.served.service.put_device(&message.name, &facts)?;
+            Ok(proto::PutDeviceResponse { existed })
+        })();
+        self.finish("put-device", started, result)
+    }
+
+    async fn put_lists(
+        &self,
+        request: Request<proto::PutListsRequest>,
+    ) -> Result<Response<proto::PutListsResponse>, Status> {
+        let started = Instant::now();
+        let result = (|| {
+            self.admit(&request)?;
+            let message = request.get_ref();
+            let plmns = |values: &[String], field: &str| -> Result<Vec<PlmnId>, ApiError> {
+                values.iter().enumerate().map(|(index, value)| parse(value, &format!("{field}[{index}]"))).collect()
+            };
+            let lists = ListsFile {
+                path_a: plmns(&message.path_a, "path-a")?,
+                path_b: message
+                    .path_b
+                    .iter()
+                    .enumerate()
+                    .map(|(index, pair)| {
+                        Ok(PathBFile {
+                            home: parse(&pair.home, &format!("path-b[{index}].home"))?,
+                            server: parse(&pair.server, &format!("path-b[{index}].server"))?,
+                        })
+                    })
+                    .collect::<Result<_, ApiError>>()?,
+                interconnect: plmns(&message.interconnect, "interconnect")?,
+                interconnect_per_home: message
+                    .interconnect_per_home
+                    .iter()
+                    .enumerate()
+                    .map(|(index, entry)| {
+                        Ok(InterconnectFile {
+                            home: parse(&entry.home, &format!("interconnect-per-home[{index}].home"))?,
+                            visited: plmns(&entry.visited, &format!("interconnect-per-home[{index}].visited"))?,
+                        })
+                    })
+                    .collect::<Result<_, ApiError>>()?,
+                trusted_access_networks: message.trusted_access_networks.clone(),
+            };
+            let generation = self.served.service.put_lists(&lists)?;
+            Ok(proto::PutListsResponse { generation })
+        })();
+        self.finish("put-lists", started, result)
+    }
+
+    async fn swap_policy(
+        &self,
+        request: Request<proto::SwapPolicyRequest>,
+    ) -> Result<Response<proto::SwapPolicyResponse>, Status> {
+        let started = Instant::now();
+        let admitted = self.admit(&request);
+        let signature = request.metadata().get("x-pathsec-signature").map(|value| value.to_str().map(str::to_owned));
+        let message = request.into_inner();
+        let service = Arc::clone(&self.served.service);
+        let result = async {
+            admitted?;
+            let signature = signature
+                .transpose()
+                .map_err(|_| ApiError::invalid("x-pathsec-signature", "the signature metadata is not text"))?;
+            tokio::task::spawn_blocking(move || service.swap(&message.name, &message.component, signature.as_deref()))
+                .await
+                .map_err(|_| ApiError::unavailable("", "the swap's thread failed; the active policy stays"))?
+                .map(|(name, sha256)| proto::SwapPolicyResponse { name, sha256 })
+        }
+        .await;
+        self.finish("swap-policy", started, result)
+    }
+
+    async fn status(&self, _request: Request<proto::StatusRequest>) -> Result<Response<proto::StatusResponse>, Status> {
+        let status = self.served.service.status();
+        Ok(Response::new(proto::StatusResponse {
+            policy: status.policy,
+            sha256: status.sha256,
+            policy_generation: status.policy_generation,
+            lists_generation: status.lists_generation,
+            devices: status.devices,
+            facts: status.facts,
+            feed_revision: status.feed_revision,
+            uptime_seconds: status.uptime_seconds,
+        }))
+    }
+}
+
+fn decision_message(answer: &Answer) -> proto::Decision {
+    proto::Decision { action: answer.action.to_owned(), reason: answer.reason.to_owned(), fault: answer.fault.clone() }
+}
+
+/// `value` read as a `T`; the error names `field` (in the JSON API's kebab-case, as its errors do).
+fn parse<T: FromStr<Err: std::fmt::Display>>(value: &str, field: &str) -> Result<T, ApiError> {
+    let field = field.replace('_', "-");
+    value.parse().map_err(|e| ApiError::invalid(&field, format!("`{field}`: {e}")))
+}
+
+fn optional<T: FromStr<Err: std::fmt::Display>>(value: &Option<String>, field: &str) -> Result<Option<T>, ApiError> {
+    value.as_deref().map(|value| parse(value, field)).transpose()
+}
+
+/// The request file a `DecideRequest` says; errors name `field`'s parts.
+fn request_file(message: &proto::DecideRequest, field: &str) -> Result<RequestFile, ApiError> {
+    let at = |part: &str| format!("{field}.{part}");
+    let registration = match &message.registration {
+        None => None,
+        Some(registration) => Some(match registration.case.as_str() {
+            "none" => Registration::None,
+            "mismatch" => Registration::Mismatch,
+            "agreed" => Registration::Agreed(Agreement {
+                source: parse::<RegistrationSource>(&registration.source, &at("registration.source"))?,
+                application_security: registration.application_security,
+                accept_plain_unciphered: registration.accept_plain_unciphered,
+            }),
+            other => {
+                let field = at("registration.case");
+                return Err(ApiError::invalid(
+                    &field,
+                    format!("`{field}`: `{other}` is not a registration: write `none`, `agreed` or `mismatch`"),
+                ));
+            }
+        }),
+    };
+    Ok(RequestFile {
+        role: parse(&message.role, &at("role"))?,
+        event: parse(&message.event, &at("event"))?,
+        server: parse(&message.server, &at("server"))?,
+        device: message.device.clone(),
+        serving: optional(&message.serving, &at("serving"))?,
+        home: optional(&message.home, &at("home"))?,
+        access: optional(&message.access, &at("access"))?,
+        ciphering: message.ciphering,
+        integrity: message.integrity,
+        access_integrity: optional(&message.access_integrity, &at("access_integrity"))?,
+        end_to_end: optional(&message.end_to_end, &at("end_to_end"))?,
+        registration,
+    })
+}
