@@ -123,7 +123,7 @@ impl Service {
         self.feed.as_ref().map(Follower::status)
     }
 
-    /// One decision. `field` names the request in errors (`request`, `requests[3]`).
+    /// One decision. `field` names the request in errors (`requests[3]`; empty for a request alone).
     pub fn decide(&self, request: &RequestFile, field: &str) -> Result<Decision, ApiError> {
         self.with_worker(|worker| self.decide_with(worker, request, field))
     }
@@ -168,7 +168,7 @@ impl Service {
         let lists = self.runtime.lists();
         let server = lists.server_id(&request.server).ok_or_else(|| {
             ApiError::not_found(
-                &format!("{field}.server"),
+                &join(field, "server"),
                 format!(
                     "server `{}` is in no list and not among the facts' servers: add it to List 2 or to `servers` in the facts",
                     request.server
@@ -179,7 +179,7 @@ impl Service {
             Subject::Device(name) => {
                 let device = self.runtime.find_device(name).ok_or_else(|| {
                     ApiError::not_found(
-                        &format!("{field}.device"),
+                        &join(field, "device"),
                         format!(
                             "no device `{name}`: register it first (PUT /v1/devices/{name}), or write its facts out"
                         ),
@@ -300,6 +300,11 @@ impl Service {
             None => Ok(()),
         }
     }
+}
+
+/// `part` of the request named `field` (`requests[3].server`, or `server` alone).
+pub(crate) fn join(field: &str, part: &str) -> String {
+    if field.is_empty() { part.to_owned() } else { format!("{field}.{part}") }
 }
 
 /// What a request is decided on.

@@ -334,11 +334,15 @@ impl RequestFile {
     }
 
     /// What the request is about, checked: its event, and the device it names or the facts it writes
-    /// out. For a caller that keeps devices and servers itself (a runtime): see [`RequestFile::request`].
+    /// out. `field` names the request in errors (empty: its fields are named alone). For a caller that keeps devices and servers itself (a runtime): see [`RequestFile::request`].
     pub fn subject(&self, file: &str, field: &str) -> Result<(Event, Subject<'_>), FileError> {
         let invalid = |part: &str, message: String| FileError::Invalid {
             file: file.to_owned(),
-            field: if part.is_empty() { field.to_owned() } else { format!("{field}.{part}") },
+            field: match (field.is_empty(), part.is_empty()) {
+                (_, true) => field.to_owned(),
+                (true, false) => part.to_owned(),
+                (false, false) => format!("{field}.{part}"),
+            },
             message,
         };
         let event = event(self.event, self.access_integrity, self.end_to_end).map_err(|e| invalid("event", e))?;

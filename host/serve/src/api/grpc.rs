@@ -61,8 +61,8 @@ impl Grpc {
 impl PathSecure for Grpc {
     async fn decide(&self, request: Request<proto::DecideRequest>) -> Result<Response<proto::Decision>, Status> {
         let started = Instant::now();
-        let result = request_file(request.get_ref(), "request")
-            .and_then(|file| self.served.service.decide(&file, "request"))
+        let result = request_file(request.get_ref(), "")
+            .and_then(|file| self.served.service.decide(&file, ""))
             .map(|decision| decision_message(&Answer::from(&decision)));
         self.finish("decide", started, result)
     }
@@ -207,7 +207,7 @@ fn optional<T: FromStr<Err: std::fmt::Display>>(value: &Option<String>, field: &
 
 /// The request file a `DecideRequest` says; errors name `field`'s parts.
 fn request_file(message: &proto::DecideRequest, field: &str) -> Result<RequestFile, ApiError> {
-    let at = |part: &str| format!("{field}.{part}");
+    let at = |part: &str| crate::service::join(field, part);
     let registration = match &message.registration {
         None => None,
         Some(registration) => Some(match registration.case.as_str() {

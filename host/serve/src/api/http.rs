@@ -130,7 +130,7 @@ async fn decide(State(served): State<Arc<Served>>, body: Body) -> Response {
     let result = async {
         let text = text(&served, body).await?;
         let request = RequestFile::parse("request.json", &text).map_err(ApiError::from_file)?;
-        served.service.decide(&request, "request").map(|decision| Answer::from(&decision))
+        served.service.decide(&request, "").map(|decision| Answer::from(&decision))
     }
     .await;
     answer(&served, "decide", started, result)
