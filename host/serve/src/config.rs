@@ -153,10 +153,11 @@ fn default_scan() -> Duration {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct FactsSource {
-    /// A facts file (`.toml` or `.json`): the lists, servers and devices at start.
+    /// A facts file (`.toml` or `.json`): the lists, servers and devices at start. With a feed, the
+    /// lists and servers only: the devices come from the feed.
     pub file: Option<PathBuf>,
-    /// A NATS JetStream fact feed (`pathsec-fleet`); while it is on, fact updates over the API are
-    /// refused (409) so the feed stays the one writer.
+    /// A NATS JetStream fact feed (`pathsec-fleet`) of the devices' facts; while it is on, fact
+    /// updates over the API are refused (409) so the feed stays the one writer.
     pub feed: Option<FeedConfig>,
     /// Devices the daemon holds at most.
     pub max_devices: Option<usize>,
@@ -344,12 +345,6 @@ impl Config {
             return Err(invalid(
                 "policy.bundled",
                 &format!("no bundled policy `{name}`: write `reference` or `always-secure`"),
-            ));
-        }
-        if self.facts.file.is_some() && self.facts.feed.is_some() {
-            return Err(invalid(
-                "facts",
-                "write `file` or `feed`, not both: a feed is the facts' one writer (its lists come from a bundle)",
             ));
         }
         if let Some(feed) = &self.facts.feed

@@ -92,6 +92,13 @@ impl Server {
             None => (None, String::new()),
         };
         if let Some(facts) = &facts {
+            if config.facts.feed.is_some() && !facts.devices.is_empty() {
+                return Err(setup(format!(
+                    "`facts.file`: with `facts.feed` the devices come from the feed: remove the {} `[[devices]]` from `{}`",
+                    facts.devices.len(),
+                    description.trim_start_matches("file ")
+                )));
+            }
             builder = builder.lists(facts.builder().build());
         }
         let runtime = builder.build().map_err(setup)?;
@@ -216,8 +223,8 @@ impl Server {
         &self.served.service
     }
 
-    /// Stops: no new connections, calls in flight finish (within the grace time), the decision log is
-    /// flushed and what the shipper holds is shipped. Returns what was not shipped, if anything.
+    /// Stops: no new connections, calls in flight finish (within the grace time), the fact feed writes
+    /// its local snapshot, the decision log is flushed and what the shipper holds is shipped. Returns what was not shipped, if anything.
     pub async fn shutdown(mut self) -> Result<(), String> {
         let _ = self.stop.send(true);
         for task in self.tasks.drain(..) {
@@ -230,6 +237,10 @@ impl Server {
             && tokio::time::timeout(self.grace, graceful.shutdown()).await.is_err()
         {
             eprintln!("pathsec serve: calls still in flight after {:?}: closing them", self.grace);
+        }
+        if let Some(follower) = self.served.service.take_feed() {
+            // Writes the feed's local snapshot, so a restart resumes.
+            follower.stop().await;
         }
         let runtime = self.served.service.runtime().clone();
         let stats = tokio::task::spawn_blocking(move || runtime.flush_log()).await.ok().flatten();

@@ -79,7 +79,8 @@ pub struct Service {
     workers: Mutex<Vec<Worker>>,
     started: Instant,
     facts: String,
-    feed: Option<Follower>,
+    /// The feed follower, until shutdown takes it to stop it.
+    feed: Mutex<Option<Follower>>,
     /// The feed's URL, named by the 409 that refuses fact updates while it writes them.
     feed_url: Option<String>,
     max_batch: usize,
@@ -94,7 +95,7 @@ impl Service {
             workers: Mutex::new(Vec::new()),
             started: Instant::now(),
             facts,
-            feed: None,
+            feed: Mutex::new(None),
             feed_url: None,
             max_batch,
         }
@@ -104,7 +105,7 @@ impl Service {
     /// refused while it runs.
     pub fn with_feed(mut self, url: String, follower: Follower) -> Service {
         self.feed_url = Some(url);
-        self.feed = Some(follower);
+        self.feed = Mutex::new(Some(follower));
         self
     }
 
@@ -113,14 +114,14 @@ impl Service {
         &self.runtime
     }
 
-    /// The feed follower, if any.
-    pub fn take_feed(&mut self) -> Option<Follower> {
-        self.feed.take()
+    /// The feed follower, if any, to stop it (the feed's status is then no longer reported).
+    pub fn take_feed(&self) -> Option<Follower> {
+        self.feed.lock().unwrap_or_else(PoisonError::into_inner).take()
     }
 
     /// The feed's status, if any.
     pub fn feed_status(&self) -> Option<FeedStatus> {
-        self.feed.as_ref().map(Follower::status)
+        self.feed.lock().unwrap_or_else(PoisonError::into_inner).as_ref().map(Follower::status)
     }
 
     /// One decision. `field` names the request in errors (`requests[3]`; empty for a request alone).
