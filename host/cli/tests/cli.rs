@@ -549,3 +549,58 @@ fn the_fleet_demo_runs() {
         "{text}"
     );
 }
+
+#[test]
+fn serve_answers_until_sigterm_then_stops_gracefully_with_the_log_flushed() {
+    use std::io::{BufRead, BufReader, Read, Write};
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pathsec.toml");
+    let facts = repo().join("examples/serve/facts.toml");
+    let log = dir.path().join("decisions.jsonl");
+    std::fs::write(
+        &config,
+        format!(
+            "[listen]\ntcp = \"127.0.0.1:0\"\n[policy]\nbundled = \"reference\"\n[facts]\nfile = \"{}\"\n[log]\nfile = \"{}\"\n",
+            facts.display(),
+            log.display()
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pathsec"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let address = first.trim().rsplit("http://").next().unwrap().to_owned();
+    assert!(first.contains("HTTP and gRPC on http://127.0.0.1:"), "{first}");
+
+    // 50 decisions over plain HTTP/1.1, each on its own connection.
+    let body = r#"{"role":"server","event":"send-data","server":"mtc.example.com","device":"meter-17"}"#;
+    for _ in 0..50 {
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        write!(
+            stream,
+            "POST /v1/decide HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200") && answer.contains("send-plain"), "{answer}");
+    }
+    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    assert_eq!(exit.code(), Some(0), "{rest}");
+    assert!(rest.contains("pathsec serve: stopped"), "{rest}");
+    let lines = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(lines.lines().count(), 50, "every decision is in the log at exit");
+}
