@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(identifiers facts_file case_file wire)
+[[ ${#targets[@]} -gt 0 ]] || targets=(identifiers facts_file case_file wire service_request)
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 for target in "${targets[@]}"; do cargo +nightly fuzz build -O "$target"; done
@@ -21,6 +21,7 @@ for target in "${targets[@]}"; do
   case $target in
     identifiers) ;;
     wire) seeds=(../tests/fuzz/wire) ;;
+    service_request) seeds=(../tests/fuzz/service_request ../tests/data) ;;
     *) seeds=(../tests/data ../tests/cases) ;;
   esac
   echo "== $target: ${seconds}s (log: fuzz/logs/$target.log)"

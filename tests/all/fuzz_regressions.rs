@@ -79,6 +79,23 @@ fn facts_and_request_inputs() {
 }
 
 #[test]
+fn service_request_inputs() {
+    for text in [
+        r#"{"role":"server","event":"send-data","server":"mtc.example.com","device":"meter-17"}"#,
+        r#"{"requests":[{"role":"server","event":"receive-trigger","server":"a.b","home":"310410"}]}"#,
+        r#"{"path-a":["310410",{"mcc":"208","mnc":"01"}],"path-b":[{"home":"310410","server":"x.y"}]}"#,
+        r#"{"naf":"n.example","registered":true,"window":{"opens-in":5,"closes-in":1}}"#,
+        r#"{"role":"server","event":"send-data","server":"x.y","home":"31041","device":"d"}"#,
+        "{\"role\": 5",
+        "",
+    ] {
+        checks::service_request(text);
+    }
+    let replayed = replay("service_request", checks::service_request, &["data"]);
+    assert!(replayed > 5, "the repository's own files are replayed: {replayed}");
+}
+
+#[test]
 fn case_inputs() {
     let replayed = replay("case_file", checks::case_file, &["data", "cases"]);
     assert!(replayed > 10, "the repository's own files are replayed: {replayed}");

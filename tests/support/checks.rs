@@ -59,6 +59,53 @@ pub fn facts_file(text: &str) {
     }
 }
 
+/// The bodies `pathsec serve` decodes (a decision request, a batch, lists, the related decisions'
+/// requests), as it decodes them: never a panic; an error names the input, and a field or a line
+/// when it is about one; a request that reads is checked (`subject`) without a panic, and writes back
+/// to itself.
+pub fn service_request(text: &str) {
+    use pathsec::files::{ListsFile, parse_named};
+    use pathsec::related::files::{AccessFile, AdmissionFile, LocationFile, MediaFile, NameFile, TriggerFile};
+
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Batch {
+        requests: Vec<RequestFile>,
+    }
+
+    let name = "request.json";
+    let described = |error: pathsec::files::FileError| {
+        let message = error.to_string();
+        named(name, &message);
+        message
+    };
+    match RequestFile::parse(name, text) {
+        Ok(request) => {
+            let _ = request.subject(name, "").map_err(described);
+            let written = serde_json::to_string(&request).expect("a request serialises");
+            assert_eq!(RequestFile::parse(name, &written).ok().as_ref(), Some(&request), "written as {written}");
+        }
+        Err(error) => drop(described(error)),
+    }
+    match parse_named::<Batch>(name, text) {
+        Ok(batch) => {
+            for (index, request) in batch.requests.iter().enumerate() {
+                let _ = request.subject(name, &format!("requests[{index}]")).map_err(described);
+            }
+        }
+        Err(error) => drop(described(error)),
+    }
+    let _ = parse_named::<ListsFile>(name, text).map_err(described);
+    if let Ok(trigger) = parse_named::<TriggerFile>(name, text) {
+        let _ = trigger.request(pathsec::ServerId::from_raw(0));
+    }
+    let _ = parse_named::<AdmissionFile>(name, text).map_err(described);
+    let _ = parse_named::<AccessFile>(name, text).map(|file| file.request()).map_err(described);
+    let _ = parse_named::<MediaFile>(name, text).map(|file| file.request(b"")).map_err(described);
+    let _ = parse_named::<LocationFile>(name, text).map_err(described);
+    let _ = parse_named::<NameFile>(name, text).map(|file| file.request()).map_err(described);
+}
+
 /// Policy test-case files, read as TOML and as JSON: an error names the input.
 pub fn case_file(text: &str) {
     for name in ["input.toml", "input.json"] {

@@ -215,6 +215,7 @@ impl Service {
     /// Replaces Lists 1-3 (servers the facts named stay known); the new lists' generation.
     pub fn put_lists(&self, lists: &ListsFile) -> Result<u64, ApiError> {
         self.refuse_if_fed("the lists")?;
+        lists.check("lists", "").map_err(ApiError::from_file)?;
         let servers: Vec<_> = self.runtime.lists().servers().map(|(_, fqdn)| fqdn.clone()).collect();
         let lists = self.runtime.replace_lists(|builder| {
             for server in servers {

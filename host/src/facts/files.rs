@@ -71,6 +71,21 @@ pub struct ListsFile {
 }
 
 impl ListsFile {
+    /// Checks what parsing cannot: access network identifiers are not blank. `prefix` is where the
+    /// lists sit in `file` (`lists.` in a facts file, empty for lists alone).
+    pub fn check(&self, file: &str, prefix: &str) -> Result<(), FileError> {
+        for (index, network) in self.trusted_access_networks.iter().enumerate() {
+            if network.trim().is_empty() {
+                return Err(FileError::Invalid {
+                    file: file.to_owned(),
+                    field: format!("{prefix}trusted-access-networks[{index}]"),
+                    message: "an access network identifier cannot be blank".to_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The lists of `facts`, in their sorted order (so the same lists always write the same file).
     pub fn from_facts(facts: &FactSet) -> ListsFile {
         let mut per_home: Vec<InterconnectFile> = Vec::new();
@@ -235,15 +250,7 @@ impl FactsFile {
 
     /// Checks that device names are unique and access network identifiers are not blank.
     pub(crate) fn check(&self, file: &str) -> Result<(), FileError> {
-        for (index, network) in self.lists.trusted_access_networks.iter().enumerate() {
-            if network.trim().is_empty() {
-                return Err(FileError::Invalid {
-                    file: file.to_owned(),
-                    field: format!("lists.trusted-access-networks[{index}]"),
-                    message: "an access network identifier cannot be blank".to_owned(),
-                });
-            }
-        }
+        self.lists.check(file, "lists.")?;
         let mut seen = HashMap::new();
         for (index, device) in self.devices.iter().enumerate() {
             if let Some(first) = seen.insert(device.name.as_str(), index) {

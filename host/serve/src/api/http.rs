@@ -31,7 +31,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/status"),
     ("post", "/v1/decide"),
     ("post", "/v1/decide/batch"),
-    ("post", "/v1/related/{decision}"),
+    ("post", "/v1/related/trigger"),
+    ("post", "/v1/related/admission"),
+    ("post", "/v1/related/access"),
+    ("post", "/v1/related/media"),
+    ("post", "/v1/related/location"),
+    ("post", "/v1/related/name"),
     ("put", "/v1/devices/{name}"),
     ("put", "/v1/lists"),
     ("put", "/v1/policy/{name}"),
@@ -39,7 +44,14 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 /// The routes, on `served`.
 pub fn router(served: Arc<Served>) -> Router {
-    Router::new()
+    let mut router = Router::new();
+    for &decision in related::DECISIONS {
+        router = router.route(
+            &format!("/v1/related/{decision}"),
+            post(move |state: State<Arc<Served>>, body: Body| decide_related(state, decision, body)),
+        );
+    }
+    router
         .route("/healthz", get(|| async { axum::Json(serde_json::json!({ "status": "live" })) }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -47,7 +59,6 @@ pub fn router(served: Arc<Served>) -> Router {
         .route("/v1/status", get(status))
         .route("/v1/decide", post(decide))
         .route("/v1/decide/batch", post(decide_batch))
-        .route("/v1/related/{decision}", post(decide_related))
         .route("/v1/devices/{name}", put(put_device))
         .route("/v1/lists", put(put_lists))
         .route("/v1/policy/{name}", put(swap_policy))
@@ -80,17 +91,11 @@ fn answer<T: Serialize>(
 
 /// The body, at most `listen.max-body` bytes, as UTF-8 text.
 async fn text(served: &Served, body: Body) -> Result<String, ApiError> {
-    let limit = served.max_body;
-    let bytes = http_body_util::Limited::new(body, limit).collect().await.map_err(|error| {
-        if error.is::<http_body_util::LengthLimitError>() {
-            ApiError::too_large("", format!("the body is larger than {limit} bytes (`listen.max-body`)"))
-        } else {
-            ApiError::invalid("", format!("the body could not be read: {error}"))
-        }
-    })?;
-    String::from_utf8(bytes.to_bytes().to_vec()).map_err(|_| ApiError::invalid("", "the body is not UTF-8 JSON"))
+    let bytes = bytes(served, body).await?;
+    String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::invalid("", "the body is not UTF-8 JSON"))
 }
 
+/// The body, at most `listen.max-body` bytes.
 async fn bytes(served: &Served, body: Body) -> Result<Bytes, ApiError> {
     let limit = served.max_body;
     http_body_util::Limited::new(body, limit).collect().await.map(|collected| collected.to_bytes()).map_err(|error| {
@@ -161,11 +166,11 @@ async fn decide_batch(State(served): State<Arc<Served>>, body: Body) -> Response
     answer(&served, "decide-batch", started, result)
 }
 
-async fn decide_related(State(served): State<Arc<Served>>, Path(decision): Path<String>, body: Body) -> Response {
+async fn decide_related(State(served): State<Arc<Served>>, decision: &'static str, body: Body) -> Response {
     let started = Instant::now();
     let result = async {
         let text = text(&served, body).await?;
-        related::decide(&served.service, &decision, &text)
+        related::decide(&served.service, decision, &text)
     }
     .await;
     answer(&served, "related", started, result)
