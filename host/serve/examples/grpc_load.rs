@@ -39,7 +39,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     client.decide(request(n)).await.map(|_| 1)
                 } else {
                     let requests = (0..batch).map(|i| request(n + i)).collect();
-                    client.decide_batch(proto::DecideBatchRequest { requests }).await.map(|answer| answer.into_inner().decisions.len())
+                    client
+                        .decide_batch(proto::DecideBatchRequest { requests })
+                        .await
+                        .map(|answer| answer.into_inner().decisions.len())
                 };
                 latencies.push(started.elapsed());
                 match outcome {
@@ -61,7 +64,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let elapsed = started.elapsed().as_secs_f64().max(seconds as f64);
     latencies.sort();
-    let at = |q: f64| latencies.get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1))).copied().unwrap_or_default();
+    let at = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
     println!(
         "grpc: {connections} connections, batch {batch}: {:.0} calls/s, {:.0} decisions/s, p50 {:?}, p99 {:?}, errors {}",
         latencies.len() as f64 / elapsed,

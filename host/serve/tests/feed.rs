@@ -12,7 +12,8 @@ use pathsec_serve::{Config, Server};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "an-admin-token-for-tests-0123456789";
-const LISTS: &str = "servers = []\n[lists]\npath-a = [\"310410\"]\npath-b = [{ home = \"310410\", server = \"mtc.example.com\" }]\n";
+const LISTS: &str =
+    "servers = []\n[lists]\npath-a = [\"310410\"]\npath-b = [{ home = \"310410\", server = \"mtc.example.com\" }]\n";
 
 async fn get(url: &str) -> (u16, Value) {
     let response = reqwest::get(url).await.unwrap();
@@ -53,7 +54,10 @@ async fn on_a_fact_feed() {
     let decide = || {
         client
             .post(format!("{base}/v1/decide"))
-            .body(json!({ "role": "server", "event": "send-data", "server": "mtc.example.com", "device": "meter-9" }).to_string())
+            .body(
+                json!({ "role": "server", "event": "send-data", "server": "mtc.example.com", "device": "meter-9" })
+                    .to_string(),
+            )
             .send()
     };
 
@@ -82,6 +86,10 @@ async fn on_a_fact_feed() {
     })
     .await;
     let body: Value = serde_json::from_str(&decide().await.unwrap().text().await.unwrap()).unwrap();
-    assert_eq!((body["action"].as_str(), body["reason"].as_str()), (Some("secure-then-send"), Some("facts-stale")), "{body}");
+    assert_eq!(
+        (body["action"].as_str(), body["reason"].as_str()),
+        (Some("secure-then-send"), Some("facts-stale")),
+        "{body}"
+    );
     server.shutdown().await.unwrap();
 }
