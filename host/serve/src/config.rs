@@ -139,6 +139,10 @@ pub struct PolicySource {
     pub scan_every: Duration,
     /// Precompiled artifacts, so restarts and swaps do not recompile.
     pub artifact_cache: Option<PathBuf>,
+    /// Policies (and list bundles) rolled out over the fleet: the group's desired state in NATS
+    /// names them, they are pulled from an OCI registry by digest and verified. The daemon starts on
+    /// the bundled `always-secure` baseline and is not ready until the first rollout is installed.
+    pub rollout: Option<RolloutConfig>,
     /// Trusted policy-signing keys (files written by `pathsec keygen`, one public key each); with
     /// them only signed policies are accepted, at start and by swaps.
     #[serde(default)]
@@ -147,6 +151,25 @@ pub struct PolicySource {
 
 fn default_scan() -> Duration {
     Duration::from_secs(2)
+}
+
+/// A fleet rollout as the policy source.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RolloutConfig {
+    /// The NATS server holding the desired-state bucket (`nats://127.0.0.1:4222`).
+    pub url: String,
+    /// This node's group: its key in the desired-state bucket.
+    pub group: String,
+    /// The node's own state: pulled content, compiled policies, accepted bundle generations, the last
+    /// bundle (so a restart works offline).
+    pub state: PathBuf,
+    /// Keys trusted to sign list bundles (files written by `pathsec keygen`).
+    #[serde(default)]
+    pub bundle_keys: Vec<PathBuf>,
+    /// Registries (`host:port`) reached over plain HTTP; loopback ones always are.
+    #[serde(default)]
+    pub insecure_registries: Vec<String>,
 }
 
 /// Where the facts come from.
@@ -328,16 +351,22 @@ impl Config {
             message: message.to_owned(),
         };
         let policy = &self.policy;
-        let sources = [policy.bundled.is_some(), policy.file.is_some(), policy.directory.is_some()];
+        let sources =
+            [policy.bundled.is_some(), policy.file.is_some(), policy.directory.is_some(), policy.rollout.is_some()];
         match sources.iter().filter(|&&given| given).count() {
             0 => {
                 return Err(invalid(
                     "policy",
-                    "name the policy: `bundled = \"reference\"`, `file = \"P.wasm\"` or `directory = \"DIR\"`",
+                    "name the policy: `bundled = \"reference\"`, `file = \"P.wasm\"`, `directory = \"DIR\"` or `[policy.rollout]`",
                 ));
             }
             1 => {}
-            _ => return Err(invalid("policy", "write one of `bundled`, `file` and `directory`, not several")),
+            _ => {
+                return Err(invalid(
+                    "policy",
+                    "write one of `bundled`, `file`, `directory` and `[policy.rollout]`, not several",
+                ));
+            }
         }
         if let Some(name) = &policy.bundled
             && !matches!(name.as_str(), "reference" | "always-secure")
@@ -411,6 +440,7 @@ impl Config {
             policy.artifact_cache.as_mut(),
             facts.file.as_mut(),
             facts.feed.as_mut().and_then(|feed| feed.snapshot.as_mut()),
+            policy.rollout.as_mut().map(|rollout| &mut rollout.state),
             log.file.as_mut(),
         ]
         .into_iter()
@@ -419,6 +449,9 @@ impl Config {
             resolve(path);
         }
         policy.trusted_keys.iter_mut().for_each(resolve);
+        if let Some(rollout) = &mut policy.rollout {
+            rollout.bundle_keys.iter_mut().for_each(resolve);
+        }
     }
 }
 

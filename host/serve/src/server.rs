@@ -11,16 +11,18 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use pathsec::delivery::{AcceptedGenerations, BundleKeys, BundleStore};
 use pathsec::files::FactsFile;
 use pathsec::runtime::{DecisionLog, PolicyDirectory};
 use pathsec::signing::{PublicKey, TrustedKeys};
 use pathsec::{Engine, Limits, Runtime};
-use pathsec_fleet::feed::{FeedSettings, Follower, NatsSettings};
+use pathsec_fleet::feed::{FeedSettings, Follower, NatsSettings, Rollout};
+use pathsec_fleet::oci::{ContentStore, Credentials, Node, Registry, RegistrySettings};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{Semaphore, watch};
 
 use crate::api::{Origin, Served, grpc, http};
-use crate::config::Config;
+use crate::config::{Config, RolloutConfig};
 use crate::logship::{LogSink, Shipper};
 use crate::metrics::ServeMetrics;
 use crate::service::{Service, apply_device};
@@ -131,6 +133,18 @@ impl Server {
                 "none at start: devices and lists come over the API".to_owned(),
                 config.listen.max_batch,
             );
+        }
+        if let Some(rollout) = &config.policy.rollout {
+            let node = node(rollout)?;
+            let follower = Rollout::start(
+                engine.clone(),
+                runtime.clone(),
+                node,
+                NatsSettings::new(rollout.url.clone()),
+                &rollout.group,
+            )
+            .map_err(|e| setup(format!("`policy.rollout`: {e}")))?;
+            service = service.with_rollout(rollout.group.clone(), follower);
         }
         let service = Arc::new(service);
 
@@ -356,6 +370,34 @@ fn routes(served: &Arc<Served>, origin: Origin, request_timeout: Duration) -> ax
         ))
 }
 
+/// The node a rollout installs through: its registry client and its state on disk.
+fn node(rollout: &RolloutConfig) -> Result<Arc<Node>, StartError> {
+    let state = &rollout.state;
+    let open = |what: &str, error: &dyn std::fmt::Display| {
+        setup(format!("`policy.rollout.state`: cannot open the {what} under `{}`: {error}", state.display()))
+    };
+    let mut keys = Vec::new();
+    for path in &rollout.bundle_keys {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| setup(format!("`policy.rollout.bundle-keys`: cannot read `{}`: {e}", path.display())))?;
+        keys.push(PublicKey::parse(&path.display().to_string(), &text).map_err(setup)?);
+    }
+    Ok(Arc::new(Node {
+        registry: Registry::new(&RegistrySettings {
+            credentials: Credentials::Anonymous,
+            insecure: rollout.insecure_registries.clone(),
+        }),
+        store: ContentStore::open(state.join("content")).map_err(|e| open("content store", &e))?,
+        artifacts: pathsec::wasm::ArtifactCache::open(state.join("artifacts"))
+            .map_err(|e| open("artifact cache", &e))?,
+        bundle_keys: BundleKeys::new(keys),
+        accepted: std::sync::Mutex::new(
+            AcceptedGenerations::open(state.join("accepted")).map_err(|e| open("accepted generations", &e))?,
+        ),
+        bundles: BundleStore::open(state.join("bundles")).map_err(|e| open("bundle store", &e))?,
+    }))
+}
+
 fn engine(config: &Config) -> Result<Engine, StartError> {
     let mut limits = Limits::default();
     if let Some(deadline) = config.limits.deadline {
@@ -385,6 +427,10 @@ fn initial_policy(config: &Config, engine: &Engine) -> Result<(pathsec::Policy, 
     }
     if let Some(path) = &source.file {
         return Ok((engine.load_policy_file(path).map_err(setup)?, None));
+    }
+    if source.rollout.is_some() {
+        // The fail-closed baseline until the rollout installs the group's policy (not ready till then).
+        return Ok((engine.load_policy("always-secure", pathsec::bundled::ALWAYS_SECURE).map_err(setup)?, None));
     }
     let path = source.directory.as_ref().ok_or_else(|| setup("`policy`: name a policy source"))?;
     let mut directory = PolicyDirectory::open(path, engine).map_err(setup)?;

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use pathsec::files::{DeviceFile, ListsFile, RequestFile, Subject};
 use pathsec::{Decision, Engine, Flow, LinkState, Runtime, Worker};
-use pathsec_fleet::feed::{FeedStatus, Follower};
+use pathsec_fleet::feed::{FeedStatus, Follower, Rollout};
 
 use crate::error::ApiError;
 
@@ -83,6 +83,8 @@ pub struct Service {
     feed: Mutex<Option<Follower>>,
     /// The feed's URL, named by the 409 that refuses fact updates while it writes them.
     feed_url: Option<String>,
+    /// The rollout the policy comes from, with its group.
+    rollout: Option<(String, Rollout)>,
     max_batch: usize,
 }
 
@@ -97,6 +99,7 @@ impl Service {
             facts,
             feed: Mutex::new(None),
             feed_url: None,
+            rollout: None,
             max_batch,
         }
     }
@@ -106,6 +109,12 @@ impl Service {
     pub fn with_feed(mut self, url: String, follower: Follower) -> Service {
         self.feed_url = Some(url);
         self.feed = Mutex::new(Some(follower));
+        self
+    }
+
+    /// The policy comes from a rollout of `group`: not ready until it has installed one.
+    pub fn with_rollout(mut self, group: String, rollout: Rollout) -> Service {
+        self.rollout = Some((group, rollout));
         self
     }
 
@@ -263,10 +272,20 @@ impl Service {
         }
     }
 
-    /// Ready to decide: a policy is active (always, once started) and the facts are in — a feed has
-    /// caught up with its bucket and is not stale. `Err` names what is missing.
+    /// Ready to decide: the policy is in — a rollout has installed one (other sources have one from
+    /// the start) — and the facts are in — a feed has caught up with its bucket and is not stale.
+    /// `Err` names what is missing.
     pub fn readiness(&self) -> Result<(), Vec<String>> {
         let mut missing = Vec::new();
+        if let Some((group, rollout)) = &self.rollout {
+            let status = rollout.status();
+            if status.policy.is_none() {
+                missing.push(format!(
+                    "policy: waiting for the rollout of group `{group}` to install one (deciding on the fail-closed baseline meanwhile){}",
+                    status.last_error.map(|e| format!("; last error: {e}")).unwrap_or_default()
+                ));
+            }
+        }
         if let Some(status) = self.feed_status() {
             if !status.current {
                 missing.push(format!(
