@@ -38,7 +38,8 @@ pub struct ShipperStats {
 /// Where the library's decision log writes: masks, then the file and the shipper.
 pub struct LogSink {
     masks: Vec<Vec<String>>,
-    file: Option<File>,
+    /// Buffered: the library hands over lines in chunks and flushes after each.
+    file: Option<std::io::BufWriter<File>>,
     shipper: Option<Arc<Buffer>>,
     /// A line not yet ended (the library writes whole lines, but `Write` promises nothing).
     partial: Vec<u8>,
@@ -49,7 +50,7 @@ impl LogSink {
     pub fn new(masks: &[String], file: Option<File>, shipper: Option<&Shipper>) -> LogSink {
         LogSink {
             masks: masks.iter().map(|path| path.split('.').map(str::to_owned).collect()).collect(),
-            file,
+            file: file.map(|file| std::io::BufWriter::with_capacity(64 << 10, file)),
             shipper: shipper.map(|shipper| Arc::clone(&shipper.buffer)),
             partial: Vec::new(),
         }

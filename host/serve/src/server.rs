@@ -227,6 +227,9 @@ impl Server {
             }
             let listener = UnixListener::bind(path)
                 .map_err(|source| StartError::Listen { what: path.display().to_string(), source })?;
+            // Administrative calls need no token here: only the daemon's user and group may connect.
+            std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o660))
+                .map_err(|source| StartError::Listen { what: path.display().to_string(), source })?;
             tasks.push(tokio::spawn(listen.clone().accept_unix(listener, stopped.clone())));
         }
         Ok(Server { served, tcp, unix, stop, tasks, graceful, shipper, watcher, grace: config.listen.shutdown_grace })
