@@ -12,7 +12,7 @@
 //! bundled = "reference"                  # or: file = "policy.wasm", or: directory = "policies"
 //!
 //! [facts]
-//! file = "facts.toml"                    # or: [facts.feed] (NATS JetStream, see docs/serve.md)
+//! file = "facts.toml"                    # and/or [facts.feed] (NATS JetStream; see docs/serve.md)
 //!
 //! [log]
 //! file = "decisions.jsonl"
