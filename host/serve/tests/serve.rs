@@ -183,7 +183,26 @@ async fn bad_bodies_get_a_clear_4xx_and_the_daemon_keeps_serving() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["admission"]["admission"], "reject", "{body}");
+    assert_eq!(body["admission"], "reject", "{body}");
+    // The same over gRPC.
+    let mut grpc = PathSecureClient::connect(url(&server, "")).await.unwrap();
+    let verdict = grpc
+        .admit(proto::AdmissionRequest {
+            server: "mtc.example.com".into(),
+            attachment_blocked: true,
+            server_permitted: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((verdict.admission.as_str(), verdict.cause.as_deref()), ("reject", body["cause"].as_str()));
+    assert_eq!(verdict.back_off, body["back-off"].as_u64());
+    let refused = grpc
+        .admit(proto::AdmissionRequest { server: "nowhere.example".into(), ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::NotFound);
 
     // A client that opens a connection and never finishes its headers is closed after the timeout…
     let mut slow = tokio::net::TcpStream::connect(server.tcp.unwrap()).await.unwrap();

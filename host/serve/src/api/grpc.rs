@@ -11,7 +11,12 @@ use pathsec::vocab::{Agreement, RegistrationSource};
 use pathsec::{PlmnId, Registration};
 use tonic::{Request, Response, Status};
 
-use crate::api::{Answer, Origin, Served};
+use pathsec::related::files::{
+    AccessFile, AdmissionFile, KeyFile, LocationFile, MediaFile, NameFile, ProtectionFile, TriggerFile, VoucherFile,
+    WindowFile,
+};
+
+use crate::api::{Answer, Origin, Served, related};
 use crate::error::ApiError;
 use crate::service::DeviceFacts;
 
@@ -174,6 +179,151 @@ impl PathSecure for Grpc {
         }
         .await;
         self.finish("swap-policy", started, result)
+    }
+
+    async fn decide_trigger(
+        &self,
+        request: Request<proto::TriggerRequest>,
+    ) -> Result<Response<proto::TriggerVerdict>, Status> {
+        let started = Instant::now();
+        let m = request.into_inner();
+        let result = (|| {
+            let file = TriggerFile {
+                naf: parse(&m.naf, "naf")?,
+                registered: m.registered,
+                protection: m.protection.map(|p| ProtectionFile {
+                    mac_verified: p.mac_verified,
+                    fields_covered: p.fields_covered,
+                    key_expired: p.key_expired,
+                }),
+                window: m.window.map(|w| WindowFile { opens_in: w.opens_in, closes_in: w.closes_in }),
+            };
+            let answer = related::trigger(&self.served.service, &file)?;
+            Ok(proto::TriggerVerdict {
+                outcome: answer.outcome.into(),
+                reason: answer.reason.into(),
+                fault: answer.fault,
+            })
+        })();
+        self.finish("related", started, result)
+    }
+
+    async fn admit(
+        &self,
+        request: Request<proto::AdmissionRequest>,
+    ) -> Result<Response<proto::AdmissionVerdict>, Status> {
+        let started = Instant::now();
+        let m = request.into_inner();
+        let result = (|| {
+            let file = AdmissionFile {
+                server: parse(&m.server, "server")?,
+                attachment_blocked: m.attachment_blocked,
+                server_permitted: m.server_permitted,
+                trigger_quota_left: m.trigger_quota_left,
+                quota_resets_in: m.quota_resets_in,
+                trigger_rate: m.trigger_rate,
+                trigger_rate_limit: m.trigger_rate_limit,
+            };
+            let answer = related::admission(&self.served.service, &file)?;
+            Ok(proto::AdmissionVerdict {
+                admission: answer.admission,
+                cause: answer.cause.map(Into::into),
+                back_off: answer.back_off,
+                fault: answer.fault,
+            })
+        })();
+        self.finish("related", started, result)
+    }
+
+    async fn decide_access(
+        &self,
+        request: Request<proto::AccessRequest>,
+    ) -> Result<Response<proto::AccessVerdict>, Status> {
+        let started = Instant::now();
+        let m = request.into_inner();
+        let result = (|| {
+            let keys = m
+                .keys
+                .iter()
+                .enumerate()
+                .map(|(index, key)| {
+                    Ok(KeyFile { method: parse(&key.method, &format!("keys[{index}].method"))?, expired: key.expired })
+                })
+                .collect::<Result<_, ApiError>>()?;
+            let file = AccessFile {
+                access: parse(&m.access, "access")?,
+                access_network: m.access_network,
+                tunnel_up: m.tunnel_up,
+                keys,
+            };
+            let answer = related::access(&self.served.service, &file)?;
+            Ok(proto::AccessVerdict {
+                trusted: answer.trusted,
+                reason: answer.reason.into(),
+                bootstrap: answer.bootstrap,
+                fault: answer.fault,
+            })
+        })();
+        self.finish("related", started, result)
+    }
+
+    async fn decide_media(
+        &self,
+        request: Request<proto::MediaRequest>,
+    ) -> Result<Response<proto::MediaVerdict>, Status> {
+        let started = Instant::now();
+        let m = request.into_inner();
+        let file = MediaFile {
+            crosses_cs_leg: m.crosses_cs_leg,
+            via_gateway: m.via_gateway,
+            network_path_secure: m.network_path_secure,
+            device: m.device,
+            peer: m.peer,
+            voucher: m.voucher.map(|v| VoucherFile { device: v.device, peer: v.peer }),
+        };
+        let result = related::media(&self.served.service, &file).map(|answer| proto::MediaVerdict {
+            protection: answer.protection.into(),
+            reason: answer.reason.into(),
+            voucher: answer.voucher.into(),
+            fault: answer.fault,
+        });
+        self.finish("related", started, result)
+    }
+
+    async fn decide_location(
+        &self,
+        request: Request<proto::LocationRequest>,
+    ) -> Result<Response<proto::LocationVerdict>, Status> {
+        let started = Instant::now();
+        let file = LocationFile { security_association: request.get_ref().security_association };
+        let result = related::location(&self.served.service, &file).map(|answer| proto::LocationVerdict {
+            outcome: answer.outcome.into(),
+            reason: answer.reason.into(),
+            fault: answer.fault,
+        });
+        self.finish("related", started, result)
+    }
+
+    async fn decide_name(&self, request: Request<proto::NameRequest>) -> Result<Response<proto::NameVerdict>, Status> {
+        let started = Instant::now();
+        let m = request.into_inner();
+        let result = (|| {
+            let file = NameFile {
+                name: parse(&m.name, "name")?,
+                operator_domain: parse(&m.operator_domain, "operator_domain")?,
+                name_free: m.name_free,
+                requester: m.requester,
+                security_association: m.security_association,
+            };
+            let answer = related::name(&self.served.service, &file)?;
+            Ok(proto::NameVerdict {
+                outcome: answer.outcome,
+                bound_to: answer.bound_to,
+                refusal: answer.refusal.map(Into::into),
+                fault: answer.fault,
+            })
+        })();
+        self.finish("related", started, result)
     }
 
     async fn status(&self, _request: Request<proto::StatusRequest>) -> Result<Response<proto::StatusResponse>, Status> {

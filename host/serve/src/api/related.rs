@@ -1,92 +1,205 @@
-//! The related decisions over the API: `POST /v1/related/{decision}` with the request as the case
-//! files write it (`pathsec::related::files`), answered with the verdict.
+//! The related decisions over both APIs: `POST /v1/related/{decision}` and the gRPC `DecideTrigger`,
+//! `Admit`, … calls, with the requests as the case files write them (`pathsec::related::files`). Each
+//! decision is made here once, into an answer both front ends send (JSON as it is, gRPC field for field).
 
 use pathsec::files::parse_named;
 use pathsec::related::files::{AccessFile, AdmissionFile, LocationFile, MediaFile, NameFile, TriggerFile};
 use pathsec::related::{Admission, Bootstrap, NameOutcome};
-use pathsec::{Fqdn, ServerId};
-use serde_json::{Value, json};
+use pathsec::{Fqdn, PolicyFault, ServerId};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::service::Service;
 
-/// The decisions this route takes, by name.
+/// The decisions, by the name their route takes.
 pub const DECISIONS: &[&str] = &["trigger", "admission", "access", "media", "location", "name"];
 
-/// Decides the related decision `decision` on the JSON `text`.
+/// The trigger guard's answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TriggerAnswer {
+    /// What the device does with the trigger.
+    pub outcome: &'static str,
+    /// Why.
+    pub reason: &'static str,
+    /// The policy fault, when the verdict failed closed on one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
+}
+
+/// Attach admission's answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct AdmissionAnswer {
+    /// `allow` or `reject`.
+    pub admission: String,
+    /// For `reject`: the cause.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<&'static str>,
+    /// For `reject`: the back-off, in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub back_off: Option<u64>,
+    /// The policy fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
+}
+
+/// Access trust's answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AccessAnswer {
+    /// The access is trusted.
+    pub trusted: bool,
+    /// Why.
+    pub reason: &'static str,
+    /// `not-needed`, `none-available`, or the bootstrap method to use.
+    pub bootstrap: String,
+    /// The policy fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
+}
+
+/// Media security's answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MediaAnswer {
+    /// The call's protection.
+    pub protection: &'static str,
+    /// Why.
+    pub reason: &'static str,
+    /// `released` (the voucher on offer may be used) or `none`.
+    pub voucher: &'static str,
+    /// The policy fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
+}
+
+/// A location update's answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LocationAnswer {
+    /// Accepted or refused.
+    pub outcome: &'static str,
+    /// Why.
+    pub reason: &'static str,
+    /// The policy fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
+}
+
+/// A name request's answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct NameAnswer {
+    /// `grant` or `refuse`.
+    pub outcome: String,
+    /// For `grant`: whom the name is bound to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bound_to: Option<String>,
+    /// For `refuse`: why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<&'static str>,
+    /// The policy fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
+}
+
+fn fault(fault: Option<&std::sync::Arc<PolicyFault>>) -> Option<String> {
+    fault.map(ToString::to_string)
+}
+
+/// The trigger guard.
+pub fn trigger(service: &Service, file: &TriggerFile) -> Result<TriggerAnswer, ApiError> {
+    let naf = server(service, &file.naf, "naf")?;
+    let trigger =
+        file.request(naf).map_err(|(field, message)| ApiError::invalid(field, format!("`{field}`: {message}")))?;
+    let verdict = service.with_worker(|worker| Ok(worker.decide_trigger(&trigger)))?;
+    Ok(TriggerAnswer {
+        outcome: verdict.outcome.name(),
+        reason: verdict.reason.name(),
+        fault: fault(verdict.fault.as_ref()),
+    })
+}
+
+/// Attach admission.
+pub fn admission(service: &Service, file: &AdmissionFile) -> Result<AdmissionAnswer, ApiError> {
+    let request = file.request(server(service, &file.server, "server")?);
+    let verdict = service.with_worker(|worker| Ok(worker.admit(&request)))?;
+    let (admission, cause, back_off) = match verdict.admission {
+        Admission::Allow => ("allow".to_owned(), None, None),
+        Admission::Reject { cause, back_off } => ("reject".to_owned(), Some(cause.name()), Some(back_off.as_secs())),
+        other => (format!("{other:?}"), None, None),
+    };
+    Ok(AdmissionAnswer { admission, cause, back_off, fault: fault(verdict.fault.as_ref()) })
+}
+
+/// Access trust.
+pub fn access(service: &Service, file: &AccessFile) -> Result<AccessAnswer, ApiError> {
+    let verdict = service.with_worker(|worker| Ok(worker.decide_access(&file.request())))?;
+    let bootstrap = match verdict.bootstrap {
+        Bootstrap::NotNeeded => "not-needed".to_owned(),
+        Bootstrap::NoneAvailable => "none-available".to_owned(),
+        Bootstrap::Use(method) => method.name().to_owned(),
+        other => format!("{other:?}"),
+    };
+    Ok(AccessAnswer {
+        trusted: verdict.trusted,
+        reason: verdict.reason.name(),
+        bootstrap,
+        fault: fault(verdict.fault.as_ref()),
+    })
+}
+
+/// Media security. The voucher's key stays with the caller: the answer says whether it is released.
+pub fn media(service: &Service, file: &MediaFile) -> Result<MediaAnswer, ApiError> {
+    let verdict = service.with_worker(|worker| Ok(worker.decide_media(&file.request(b""))))?;
+    Ok(MediaAnswer {
+        protection: verdict.protection.name(),
+        reason: verdict.reason.name(),
+        voucher: if verdict.voucher.is_some() { "released" } else { "none" },
+        fault: fault(verdict.fault.as_ref()),
+    })
+}
+
+/// A location update.
+pub fn location(service: &Service, file: &LocationFile) -> Result<LocationAnswer, ApiError> {
+    let verdict = service.with_worker(|worker| Ok(worker.decide_location(&file.request())))?;
+    Ok(LocationAnswer {
+        outcome: verdict.outcome.name(),
+        reason: verdict.reason.name(),
+        fault: fault(verdict.fault.as_ref()),
+    })
+}
+
+/// A name request.
+pub fn name(service: &Service, file: &NameFile) -> Result<NameAnswer, ApiError> {
+    let verdict = service.with_worker(|worker| Ok(worker.decide_name(&file.request())))?;
+    let (outcome, bound_to, refusal) = match verdict.outcome {
+        NameOutcome::Grant { bound_to } => ("grant".to_owned(), Some(bound_to), None),
+        NameOutcome::Refuse(refusal) => ("refuse".to_owned(), None, Some(refusal.name())),
+        other => (format!("{other:?}"), None, None),
+    };
+    Ok(NameAnswer { outcome, bound_to, refusal, fault: fault(verdict.fault.as_ref()) })
+}
+
+/// Decides `decision` on the JSON body `text` (the HTTP route).
 pub fn decide(service: &Service, decision: &str, text: &str) -> Result<Value, ApiError> {
-    let fault = |fault: Option<&std::sync::Arc<pathsec::PolicyFault>>| fault.map(ToString::to_string);
-    match decision {
-        "trigger" => {
-            let file: TriggerFile = parse_named("request.json", text).map_err(ApiError::from_file)?;
-            let naf = server(service, &file.naf, "naf")?;
-            let trigger = file
-                .request(naf)
-                .map_err(|(field, message)| ApiError::invalid(field, format!("`{field}`: {message}")))?;
-            let verdict = service.with_worker(|worker| Ok(worker.decide_trigger(&trigger)))?;
-            Ok(
-                json!({ "outcome": verdict.outcome.name(), "reason": verdict.reason.name(), "fault": fault(verdict.fault.as_ref()) }),
-            )
-        }
-        "admission" => {
-            let file: AdmissionFile = parse_named("request.json", text).map_err(ApiError::from_file)?;
-            let request = file.request(server(service, &file.server, "server")?);
-            let verdict = service.with_worker(|worker| Ok(worker.admit(&request)))?;
-            let admission = match verdict.admission {
-                Admission::Allow => json!({ "admission": "allow" }),
-                Admission::Reject { cause, back_off } => {
-                    json!({ "admission": "reject", "cause": cause.name(), "back-off": back_off.as_secs() })
-                }
-                other => json!({ "admission": format!("{other:?}") }),
-            };
-            Ok(json!({ "admission": admission, "fault": fault(verdict.fault.as_ref()) }))
-        }
-        "access" => {
-            let file: AccessFile = parse_named("request.json", text).map_err(ApiError::from_file)?;
-            let verdict = service.with_worker(|worker| Ok(worker.decide_access(&file.request())))?;
-            let bootstrap = match verdict.bootstrap {
-                Bootstrap::NotNeeded => "not-needed".to_owned(),
-                Bootstrap::NoneAvailable => "none-available".to_owned(),
-                Bootstrap::Use(method) => method.name().to_owned(),
-                other => format!("{other:?}"),
-            };
-            Ok(json!({
-                "trusted": verdict.trusted, "reason": verdict.reason.name(), "bootstrap": bootstrap,
-                "fault": fault(verdict.fault.as_ref()),
-            }))
-        }
-        "media" => {
-            let file: MediaFile = parse_named("request.json", text).map_err(ApiError::from_file)?;
-            // The voucher's key stays with the caller: the answer says whether the voucher is released.
-            let verdict = service.with_worker(|worker| Ok(worker.decide_media(&file.request(b""))))?;
-            Ok(json!({
-                "protection": verdict.protection.name(), "reason": verdict.reason.name(),
-                "voucher": if verdict.voucher.is_some() { "released" } else { "none" },
-                "fault": fault(verdict.fault.as_ref()),
-            }))
-        }
-        "location" => {
-            let file: LocationFile = parse_named("request.json", text).map_err(ApiError::from_file)?;
-            let verdict = service.with_worker(|worker| Ok(worker.decide_location(&file.request())))?;
-            Ok(
-                json!({ "outcome": verdict.outcome.name(), "reason": verdict.reason.name(), "fault": fault(verdict.fault.as_ref()) }),
-            )
-        }
-        "name" => {
-            let file: NameFile = parse_named("request.json", text).map_err(ApiError::from_file)?;
-            let verdict = service.with_worker(|worker| Ok(worker.decide_name(&file.request())))?;
-            let outcome = match verdict.outcome {
-                NameOutcome::Grant { bound_to } => json!({ "outcome": "grant", "bound-to": bound_to }),
-                NameOutcome::Refuse(refusal) => json!({ "outcome": "refuse", "refusal": refusal.name() }),
-                other => json!({ "outcome": format!("{other:?}") }),
-            };
-            Ok(json!({ "outcome": outcome, "fault": fault(verdict.fault.as_ref()) }))
-        }
-        other => Err(ApiError::not_found(
-            "decision",
-            format!("no related decision `{other}`: one of {}", DECISIONS.join(", ")),
-        )),
+    fn json<T: Serialize>(answer: T) -> Value {
+        // Plain fields: serialising them cannot fail.
+        serde_json::to_value(answer).unwrap_or(Value::Null)
     }
+    let name = "request.json";
+    Ok(match decision {
+        "trigger" => json(trigger(service, &parse_named(name, text).map_err(ApiError::from_file)?)?),
+        "admission" => json(admission(service, &parse_named(name, text).map_err(ApiError::from_file)?)?),
+        "access" => json(access(service, &parse_named(name, text).map_err(ApiError::from_file)?)?),
+        "media" => json(media(service, &parse_named(name, text).map_err(ApiError::from_file)?)?),
+        "location" => json(location(service, &parse_named(name, text).map_err(ApiError::from_file)?)?),
+        "name" => json(self::name(service, &parse_named(name, text).map_err(ApiError::from_file)?)?),
+        other => {
+            return Err(ApiError::not_found(
+                "decision",
+                format!("no related decision `{other}`: one of {}", DECISIONS.join(", ")),
+            ));
+        }
+    })
 }
 
 /// The server `fqdn` names, which the lists must know.
