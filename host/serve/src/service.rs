@@ -40,7 +40,7 @@ pub struct Status {
     pub policy: String,
     /// Its SHA-256.
     pub sha256: String,
-    /// Policies swapped in since start (the first counts).
+    /// Policies swapped in since start (0 while the one it started with runs).
     pub policy_generation: u64,
     /// The lists' generation.
     pub lists_generation: u64,
