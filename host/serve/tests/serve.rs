@@ -419,3 +419,33 @@ mod pathsec_serve_tests {
         root.join("target/tools/python/bin/python")
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_cap_are_closed_at_once_and_counted() {
+    use tokio::io::AsyncReadExt;
+    pathsec_fleet::tls::install_provider();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("facts.toml"), FACTS).unwrap();
+    let text = format!(
+        "[listen]\ntcp = \"127.0.0.1:0\"\nmax-connections = 2\n[policy]\nbundled = \"reference\"\n[facts]\nfile = \"{}\"\n",
+        dir.path().join("facts.toml").display()
+    );
+    let server = Server::start(Config::parse("pathsec.toml", &text).unwrap()).await.unwrap();
+    let address = server.tcp.unwrap();
+
+    let idle = [
+        tokio::net::TcpStream::connect(address).await.unwrap(),
+        tokio::net::TcpStream::connect(address).await.unwrap(),
+    ];
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut third = tokio::net::TcpStream::connect(address).await.unwrap();
+    let mut buffer = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(2), third.read(&mut buffer)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "the third connection is closed at once: {read:?}");
+
+    drop(idle);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let metrics = reqwest::get(format!("http://{address}/metrics")).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("pathsec_serve_connections_refused_total 1"), "{metrics}");
+    server.shutdown().await.unwrap();
+}
