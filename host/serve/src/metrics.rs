@@ -147,6 +147,14 @@ impl Collector for DaemonCollector {
                     f64::from(u8::from(feed.stale)),
                 )?;
                 gauge(&mut encoder, "pathsec_fact_feed_devices", "Devices the feed holds", feed.devices as f64)?;
+                if let Some(age) = service.feed_contact_age() {
+                    gauge(
+                        &mut encoder,
+                        "pathsec_fact_feed_contact_age_seconds",
+                        "Seconds since the fact feed was last known reachable (the clock its staleness bound runs on)",
+                        age.as_secs_f64(),
+                    )?;
+                }
                 counter(
                     &mut encoder,
                     "pathsec_fact_feed_updates",

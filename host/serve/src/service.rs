@@ -133,6 +133,11 @@ impl Service {
         self.feed.lock().unwrap_or_else(PoisonError::into_inner).as_ref().map(Follower::status)
     }
 
+    /// How long since the feed was last known reachable, if there is a feed.
+    pub fn feed_contact_age(&self) -> Option<std::time::Duration> {
+        self.feed.lock().unwrap_or_else(PoisonError::into_inner).as_ref().map(Follower::since_contact)
+    }
+
     /// One decision. `field` names the request in errors (`requests[3]`; empty for a request alone).
     pub fn decide(&self, request: &RequestFile, field: &str) -> Result<Decision, ApiError> {
         self.with_worker(|worker| self.decide_with(worker, request, field))

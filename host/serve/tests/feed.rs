@@ -21,6 +21,16 @@ async fn get(url: &str) -> (u16, Value) {
     (status, serde_json::from_str(&response.text().await.unwrap()).unwrap())
 }
 
+/// `pathsec_fact_feed_contact_age_seconds` in a scrape.
+fn contact_age(metrics: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("pathsec_fact_feed_contact_age_seconds "))
+        .expect("the contact age is reported")
+        .parse()
+        .unwrap()
+}
+
 async fn until(what: &str, mut test: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !test().await {
@@ -79,6 +89,9 @@ async fn on_a_fact_feed() {
     assert!(status["facts"].as_str().unwrap().contains("feed"), "{status}");
     assert_eq!(status["feed"]["current"], true, "{status}");
 
+    let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
+    assert!(contact_age(&metrics) < 1.0, "fresh while connected:\n{metrics}");
+
     nats.kill();
     until("not ready once stale", async || {
         let (code, body) = get(&format!("{base}/readyz")).await;
@@ -91,5 +104,7 @@ async fn on_a_fact_feed() {
         (Some("secure-then-send"), Some("facts-stale")),
         "{body}"
     );
+    let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
+    assert!(contact_age(&metrics) >= 1.0, "past the 1 s staleness bound:\n{metrics}");
     server.shutdown().await.unwrap();
 }

@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use async_nats::jetstream::consumer::DeliverPolicy;
@@ -102,6 +104,12 @@ pub struct Follower {
     task: Option<JoinHandle<()>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     status: Watched<FeedStatus>,
+    contact: Arc<AtomicU64>,
+}
+
+/// `time` in milliseconds since the Unix epoch.
+fn unix_millis(time: SystemTime) -> u64 {
+    time.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |since| since.as_millis() as u64)
 }
 
 impl Follower {
@@ -117,13 +125,21 @@ impl Follower {
         let (status_tx, status) = Watched::new(state.status.clone());
         state.status_tx = Some(status_tx);
         let (stop, stop_rx) = tokio::sync::oneshot::channel();
+        let contact = Arc::clone(&state.contact);
         let task = tokio::spawn(state.run(stop_rx));
-        Ok(Follower { task: Some(task), stop: Some(stop), status })
+        Ok(Follower { task: Some(task), stop: Some(stop), status, contact })
     }
 
     /// Where it stands now.
     pub fn status(&self) -> FeedStatus {
         self.status.get()
+    }
+
+    /// How long since the feed was last known reachable (to within the follower's 50 ms tick):
+    /// the clock its staleness bound runs on. Near zero while connected.
+    pub fn since_contact(&self) -> Duration {
+        let contact = self.contact.load(Ordering::Relaxed);
+        Duration::from_millis(unix_millis(SystemTime::now()).saturating_sub(contact))
     }
 
     /// Waits until `test` holds of the status, or `timeout` passes: `Err` with the last status then.
@@ -196,6 +212,8 @@ struct State {
     agreements: HashMap<(u32, u32), Outcome>,
     /// When the feed was last known reachable, and whether facts were applied since the last save.
     last_contact: Instant,
+    /// The same moment by the wall clock (Unix milliseconds), for [`Follower::since_contact`].
+    contact: Arc<AtomicU64>,
     dirty: bool,
     last_saved: Instant,
     status: FeedStatus,
@@ -214,6 +232,7 @@ impl State {
             held: Vec::new(),
             agreements: HashMap::new(),
             last_contact: Instant::now(),
+            contact: Arc::new(AtomicU64::new(unix_millis(SystemTime::now()))),
             dirty: false,
             last_saved: Instant::now(),
             status: FeedStatus::default(),
@@ -257,6 +276,8 @@ impl State {
         }
         // Out of reach since it was saved, as far as the staleness bound goes.
         self.last_contact = Instant::now().checked_sub(Duration::from_secs(age)).unwrap_or_else(Instant::now);
+        let saved = SystemTime::now().checked_sub(Duration::from_secs(age)).unwrap_or(SystemTime::UNIX_EPOCH);
+        self.contact.store(unix_millis(saved), Ordering::Relaxed);
         self.status.restored = true;
         self.publish_status();
         Ok(())
@@ -301,7 +322,7 @@ impl State {
                 tokio::select! {
                     delivery = deliveries.next() => match delivery {
                         Some((shard, Ok(message))) => {
-                            self.last_contact = Instant::now();
+                            self.touch();
                             if let Err(error) = self.deliver(shard, &message) {
                                 self.status.last_error = Some(error.to_string());
                             }
@@ -388,7 +409,7 @@ impl State {
             }
             all.push(messages.map(move |message| (index, message.map_err(|e| e.to_string()))).boxed());
         }
-        self.last_contact = Instant::now();
+        self.touch();
         self.status.connected = true;
         self.publish_status();
         Ok(all)
@@ -548,12 +569,18 @@ impl State {
         Ok(())
     }
 
+    /// The feed is reachable now.
+    fn touch(&mut self) {
+        self.last_contact = Instant::now();
+        self.contact.store(unix_millis(SystemTime::now()), Ordering::Relaxed);
+    }
+
     /// Marks fed facts stale once the feed has been out of reach longer than the bound.
     fn check_staleness(&mut self, client: Option<&Client>) {
         let connected =
             client.is_some_and(|client| client.connection_state() == async_nats::connection::State::Connected);
         if connected && self.status.connected {
-            self.last_contact = Instant::now();
+            self.touch();
             return;
         }
         if !self.status.stale && self.last_contact.elapsed() > self.settings.max_staleness {
