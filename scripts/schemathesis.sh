@@ -32,6 +32,8 @@ TOML
 "$bin" serve --config "$work/pathsec.toml" >"$work/daemon.out" 2>&1 &
 daemon=$!
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+# From the scratch directory: schemathesis keeps its cache (`.schemathesis/`) where it runs.
+cd "$work"
 "$root/target/tools/python/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" \
   --checks all --exclude-checks positive_data_acceptance --max-examples "$examples" --seed 16 \
   --header "Authorization: Bearer $token" --request-timeout 10 \
