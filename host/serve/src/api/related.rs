@@ -15,10 +15,10 @@ use crate::service::Service;
 /// The decisions, by the name their route takes.
 pub const DECISIONS: &[&str] = &["trigger", "admission", "access", "media", "location", "name"];
 
-/// The trigger guard's answer.
+/// The answer of the trigger guard and of a location update: an outcome and its reason.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct TriggerAnswer {
-    /// What the device does with the trigger.
+pub struct OutcomeAnswer {
+    /// What to do: the trigger's handling, or the update accepted or refused.
     pub outcome: &'static str,
     /// Why.
     pub reason: &'static str,
@@ -72,18 +72,6 @@ pub struct MediaAnswer {
     pub fault: Option<String>,
 }
 
-/// A location update's answer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct LocationAnswer {
-    /// Accepted or refused.
-    pub outcome: &'static str,
-    /// Why.
-    pub reason: &'static str,
-    /// The policy fault.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fault: Option<String>,
-}
-
 /// A name request's answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -106,12 +94,12 @@ fn fault(fault: Option<&std::sync::Arc<PolicyFault>>) -> Option<String> {
 }
 
 /// The trigger guard.
-pub fn trigger(service: &Service, file: &TriggerFile) -> Result<TriggerAnswer, ApiError> {
+pub fn trigger(service: &Service, file: &TriggerFile) -> Result<OutcomeAnswer, ApiError> {
     let naf = server(service, &file.naf, "naf")?;
     let trigger =
         file.request(naf).map_err(|(field, message)| ApiError::invalid(field, format!("`{field}`: {message}")))?;
     let verdict = service.with_worker(|worker| Ok(worker.decide_trigger(&trigger)))?;
-    Ok(TriggerAnswer {
+    Ok(OutcomeAnswer {
         outcome: verdict.outcome.name(),
         reason: verdict.reason.name(),
         fault: fault(verdict.fault.as_ref()),
@@ -159,9 +147,9 @@ pub fn media(service: &Service, file: &MediaFile) -> Result<MediaAnswer, ApiErro
 }
 
 /// A location update.
-pub fn location(service: &Service, file: &LocationFile) -> Result<LocationAnswer, ApiError> {
+pub fn location(service: &Service, file: &LocationFile) -> Result<OutcomeAnswer, ApiError> {
     let verdict = service.with_worker(|worker| Ok(worker.decide_location(&file.request())))?;
-    Ok(LocationAnswer {
+    Ok(OutcomeAnswer {
         outcome: verdict.outcome.name(),
         reason: verdict.reason.name(),
         fault: fault(verdict.fault.as_ref()),
