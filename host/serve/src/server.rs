@@ -89,16 +89,16 @@ impl Server {
             let log = DecisionLog::to_writer(sink, config.log.capacity.unwrap_or(4096)).map_err(setup)?;
             builder = builder.decision_log(log);
         }
-        let (facts, description) = match &config.facts.file {
-            Some(path) => (Some(FactsFile::read(path).map_err(setup)?), format!("file {}", path.display())),
-            None => (None, String::new()),
+        let facts = match &config.facts.file {
+            Some(path) => Some(FactsFile::read(path).map_err(setup)?),
+            None => None,
         };
-        if let Some(facts) = &facts {
+        if let (Some(facts), Some(path)) = (&facts, &config.facts.file) {
             if config.facts.feed.is_some() && !facts.devices.is_empty() {
                 return Err(setup(format!(
                     "`facts.file`: with `facts.feed` the devices come from the feed: remove the {} `[[devices]]` from `{}`",
                     facts.devices.len(),
-                    description.trim_start_matches("file ")
+                    path.display()
                 )));
             }
             builder = builder.lists(facts.builder().build());
@@ -110,6 +110,13 @@ impl Server {
                 apply_device(&runtime, id, device);
             }
         }
+        let file = config.facts.file.as_ref().map(|path| format!("file {}", path.display()));
+        let feed = config.facts.feed.as_ref().map(|feed| format!("feed {} ({})", feed.url, feed.shards.join(", ")));
+        let description = match (file, feed) {
+            (Some(file), Some(feed)) => format!("{file} and {feed}"),
+            (Some(source), None) | (None, Some(source)) => source,
+            (None, None) => "none at start: devices and lists come over the API".to_owned(),
+        };
         let mut service = Service::new(runtime.clone(), engine.clone(), description, config.listen.max_batch);
         if let Some(feed) = &config.facts.feed {
             let mut settings = FeedSettings::new(NatsSettings::new(feed.url.clone()), feed.shards.clone());
@@ -119,20 +126,7 @@ impl Server {
             }
             let follower =
                 Follower::start(runtime.clone(), settings).map_err(|e| setup(format!("`facts.feed`: {e}")))?;
-            service = Service::new(
-                runtime.clone(),
-                engine.clone(),
-                format!("feed {} ({})", feed.url, feed.shards.join(", ")),
-                config.listen.max_batch,
-            )
-            .with_feed(feed.url.clone(), follower);
-        } else if facts.is_none() {
-            service = Service::new(
-                runtime.clone(),
-                engine.clone(),
-                "none at start: devices and lists come over the API".to_owned(),
-                config.listen.max_batch,
-            );
+            service = service.with_feed(feed.url.clone(), follower);
         }
         if let Some(rollout) = &config.policy.rollout {
             let node = node(rollout)?;
