@@ -180,16 +180,7 @@ impl Service {
     /// The flow a request names, or the request it writes out.
     fn flow(&self, request: &RequestFile, field: &str) -> Result<Target, ApiError> {
         let (event, subject) = request.subject("request", field).map_err(ApiError::from_file)?;
-        let lists = self.runtime.lists();
-        let server = lists.server_id(&request.server).ok_or_else(|| {
-            ApiError::not_found(
-                &join(field, "server"),
-                format!(
-                    "server `{}` is in no list and not among the facts' servers: add it to List 2 or to `servers` in the facts",
-                    request.server
-                ),
-            )
-        })?;
+        let server = self.server(&request.server, &join(field, "server"))?;
         Ok(match subject {
             Subject::Device(name) => {
                 let device = self.runtime.find_device(name).ok_or_else(|| {
@@ -203,6 +194,19 @@ impl Service {
                 Target::Flow(Flow { device, server, role: request.role, event })
             }
             Subject::Facts(attach, link) => Target::Written(request.request(event, server, attach, link)),
+        })
+    }
+
+    /// The handle of a server the lists or the facts name; the daemon never adds one a caller makes
+    /// up. The error names `field`.
+    pub fn server(&self, fqdn: &pathsec::Fqdn, field: &str) -> Result<pathsec::ServerId, ApiError> {
+        self.runtime.lists().server_id(fqdn).ok_or_else(|| {
+            ApiError::not_found(
+                field,
+                format!(
+                    "server `{fqdn}` is in no list and not among the facts' servers: add it to List 2 or to `servers` in the facts"
+                ),
+            )
         })
     }
 

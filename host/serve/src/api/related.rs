@@ -2,10 +2,10 @@
 //! `Admit`, … calls, with the requests as the case files write them (`pathsec::related::files`). Each
 //! decision is made here once, into an answer both front ends send (JSON as it is, gRPC field for field).
 
+use pathsec::PolicyFault;
 use pathsec::files::parse_named;
 use pathsec::related::files::{AccessFile, AdmissionFile, LocationFile, MediaFile, NameFile, TriggerFile};
 use pathsec::related::{Admission, Bootstrap, NameOutcome};
-use pathsec::{Fqdn, PolicyFault, ServerId};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -95,7 +95,7 @@ fn fault(fault: Option<&std::sync::Arc<PolicyFault>>) -> Option<String> {
 
 /// The trigger guard.
 pub fn trigger(service: &Service, file: &TriggerFile) -> Result<OutcomeAnswer, ApiError> {
-    let naf = server(service, &file.naf, "naf")?;
+    let naf = service.server(&file.naf, "naf")?;
     let trigger =
         file.request(naf).map_err(|(field, message)| ApiError::invalid(field, format!("`{field}`: {message}")))?;
     let verdict = service.with_worker(|worker| Ok(worker.decide_trigger(&trigger)))?;
@@ -108,7 +108,7 @@ pub fn trigger(service: &Service, file: &TriggerFile) -> Result<OutcomeAnswer, A
 
 /// Attach admission.
 pub fn admission(service: &Service, file: &AdmissionFile) -> Result<AdmissionAnswer, ApiError> {
-    let request = file.request(server(service, &file.server, "server")?);
+    let request = file.request(service.server(&file.server, "server")?);
     let verdict = service.with_worker(|worker| Ok(worker.admit(&request)))?;
     let (admission, cause, back_off) = match verdict.admission {
         Admission::Allow => ("allow".to_owned(), None, None),
@@ -187,12 +187,5 @@ pub fn decide(service: &Service, decision: &str, text: &str) -> Result<Value, Ap
                 format!("no related decision `{other}`: one of {}", DECISIONS.join(", ")),
             ));
         }
-    })
-}
-
-/// The server `fqdn` names, which the lists must know.
-fn server(service: &Service, fqdn: &Fqdn, field: &str) -> Result<ServerId, ApiError> {
-    service.runtime().lists().server_id(fqdn).ok_or_else(|| {
-        ApiError::not_found(field, format!("server `{fqdn}` is in no list and not among the facts' servers"))
     })
 }
