@@ -51,14 +51,10 @@ impl Grpc {
         result.map(Response::new).map_err(|error| error.to_grpc())
     }
 
-    fn admit<T>(&self, request: &Request<T>) -> Result<(), ApiError> {
+    /// Whether an administrative call may go ahead (named apart from the `Admit` call).
+    fn authorize<T>(&self, request: &Request<T>) -> Result<(), ApiError> {
         let origin = request.extensions().get::<Origin>().copied().unwrap_or(Origin::Tcp);
-        let bearer = request
-            .metadata()
-            .get("authorization")
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "));
-        self.served.admit(origin, bearer)
+        self.served.admit(origin, request.metadata().get("authorization").and_then(|value| value.to_str().ok()))
     }
 }
 
@@ -99,7 +95,7 @@ impl PathSecure for Grpc {
     ) -> Result<Response<proto::PutDeviceResponse>, Status> {
         let started = Instant::now();
         let result = (|| {
-            self.admit(&request)?;
+            self.authorize(&request)?;
             let message = request.get_ref();
             let facts = DeviceFacts {
                 home: parse(&message.home, "home")?,
@@ -120,7 +116,7 @@ impl PathSecure for Grpc {
     ) -> Result<Response<proto::PutListsResponse>, Status> {
         let started = Instant::now();
         let result = (|| {
-            self.admit(&request)?;
+            self.authorize(&request)?;
             let message = request.get_ref();
             let plmns = |values: &[String], field: &str| -> Result<Vec<PlmnId>, ApiError> {
                 values.iter().enumerate().map(|(index, value)| parse(value, &format!("{field}[{index}]"))).collect()
@@ -163,7 +159,7 @@ impl PathSecure for Grpc {
         request: Request<proto::SwapPolicyRequest>,
     ) -> Result<Response<proto::SwapPolicyResponse>, Status> {
         let started = Instant::now();
-        let admitted = self.admit(&request);
+        let admitted = self.authorize(&request);
         let signature = request.metadata().get("x-pathsec-signature").map(|value| value.to_str().map(str::to_owned));
         let message = request.into_inner();
         let service = Arc::clone(&self.served.service);

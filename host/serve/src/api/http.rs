@@ -178,11 +178,7 @@ async fn decide_related(State(served): State<Arc<Served>>, decision: &'static st
 
 /// Whether an administrative call may go ahead: over the Unix socket always, over TCP with the token.
 fn admit(served: &Served, origin: Origin, headers: &HeaderMap) -> Result<(), ApiError> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
-    served.admit(origin, bearer)
+    served.admit(origin, headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok()))
 }
 
 async fn put_device(

@@ -38,8 +38,10 @@ pub struct Served {
 }
 
 impl Served {
-    /// Whether an administrative call from `origin`, carrying `bearer`, may go ahead.
-    pub fn admit(&self, origin: Origin, bearer: Option<&str>) -> Result<(), ApiError> {
+    /// Whether an administrative call from `origin`, carrying the `authorization` header (HTTP) or
+    /// metadata (gRPC) value, may go ahead.
+    pub fn admit(&self, origin: Origin, authorization: Option<&str>) -> Result<(), ApiError> {
+        let bearer = authorization.and_then(|value| value.strip_prefix("Bearer "));
         if origin == Origin::Unix {
             return Ok(());
         }
