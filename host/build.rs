@@ -17,6 +17,8 @@ const BUNDLED: &[&str] = &["reference", "always_secure"];
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
+    // The triple this library runs on: what precompiled artifacts for this host name as their target.
+    println!("cargo::rustc-env=PATHSEC_HOST_TARGET={}", env::var("TARGET").unwrap_or_default());
     if env::var_os("CARGO_FEATURE_BUNDLED_POLICIES").is_none() {
         return;
     }

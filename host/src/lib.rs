@@ -50,7 +50,7 @@
 //! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
-// One function may use `unsafe`: loading precompiled artifacts (`wasm/artifacts.rs`, with its reasoning).
+// One function may use `unsafe`: loading precompiled artifacts (`wasm/artifact.rs`, with its reasoning).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -21,6 +21,7 @@ mod live_model;
 mod log;
 mod media_security;
 mod peers;
+mod precompiled;
 mod properties;
 mod python_policy;
 mod registration;

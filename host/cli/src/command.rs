@@ -17,7 +17,7 @@ use pathsec::{
 pub enum Command {
     /// Check that a policy implements `path-secure`: its imports, size, compile time, self-check.
     Check(crate::check::Check),
-    /// Precompile a policy into the artifact cache, so hosts load it without compiling.
+    /// Precompile a policy: into the artifact cache, or into one artifact for a target (`--out`).
     Compile(crate::compile::Compile),
     /// Decide one request with a policy and a facts file.
     Eval(crate::eval::Eval),
@@ -139,12 +139,13 @@ pub fn load_policy(
     cache: Option<&Path>,
 ) -> std::result::Result<Loaded, Box<dyn std::error::Error>> {
     let started = Instant::now();
+    let file = engine.read_policy_file(path)?;
+    let signature = file.signature.as_deref();
     let policy = match cache {
-        Some(dir) => {
-            let file = engine.read_policy_file(path)?;
-            ArtifactCache::open(dir)?.load_signed_policy(engine, &file.name, &file.bytes, file.signature.as_deref())?.0
-        }
-        None => engine.load_policy_file(path)?,
+        // A precompiled artifact needs no cache.
+        _ if pathsec::wasm::is_artifact(&file.bytes) => engine.load_artifact(&file.name, &file.bytes, signature)?,
+        Some(dir) => ArtifactCache::open(dir)?.load_signed_policy(engine, &file.name, &file.bytes, signature)?.0,
+        None => engine.load_signed_policy(&file.name, &file.bytes, signature)?,
     };
     Ok(Loaded { policy, took: started.elapsed() })
 }

@@ -1,20 +1,20 @@
 //! The precompiled-artifact cache: compiled policies on disk, keyed by the component's digest and the
 //! engine's settings, so a restart or a swap loads in microseconds instead of compiling.
 //!
+//! Each file is a precompiled artifact (see `artifact.rs`), checked on every load: one made by another
+//! wasmtime or engine profile, or truncated or altered since, is compiled again and replaced.
+//!
 //! Trust: an artifact is native code that runs unchecked once loaded. The cache directory must be
 //! writable by the host's user only; [`ArtifactCache::open`] refuses a directory others may write.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use cap_std::ambient_authority;
-use cap_std::fs::Dir;
-use wasmtime::component::Component;
 
 use crate::wasm::engine::{Engine, LoadError};
-use crate::wasm::policy::{Policy, Source};
-use crate::wasm::{digest, policy};
+use crate::wasm::policy::Policy;
+use crate::wasm::{artifact, digest, policy};
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
 
 /// A directory of precompiled policies; see the module docs for the trust it needs.
 pub struct ArtifactCache {
@@ -70,38 +70,48 @@ impl ArtifactCache {
         bytes: &[u8],
         signature: Option<&str>,
     ) -> Result<(Policy, Origin), LoadError> {
+        engine.check_runs_here(name)?;
         policy::admit(engine, name, bytes, signature)?;
         let digest = digest::sha256_hex(bytes);
         let key = self.key(engine, &digest);
-        let source = || Source { size: bytes.len(), digest: digest.clone() };
-        if let Ok(artifact) = self.dir.read(&key)
-            && let Ok(component) = deserialize(engine, &artifact)
+        // A missing, stale (another wasmtime or profile), truncated or altered artifact is compiled again.
+        if let Ok(file) = self.dir.read(&key)
+            && let Ok(policy) = artifact::load_cached(engine, name, &file, &digest)
         {
-            return Ok((Policy::from_component(engine, name, source(), component)?, Origin::Cached));
+            return Ok((policy, Origin::Cached));
         }
-        let compile_error =
-            |e: wasmtime::Error| LoadError::Compile { name: name.to_owned(), message: format!("{e:#}") };
-        let artifact = engine.wasmtime().precompile_component(bytes).map_err(compile_error)?;
-        let component = deserialize(engine, &artifact).map_err(compile_error)?;
-        let policy = Policy::from_component(engine, name, source(), component)?;
-        let origin = match self.store(&key, &artifact) {
+        self.compile(engine, name, bytes, &key)
+    }
+
+    #[cfg(feature = "compiler")]
+    fn compile(&self, engine: &Engine, name: &str, bytes: &[u8], key: &str) -> Result<(Policy, Origin), LoadError> {
+        let file = engine.precompile(name, bytes, None)?;
+        let policy = artifact::load_cached(engine, name, &file, &digest::sha256_hex(bytes))?;
+        let origin = match self.store(key, &file) {
             Ok(()) => Origin::Compiled,
             Err(error) => Origin::CompiledNotCached {
-                reason: format!("cannot write `{}`: {error}", self.path.join(&key).display()),
+                reason: format!("cannot write `{}`: {error}", self.path.join(key).display()),
             },
         };
         Ok((policy, origin))
     }
 
+    #[cfg(not(feature = "compiler"))]
+    fn compile(&self, engine: &Engine, name: &str, _bytes: &[u8], _key: &str) -> Result<(Policy, Origin), LoadError> {
+        Err(LoadError::NoCompiler { name: name.to_owned(), target: engine.target().to_owned() })
+    }
+
     /// `<sha256 of the component>-<engine settings hash>.cwasm`
     fn key(&self, engine: &Engine, digest: &str) -> String {
         let mut settings = DefaultHasher::new();
-        engine.wasmtime().precompile_compatibility_hash().hash(&mut settings);
+        (engine.target(), engine.profile(), artifact::WASMTIME_VERSION).hash(&mut settings);
         format!("{digest}-{:016x}.cwasm", settings.finish())
     }
 
     /// Writes an artifact under a temporary name and renames it, so no reader sees half a file.
+    #[cfg(feature = "compiler")]
     fn store(&self, key: &str, artifact: &[u8]) -> std::io::Result<()> {
+        use std::sync::atomic::{AtomicU64, Ordering};
         static WRITES: AtomicU64 = AtomicU64::new(0);
         let temporary = format!(".{key}.{}.{}.tmp", std::process::id(), WRITES.fetch_add(1, Ordering::Relaxed));
         self.dir.write(&temporary, artifact)?;
@@ -109,16 +119,6 @@ impl ArtifactCache {
             let _ = self.dir.remove_file(&temporary);
         })
     }
-}
-
-/// Loads machine code written by this cache.
-#[allow(unsafe_code)]
-fn deserialize(engine: &Engine, artifact: &[u8]) -> wasmtime::Result<Component> {
-    // SAFETY: `Component::deserialize` runs the artifact's machine code unchecked. Artifacts come only
-    // from `precompile_component` of this engine (just above) or from this cache's directory, which
-    // `ArtifactCache::open` refuses when others may write it; wasmtime checks the artifact's header,
-    // version and settings against the engine and refuses a mismatch.
-    unsafe { Component::deserialize(engine.wasmtime(), artifact) }
 }
 
 #[cfg(unix)]

@@ -9,7 +9,6 @@ use wasmtime::component::{Component, InstancePre};
 
 use crate::wasm::contract::{Contract, ContractIndices};
 use crate::wasm::decider::Decider;
-use crate::wasm::digest;
 use crate::wasm::engine::{Engine, LoadError};
 use crate::wasm::plug::{self, OptionalExport};
 use crate::wasm::sandbox::{self, StoreState};
@@ -97,10 +96,22 @@ impl Policy {
         bytes: &[u8],
         signature: Option<&str>,
     ) -> Result<Policy, LoadError> {
+        engine.check_runs_here(name)?;
         admit(engine, name, bytes, signature)?;
+        Policy::compile(engine, name, bytes)
+    }
+
+    #[cfg(feature = "compiler")]
+    fn compile(engine: &Engine, name: &str, bytes: &[u8]) -> Result<Policy, LoadError> {
         let component = Component::new(engine.wasmtime(), bytes)
             .map_err(|e| LoadError::Compile { name: name.to_owned(), message: format!("{e:#}") })?;
-        Policy::from_component(engine, name, Source { size: bytes.len(), digest: digest::sha256_hex(bytes) }, component)
+        let source = Source { size: bytes.len(), digest: crate::wasm::digest::sha256_hex(bytes) };
+        Policy::from_component(engine, name, source, component)
+    }
+
+    #[cfg(not(feature = "compiler"))]
+    fn compile(engine: &Engine, name: &str, _bytes: &[u8]) -> Result<Policy, LoadError> {
+        Err(LoadError::NoCompiler { name: name.to_owned(), target: engine.target().to_owned() })
     }
 
     /// Checks and pre-instantiates a compiled component.

@@ -7,7 +7,10 @@
 //! - signature (`<policy>.wasm.sig`): `pathsec-signature-v1 <key id> <base64 of 64 bytes>`
 //!
 //! What is signed is `pathsec policy signature v1\n` followed by the SHA-256 of the component, so a
-//! signature names exactly one component and is never valid for any other kind of message.
+//! signature names exactly one component and is never valid for any other kind of message. A
+//! precompiled artifact (`pathsec compile --out`) is signed the same way under its own context,
+//! `pathsec artifact signature v1\n`: its signature vouches for the machine code, which a component's
+//! signature cannot.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -23,6 +26,7 @@ const PUBLIC: &str = "pathsec-ed25519-public";
 const SECRET: &str = "pathsec-ed25519-secret";
 const SIGNATURE: &str = "pathsec-signature-v1";
 const CONTEXT: &[u8] = b"pathsec policy signature v1\n";
+const ARTIFACT_CONTEXT: &[u8] = b"pathsec artifact signature v1\n";
 
 /// The file a policy's signature is kept in: the policy's file name with `.sig` appended.
 pub const SIGNATURE_SUFFIX: &str = ".sig";
@@ -72,9 +76,10 @@ impl SecretKey {
         PublicKey(self.0.verifying_key())
     }
 
-    /// Signs a component.
-    pub fn sign(&self, component: &[u8]) -> PolicySignature {
-        PolicySignature { key_id: self.public_key().id(), signature: self.0.sign(&message(component)) }
+    /// Signs a policy: a component, or a precompiled artifact (told apart by their first bytes, and
+    /// signed under different contexts).
+    pub fn sign(&self, policy: &[u8]) -> PolicySignature {
+        PolicySignature { key_id: self.public_key().id(), signature: self.0.sign(&message(policy)) }
     }
 
     /// Signs `digest` under a signing context of its own (e.g. list bundles'), so the signature is
@@ -168,8 +173,8 @@ impl TrustedKeys {
         &self.keys
     }
 
-    /// Checks that policy `name` (`component`) carries a valid signature by a trusted key, when keys
-    /// are trusted at all. `signature` is the signature file's text, if there is one. Answers the
+    /// Checks that policy `name` (`component`, or a precompiled artifact) carries a valid signature by
+    /// a trusted key, when keys are trusted at all. `signature` is the signature file's text, if there is one. Answers the
     /// signing key, or `None` when no signature is required.
     pub fn check(
         &self,
@@ -216,9 +221,10 @@ pub fn read_signature_beside(policy: &Path) -> Result<Option<String>, LoadError>
     }
 }
 
-/// What a signature signs: the context and the component's SHA-256.
-fn message(component: &[u8]) -> Vec<u8> {
-    in_context(CONTEXT, &Sha256::digest(component).into())
+/// What a signature signs: the context (a component's, or an artifact's) and the bytes' SHA-256.
+fn message(policy: &[u8]) -> Vec<u8> {
+    let context = if policy.starts_with(crate::wasm::artifact::MAGIC) { ARTIFACT_CONTEXT } else { CONTEXT };
+    in_context(context, &Sha256::digest(policy).into())
 }
 
 /// A digest under a signing context.
@@ -304,6 +310,20 @@ mod tests {
         // A signature by the right key over another component is no signature of this one.
         let moved = secret.sign(b"another component").to_text();
         assert!(refused(b"component", Some(&moved)).contains("does not match"));
+    }
+
+    #[test]
+    fn an_artifact_signature_is_no_component_signature() {
+        let (secret, trusted) = keys();
+        let mut artifact = crate::wasm::artifact::MAGIC.to_vec();
+        artifact.extend_from_slice(b"machine code");
+        let signature = secret.sign(&artifact);
+        let text = signature.to_text();
+        trusted.check("p.cwasm", &artifact, Some(&text)).expect("an artifact's signature checks");
+        // The same bytes signed as a component (no magic, so the component context) do not verify.
+        let as_component = secret.0.sign(&in_context(CONTEXT, &Sha256::digest(&artifact).into()));
+        let forged = PolicySignature { key_id: signature.key_id, signature: as_component }.to_text();
+        assert!(trusted.check("p.cwasm", &artifact, Some(&forged)).is_err());
     }
 
     #[test]
