@@ -28,7 +28,8 @@ pub struct Compile {
     /// Write one precompiled artifact here instead of filling the cache.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
-    /// The target triple the artifact is for (with `--out`; default this host's): another architecture
+    /// The target triple the artifact is for (with `--out`; default this host's, with its architecture's
+    /// baseline CPU features, so it runs on any such CPU): another architecture
     /// (`aarch64-unknown-linux-gnu`), or `pulley64` for wasmtime's portable interpreter.
     #[arg(long, requires = "out", value_name = "TRIPLE")]
     target: Option<String>,

@@ -57,23 +57,36 @@ pub enum LabError {
 }
 
 /// Installs `nats-server` and `docker-registry` from Debian's packages when either is missing
-/// (`apt-get update && apt-get install -y --no-install-recommends nats-server docker-registry`, as
-/// root). Runs `apt-get` once at a time on this machine (a lock file in the temp directory); a no-op
-/// when both are there.
+/// ([`ensure_packages`]). Debian starts the packaged registry as a service where it can; the lab runs
+/// its own, so that one is disabled.
 pub fn ensure_installed() -> Result<(), LabError> {
-    let packages = "nats-server docker-registry";
-    let present = || Path::new(NATS_SERVER).exists() && Path::new(DOCKER_REGISTRY).exists();
-    if present() {
-        return Ok(());
+    if ensure_packages(&[(NATS_SERVER, "nats-server"), (DOCKER_REGISTRY, "docker-registry")])? {
+        let _ = Command::new("systemctl").args(["disable", "--now", "docker-registry"]).output();
+    }
+    Ok(())
+}
+
+/// Installs the Debian packages whose programs (`(path, package)`) are missing, with `apt-get update &&
+/// apt-get install -y --no-install-recommends <packages>` (as root). Runs `apt-get` once at a time on
+/// this machine (a lock file in the temp directory); answers whether it installed anything (false:
+/// all were there).
+pub fn ensure_packages(programs: &[(&str, &str)]) -> Result<bool, LabError> {
+    let missing = || programs.iter().filter(|(path, _)| !Path::new(path).exists()).map(|(_, package)| *package);
+    let packages = programs.iter().map(|(_, package)| *package).collect::<Vec<_>>().join(" ");
+    if missing().next().is_none() {
+        return Ok(false);
     }
     let lock_path = std::env::temp_dir().join("pathsec-lab-install.lock");
-    let install_error = |reason: String| LabError::Install { packages: packages.to_owned(), reason };
+    let install_error = |reason: String| LabError::Install { packages: packages.clone(), reason };
     let lock = File::create(&lock_path).map_err(|e| install_error(format!("lock {}: {e}", lock_path.display())))?;
     lock.lock().map_err(|e| install_error(format!("lock {}: {e}", lock_path.display())))?;
-    if present() {
-        return Ok(());
+    let wanted: Vec<&str> = missing().collect();
+    if wanted.is_empty() {
+        return Ok(false);
     }
-    for args in [&["update"][..], &["install", "-y", "--no-install-recommends", "nats-server", "docker-registry"]] {
+    let install: Vec<&str> =
+        ["install", "-y", "--no-install-recommends"].into_iter().chain(wanted.iter().copied()).collect();
+    for args in [&["update"][..], &install] {
         let output = Command::new("apt-get")
             .args(args)
             .env("DEBIAN_FRONTEND", "noninteractive")
@@ -84,12 +97,10 @@ pub fn ensure_installed() -> Result<(), LabError> {
             return Err(install_error(format!("apt-get {}: {}", args.join(" "), stderr.trim())));
         }
     }
-    if !present() {
-        return Err(install_error(format!("apt-get succeeded but {NATS_SERVER} or {DOCKER_REGISTRY} is missing")));
+    if let Some(package) = missing().next() {
+        return Err(install_error(format!("apt-get succeeded but `{package}`'s program is still missing")));
     }
-    // Debian starts the packaged registry as a service where it can; the lab runs its own.
-    let _ = Command::new("systemctl").args(["disable", "--now", "docker-registry"]).output();
-    Ok(())
+    Ok(true)
 }
 
 /// The `wkg` version the interoperability tests run (wasm-pkg-tools' CLI).

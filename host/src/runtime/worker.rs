@@ -158,10 +158,19 @@ impl Worker {
     /// Decides many flows: cached ones from the cache, the rest in one call into the policy, against one
     /// list generation.
     pub fn decide_batch(&mut self, flows: &[Flow]) -> Vec<Decision> {
+        let mut decisions = Vec::with_capacity(flows.len());
+        self.decide_batch_into(flows, &mut decisions);
+        decisions
+    }
+
+    /// As [`Worker::decide_batch`], into `decisions` (cleared first): a caller that keeps the vector
+    /// between batches allocates none for the answers (the C ABI does).
+    pub fn decide_batch_into(&mut self, flows: &[Flow], decisions: &mut Vec<Decision>) {
         let epoch = self.runtime.epoch();
         let Worker { runtime, current, cache, scratch, log } = self;
         // Every flow starts as the cache's answer or as unknown, the answer while its facts are.
-        let mut decisions = Vec::with_capacity(flows.len());
+        decisions.clear();
+        decisions.reserve(flows.len());
         scratch.missed.clear();
         for (index, flow) in flows.iter().enumerate() {
             decisions.push(hit(cache, runtime, flow, epoch).unwrap_or_else(|| {
@@ -172,11 +181,11 @@ impl Worker {
         // What the cache's answers were made on, read before this batch's decisions are cached.
         let hit_stamps = log.as_ref().map(|_| hit_stamps(cache, flows, &scratch.missed));
         if scratch.missed.is_empty() {
-            count_outcomes(cache, &decisions);
+            count_outcomes(cache, decisions);
             if let (Some(log), Some(hits)) = (log, hit_stamps) {
-                log.many(batch_records(runtime, flows, &decisions, hits, &[], Stamp::default()));
+                log.many(batch_records(runtime, flows, decisions, hits, &[], Stamp::default()));
             }
-            return decisions;
+            return;
         }
         cache.counters.missed(scratch.missed.len() as u64);
         let current = refresh(current, runtime, cache);
@@ -246,12 +255,11 @@ impl Worker {
         for (&(index, ref made), decision) in asked.iter().zip(answers) {
             decisions[index] = remember(cache, &flows[index], made, decision);
         }
-        count_outcomes(cache, &decisions);
+        count_outcomes(cache, decisions);
         if let (Some(log), Some(hits)) = (log, hit_stamps) {
             let missed = Stamp { lists: lists.generation(), device: 0, policy: current.active.generation };
-            log.many(batch_records(runtime, flows, &decisions, hits, asked, missed));
+            log.many(batch_records(runtime, flows, decisions, hits, asked, missed));
         }
-        decisions
     }
 
     /// Makes a related decision `D` with the active policy's instance, the current lists and the

@@ -95,8 +95,9 @@ impl EngineBuilder {
         self
     }
 
-    /// The target triple code is made for (default [`HOST_TARGET`], with the host's CPU features). Give
-    /// another one to precompile policies for a device ([`Engine::precompile`]; another architecture
+    /// The target triple code is made for. By default [`HOST_TARGET`] with this CPU's features; given
+    /// (even as [`HOST_TARGET`]), with only the architecture's baseline features, so an artifact runs on
+    /// any CPU of that target. Give another one to precompile policies for a device ([`Engine::precompile`]; another architecture
     /// needs the `cross-compile` feature), or [`PULLEY64`] to run Pulley bytecode (the `pulley`
     /// feature). An engine for another architecture compiles only: its loads are refused.
     pub fn target(mut self, target: &str) -> EngineBuilder {
@@ -127,12 +128,14 @@ impl EngineBuilder {
             // Without guard pages, a memory is reserved as it grows; bounds are checked in the code.
             config.memory_reservation(0).memory_guard_size(0).memory_init_cow(false);
         }
-        let target = self.target.unwrap_or_else(|| HOST_TARGET.to_owned());
-        if target != HOST_TARGET {
+        // A target given, even this host's, is compiled for without the host's CPU features: the code
+        // runs on every CPU of that architecture (and under emulators such as valgrind).
+        if let Some(target) = &self.target {
             config
-                .target(&target)
+                .target(target)
                 .map_err(|e| EngineError::Target { target: target.clone(), message: format!("{e:#}") })?;
         }
+        let target = self.target.unwrap_or_else(|| HOST_TARGET.to_owned());
         let runs_here = target == HOST_TARGET || (target.starts_with("pulley") && cfg!(feature = "pulley"));
         let wasmtime = wasmtime::Engine::new(&config)
             .map_err(|e| EngineError::Target { target: target.clone(), message: format!("{e:#}") })?;
