@@ -283,5 +283,129 @@ fn runtime_with(engine: &Engine, facts: &FactSet) -> Runtime {
     Runtime::builder(policy).lists(facts.to_builder().build()).build().expect("runtime")
 }
 
-criterion_group!(benches, per_packet, swap, registration);
+/// Other embedders' paths, each as a ratio to the Rust path in the same run: the C ABI (`pathsec-ffi`,
+/// called as C calls it: handles, C structs, status codes) for a cache miss and a batch of 64; and a
+/// Pulley artifact (wasmtime's interpreter, for devices with no code generator) against native code,
+/// for the policy call alone and for a cache miss.
+fn embedders(c: &mut Criterion) {
+    use pathsec::wasm::PULLEY64;
+    use pathsec_ffi::{PathsecDecision, PathsecFlow};
+
+    let engine = Engine::new().expect("engine");
+    let reference = engine.load_policy("reference", pathsec::bundled::REFERENCE).expect("loads");
+    let (facts, requests) = generate::sized(&mut Rng::new(1), 1_000, 10_000, 300, 1_000, FLOWS);
+    let (uncached, flows) = generate::sized_runtime(reference.clone(), 0, &facts, &requests);
+    let c_flows: Vec<PathsecFlow> = flows
+        .iter()
+        .map(|flow| PathsecFlow {
+            device: flow.device.get(),
+            server: flow.server.get(),
+            role: flow.role.index() as u32,
+            event: flow.event.kind().index() as u32,
+            ..PathsecFlow::default()
+        })
+        .collect();
+    let runtime = pathsec_ffi::runtime_handle(uncached.clone()).expect("a handle");
+    let mut c_worker = 0;
+    // SAFETY: a valid output pointer.
+    assert_eq!(unsafe { pathsec_ffi::pathsec_worker_new(runtime, &mut c_worker) }, pathsec_ffi::PATHSEC_OK);
+    let mut rust = uncached.worker();
+    let mut decision = PathsecDecision::default();
+    let mut answers = vec![PathsecDecision::default(); BATCH];
+
+    let pulley = Engine::builder().target(PULLEY64).build().expect("a Pulley engine");
+    let artifact = pulley.precompile("reference.wasm", pathsec::bundled::REFERENCE, None).expect("compiles");
+    let interpreted = pulley.load_artifact("reference.cwasm", &artifact, None).expect("loads");
+    let (pulley_runtime, _) = generate::sized_runtime(interpreted.clone(), 0, &facts, &requests);
+    let mut pulley_worker = pulley_runtime.worker();
+    let mut native_decider = reference.decider();
+    native_decider.prepare(&facts).expect("loads the facts");
+    let mut pulley_decider = interpreted.decider();
+    pulley_decider.prepare(&facts).expect("loads the facts");
+
+    let mut group = c.benchmark_group("embedders");
+    group.throughput(Throughput::Elements(1));
+    let mut i = 0;
+    group.bench_function("c-abi-cache-miss", |b| {
+        b.iter(|| {
+            i = (i + 1) % FLOWS;
+            // SAFETY: valid pointers.
+            unsafe { pathsec_ffi::pathsec_worker_decide(c_worker, &c_flows[i], &mut decision) };
+            black_box(decision)
+        })
+    });
+    group.bench_function("pulley-cache-miss", |b| {
+        b.iter(|| {
+            i = (i + 1) % FLOWS;
+            black_box(pulley_worker.decide(black_box(&flows[i])))
+        })
+    });
+    group.bench_function("pulley-decider-reference", |b| {
+        b.iter(|| {
+            i = (i + 1) % FLOWS;
+            black_box(pulley_decider.decide(&facts, black_box(&requests[i])))
+        })
+    });
+    group.finish();
+
+    // Ratios, interleaved as in `per_packet` (`1.0500 µs` is 1.05 times the Rust path).
+    let mut group = c.benchmark_group("ratio");
+    group.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_millis(500)).sample_size(20);
+    group.bench_function("c-abi-cache-miss/cache-miss", |b| {
+        b.iter_custom(|n| {
+            ratio(
+                n,
+                16,
+                // SAFETY: valid pointers.
+                |k| unsafe { pathsec_ffi::pathsec_worker_decide(c_worker, &c_flows[k % FLOWS], &mut decision) },
+                |k| black_box(rust.decide(&flows[k % FLOWS])).action,
+            )
+        })
+    });
+    group.bench_function("c-abi-batch-64/batch-64", |b| {
+        b.iter_custom(|n| {
+            let batch = |k: usize| (k * BATCH) % (FLOWS - BATCH);
+            ratio(
+                n,
+                2,
+                // SAFETY: valid pointers; `answers` has room for the batch.
+                |k| unsafe {
+                    let start = batch(k);
+                    pathsec_ffi::pathsec_worker_decide_batch(
+                        c_worker,
+                        c_flows[start..].as_ptr(),
+                        BATCH,
+                        answers.as_mut_ptr(),
+                    )
+                },
+                |k| black_box(rust.decide_batch(&flows[batch(k)..batch(k) + BATCH])).len(),
+            )
+        })
+    });
+    group.bench_function("pulley-cache-miss/cache-miss", |b| {
+        b.iter_custom(|n| {
+            ratio(
+                n,
+                4,
+                |k| black_box(pulley_worker.decide(&flows[k % FLOWS])).action,
+                |k| black_box(rust.decide(&flows[k % FLOWS])).action,
+            )
+        })
+    });
+    group.bench_function("pulley-decider-reference/decider-reference", |b| {
+        b.iter_custom(|n| {
+            ratio(
+                n,
+                4,
+                |k| black_box(pulley_decider.decide(&facts, &requests[k % FLOWS])).action,
+                |k| black_box(native_decider.decide(&facts, &requests[k % FLOWS])).action,
+            )
+        })
+    });
+    group.finish();
+    assert_eq!(pathsec_ffi::pathsec_worker_free(c_worker), pathsec_ffi::PATHSEC_OK);
+    assert_eq!(pathsec_ffi::pathsec_runtime_free(runtime), pathsec_ffi::PATHSEC_OK);
+}
+
+criterion_group!(benches, per_packet, swap, registration, embedders);
 criterion_main!(benches);

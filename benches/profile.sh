@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Counts instructions on one hot path with callgrind (repeatable on a noisy machine, unlike time):
-#   bash benches/profile.sh <batch|miss|hit|constant|constant-batch> [iterations]
+#   bash benches/profile.sh <batch|miss|hit|constant|constant-batch|c-batch|c-miss> [iterations]
 # Prints the functions by their own instruction count, inside the measured call only (setup and
 # compilation are not counted). WebAssembly code shows as `???:0x…` addresses; `pathsec compile` a
 # policy and `objdump -d` its artifact to see which function an address is (same offsets from the
@@ -14,6 +14,8 @@ case $subject in
   miss | hit) entry='pathsec::runtime::worker::Worker::decide' ;;
   constant) entry='pathsec::wasm::decider::Decider::decide' ;;
   constant-batch) entry='pathsec::wasm::decider::Decider::decide_batch' ;;
+  c-batch) entry='pathsec_worker_decide_batch' ;;
+  c-miss) entry='pathsec_worker_decide' ;;
   *) echo "profile.sh: \`$subject\` is not a subject" >&2; exit 2 ;;
 esac
 command -v valgrind >/dev/null || { echo "profile.sh: needs valgrind (apt-get install valgrind)" >&2; exit 2; }

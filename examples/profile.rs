@@ -1,7 +1,8 @@
 //! One hot path, run in a loop for a profiler: `bash benches/profile.sh <subject>` runs it under
 //! callgrind and prints instructions per decision.
 //!
-//! `cargo run --release --example profile -- <batch|miss|hit|constant|constant-batch> [iterations]`
+//! `cargo run --release --example profile -- <batch|miss|hit|constant|constant-batch|c-batch|c-miss>
+//! [iterations]` (`c-…`: the same paths through the C ABI, `pathsec-ffi`).
 //!
 //! Same facts and flows as the `engines` bench at operator list sizes.
 
@@ -46,11 +47,44 @@ fn main() {
                 });
             }
         }
+        "c-batch" | "c-miss" => {
+            let handle = pathsec_ffi::runtime_handle(runtime.clone()).expect("a handle");
+            let mut c_worker = 0;
+            // SAFETY: valid pointers.
+            assert_eq!(unsafe { pathsec_ffi::pathsec_worker_new(handle, &mut c_worker) }, pathsec_ffi::PATHSEC_OK);
+            let c_flows: Vec<pathsec_ffi::PathsecFlow> = flows
+                .iter()
+                .map(|flow| pathsec_ffi::PathsecFlow {
+                    device: flow.device.get(),
+                    server: flow.server.get(),
+                    role: flow.role.index() as u32,
+                    event: flow.event.kind().index() as u32,
+                    ..Default::default()
+                })
+                .collect();
+            let mut answers = vec![pathsec_ffi::PathsecDecision::default(); BATCH];
+            (0..iterations).for_each(|i| {
+                // SAFETY: valid pointers; `answers` has room for a batch.
+                let status = unsafe {
+                    match subject.as_str() {
+                        "c-batch" => {
+                            let at = (i * BATCH) % (FLOWS - BATCH);
+                            let flows = c_flows[at..].as_ptr();
+                            pathsec_ffi::pathsec_worker_decide_batch(c_worker, flows, BATCH, answers.as_mut_ptr())
+                        }
+                        _ => pathsec_ffi::pathsec_worker_decide(c_worker, &c_flows[i % FLOWS], answers.as_mut_ptr()),
+                    }
+                };
+                assert_eq!(black_box(status), pathsec_ffi::PATHSEC_OK);
+            });
+        }
         other => usage(&format!("`{other}` is not a subject")),
     }
 }
 
 fn usage(problem: &str) -> ! {
-    eprintln!("profile: {problem}\nusage: profile <batch|miss|hit|constant|constant-batch> [iterations]");
+    eprintln!(
+        "profile: {problem}\nusage: profile <batch|miss|hit|constant|constant-batch|c-batch|c-miss> [iterations]"
+    );
     std::process::exit(2)
 }

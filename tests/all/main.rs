@@ -8,6 +8,7 @@ mod attach_admission;
 mod binding_update;
 mod bundles;
 mod case_schema;
+mod device_build;
 mod differential;
 mod directory;
 mod engine;

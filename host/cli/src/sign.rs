@@ -14,7 +14,7 @@ pub struct Sign {
     /// The secret key file (`pathsec keygen` makes one).
     #[arg(long)]
     key: PathBuf,
-    /// The policy component to sign.
+    /// The policy to sign: a component, or a precompiled artifact (`pathsec compile --out`).
     #[arg(required_unless_present = "oci")]
     policy: Option<PathBuf>,
     /// Sign the policy at this registry reference instead (`registry/repository:tag`).

@@ -264,6 +264,66 @@ fn compile_fills_the_artifact_cache_that_eval_loads_from() {
     assert_eq!(eval.status.code(), Some(0), "{}", stderr(&eval));
 }
 
+#[test]
+fn compile_out_makes_signed_artifacts_for_other_targets_and_eval_runs_this_hosts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let policy = policy_file(dir.path(), "reference.wasm", pathsec::bundled::REFERENCE);
+    let key = dir.path().join("ops.key");
+    let output = pathsec().arg("keygen").arg(dir.path().join("ops")).output().expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+
+    // Another architecture: the header names it (nothing here can run it).
+    let aarch64 = dir.path().join("reference-aarch64.cwasm");
+    let output = pathsec()
+        .args(["compile", "--target", "aarch64-unknown-linux-gnu", "--sign"])
+        .arg(&key)
+        .arg("--out")
+        .arg(&aarch64)
+        .arg(&policy)
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stdout(&output).starts_with("compiled `reference.wasm` for `aarch64-unknown-linux-gnu`"),
+        "{}",
+        stdout(&output)
+    );
+    let bytes = std::fs::read(&aarch64).expect("the artifact");
+    let (header, _) = pathsec::wasm::read_header("a", &bytes).expect("an artifact");
+    assert_eq!(header.target, "aarch64-unknown-linux-gnu");
+    assert!(pathsec::signing::signature_path(&aarch64).exists());
+    let output = pathsec().arg("check").arg(&aarch64).output().expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("it was compiled for target `aarch64-unknown-linux-gnu`, and this engine is target `"),
+        "{}",
+        stderr(&output)
+    );
+
+    // This host's: `eval` loads it without compiling, and decides as with the component.
+    let native = dir.path().join("reference.cwasm");
+    let output = pathsec().args(["compile", "--out"]).arg(&native).arg(&policy).output().expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let eval = |policy: &Path| {
+        pathsec()
+            .args(["eval", "--facts"])
+            .arg(data("facts.toml"))
+            .arg("--policy")
+            .arg(policy)
+            .args(["--device", "tracker-5", "--server", "fleet.example.com"])
+            .output()
+            .expect("runs")
+    };
+    let (from_artifact, from_component) = (eval(&native), eval(&policy));
+    assert_eq!(from_artifact.status.code(), from_component.status.code(), "{}", stderr(&from_artifact));
+    assert_eq!(stdout(&from_artifact).replace("reference.cwasm", "reference.wasm"), stdout(&from_component));
+
+    // `--target` without `--out` is refused by the parser.
+    let output = pathsec().args(["compile", "--target", "pulley64"]).arg(&policy).output().expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--out"), "{}", stderr(&output));
+}
+
 /// Through the artifact cache too, a policy over the size limit is refused from its length: a sparse
 /// 100 MB file, never read.
 #[test]

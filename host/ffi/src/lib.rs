@@ -5,7 +5,7 @@
 //! # Rules
 //! - Every function returns a `PathsecStatus` (`PATHSEC_OK` or an error code); on error,
 //!   `pathsec_last_error()` gives a message naming the argument and what to do, on the calling thread.
-//!   Output arguments are written only on success.
+//!   Output arguments are written only on success (but for `*written`, which a short buffer also gets).
 //! - Objects are opaque `PathsecHandle`s (`u64`, 0 is none). A freed, never-issued or wrong-kind handle
 //!   is refused with `PATHSEC_ERR_HANDLE`: use after free and double free are detected, not undefined.
 //! - Strings are NUL-terminated UTF-8; byte buffers are a pointer and a length; structs the caller
@@ -47,4 +47,10 @@ pub const PATHSEC_ABI_VERSION: u32 = 1;
 #[unsafe(no_mangle)]
 pub extern "C" fn pathsec_abi_version() -> u32 {
     PATHSEC_ABI_VERSION
+}
+
+/// A handle for a runtime made in Rust, for a Rust program that hands it to C code (which then makes
+/// workers of it, feeds it facts and frees the handle as for one made by `pathsec_runtime_new`).
+pub fn runtime_handle(runtime: pathsec::Runtime) -> std::result::Result<PathsecHandle, String> {
+    handles::insert(handles::Object::Runtime(runtime)).map_err(|failure| failure.message)
 }

@@ -5,10 +5,13 @@ use pathsec::runtime::{Carried, DeviceId, RegistrationError};
 use pathsec::vocab::{AccessIntegrity, EndToEnd, EventKind, TriggerCheck};
 use pathsec::{Decision, Event, Flow, Role, ServerId};
 
+use crate::codes::{
+    PATHSEC_EVENT_RECEIVE_PROTECTED, PATHSEC_EVENT_RECEIVE_TRIGGER, PATHSEC_EVENT_RECEIVE_UNPROTECTED,
+    PATHSEC_EVENT_SEND_DATA, PATHSEC_EVENT_SEND_TRIGGER,
+};
 use crate::handles::{self, Object, PathsecHandle, WorkerSlot};
 use crate::status::{
-    Failure, PATHSEC_ERR_DEVICE, PATHSEC_ERR_REGISTRATION, PathsecStatus, Result, bytes, guard, non_null, out,
-    write_out,
+    Failure, PATHSEC_ERR_DEVICE, PATHSEC_ERR_REGISTRATION, PathsecStatus, bytes, guard, non_null, out, write_out,
 };
 use crate::types::{PathsecDecision, PathsecFlow};
 
@@ -39,33 +42,42 @@ pub extern "C" fn pathsec_worker_free(worker: PathsecHandle) -> PathsecStatus {
     guard(|| handles::remove(worker, "worker", "a worker"))
 }
 
-/// A flow from its C form; `at` is its index in a batch, for the message.
-fn flow(given: &PathsecFlow, at: Option<usize>) -> Result<Flow> {
+/// A flow from its C form, when every code in it is one (the hot path: a few compares per flow).
+#[inline]
+fn flow(given: &PathsecFlow) -> Option<Flow> {
+    let event = match given.event {
+        PATHSEC_EVENT_SEND_DATA => Event::SendData,
+        PATHSEC_EVENT_RECEIVE_UNPROTECTED => Event::ReceiveUnprotected,
+        PATHSEC_EVENT_RECEIVE_PROTECTED => Event::ReceiveProtected,
+        PATHSEC_EVENT_SEND_TRIGGER => Event::SendTrigger,
+        PATHSEC_EVENT_RECEIVE_TRIGGER => Event::ReceiveTrigger(TriggerCheck {
+            access_integrity: *AccessIntegrity::ALL.get(given.access_integrity as usize)?,
+            end_to_end: *EndToEnd::ALL.get(given.end_to_end as usize)?,
+        }),
+        _ => return None,
+    };
+    let role = *Role::ALL.get(given.role as usize)?;
+    Some(Flow { device: DeviceId::from_raw(given.device), server: ServerId::from_raw(given.server), role, event })
+}
+
+/// What is wrong with a flow [`flow`] refused; `at` is its index in a batch, for the message.
+#[cold]
+fn bad_flow(given: &PathsecFlow, at: Option<usize>) -> Failure {
     let field = |name: &str| match at {
         Some(index) => format!("flows[{index}].{name}"),
         None => format!("flow.{name}"),
     };
-    let pick = |all_len: usize, code: u32, name: &str| -> Result<usize> {
-        match (code as usize) < all_len {
-            true => Ok(code as usize),
-            false => {
-                Err(Failure::invalid(format!("`{}` is {code}, and its codes are 0 to {}", field(name), all_len - 1)))
-            }
-        }
-    };
-    let role = Role::ALL[pick(Role::ALL.len(), given.role, "role")?];
-    let event = match EventKind::ALL[pick(EventKind::ALL.len(), given.event, "event")?] {
-        EventKind::SendData => Event::SendData,
-        EventKind::ReceiveUnprotected => Event::ReceiveUnprotected,
-        EventKind::ReceiveProtected => Event::ReceiveProtected,
-        EventKind::SendTrigger => Event::SendTrigger,
-        _ => Event::ReceiveTrigger(TriggerCheck {
-            access_integrity: AccessIntegrity::ALL
-                [pick(AccessIntegrity::ALL.len(), given.access_integrity, "access_integrity")?],
-            end_to_end: EndToEnd::ALL[pick(EndToEnd::ALL.len(), given.end_to_end, "end_to_end")?],
-        }),
-    };
-    Ok(Flow { device: DeviceId::from_raw(given.device), server: ServerId::from_raw(given.server), role, event })
+    let checks = [
+        ("role", given.role, Role::ALL.len()),
+        ("event", given.event, EventKind::ALL.len()),
+        ("access_integrity", given.access_integrity, AccessIntegrity::ALL.len()),
+        ("end_to_end", given.end_to_end, EndToEnd::ALL.len()),
+    ];
+    // A trigger's checks count only for a received trigger.
+    let relevant = if given.event == PATHSEC_EVENT_RECEIVE_TRIGGER { 4 } else { 2 };
+    let (name, code, count) =
+        checks[..relevant].iter().copied().find(|&(_, code, count)| code as usize >= count).unwrap_or(checks[0]);
+    Failure::invalid(format!("`{}` is {code}, and its codes are 0 to {}", field(name), count - 1))
 }
 
 fn answer(decision: &Decision) -> PathsecDecision {
@@ -91,7 +103,8 @@ pub unsafe extern "C" fn pathsec_worker_decide(
     guard(|| {
         let (flow, decision) = (non_null(flow, "flow")?, out(decision, "decision")?);
         // SAFETY: not null; readable by the caller's contract.
-        let flow = self::flow(unsafe { &*flow }, None)?;
+        let given = unsafe { &*flow };
+        let flow = self::flow(given).ok_or_else(|| bad_flow(given, None))?;
         let made = handles::with_worker(worker, "worker", |slot| Ok(slot.worker.decide(&flow)))?;
         // SAFETY: not null; writable by the caller's contract.
         unsafe { *decision = answer(&made) };
@@ -127,7 +140,7 @@ pub unsafe extern "C" fn pathsec_worker_decide_batch(
         handles::with_worker(worker, "worker", |slot| {
             slot.flows.clear();
             for (index, given) in given.iter().enumerate() {
-                slot.flows.push(flow(given, Some(index))?);
+                slot.flows.push(flow(given).ok_or_else(|| bad_flow(given, Some(index)))?);
             }
             let WorkerSlot { worker, flows, decisions: made } = slot;
             worker.decide_batch_into(flows, made);

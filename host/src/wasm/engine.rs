@@ -294,6 +294,12 @@ impl Engine {
     #[cfg(feature = "compiler")]
     pub fn precompile(&self, name: &str, bytes: &[u8], signature: Option<&str>) -> Result<Vec<u8>, LoadError> {
         crate::wasm::policy::admit(self, name, bytes, signature)?;
+        self.precompile_admitted(name, bytes)
+    }
+
+    /// [`Engine::precompile`] of a component already admitted (its signature checked).
+    #[cfg(feature = "compiler")]
+    pub(crate) fn precompile_admitted(&self, name: &str, bytes: &[u8]) -> Result<Vec<u8>, LoadError> {
         let compile_error = |message: String| LoadError::Compile { name: name.to_owned(), message };
         // Cranelift's backends for other architectures can panic on code they do not support (riscv64
         // without its extensions, say): that is a refused compilation, not a crash of the host.
