@@ -295,16 +295,7 @@ fn embedders(c: &mut Criterion) {
     let reference = engine.load_policy("reference", pathsec::bundled::REFERENCE).expect("loads");
     let (facts, requests) = generate::sized(&mut Rng::new(1), 1_000, 10_000, 300, 1_000, FLOWS);
     let (uncached, flows) = generate::sized_runtime(reference.clone(), 0, &facts, &requests);
-    let c_flows: Vec<PathsecFlow> = flows
-        .iter()
-        .map(|flow| PathsecFlow {
-            device: flow.device.get(),
-            server: flow.server.get(),
-            role: flow.role.index() as u32,
-            event: flow.event.kind().index() as u32,
-            ..PathsecFlow::default()
-        })
-        .collect();
+    let c_flows: Vec<PathsecFlow> = flows.iter().map(Into::into).collect();
     let runtime = pathsec_ffi::runtime_handle(uncached.clone()).expect("a handle");
     let mut c_worker = 0;
     // SAFETY: a valid output pointer.

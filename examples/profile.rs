@@ -52,16 +52,7 @@ fn main() {
             let mut c_worker = 0;
             // SAFETY: valid pointers.
             assert_eq!(unsafe { pathsec_ffi::pathsec_worker_new(handle, &mut c_worker) }, pathsec_ffi::PATHSEC_OK);
-            let c_flows: Vec<pathsec_ffi::PathsecFlow> = flows
-                .iter()
-                .map(|flow| pathsec_ffi::PathsecFlow {
-                    device: flow.device.get(),
-                    server: flow.server.get(),
-                    role: flow.role.index() as u32,
-                    event: flow.event.kind().index() as u32,
-                    ..Default::default()
-                })
-                .collect();
+            let c_flows: Vec<pathsec_ffi::PathsecFlow> = flows.iter().map(Into::into).collect();
             let mut answers = vec![pathsec_ffi::PathsecDecision::default(); BATCH];
             (0..iterations).for_each(|i| {
                 // SAFETY: valid pointers; `answers` has room for a batch.

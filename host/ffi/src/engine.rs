@@ -178,15 +178,10 @@ pub unsafe extern "C" fn pathsec_policy_load_bytes(
     signature: *const c_char,
     policy: *mut PathsecHandle,
 ) -> PathsecStatus {
-    guard(|| {
-        out(policy, "policy")?;
-        // SAFETY: as the caller's.
-        let (name, component, signature) = unsafe {
-            (text(name, "name")?, bytes(component, length, "component")?, optional_text(signature, "signature")?)
-        };
-        let engine = handles::engine(engine, "engine")?;
-        store_policy(engine.load_signed_policy(name, component, signature), policy)
-    })
+    // SAFETY: as the caller's.
+    unsafe {
+        load_from_memory(engine, name, (component, length, "component"), signature, policy, Engine::load_signed_policy)
+    }
 }
 
 /// Loads a precompiled artifact from memory: refused (naming both sides) when made for another target,
@@ -204,14 +199,32 @@ pub unsafe extern "C" fn pathsec_policy_load_artifact(
     signature: *const c_char,
     policy: *mut PathsecHandle,
 ) -> PathsecStatus {
+    // SAFETY: as the caller's.
+    unsafe { load_from_memory(engine, name, (artifact, length, "artifact"), signature, policy, Engine::load_artifact) }
+}
+
+/// `Engine::load_signed_policy` or `Engine::load_artifact`.
+type Loader = fn(&Engine, &str, &[u8], Option<&str>) -> std::result::Result<Policy, LoadError>;
+
+/// A policy loaded from `(pointer, length, argument name)` by `load`, stored as a handle.
+///
+/// # Safety
+/// As `pathsec_policy_load_bytes`.
+unsafe fn load_from_memory(
+    engine: PathsecHandle,
+    name: *const c_char,
+    (pointer, length, argument): (*const u8, usize, &str),
+    signature: *const c_char,
+    policy: *mut PathsecHandle,
+    load: Loader,
+) -> PathsecStatus {
     guard(|| {
         out(policy, "policy")?;
         // SAFETY: as the caller's.
-        let (name, artifact, signature) = unsafe {
-            (text(name, "name")?, bytes(artifact, length, "artifact")?, optional_text(signature, "signature")?)
-        };
+        let (name, bytes, signature) =
+            unsafe { (text(name, "name")?, bytes(pointer, length, argument)?, optional_text(signature, "signature")?) };
         let engine = handles::engine(engine, "engine")?;
-        store_policy(engine.load_artifact(name, artifact, signature), policy)
+        store_policy(load(&engine, name, bytes, signature), policy)
     })
 }
 

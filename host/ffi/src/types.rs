@@ -79,6 +79,26 @@ pub struct PathsecFlow {
     pub end_to_end: u32,
 }
 
+impl From<&pathsec::Flow> for PathsecFlow {
+    /// The C form of a flow (for a Rust program handing flows to C code, and the benches).
+    fn from(flow: &pathsec::Flow) -> PathsecFlow {
+        let (access_integrity, end_to_end) = match flow.event {
+            pathsec::Event::ReceiveTrigger(check) => {
+                (check.access_integrity.index() as u32, check.end_to_end.index() as u32)
+            }
+            _ => (0, 0),
+        };
+        PathsecFlow {
+            device: flow.device.get(),
+            server: flow.server.get(),
+            role: flow.role.index() as u32,
+            event: flow.event.kind().index() as u32,
+            access_integrity,
+            end_to_end,
+        }
+    }
+}
+
 /// A decision.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
