@@ -373,6 +373,19 @@ fn embedders(c: &mut Criterion) {
             )
         })
     });
+    // The method's own bias: the Rust batch against itself on a second worker (1.0 when unbiased).
+    let mut rust_again = uncached.worker();
+    group.bench_function("batch-64/batch-64-second-worker", |b| {
+        b.iter_custom(|n| {
+            let batch = |k: usize| (k * BATCH) % (FLOWS - BATCH);
+            ratio(
+                n,
+                2,
+                |k| black_box(rust_again.decide_batch(&flows[batch(k)..batch(k) + BATCH])).len(),
+                |k| black_box(rust.decide_batch(&flows[batch(k)..batch(k) + BATCH])).len(),
+            )
+        })
+    });
     group.bench_function("pulley-cache-miss/cache-miss", |b| {
         b.iter_custom(|n| {
             ratio(

@@ -7,7 +7,7 @@
 # start of the code).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-subject=${1:?name a subject: batch, miss, hit, constant or constant-batch}
+subject=${1:?name a subject: batch, miss, hit, constant, constant-batch, c-batch or c-miss}
 iterations=${2:-2000}
 case $subject in
   batch) entry='pathsec::runtime::worker::Worker::decide_batch' ;;
