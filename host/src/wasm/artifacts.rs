@@ -104,7 +104,7 @@ impl ArtifactCache {
     /// `<sha256 of the component>-<engine settings hash>.cwasm`
     fn key(&self, engine: &Engine, digest: &str) -> String {
         let mut settings = DefaultHasher::new();
-        (engine.target(), engine.profile(), artifact::WASMTIME_VERSION).hash(&mut settings);
+        (engine.target(), engine.baseline(), engine.profile(), artifact::WASMTIME_VERSION).hash(&mut settings);
         format!("{digest}-{:016x}.cwasm", settings.finish())
     }
 

@@ -35,6 +35,8 @@ struct EngineInner {
     target: String,
     /// Whether this engine's code may run on this host (its target is the host's, or Pulley).
     runs_here: bool,
+    /// Whether the target was given (code for the architecture's baseline), or inferred from this CPU.
+    baseline: bool,
     signals_based_traps: bool,
     linker: Linker<StoreState>,
     limits: Limits,
@@ -96,10 +98,11 @@ impl EngineBuilder {
     }
 
     /// The target triple code is made for. By default [`HOST_TARGET`] with this CPU's features; given
-    /// (even as [`HOST_TARGET`]), with only the architecture's baseline features, so an artifact runs on
-    /// any CPU of that target. Give another one to precompile policies for a device ([`Engine::precompile`]; another architecture
-    /// needs the `cross-compile` feature), or [`PULLEY64`] to run Pulley bytecode (the `pulley`
-    /// feature). An engine for another architecture compiles only: its loads are refused.
+    /// (even as [`HOST_TARGET`]), with only the architecture's baseline features, so an artifact runs
+    /// on any CPU of that target. Give another one to precompile policies for a device
+    /// ([`Engine::precompile`]; another architecture needs the `cross-compile` feature), or
+    /// [`PULLEY64`] to run Pulley bytecode (the `pulley` feature). An engine for another architecture
+    /// compiles only: its loads are refused.
     pub fn target(mut self, target: &str) -> EngineBuilder {
         self.target = Some(target.to_owned());
         self
@@ -135,6 +138,7 @@ impl EngineBuilder {
                 .target(target)
                 .map_err(|e| EngineError::Target { target: target.clone(), message: format!("{e:#}") })?;
         }
+        let baseline = self.target.is_some();
         let target = self.target.unwrap_or_else(|| HOST_TARGET.to_owned());
         let runs_here = target == HOST_TARGET || (target.starts_with("pulley") && cfg!(feature = "pulley"));
         let wasmtime = wasmtime::Engine::new(&config)
@@ -149,6 +153,7 @@ impl EngineBuilder {
             wasmtime,
             target,
             runs_here,
+            baseline,
             signals_based_traps,
             linker,
             limits,
@@ -227,6 +232,12 @@ impl Engine {
     pub fn profile(&self) -> String {
         let traps = if self.inner.signals_based_traps { "signals-based-traps" } else { "explicit-bounds-checks" };
         format!("epoch-interruption, {traps}")
+    }
+
+    /// Whether code is for the target's baseline CPU (a target was given), not this CPU's features:
+    /// artifacts of both kinds share a header, and the artifact cache keeps them apart.
+    pub(crate) fn baseline(&self) -> bool {
+        self.inner.baseline
     }
 
     /// Refuses to load on an engine whose code cannot run on this host.

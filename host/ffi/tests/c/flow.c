@@ -298,20 +298,20 @@ int main(int argc, char **argv) {
                                            report, sizeof report, &report_length));
     REFUSED(pathsec_worker_register(worker, PATHSEC_FORMAT_CBOR, report, report_length, false, indication,
                                     sizeof indication, &indication_length),
-            PATHSEC_ERR_REGISTRATION, "");
+            PATHSEC_ERR_REGISTRATION, "did not come over a protected exchange");
     OK(pathsec_worker_register(worker, PATHSEC_FORMAT_CBOR, report, report_length, true, indication,
                                sizeof indication, &indication_length));
     uint32_t state = 99;
     REFUSED(pathsec_runtime_accept_indication(device_runtime, me, PATHSEC_FORMAT_JSON, indication, indication_length,
                                               &state),
-            PATHSEC_ERR_REGISTRATION, "");
+            PATHSEC_ERR_REGISTRATION, "JSON");
     OK(pathsec_runtime_accept_indication(device_runtime, me, PATHSEC_FORMAT_CBOR, indication, indication_length,
                                          &state));
     CHECK(state == PATHSEC_REGISTRATION_STANDING);
     /* The same indication again is a replay. */
     REFUSED(pathsec_runtime_accept_indication(device_runtime, me, PATHSEC_FORMAT_CBOR, indication, indication_length,
                                               &state),
-            PATHSEC_ERR_REGISTRATION, "");
+            PATHSEC_ERR_REGISTRATION, "a replay is refused");
     OK(pathsec_worker_new(device_runtime, &device_worker));
     d = decide(device_worker, me, my_server, PATHSEC_ROLE_DEVICE, PATHSEC_EVENT_SEND_DATA);
     CHECK(d.action == PATHSEC_ACTION_SEND_PLAIN && d.fault == 0);
