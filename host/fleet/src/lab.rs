@@ -57,7 +57,7 @@ pub enum LabError {
 }
 
 /// Installs `nats-server` and `docker-registry` from Debian's packages when either is missing
-/// ([`ensure_packages`]). Debian starts the packaged registry as a service where it can; the lab runs
+/// ([`ensure_packages`]: `apt-get install -y --no-install-recommends nats-server docker-registry`). Debian starts the packaged registry as a service where it can; the lab runs
 /// its own, so that one is disabled.
 pub fn ensure_installed() -> Result<(), LabError> {
     if ensure_packages(&[(NATS_SERVER, "nats-server"), (DOCKER_REGISTRY, "docker-registry")])? {
