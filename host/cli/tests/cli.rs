@@ -28,6 +28,18 @@ fn policy_file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     path
 }
 
+/// `pathsec eval` of `policy` on the sample facts, for `device` and `server`.
+fn eval_sample(policy: &Path, device: &str, server: &str) -> std::process::Output {
+    pathsec()
+        .args(["eval", "--facts"])
+        .arg(data("facts.toml"))
+        .arg("--policy")
+        .arg(policy)
+        .args(["--device", device, "--server", server])
+        .output()
+        .expect("runs")
+}
+
 fn stdout(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -304,16 +316,7 @@ fn compile_out_makes_signed_artifacts_for_other_targets_and_eval_runs_this_hosts
     let native = dir.path().join("reference.cwasm");
     let output = pathsec().args(["compile", "--out"]).arg(&native).arg(&policy).output().expect("runs");
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let eval = |policy: &Path| {
-        pathsec()
-            .args(["eval", "--facts"])
-            .arg(data("facts.toml"))
-            .arg("--policy")
-            .arg(policy)
-            .args(["--device", "tracker-5", "--server", "fleet.example.com"])
-            .output()
-            .expect("runs")
-    };
+    let eval = |policy: &Path| eval_sample(policy, "tracker-5", "fleet.example.com");
     let (from_artifact, from_component) = (eval(&native), eval(&policy));
     assert_eq!(from_artifact.status.code(), from_component.status.code(), "{}", stderr(&from_artifact));
     assert_eq!(stdout(&from_artifact).replace("reference.cwasm", "reference.wasm"), stdout(&from_component));
@@ -452,16 +455,7 @@ fn a_newcomer_writes_tests_and_evaluates_a_policy() {
     assert!(stdout(&output).trim_end().ends_with("3 passed, 0 failed, 0 skipped"), "{}", stdout(&output));
 
     // And it decides: sensor-3 is served by 20810, which no List 1 names.
-    let eval = |policy: &Path| {
-        pathsec()
-            .args(["eval", "--facts"])
-            .arg(data("facts.toml"))
-            .arg("--policy")
-            .arg(policy)
-            .args(["--device", "sensor-3", "--server", "meter.utility.example"])
-            .output()
-            .expect("runs")
-    };
+    let eval = |policy: &Path| eval_sample(policy, "sensor-3", "meter.utility.example");
     let new = eval(&wasm);
     assert_eq!(new.status.code(), Some(0), "{}", stderr(&new));
     assert_eq!(stdout(&new).trim(), "send-plain (path-secure: every part of the path is secure)");
