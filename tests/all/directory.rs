@@ -142,6 +142,30 @@ fn dropped_policies_are_swapped_in_and_broken_ones_reported() {
     assert_eq!(origins, [("reference.wasm", Origin::Cached)]);
 }
 
+#[test]
+fn a_dropped_precompiled_artifact_is_swapped_in_and_one_for_another_target_refused() {
+    let (runtime, flow) = runtime();
+    let mut worker = runtime.worker();
+    let policies = private_dir();
+    let engine = pathsec_suite::engine();
+    let mut directory = PolicyDirectory::open(policies.path(), engine).expect("opens");
+    let artifact = engine.precompile("reference.wasm", pathsec::bundled::REFERENCE, None).expect("compiles");
+    std::fs::write(policies.path().join("reference.cwasm"), &artifact).expect("drop");
+    let events = directory.scan(&runtime).expect("scans");
+    let [DirectoryEvent::Swapped { file, origin, .. }] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!((file.as_str(), origin), ("reference.cwasm", &Origin::Precompiled));
+    assert_eq!(worker.decide(&flow).action, Action::SendPlain, "the artifact decides as the reference policy");
+
+    let pulley = pathsec::Engine::builder().target(pathsec::wasm::PULLEY64).build().expect("engine");
+    let other = pulley.precompile("always-secure.wasm", pathsec::bundled::ALWAYS_SECURE, None).expect("compiles");
+    std::fs::write(policies.path().join("always-secure.cwasm"), &other).expect("drop");
+    let events = directory.scan(&runtime).expect("scans");
+    let [DirectoryEvent::Rejected { file, error }] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!(file, "always-secure.cwasm");
+    assert!(error.contains("it was compiled for target `pulley64`, and this engine is target `"), "{error}");
+    assert_eq!(runtime.policy().name(), "reference.cwasm", "the active policy stays");
+}
+
 #[cfg(unix)]
 #[test]
 fn nothing_outside_the_directory_is_read() {

@@ -1,5 +1,5 @@
-//! The policy directory: operators drop `NAME.wasm` into one directory; a new or changed file is loaded
-//! and swapped in, a broken one is reported and ignored (the active policy stays). A policy's signature
+//! The policy directory: operators drop `NAME.wasm` (or a precompiled `NAME.cwasm`, which a build
+//! without the compiler needs) into one directory; a new or changed file is loaded and swapped in, a broken one is reported and ignored (the active policy stays). A policy's signature
 //! is `NAME.wasm.sig` beside it; a new or changed signature counts as a change of its policy, so a
 //! signature that arrives after its policy was refused unsigned gets it loaded. The directory is
 //! opened through cap-std, so nothing outside it is read, even through a symlink.
@@ -15,6 +15,7 @@ use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 
 use crate::runtime::live::Runtime;
+use crate::wasm::artifact::is_artifact;
 use crate::wasm::artifacts::{ArtifactCache, Origin};
 use crate::wasm::digest;
 use crate::wasm::engine::Engine;
@@ -102,7 +103,7 @@ impl PolicyDirectory {
         let mut changed = Vec::new();
         let mut symlinks = Vec::new();
         for (file, metadata) in &entries {
-            if !file.ends_with(".wasm") || file.starts_with('.') {
+            if !(file.ends_with(".wasm") || file.ends_with(".cwasm")) || file.starts_with('.') {
                 continue;
             }
             let signature = entries.get(&format!("{file}{SIGNATURE_SUFFIX}")).filter(|m| m.is_file()).map(stamp);
@@ -133,7 +134,7 @@ impl PolicyDirectory {
     fn offer(&mut self, runtime: &Runtime, file: String, stamp: Stamp) -> Option<DirectoryEvent> {
         let started = Instant::now();
         // A file over the size limit is not read; it is looked at again when it changes.
-        if let Err(error) = self.engine.check_size(&file, stamp.policy.0) {
+        if let Err(error) = self.engine.check_file_size(&file, stamp.policy.0, file.ends_with(".cwasm")) {
             self.seen.insert(file.clone(), Seen { stamp, digest: String::new() });
             return Some(DirectoryEvent::Rejected { file, error: error.to_string() });
         }
@@ -160,6 +161,11 @@ impl PolicyDirectory {
             return None;
         }
         let loaded = match &self.artifacts {
+            // A precompiled artifact needs no cache (and is checked against its own signature).
+            _ if is_artifact(&bytes) => self
+                .engine
+                .load_artifact(&file, &bytes, signature.as_deref())
+                .map(|policy| (policy, Origin::Precompiled)),
             Some(cache) => cache.load_signed_policy(&self.engine, &file, &bytes, signature.as_deref()),
             None => self
                 .engine

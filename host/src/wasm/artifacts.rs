@@ -30,6 +30,8 @@ pub enum Origin {
     Cached,
     /// Compiled now, and written to the cache for next time.
     Compiled,
+    /// Loaded from a precompiled artifact file given as the policy (`pathsec compile --out`).
+    Precompiled,
     /// Compiled now; writing the artifact failed (the policy is loaded all the same).
     CompiledNotCached {
         /// Why the artifact could not be written.

@@ -212,6 +212,12 @@ impl Engine {
         self.check_size_times(name, size, 1)
     }
 
+    /// Refuses a policy file of `size` bytes over the limit: [`Limits::module_size`], or 16 times that
+    /// for a precompiled `artifact`.
+    pub(crate) fn check_file_size(&self, name: &str, size: u64, artifact: bool) -> Result<(), LoadError> {
+        self.check_size_times(name, size, if artifact { ARTIFACT_SIZE_FACTOR } else { 1 })
+    }
+
     /// Refuses a file of `size` bytes larger than `factor` times [`Limits::module_size`].
     fn check_size_times(&self, name: &str, size: u64, factor: u64) -> Result<(), LoadError> {
         let limit = (self.inner.limits.module_size as u64).saturating_mul(factor);
