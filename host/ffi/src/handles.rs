@@ -128,23 +128,45 @@ fn handle(index: usize, generation: u32) -> PathsecHandle {
     (u64::from(generation) << 32) | (index as u64 + 1)
 }
 
-/// The slot a handle names, locked, when the handle is live.
-fn live(handle: PathsecHandle, argument: &str) -> Result<MutexGuard<'static, SlotState>> {
-    let bad = |why: &str| Failure::new(PATHSEC_ERR_HANDLE, format!("argument `{argument}` ({handle:#x}) {why}"));
+/// The slot a handle names and the generation it claims; whether it is still live is [`check`]'s.
+fn slot_of(handle: PathsecHandle, argument: &str) -> Result<(&'static Slot, u32)> {
     let (index, generation) = ((handle & 0xffff_ffff) as usize, (handle >> 32) as u32);
     if index == 0 || generation == 0 {
-        return Err(bad("is not a handle: 0 is none, and others come from a `pathsec_..._new` or `_load` call"));
+        return Err(bad_handle(
+            handle,
+            argument,
+            "is not a handle: 0 is none, and others come from a `pathsec_..._new` or `_load` call",
+        ));
     }
-    let slot = table().slot(index - 1).ok_or_else(|| bad("is not a handle this library issued"))?;
-    let state = lock(&slot.state);
+    let slot =
+        table().slot(index - 1).ok_or_else(|| bad_handle(handle, argument, "is not a handle this library issued"))?;
+    Ok((slot, generation))
+}
+
+/// Whether the locked `state` still holds what a handle of `generation` named.
+fn check(state: &SlotState, generation: u32, handle: PathsecHandle, argument: &str) -> Result<()> {
     match (state.generation == generation, &state.object) {
-        (true, Some(_)) => Ok(state),
-        (true, None) => Err(bad("was freed already (a use after free, or a double free)")),
-        (false, _) if generation < state.generation => {
-            Err(bad("was freed already (a use after free, or a double free); its slot now holds another object"))
-        }
-        (false, _) => Err(bad("is not a handle this library issued")),
+        (true, Some(_)) => Ok(()),
+        (true, None) => Err(bad_handle(handle, argument, "was freed already (a use after free, or a double free)")),
+        (false, _) if generation < state.generation => Err(bad_handle(
+            handle,
+            argument,
+            "was freed already (a use after free, or a double free); its slot now holds another object",
+        )),
+        (false, _) => Err(bad_handle(handle, argument, "is not a handle this library issued")),
     }
+}
+
+fn bad_handle(handle: PathsecHandle, argument: &str, why: &str) -> Failure {
+    Failure::new(PATHSEC_ERR_HANDLE, format!("argument `{argument}` ({handle:#x}) {why}"))
+}
+
+/// The slot a handle names, locked, when the handle is live.
+fn live(handle: PathsecHandle, argument: &str) -> Result<MutexGuard<'static, SlotState>> {
+    let (slot, generation) = slot_of(handle, argument)?;
+    let state = lock(&slot.state);
+    check(&state, generation, handle, argument)?;
+    Ok(state)
 }
 
 fn wrong_kind(argument: &str, handle: PathsecHandle, found: &Object, wanted: &str) -> Failure {
@@ -200,12 +222,7 @@ pub(crate) fn with_worker<T>(
     argument: &str,
     use_it: impl FnOnce(&mut WorkerSlot) -> Result<T>,
 ) -> Result<T> {
-    let bad = |why: &str| Failure::new(PATHSEC_ERR_HANDLE, format!("argument `{argument}` ({handle:#x}) {why}"));
-    let (index, generation) = ((handle & 0xffff_ffff) as usize, (handle >> 32) as u32);
-    if index == 0 || generation == 0 {
-        return live(handle, argument).map(|_| unreachable!("not a handle"));
-    }
-    let slot = table().slot(index - 1).ok_or_else(|| bad("is not a handle this library issued"))?;
+    let (slot, generation) = slot_of(handle, argument)?;
     let mut state = match slot.state.try_lock() {
         Ok(state) => state,
         Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
@@ -218,10 +235,7 @@ pub(crate) fn with_worker<T>(
             ));
         }
     };
-    if state.generation != generation || state.object.is_none() {
-        drop(state);
-        return live(handle, argument).map(|_| unreachable!("a stale handle"));
-    }
+    check(&state, generation, handle, argument)?;
     match state.object.as_mut() {
         Some(Object::Worker(worker)) => use_it(worker),
         Some(other) => Err(wrong_kind(argument, handle, other, "a worker")),

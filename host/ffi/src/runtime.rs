@@ -79,11 +79,7 @@ pub unsafe extern "C" fn pathsec_runtime_set_lists(
     guard(|| {
         // SAFETY: as the caller's.
         let (name, body) = unsafe { (crate::status::text(name, "name")?, crate::status::text(text, "text")?) };
-        let runtime = handles::runtime(runtime, "runtime")?;
-        let lists: ListsFile = pathsec::files::parse_named(name, body).map_err(|e| Failure::invalid(e.to_string()))?;
-        lists.check(name, "").map_err(|e| Failure::invalid(e.to_string()))?;
-        runtime.replace_lists(|builder| lists.edit(builder, true));
-        Ok(())
+        replace_lists(&handles::runtime(runtime, "runtime")?, name, body)
     })
 }
 
@@ -98,12 +94,16 @@ pub unsafe extern "C" fn pathsec_runtime_set_lists_file(runtime: PathsecHandle, 
         let path = unsafe { text(path, "path") }?;
         let body = std::fs::read_to_string(path)
             .map_err(|e| Failure::new(PATHSEC_ERR_IO, format!("cannot read lists file `{path}`: {e}")))?;
-        let runtime = handles::runtime(runtime, "runtime")?;
-        let lists: ListsFile = pathsec::files::parse_named(path, &body).map_err(|e| Failure::invalid(e.to_string()))?;
-        lists.check(path, "").map_err(|e| Failure::invalid(e.to_string()))?;
-        runtime.replace_lists(|builder| lists.edit(builder, true));
-        Ok(())
+        replace_lists(&handles::runtime(runtime, "runtime")?, path, &body)
     })
+}
+
+/// Replaces Lists 1-3 with lists file `name`'s `body`, once it parses and checks.
+fn replace_lists(runtime: &Runtime, name: &str, body: &str) -> Result<()> {
+    let lists: ListsFile = pathsec::files::parse_named(name, body).map_err(|e| Failure::invalid(e.to_string()))?;
+    lists.check(name, "").map_err(|e| Failure::invalid(e.to_string()))?;
+    runtime.replace_lists(|builder| lists.edit(builder, true));
+    Ok(())
 }
 
 /// One List entry added (`trust` true) or removed: List 1 when only `network` is given; List 2 when
