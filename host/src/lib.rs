@@ -71,8 +71,8 @@ pub use wasm::signing;
 pub use facts::{FactSet, FactSetBuilder};
 pub use runtime::{DeviceId, Flow, Runtime, Worker};
 pub use vocab::{
-    AccessKind, Action, Attach, Decision, Event, Fqdn, LinkState, PlmnId, PolicyFault, Reason, Registration, Request,
-    Role, ServerId,
+    AccessKind, Action, Attach, Decision, Event, Fqdn, LinkState, MadeBy, PlmnId, PolicyFault, Reason, Registration,
+    Request, Role, ServerId,
 };
 pub use wasm::{Decider, Engine, Limits, Policy};
 

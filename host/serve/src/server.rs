@@ -434,7 +434,16 @@ fn initial_policy(config: &Config, engine: &Engine) -> Result<(pathsec::Policy, 
     if let Some(cache) = &source.artifact_cache {
         directory = directory.with_artifacts(pathsec::wasm::ArtifactCache::open(cache).map_err(setup)?);
     }
-    // The newest good policy in it starts the runtime; later changes are swapped in by the watcher.
+    // A rollout plan's active policy starts the runtime (the watcher's first scan applies the rest of
+    // the plan); without one, the newest good policy does. Later changes come through the watcher.
+    let plan_file = path.join(pathsec::runtime::ROLLOUT_FILE);
+    if plan_file.is_file() {
+        let text = std::fs::read_to_string(&plan_file)
+            .map_err(|e| setup(format!("cannot read `{}`: {e}", plan_file.display())))?;
+        let plan = pathsec::runtime::RolloutPlan::parse(&plan_file.display().to_string(), &text).map_err(setup)?;
+        let policy = engine.load_policy_file(path.join(&plan.active)).map_err(setup)?;
+        return Ok((policy, Some(directory)));
+    }
     let newest = newest_policy(path).ok_or_else(|| {
         setup(format!("`policy.directory`: `{}` holds no `*.wasm` policy: put one there first", path.display()))
     })?;

@@ -7,7 +7,7 @@ use rustc_hash::FxHashMap;
 
 use crate::runtime::device::DeviceId;
 use crate::runtime::flow::{Flow, FlowKey, Stamp};
-use crate::runtime::metrics::Counters;
+use crate::runtime::metrics::{Counters, ShadowCode};
 use crate::vocab::Decision;
 
 /// A cached decision and every generation it was made on.
@@ -20,6 +20,8 @@ pub(crate) struct Entry {
     /// When the registration agreement it followed ends (seconds since the Unix epoch); `u64::MAX`
     /// when it followed none.
     pub(crate) expires: u64,
+    /// The shadow's answer compared with it, when one was (see `metrics::shadow_code`).
+    pub(crate) shadow: ShadowCode,
 }
 
 /// The epoch no store reaches: an entry stamped with it is checked on every hit.
@@ -27,10 +29,10 @@ const CHECK_EVERY_TIME: u64 = u64::MAX;
 
 impl Entry {
     /// An entry for `decision`, made at `epoch` on `stamp`; `expires` is when the registration agreement
-    /// it followed ends (`u64::MAX`: none).
-    pub(crate) fn new(decision: Decision, epoch: u64, stamp: Stamp, expires: u64) -> Entry {
+    /// it followed ends (`u64::MAX`: none); `shadow` the shadow's answer compared with it.
+    pub(crate) fn new(decision: Decision, epoch: u64, stamp: Stamp, expires: u64, shadow: ShadowCode) -> Entry {
         let epoch = if expires == u64::MAX { epoch } else { CHECK_EVERY_TIME };
-        Entry { decision, epoch, stamp, expires }
+        Entry { decision, epoch, stamp, expires, shadow }
     }
 }
 
@@ -80,7 +82,7 @@ impl FlowCache {
         epoch: u64,
         current: impl FnOnce(DeviceId) -> Option<Stamp>,
         now: impl FnOnce() -> u64,
-    ) -> Option<&Decision> {
+    ) -> Option<&Entry> {
         let entry = self.entries.get_mut(&FlowKey::new(flow))?;
         if entry.epoch != epoch {
             if current(flow.device) != Some(entry.stamp) {
@@ -92,12 +94,13 @@ impl FlowCache {
                 return None;
             }
         }
-        Some(&entry.decision)
+        Some(entry)
     }
 
-    /// What the cached decision of `flow` was made on, if there is one.
-    pub(crate) fn stamp(&self, flow: &Flow) -> Option<Stamp> {
-        self.entries.get(&FlowKey::new(flow)).map(|entry| entry.stamp)
+    /// What the cached decision of `flow` was made on, and the shadow's answer cached with it, if there
+    /// is one.
+    pub(crate) fn made(&self, flow: &Flow) -> Option<(Stamp, ShadowCode)> {
+        self.entries.get(&FlowKey::new(flow)).map(|entry| (entry.stamp, entry.shadow))
     }
 
     /// Whether decisions are cached at all.

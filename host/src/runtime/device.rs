@@ -108,9 +108,24 @@ pub(crate) struct DeviceSlot {
     /// The feed revision of fed facts; 0 when never fed (revisions start at 1).
     revision: AtomicU64,
     agreements: ArcSwapOption<Vec<Held>>,
+    /// The device's place among all devices, from its name (see `rollout`): set once, before its
+    /// handle is issued to anyone.
+    place: AtomicU64,
 }
 
 impl DeviceSlot {
+    /// The device's place among all devices (the SHA-256 prefix of its name), which picks a canary's
+    /// devices.
+    #[inline(always)]
+    pub(crate) fn place(&self) -> u64 {
+        self.place.load(Ordering::Relaxed)
+    }
+
+    /// Sets the device's place, once, before its handle is issued.
+    fn set_place(&self, place: u64) {
+        self.place.store(place, Ordering::Relaxed);
+    }
+
     /// The device's facts now. The generation is read first and published last, so the facts read are
     /// never older than the generation returned: a stamp can only be too old, which costs a miss.
     pub(crate) fn view(&self) -> DeviceView {
@@ -250,12 +265,13 @@ impl SlotTable {
         self.issued.load(Ordering::Acquire)
     }
 
-    /// Issues the next handle; `None` past [`MAX_DEVICES`]. Callers serialise issuing.
-    pub(crate) fn issue(&self) -> Option<DeviceId> {
+    /// Issues the next handle, for a device at `place`; `None` past [`MAX_DEVICES`]. Callers
+    /// serialise issuing.
+    pub(crate) fn issue(&self, place: u64) -> Option<DeviceId> {
         let next = self.issued.load(Ordering::Acquire);
         let index = next as usize;
         let chunk = self.chunks.get(index / CHUNK)?;
-        chunk.get_or_init(|| (0..CHUNK).map(|_| DeviceSlot::default()).collect());
+        chunk.get_or_init(|| (0..CHUNK).map(|_| DeviceSlot::default()).collect())[index % CHUNK].set_place(place);
         self.issued.store(next + 1, Ordering::Release);
         Some(DeviceId(next))
     }

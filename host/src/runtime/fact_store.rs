@@ -110,7 +110,8 @@ impl FactStore {
         if let Some(id) = names.ids.get(name) {
             return Ok(*id);
         }
-        let id = self.devices.issue().ok_or(TooManyDevicesError { limit: MAX_DEVICES })?;
+        let place = crate::runtime::rollout::place(name);
+        let id = self.devices.issue(place).ok_or(TooManyDevicesError { limit: MAX_DEVICES })?;
         let name: Arc<str> = name.into();
         names.ids.insert(Arc::clone(&name), id);
         // Handles are issued in order from 0, one per name.

@@ -18,16 +18,21 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::facts::FactSet;
+use crate::facts::{FactSet, ListsDigest};
 use crate::runtime::clock::{Clock, SystemClock};
 use crate::runtime::flow::{Flow, Stamp};
-use crate::vocab::{AccessIntegrity, Action, Decision, EndToEnd, Event, EventKind, Reason, Role};
+use crate::runtime::live::Active;
+use crate::vocab::{
+    AccessIntegrity, AccessKind, Action, Decision, EndToEnd, Event, EventKind, MadeBy, PlmnId, Reason, Registration,
+    Request, Role,
+};
 use crate::wasm::policy::Policy;
 
 /// Queued messages by default: one per `decide`, one per batch.
 const DEFAULT_CAPACITY: usize = 4096;
-/// The version of the lines' format, in each line's `v`: 2 added `v`, `id` and `decided`.
-pub const LOG_FORMAT_VERSION: u32 = 2;
+/// The version of the lines' format, in each line's `v`: 2 added `v`, `id` and `decided`; 3 added
+/// `request`, `facts.lists_sha256`, `policy.made_by` and `shadow` (what `pathsec replay` needs).
+pub const LOG_FORMAT_VERSION: u32 = 3;
 /// Lines gathered before one write to the sink.
 const WRITE_CHUNK: usize = 64 << 10;
 
@@ -37,10 +42,13 @@ const WRITE_CHUNK: usize = 64 << 10;
 /// Each line is one decision:
 ///
 /// ```json
-/// {"v":2,"id":"5f0c8e2a91d3b7c4-17","decided":"2026-11-24T09:12:03.123401Z","logged":"2026-11-24T09:12:03.123456Z",
+/// {"v":3,"id":"5f0c8e2a91d3b7c4-17","decided":"2026-11-24T09:12:03.123401Z","logged":"2026-11-24T09:12:03.123456Z",
 ///  "device":"meter","device_id":0,"server":"mtc.example.com","server_id":0,
-///  "role":"server","event":"send-data","facts":{"lists":4,"device":7},
-///  "policy":{"name":"reference","sha256":"9f2c…","generation":3},"action":"send-plain","reason":"path-secure","cached":false}
+///  "role":"server","event":"send-data",
+///  "request":{"serving":"310410","home":"310410","access":"3gpp","ciphering":true,"integrity":true,"registration":"none"},
+///  "facts":{"lists":4,"lists_sha256":"sha256:4be1…","device":7},
+///  "policy":{"name":"reference","sha256":"9f2c…","generation":3,"made_by":"active"},
+///  "action":"send-plain","reason":"path-secure","cached":false}
 /// ```
 ///
 /// `v` is the format's version ([`LOG_FORMAT_VERSION`]); `id` names the entry uniquely (this log's
@@ -48,10 +56,16 @@ const WRITE_CHUNK: usize = 64 << 10;
 /// `decided` is when the decision was made (one time per `decide` or per batch), `logged` when the line
 /// was written, at most the queue's latency later.
 ///
-/// `facts` names the list generation and the device-facts generation the decision was made on (and,
-/// for facts written by a fact feed, `revision`: the feed revision they were fed at),
-/// `policy` the policy by name, SHA-256 and swap generation; `cached` says the flow cache answered;
-/// `trigger` (for a received trigger) carries its check results, and `fault` the policy fault.
+/// `request` is what the decision was made on — the device's attach and link facts, or those of the
+/// registration outcome it followed — absent when they were unknown (the engine failed closed before
+/// any policy). `facts` names the list generation, the lists' content digest (`sha256:…`, the
+/// [`ListsDigest`] of `pathsec lists digest`) and the device-facts generation the decision was made on
+/// (and, for facts written by a fact feed, `revision`: the feed revision they were fed at); `policy`
+/// the policy that made it by name, SHA-256, swap generation and role (`active`, or a canary's
+/// `candidate`); `cached` says the flow cache answered; `trigger` (for a received trigger) carries its
+/// check results, and `fault` the policy fault. With a shadow running, `shadow` carries the shadow's
+/// answer where it differed (or failed): its name, SHA-256, action, reason and fault. So a log can be
+/// replayed against another policy (`pathsec replay`).
 pub struct DecisionLog {
     sender: LogSender,
     description: String,
@@ -160,6 +174,12 @@ pub(crate) struct Record {
     pub(crate) revision: u64,
     pub(crate) cached: bool,
     pub(crate) decision: Decision,
+    /// The request the decision was made on; `None` when the facts were unknown.
+    pub(crate) request: Option<Request>,
+    /// The digest of the lists it was made on, when known.
+    pub(crate) lists: Option<ListsDigest>,
+    /// The shadow's answer, when it differed or failed.
+    pub(crate) shadow: Option<Decision>,
 }
 
 enum Message {
@@ -186,13 +206,19 @@ struct Shared {
     dropped: AtomicU64,
     failed: AtomicU64,
     last_error: Mutex<Option<String>>,
-    /// Every policy the runtime has run, by generation.
-    policies: Mutex<HashMap<u64, Arc<PolicyId>>>,
+    /// What the runtime has run, by generation.
+    policies: Mutex<HashMap<u64, Arc<RolloutId>>>,
 }
 
 struct PolicyId {
     name: String,
     sha256: String,
+}
+
+/// The policies of one generation: the active one, a canary's candidate, a shadow.
+struct RolloutId {
+    by: [Option<PolicyId>; MadeBy::COUNT],
+    shadow: Option<PolicyId>,
 }
 
 impl LogSender {
@@ -215,10 +241,12 @@ impl LogSender {
         }
     }
 
-    /// Names the policy that runs as `generation`, for the entries decided on it.
-    pub(crate) fn policy(&self, generation: u64, policy: &Policy) {
-        let id = PolicyId { name: policy.name().to_owned(), sha256: policy.digest().to_owned() };
-        lock(&self.shared.policies).insert(generation, Arc::new(id));
+    /// Names the policies that run as `generation`, for the entries decided on it.
+    pub(crate) fn rollout(&self, generation: u64, active: &Active) {
+        let id = |policy: &Policy| PolicyId { name: policy.name().to_owned(), sha256: policy.digest().to_owned() };
+        let by = [Some(id(&active.policy)), active.canary.as_ref().map(|canary| id(&canary.policy))];
+        let rollout = RolloutId { by, shadow: active.shadow.as_ref().map(|shadow| id(&shadow.policy)) };
+        lock(&self.shared.policies).insert(generation, Arc::new(rollout));
     }
 
     /// Waits until everything queued before this call is written and the sink flushed; the counts.
@@ -263,7 +291,7 @@ struct Writer {
     /// The next entry's sequence number.
     sequence: u64,
     devices: Vec<Option<Arc<str>>>,
-    policy: Option<(u64, Arc<PolicyId>)>,
+    policy: Option<(u64, Arc<RolloutId>)>,
 }
 
 impl Writer {
@@ -337,7 +365,20 @@ impl Writer {
         let device_id = record.flow.device.get();
         let device = names.and_then(|names| self.device_name(names, device_id));
         let server = lists.and_then(|lists| lists.server(record.flow.server)).map(|fqdn| fqdn.as_str());
-        let policy = self.policy_id(record.stamp.policy);
+        let rollout = self.policy_id(record.stamp.policy);
+        let made_by = record.decision.made_by;
+        let policy = rollout.as_ref().and_then(|rollout| rollout.by[made_by.index()].as_ref());
+        let shadow = record.shadow.as_ref().map(|answer| {
+            let id = rollout.as_ref().and_then(|rollout| rollout.shadow.as_ref());
+            ShadowLine {
+                name: id.map(|id| id.name.as_str()),
+                sha256: id.map(|id| id.sha256.as_str()),
+                action: answer.action,
+                reason: answer.reason,
+                fault: answer.fault.as_ref().map(ToString::to_string),
+            }
+        });
+        let lists_sha256 = record.lists.map(|digest| digest.to_string());
         let trigger = match record.flow.event {
             Event::ReceiveTrigger(check) => {
                 Some(TriggerLine { access_integrity: check.access_integrity, end_to_end: check.end_to_end })
@@ -356,16 +397,24 @@ impl Writer {
             role: record.flow.role,
             event: record.flow.event.kind(),
             trigger,
-            facts: FactsLine { lists: record.stamp.lists, device: record.stamp.device, revision: record.revision },
+            request: record.request.as_ref().map(RequestLine::of),
+            facts: FactsLine {
+                lists: record.stamp.lists,
+                lists_sha256: lists_sha256.as_deref(),
+                device: record.stamp.device,
+                revision: record.revision,
+            },
             policy: PolicyLine {
-                name: policy.as_ref().map(|id| id.name.as_str()),
-                sha256: policy.as_ref().map(|id| id.sha256.as_str()),
+                name: policy.map(|id| id.name.as_str()),
+                sha256: policy.map(|id| id.sha256.as_str()),
                 generation: record.stamp.policy,
+                made_by,
             },
             action: record.decision.action,
             reason: record.decision.reason,
             cached: record.cached,
             fault: record.decision.fault.as_ref().map(ToString::to_string),
+            shadow,
         };
         // Serialising plain fields into a Vec cannot fail.
         if serde_json::to_writer(&mut self.buffer, &line).is_ok() {
@@ -387,7 +436,7 @@ impl Writer {
         Some(name)
     }
 
-    fn policy_id(&mut self, generation: u64) -> Option<Arc<PolicyId>> {
+    fn policy_id(&mut self, generation: u64) -> Option<Arc<RolloutId>> {
         if let Some((known, id)) = &self.policy
             && *known == generation
         {
@@ -479,11 +528,50 @@ struct Line<'a> {
     event: EventKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     trigger: Option<TriggerLine>,
-    facts: FactsLine,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request: Option<RequestLine>,
+    facts: FactsLine<'a>,
     policy: PolicyLine<'a>,
     action: Action,
     reason: Reason,
     cached: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fault: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shadow: Option<ShadowLine<'a>>,
+}
+
+/// The facts a decision was made on, in the request files' names.
+#[derive(Serialize)]
+struct RequestLine {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    serving: Option<PlmnId>,
+    home: PlmnId,
+    access: AccessKind,
+    ciphering: bool,
+    integrity: bool,
+    registration: Registration,
+}
+
+impl RequestLine {
+    fn of(request: &Request) -> RequestLine {
+        RequestLine {
+            serving: request.attach.serving,
+            home: request.attach.home,
+            access: request.attach.access,
+            ciphering: request.link.ciphering,
+            integrity: request.link.integrity,
+            registration: request.registration,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ShadowLine<'a> {
+    name: Option<&'a str>,
+    sha256: Option<&'a str>,
+    action: Action,
+    reason: Reason,
     #[serde(skip_serializing_if = "Option::is_none")]
     fault: Option<String>,
 }
@@ -495,8 +583,10 @@ struct TriggerLine {
 }
 
 #[derive(Serialize)]
-struct FactsLine {
+struct FactsLine<'a> {
     lists: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lists_sha256: Option<&'a str>,
     device: u64,
     /// The fact-feed revision of fed facts.
     #[serde(skip_serializing_if = "is_zero")]
@@ -512,6 +602,7 @@ struct PolicyLine<'a> {
     name: Option<&'a str>,
     sha256: Option<&'a str>,
     generation: u64,
+    made_by: MadeBy,
 }
 
 #[derive(Serialize)]

@@ -5,17 +5,52 @@
 //! Each worker counts into its own counters (one writer each, so counting is a plain load and store,
 //! no locked instruction on the per-packet path); reading sums every worker, past and present. A
 //! worker's decisions by action and reason are the active policy's: when it moves to a new policy it
-//! hands what it counted to the registry under the old one's name.
+//! hands what it counted to the registry under the old one's name. During a canary rollout a worker
+//! counts the candidate's decisions apart, under the candidate's name; a shadow's comparisons are
+//! counted under the shadow's name the same way.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::runtime::log::LogStats;
-use crate::vocab::{Action, Decision, FaultKind, PolicyFault, Reason};
+use crate::vocab::{Action, Decision, FaultKind, MadeBy, PolicyFault, Reason};
 
 /// Decisions by action and reason: `OUTCOMES` slots, `action * Reason::COUNT + reason`.
 const OUTCOMES: usize = Action::COUNT * Reason::COUNT;
+
+/// Shadow disagreements by (active outcome, shadow outcome): `active * OUTCOMES + shadow`.
+const DISAGREEMENTS: usize = OUTCOMES * OUTCOMES;
+
+/// What a cache entry keeps of the shadow's answer: none, agreement, or a disagreement's slot + 2.
+pub(crate) type ShadowCode = u16;
+/// No shadow answer is cached with the decision.
+pub(crate) const SHADOW_NONE: ShadowCode = 0;
+/// The shadow agreed.
+pub(crate) const SHADOW_AGREED: ShadowCode = 1;
+const _: () = assert!(DISAGREEMENTS + 2 <= ShadowCode::MAX as usize);
+
+/// The slot of a decision's action and reason.
+#[inline(always)]
+fn outcome_slot(decision: &Decision) -> usize {
+    decision.action.index() * Reason::COUNT + decision.reason.index()
+}
+
+/// The cache's code of the shadow's answer `shadow` to what `active` decided.
+#[inline]
+pub(crate) fn shadow_code(active: &Decision, shadow: &Decision) -> ShadowCode {
+    if active.same_outcome(shadow) {
+        SHADOW_AGREED
+    } else {
+        (outcome_slot(active) * OUTCOMES + outcome_slot(shadow) + 2) as ShadowCode
+    }
+}
+
+/// The shadow's action and reason of a disagreement code.
+pub(crate) fn shadow_outcome(code: ShadowCode) -> Option<(Action, Reason)> {
+    let slot = (code as usize).checked_sub(2)? % OUTCOMES;
+    Some((Action::ALL[slot / Reason::COUNT], Reason::ALL[slot % Reason::COUNT]))
+}
 
 /// What a runtime has done since it started, over every worker it has had.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -38,9 +73,46 @@ pub struct Metrics {
     pub swaps_refused: u64,
     /// The decision log's counts, when the runtime has one.
     pub log: Option<LogStats>,
-    /// Decisions by the policy that was active, the action and the reason; only the non-zero ones,
-    /// sorted. Their counts add up to `decisions`.
+    /// Decisions by the policy that made them (the active one, or a canary's candidate), the action
+    /// and the reason; only the non-zero ones, sorted. Their counts add up to `decisions`.
     pub outcomes: Vec<OutcomeCount>,
+    /// What each shadow policy that ran did beside the active one, by the shadow's name.
+    pub shadows: Vec<ShadowMetrics>,
+}
+
+/// What a shadow policy did beside the active one (see
+/// [`Runtime::start_shadow`](crate::Runtime::start_shadow)). Every returned decision stays the active
+/// one's: these only count.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ShadowMetrics {
+    /// The shadow's name.
+    pub policy: Arc<str>,
+    /// Decisions the shadow's answer was compared with (fresh at a cache miss, or cached with the
+    /// decision at a hit): `agreed + disagreed`.
+    pub compared: u64,
+    /// Of them, the shadow answered the same action and reason.
+    pub agreed: u64,
+    /// Of them, it answered another action or reason.
+    pub disagreed: u64,
+    /// The disagreements by what the active policy and the shadow answered; only the non-zero ones,
+    /// sorted. Their counts add up to `disagreed`.
+    pub disagreements: Vec<Disagreement>,
+    /// Misses the shadow was not asked about (sampled out by its `every`).
+    pub skipped: u64,
+    /// The shadow's faults (traps, deadlines, …) by kind: the active decision was returned unchanged,
+    /// and nothing was compared.
+    pub faults: FaultCounts,
+}
+
+/// How many decisions the shadow answered otherwise than the active policy, one way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Disagreement {
+    /// What the active policy answered (and was returned).
+    pub active: (Action, Reason),
+    /// What the shadow answered.
+    pub shadow: (Action, Reason),
+    /// How many decisions.
+    pub count: u64,
 }
 
 /// How many decisions a policy answered with one action and reason (fail-closed decisions made
@@ -93,9 +165,25 @@ pub(crate) struct Counters {
     misses: AtomicU64,
     unknown: AtomicU64,
     faults: [AtomicU64; FaultKind::COUNT],
-    /// Decisions by action and reason, since the worker last moved to another policy.
-    outcomes: [AtomicU64; OUTCOMES],
-    /// The policy those decisions were made under; `None` before the worker's first policy.
+    /// Decisions by action and reason, since the worker last moved to another policy: the active
+    /// policy's, then a canary candidate's ([`MadeBy`]'s order).
+    outcomes: [[AtomicU64; OUTCOMES]; MadeBy::COUNT],
+    /// The policies those decisions were made by; `None` before the worker's first policy (and for a
+    /// candidate while no canary runs).
+    policy: Mutex<[Option<Arc<str>>; MadeBy::COUNT]>,
+    /// The shadow's counts since the worker last moved to another shadow.
+    shadow: ShadowCounters,
+}
+
+/// One worker's shadow counts (its one writer is the worker).
+#[derive(Default)]
+struct ShadowCounters {
+    agreed: AtomicU64,
+    skipped: AtomicU64,
+    faults: [AtomicU64; FaultKind::COUNT],
+    /// By disagreement slot; made at the first disagreement (it is large).
+    disagreed: std::sync::OnceLock<Box<[AtomicU64]>>,
+    /// The shadow they count; `None` while none runs.
     policy: Mutex<Option<Arc<str>>>,
 }
 
@@ -106,8 +194,9 @@ impl Default for Counters {
             misses: AtomicU64::new(0),
             unknown: AtomicU64::new(0),
             faults: Default::default(),
-            outcomes: std::array::from_fn(|_| AtomicU64::new(0)),
-            policy: Mutex::new(None),
+            outcomes: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
+            policy: Mutex::new([None, None]),
+            shadow: ShadowCounters::default(),
         }
     }
 }
@@ -138,7 +227,37 @@ impl Counters {
     /// A decision was answered (from the cache, the policy or fail-closed).
     #[inline(always)]
     pub(crate) fn outcome(&self, decision: &Decision) {
-        bump(&self.outcomes[decision.action.index() * Reason::COUNT + decision.reason.index()], 1);
+        bump(&self.outcomes[decision.made_by.index()][outcome_slot(decision)], 1);
+    }
+
+    /// The shadow's answer, as a cache entry keeps it, was compared with a decision.
+    #[inline]
+    pub(crate) fn shadow(&self, code: ShadowCode) {
+        match code {
+            SHADOW_NONE => {}
+            SHADOW_AGREED => bump(&self.shadow.agreed, 1),
+            _ => self.disagreed(code),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn disagreed(&self, code: ShadowCode) {
+        let table = self.shadow.disagreed.get_or_init(|| (0..DISAGREEMENTS).map(|_| AtomicU64::new(0)).collect());
+        bump(&table[code as usize - 2], 1);
+    }
+
+    /// `n` misses were not shown to the shadow (sampled out).
+    #[inline]
+    pub(crate) fn shadow_skipped(&self, n: u64) {
+        bump(&self.shadow.skipped, n);
+    }
+
+    /// The shadow failed on a decision (the active decision stands).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn shadow_fault(&self, fault: &PolicyFault) {
+        bump(&self.shadow.faults[fault.kind().index()], 1);
     }
 
     /// A decision failed closed on `fault`.
@@ -179,6 +298,61 @@ pub(crate) struct Registry {
     /// Outcomes handed over by workers that moved on from a policy (or retired), by policy name.
     /// Taken under `live`'s lock, so a reader never sees a count twice or not at all.
     outcomes: Mutex<BTreeMap<Arc<str>, Box<[u64; OUTCOMES]>>>,
+    /// Shadow counts handed over the same way, by shadow name.
+    shadows: Mutex<BTreeMap<Arc<str>, ShadowTable>>,
+}
+
+/// A shadow's counts, summed.
+#[derive(Clone, Default)]
+struct ShadowTable {
+    agreed: u64,
+    skipped: u64,
+    faults: [u64; FaultKind::COUNT],
+    disagreed: BTreeMap<usize, u64>,
+}
+
+impl ShadowTable {
+    /// Adds `counters`' counts; `take` zeroes them (a hand-over) rather than reading them.
+    fn add(&mut self, counters: &ShadowCounters, take: bool) {
+        let read = |counter: &AtomicU64| {
+            if take { counter.swap(0, Ordering::Relaxed) } else { counter.load(Ordering::Relaxed) }
+        };
+        self.agreed += read(&counters.agreed);
+        self.skipped += read(&counters.skipped);
+        for (total, count) in self.faults.iter_mut().zip(&counters.faults) {
+            *total += read(count);
+        }
+        if let Some(table) = counters.disagreed.get() {
+            for (slot, count) in table.iter().enumerate() {
+                let count = read(count);
+                if count > 0 {
+                    *self.disagreed.entry(slot).or_default() += count;
+                }
+            }
+        }
+    }
+
+    fn metrics(&self, policy: &Arc<str>) -> ShadowMetrics {
+        let disagreements: Vec<_> = self
+            .disagreed
+            .iter()
+            .map(|(&slot, &count)| {
+                let (active, shadow) = (slot / OUTCOMES, slot % OUTCOMES);
+                let outcome = |slot: usize| (Action::ALL[slot / Reason::COUNT], Reason::ALL[slot % Reason::COUNT]);
+                Disagreement { active: outcome(active), shadow: outcome(shadow), count }
+            })
+            .collect();
+        let disagreed = disagreements.iter().map(|d| d.count).sum();
+        ShadowMetrics {
+            policy: Arc::clone(policy),
+            compared: self.agreed + disagreed,
+            agreed: self.agreed,
+            disagreed,
+            disagreements,
+            skipped: self.skipped,
+            faults: FaultCounts(self.faults),
+        }
+    }
 }
 
 impl Registry {
@@ -197,25 +371,40 @@ impl Registry {
         live.retain(|other| !Arc::ptr_eq(other, counters));
     }
 
-    /// `counters`' worker now decides with `policy`: what it counted under its previous policy is kept
-    /// under that one's name. Called by the worker itself (the counters' one writer).
-    pub(crate) fn serve(&self, counters: &Counters, policy: &Arc<str>) {
+    /// `counters`' worker now decides with `policies` (the active one, and a canary's candidate) beside
+    /// `shadow`: what it counted under the previous ones is kept under their names. Called by the worker
+    /// itself (the counters' one writer).
+    pub(crate) fn serve(
+        &self,
+        counters: &Counters,
+        policies: [Option<Arc<str>>; MadeBy::COUNT],
+        shadow: Option<Arc<str>>,
+    ) {
         let _live = self.lock();
-        self.hand_over(counters, Some(Arc::clone(policy)));
+        self.hand_over(counters, Some((policies, shadow)));
     }
 
-    /// Moves `counters`' outcomes to the registry's table and names its next policy (`live` is held).
-    fn hand_over(&self, counters: &Counters, next: Option<Arc<str>>) {
-        let mut name = lock(&counters.policy);
-        if let Some(policy) = name.as_ref() {
-            let mut outcomes = lock(&self.outcomes);
-            let table = outcomes.entry(Arc::clone(policy)).or_insert_with(|| Box::new([0; OUTCOMES]));
-            for (total, count) in table.iter_mut().zip(&counters.outcomes) {
-                *total += count.swap(0, Ordering::Relaxed);
+    /// Moves `counters`' outcomes and shadow counts to the registry's tables and names its next
+    /// policies (`live` is held).
+    #[allow(clippy::type_complexity)]
+    fn hand_over(&self, counters: &Counters, next: Option<([Option<Arc<str>>; MadeBy::COUNT], Option<Arc<str>>)>) {
+        let mut names = lock(&counters.policy);
+        for (name, counts) in names.iter().zip(&counters.outcomes) {
+            if let Some(policy) = name.as_ref() {
+                let mut outcomes = lock(&self.outcomes);
+                let table = outcomes.entry(Arc::clone(policy)).or_insert_with(|| Box::new([0; OUTCOMES]));
+                for (total, count) in table.iter_mut().zip(counts) {
+                    *total += count.swap(0, Ordering::Relaxed);
+                }
             }
         }
-        if next.is_some() {
-            *name = next;
+        let mut shadow = lock(&counters.shadow.policy);
+        if let Some(policy) = shadow.as_ref() {
+            lock(&self.shadows).entry(Arc::clone(policy)).or_default().add(&counters.shadow, true);
+        }
+        if let Some((policies, next_shadow)) = next {
+            *names = policies;
+            *shadow = next_shadow;
         }
     }
 
@@ -227,18 +416,24 @@ impl Registry {
     pub(crate) fn metrics(&self) -> Metrics {
         let total = Counters::default();
         let mut outcomes;
+        let mut shadows;
         {
             let live = self.lock();
             total.absorb(&self.retired);
             outcomes = lock(&self.outcomes).clone();
+            shadows = lock(&self.shadows).clone();
             for counters in live.iter() {
                 total.absorb(counters);
                 // A worker that has not yet decided has no policy, and nothing counted.
-                if let Some(policy) = lock(&counters.policy).as_ref() {
+                for (name, counts) in lock(&counters.policy).iter().zip(&counters.outcomes) {
+                    let Some(policy) = name.as_ref() else { continue };
                     let table = outcomes.entry(Arc::clone(policy)).or_insert_with(|| Box::new([0; OUTCOMES]));
-                    for (total, count) in table.iter_mut().zip(&counters.outcomes) {
+                    for (total, count) in table.iter_mut().zip(counts) {
                         *total += count.load(Ordering::Relaxed);
                     }
+                }
+                if let Some(policy) = lock(&counters.shadow.policy).as_ref() {
+                    shadows.entry(Arc::clone(policy)).or_default().add(&counters.shadow, false);
                 }
             }
         }
@@ -255,6 +450,7 @@ impl Registry {
             swaps_refused: get(&self.swaps_refused),
             log: None,
             outcomes: outcome_counts(&outcomes),
+            shadows: shadows.iter().map(|(policy, table)| table.metrics(policy)).collect(),
         }
     }
 

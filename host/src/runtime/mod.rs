@@ -18,6 +18,7 @@ pub(crate) mod metrics;
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
 pub(crate) mod registration;
+pub(crate) mod rollout;
 pub(crate) mod session;
 pub(crate) mod watch;
 pub(crate) mod worker;
@@ -31,10 +32,11 @@ pub use feed::{FedAgreement, FedFacts, FedUpdate};
 pub use flow::Flow;
 pub use live::{Runtime, RuntimeBuilder, SwapError};
 pub use log::{DecisionLog, LOG_FORMAT_VERSION, LogError, LogStats};
-pub use metrics::{FaultCounts, Metrics, OutcomeCount};
+pub use metrics::{Disagreement, FaultCounts, Metrics, OutcomeCount, ShadowMetrics};
 pub use registration::{
     Carried, DeviceConfig, ReRegistration, ReRegistrationCause, RegistrationConfig, RegistrationState,
 };
+pub use rollout::{Canary, CanaryPlan, Percent, Rollout, RolloutError, RolloutPlan, Selection, Shadow, ShadowPlan};
 pub use session::{SessionError, SessionId, SessionStats};
-pub use watch::{DirectoryEvent, PolicyDirectory, WatchError, Watcher};
+pub use watch::{DirectoryEvent, PolicyDirectory, ROLLOUT_FILE, WatchError, Watcher};
 pub use worker::Worker;

@@ -3,6 +3,14 @@
 //! is `NAME.wasm.sig` beside it; a new or changed signature counts as a change of its policy, so a
 //! signature that arrives after its policy was refused unsigned gets it loaded. The directory is
 //! opened through cap-std, so nothing outside it is read, even through a symlink.
+//!
+//! A directory that holds a rollout plan, `rollout.toml` ([`RolloutPlan`]), runs what the plan names
+//! instead — an active policy, a canary candidate for part of the devices, a shadow — each a file of the
+//! directory. A change to the plan or to a file it names applies the plan again, whole (each new policy
+//! self-checked first; a bad plan or a policy that does not load is reported and the rollout in force
+//! stays). Promoting and rolling back are edits of the plan. Other policy files are not run while a plan
+//! governs the directory (each is reported once); removing the plan ends its canary and shadow, and the
+//! active policy runs alone.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -15,10 +23,12 @@ use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 
 use crate::runtime::live::Runtime;
+use crate::runtime::rollout::{Rollout, RolloutPlan};
 use crate::wasm::artifact::is_artifact;
 use crate::wasm::artifacts::{ArtifactCache, Origin};
 use crate::wasm::digest;
 use crate::wasm::engine::Engine;
+use crate::wasm::policy::Policy;
 use crate::wasm::signing::SIGNATURE_SUFFIX;
 
 /// What one scan of the directory did.
@@ -41,7 +51,19 @@ pub enum DirectoryEvent {
         /// Why, for the operator.
         error: String,
     },
+    /// The directory's rollout plan was applied (or, removed, its canary and shadow ended).
+    RolledOut {
+        /// The plan's file name.
+        file: String,
+        /// What runs now.
+        rollout: String,
+        /// From reading the plan to the rollout being in force.
+        elapsed: Duration,
+    },
 }
+
+/// The rollout plan's file name in a policy directory.
+pub const ROLLOUT_FILE: &str = "rollout.toml";
 
 /// A watched policy directory; see the module docs.
 pub struct PolicyDirectory {
@@ -51,6 +73,17 @@ pub struct PolicyDirectory {
     artifacts: Option<ArtifactCache>,
     /// What each file looked like when last seen, so unchanged files are not read again.
     seen: HashMap<String, Seen>,
+    /// The rollout plan last applied (or refused), while the directory has one.
+    plan: Option<PlanState>,
+}
+
+/// A rollout plan and what it was applied on.
+struct PlanState {
+    /// The plan file's and each named file's stamps when last applied or refused.
+    key: Vec<(String, Option<Stamp>)>,
+    /// The policies the plan loaded, by file, with the digest of their bytes and signature: an unchanged
+    /// file is not loaded (or self-checked) again.
+    loaded: HashMap<String, (String, Policy)>,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -73,7 +106,7 @@ impl PolicyDirectory {
         let path = path.as_ref().to_owned();
         let dir = Dir::open_ambient_dir(&path, ambient_authority())
             .map_err(|source| WatchError::Open { path: path.clone(), source })?;
-        Ok(PolicyDirectory { dir, path, engine: engine.clone(), artifacts: None, seen: HashMap::new() })
+        Ok(PolicyDirectory { dir, path, engine: engine.clone(), artifacts: None, seen: HashMap::new(), plan: None })
     }
 
     /// Keeps precompiled artifacts in `cache`, so restarts and swaps do not recompile.
@@ -122,6 +155,32 @@ impl PolicyDirectory {
         // Oldest change first, so the most recent good policy ends up active.
         changed.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
         let mut events = symlinks;
+        if entries.get(ROLLOUT_FILE).is_some_and(|metadata| metadata.is_file()) || self.plan.is_some() {
+            let stamps: HashMap<String, Stamp> = entries
+                .iter()
+                .filter(|(_, metadata)| metadata.is_file())
+                .map(|(file, metadata)| {
+                    let signature =
+                        entries.get(&format!("{file}{SIGNATURE_SUFFIX}")).filter(|m| m.is_file()).map(stamp);
+                    (file.clone(), Stamp { policy: stamp(metadata), signature })
+                })
+                .collect();
+            events.extend(self.follow_plan(runtime, &stamps));
+            if self.plan.is_some() {
+                let names = if changed.is_empty() { Vec::new() } else { self.plan_names(&stamps) };
+                for (_, file, stamp) in changed {
+                    let named = names.contains(&file);
+                    self.seen.insert(file.clone(), Seen { stamp, digest: String::new() });
+                    if !named {
+                        let error = format!(
+                            "not run: `{ROLLOUT_FILE}` governs this directory; name `{file}` in it (active, canary or shadow) to run it"
+                        );
+                        events.push(DirectoryEvent::Rejected { file, error });
+                    }
+                }
+                return Ok(events);
+            }
+        }
         for (_, file, stamp) in changed {
             if let Some(event) = self.offer(runtime, file, stamp) {
                 events.push(event);
@@ -160,26 +219,121 @@ impl PolicyDirectory {
         if same_content {
             return None;
         }
-        let loaded = match &self.artifacts {
-            // A precompiled artifact needs no cache (and is checked against its own signature).
-            _ if is_artifact(&bytes) => self
-                .engine
-                .load_artifact(&file, &bytes, signature.as_deref())
-                .map(|policy| (policy, Origin::Precompiled)),
-            Some(cache) => cache.load_signed_policy(&self.engine, &file, &bytes, signature.as_deref()),
-            None => self
-                .engine
-                .load_signed_policy(&file, &bytes, signature.as_deref())
-                .map(|policy| (policy, Origin::Compiled)),
-        };
-        let (policy, origin) = match loaded {
+        let (policy, origin) = match self.load(&file, &bytes, signature.as_deref()) {
             Ok(loaded) => loaded,
-            Err(error) => return Some(DirectoryEvent::Rejected { file, error: error.to_string() }),
+            Err(error) => return Some(DirectoryEvent::Rejected { file, error }),
         };
         match runtime.swap(policy) {
             Ok(()) => Some(DirectoryEvent::Swapped { file, origin, elapsed: started.elapsed() }),
             Err(error) => Some(DirectoryEvent::Rejected { file, error: error.to_string() }),
         }
+    }
+
+    /// Loads a policy file's bytes (a component, or a precompiled artifact).
+    fn load(&self, file: &str, bytes: &[u8], signature: Option<&str>) -> Result<(Policy, Origin), String> {
+        let loaded = match &self.artifacts {
+            // A precompiled artifact needs no cache (and is checked against its own signature).
+            _ if is_artifact(bytes) => {
+                self.engine.load_artifact(file, bytes, signature).map(|policy| (policy, Origin::Precompiled))
+            }
+            Some(cache) => cache.load_signed_policy(&self.engine, file, bytes, signature),
+            None => self.engine.load_signed_policy(file, bytes, signature).map(|policy| (policy, Origin::Compiled)),
+        };
+        loaded.map_err(|error| error.to_string())
+    }
+
+    /// Reads a file the plan names, with its signature: its bytes, signature and their digest.
+    fn read_named(&self, file: &str, stamp: &Stamp) -> Result<(Vec<u8>, Option<String>, String), String> {
+        self.engine
+            .check_file_size(file, stamp.policy.0, file.ends_with(".cwasm"))
+            .map_err(|error| error.to_string())?;
+        let bytes = self.dir.read(file).map_err(|error| format!("cannot read `{file}`: {error}"))?;
+        let signature_file = format!("{file}{SIGNATURE_SUFFIX}");
+        let signature = stamp
+            .signature
+            .map(|_| self.dir.read_to_string(&signature_file))
+            .transpose()
+            .map_err(|error| format!("cannot read `{signature_file}`: {error}"))?;
+        let digest = digest::sha256_hex(&bytes)
+            + &signature.as_deref().map(|s| digest::sha256_hex(s.as_bytes())).unwrap_or_default();
+        Ok((bytes, signature, digest))
+    }
+
+    /// The files the plan in force names (none while its file does not parse).
+    fn plan_names(&self, stamps: &HashMap<String, Stamp>) -> Vec<String> {
+        self.read_plan(stamps)
+            .map(|plan| plan.policies().iter().map(|(_, file)| (*file).to_owned()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The directory's plan, read and checked.
+    fn read_plan(&self, stamps: &HashMap<String, Stamp>) -> Result<RolloutPlan, String> {
+        if !stamps.contains_key(ROLLOUT_FILE) {
+            return Err(format!("`{ROLLOUT_FILE}` is gone"));
+        }
+        let text =
+            self.dir.read_to_string(ROLLOUT_FILE).map_err(|error| format!("cannot read `{ROLLOUT_FILE}`: {error}"))?;
+        RolloutPlan::parse(ROLLOUT_FILE, &text).map_err(|error| error.to_string())
+    }
+
+    /// Applies the directory's rollout plan when it, or a file it names, changed; ends its canary and
+    /// shadow when it is gone.
+    fn follow_plan(&mut self, runtime: &Runtime, stamps: &HashMap<String, Stamp>) -> Option<DirectoryEvent> {
+        let started = Instant::now();
+        let file = ROLLOUT_FILE.to_owned();
+        if !stamps.contains_key(ROLLOUT_FILE) {
+            // The plan is gone: the active policy runs alone.
+            self.plan = None;
+            let Rollout { active, .. } = runtime.rollout();
+            let rollout = format!("`{ROLLOUT_FILE}` removed: `{}` runs alone", active.name());
+            return match runtime.set_rollout(Rollout::only(active)) {
+                Ok(()) => Some(DirectoryEvent::RolledOut { file, rollout, elapsed: started.elapsed() }),
+                Err(error) => Some(DirectoryEvent::Rejected { file, error: error.to_string() }),
+            };
+        }
+        let plan = self.read_plan(stamps);
+        let mut key = vec![(file.clone(), stamps.get(ROLLOUT_FILE).copied())];
+        if let Ok(plan) = &plan {
+            key.extend(plan.policies().iter().map(|(_, named)| ((*named).to_owned(), stamps.get(*named).copied())));
+        }
+        let state = self.plan.get_or_insert_with(|| PlanState { key: Vec::new(), loaded: HashMap::new() });
+        if state.key == key {
+            return None;
+        }
+        state.key = key;
+        let plan = match plan {
+            Ok(plan) => plan,
+            Err(error) => return Some(DirectoryEvent::Rejected { file, error }),
+        };
+        let mut loaded = self.plan.as_mut().map(|state| std::mem::take(&mut state.loaded)).unwrap_or_default();
+        let mut kept = HashMap::new();
+        let rollout = plan.rollout(ROLLOUT_FILE, |named| {
+            let stamp = stamps.get(named).ok_or_else(|| "not in the directory: add it, or fix the name".to_owned())?;
+            if named.contains('/') || named.starts_with('.') || !(named.ends_with(".wasm") || named.ends_with(".cwasm"))
+            {
+                return Err("name a `.wasm` or `.cwasm` file of this directory".to_owned());
+            }
+            let (bytes, signature, digest) = self.read_named(named, stamp)?;
+            let policy = match loaded.remove(named) {
+                Some((before, policy)) if before == digest => policy,
+                _ => self.load(named, &bytes, signature.as_deref())?.0,
+            };
+            kept.insert(named.to_owned(), (digest, policy.clone()));
+            Ok(policy)
+        });
+        let result = rollout.and_then(|rollout| {
+            let description = format!("{rollout:?}");
+            runtime.set_rollout(rollout).map(|()| description).map_err(|error| error.to_string())
+        });
+        if let Some(state) = &mut self.plan {
+            // What loaded is kept, so a plan fixed later does not load it again.
+            kept.extend(loaded);
+            state.loaded = kept;
+        }
+        Some(match result {
+            Ok(rollout) => DirectoryEvent::RolledOut { file, rollout, elapsed: started.elapsed() },
+            Err(error) => DirectoryEvent::Rejected { file, error },
+        })
     }
 
     /// Scans every `interval` on a thread of its own until the returned handle is dropped; each event

@@ -9,9 +9,10 @@ use crate::runtime::device::{DeviceSlot, DeviceView};
 use crate::runtime::flow::{Flow, Stamp};
 use crate::runtime::live::{Active, Runtime};
 use crate::runtime::log::{LogSender, Record};
+use crate::runtime::metrics::{self, Counters, SHADOW_AGREED, SHADOW_NONE, ShadowCode};
 use crate::runtime::registration::Lookup;
 use crate::runtime::session::{SessionError, SessionId};
-use crate::vocab::{Attach, Decision, Event, LinkState, Reason, Registration, Request, Role};
+use crate::vocab::{Attach, Decision, Event, LinkState, MadeBy, Reason, Registration, Request, Role};
 use crate::wasm::decider::Decider;
 use crate::wasm::packed::{self, PackedRequest};
 use crate::wasm::plug::{RelatedDecision, Verdict};
@@ -35,25 +36,180 @@ pub struct Worker {
 struct Scratch {
     /// The flows the cache did not answer, by index.
     missed: Vec<usize>,
-    /// The flows asked of the policy, by index, with what each was decided on.
-    asked: Vec<(usize, Made)>,
-    /// Their requests, packed for a policy with the packed batch export…
-    words: Vec<u64>,
+    /// The flows asked of a policy, by index, with what each was decided on, which policy decides it
+    /// and its place among that policy's requests.
+    asked: Vec<(usize, Made, MadeBy, usize)>,
+    /// The requests of each policy ([`MadeBy`]'s order), packed for a policy with the packed batch
+    /// export…
+    words: [Vec<u64>; MadeBy::COUNT],
     /// …or as records for one without.
-    requests: Vec<Request>,
+    requests: [Vec<Request>; MadeBy::COUNT],
+    /// The requests shown to the shadow (when it does not see them all), and which asked flows they are.
+    shadow_words: Vec<u64>,
+    shadow_requests: Vec<Request>,
+    shadow_picked: Vec<usize>,
 }
 
-/// The policy this worker runs, with its instance, and the lists it last decided on.
+/// The policies this worker runs, with their instances, and the lists it last decided on.
 struct Current {
     active: Arc<Active>,
     decider: Decider,
+    /// A canary's candidate, while one runs.
+    candidate: Option<Decider>,
+    /// A shadow, while one runs.
+    shadow: Option<ShadowRun>,
     lists: Arc<FactSet>,
+}
+
+/// A shadow's instance, and which misses it sees.
+struct ShadowRun {
+    decider: Decider,
+    every: u32,
+    /// Misses until the next one it sees.
+    countdown: u32,
+}
+
+impl ShadowRun {
+    /// Whether the shadow sees this miss.
+    #[inline]
+    fn sample(&mut self) -> bool {
+        if self.every <= 1 {
+            return true;
+        }
+        self.countdown = self.countdown.saturating_sub(1);
+        if self.countdown == 0 {
+            self.countdown = self.every;
+            return true;
+        }
+        false
+    }
+
+    /// Compares the shadow's answer to `request` with `decision`: counts it, and gives the cache's code
+    /// of it and what the log keeps (its answer when it differs or fails).
+    fn compare(
+        &mut self,
+        counters: &Counters,
+        lists: &FactSet,
+        request: &Request,
+        decision: &Decision,
+    ) -> (ShadowCode, Option<Decision>) {
+        if !self.sample() {
+            counters.shadow_skipped(1);
+            return (SHADOW_NONE, None);
+        }
+        let answer = self.decider.decide(lists, request);
+        judge(counters, decision, answer)
+    }
+}
+
+/// What a batch asked of its policies, and what they answered.
+struct Asked<'a> {
+    asked: &'a [(usize, Made, MadeBy, usize)],
+    words: &'a [Vec<u64>; MadeBy::COUNT],
+    requests: &'a [Vec<Request>; MadeBy::COUNT],
+    answers: &'a [Vec<Decision>; MadeBy::COUNT],
+    packed: bool,
+}
+
+/// The shadow's answers to a batch's asked flows, compared and counted: the cache's code and what the
+/// log keeps, in `asked`'s order (`(SHADOW_NONE, None)` for a flow the shadow did not see). Asks the
+/// shadow in one call, with the same requests (gathered into `gathered` when it does not see them all,
+/// or they went to two policies).
+#[cold]
+#[inline(never)]
+fn shadow_batch(
+    run: &mut ShadowRun,
+    counters: &Counters,
+    lists: &FactSet,
+    batch: &Asked<'_>,
+    gathered: (&mut Vec<usize>, &mut Vec<u64>, &mut Vec<Request>),
+) -> Vec<(ShadowCode, Option<Decision>)> {
+    let (picked, words, requests) = gathered;
+    picked.clear();
+    for position in 0..batch.asked.len() {
+        if run.sample() {
+            picked.push(position);
+        }
+    }
+    counters.shadow_skipped((batch.asked.len() - picked.len()) as u64);
+    let mut results = vec![(SHADOW_NONE, None); batch.asked.len()];
+    if picked.is_empty() {
+        return results;
+    }
+    // Every flow went to the active policy and the shadow sees them all: the same requests as they are.
+    let whole = picked.len() == batch.asked.len() && batch.answers[MadeBy::Candidate.index()].is_empty();
+    let answers = if whole && batch.packed {
+        run.decider.decide_words(lists, &batch.words[0])
+    } else if whole {
+        run.decider.decide_batch(lists, &batch.requests[0])
+    } else {
+        words.clear();
+        requests.clear();
+        for &position in picked.iter() {
+            let (_, _, by, place) = batch.asked[position];
+            if batch.packed {
+                words.extend_from_slice(&batch.words[by.index()][2 * place..2 * place + 2]);
+            } else {
+                requests.push(batch.requests[by.index()][place]);
+            }
+        }
+        if batch.packed { run.decider.decide_words(lists, words) } else { run.decider.decide_batch(lists, requests) }
+    };
+    for (&position, answer) in picked.iter().zip(answers) {
+        let (_, _, by, place) = batch.asked[position];
+        results[position] = judge(counters, &batch.answers[by.index()][place], answer);
+    }
+    results
+}
+
+/// Counts the shadow's `answer` against `decision`; the cache's code of it and what the log keeps.
+#[inline]
+fn judge(counters: &Counters, decision: &Decision, answer: Decision) -> (ShadowCode, Option<Decision>) {
+    if let Some(fault) = &answer.fault {
+        // A fault is not cached: the next miss asks a fresh instance.
+        counters.shadow_fault(fault);
+        return (SHADOW_NONE, Some(answer));
+    }
+    let code = metrics::shadow_code(decision, &answer);
+    counters.shadow(code);
+    (code, (code != SHADOW_AGREED).then_some(answer))
+}
+
+impl Current {
+    /// Which policy decides for the device at `place`.
+    #[inline(always)]
+    fn by(&self, place: u64) -> MadeBy {
+        match &self.active.canary {
+            Some(canary) if canary.selection.selects_place(place) => MadeBy::Candidate,
+            _ => MadeBy::Active,
+        }
+    }
+
+    /// The instance of the policy `by`.
+    #[inline(always)]
+    fn decider(&mut self, by: MadeBy) -> &mut Decider {
+        match (by, &mut self.candidate) {
+            (MadeBy::Candidate, Some(candidate)) => candidate,
+            _ => &mut self.decider,
+        }
+    }
+
+    /// Decides `request` with the policy `by`.
+    #[inline]
+    fn decide(&mut self, by: MadeBy, request: &Request) -> Decision {
+        let lists = Arc::clone(&self.lists);
+        let mut decision = self.decider(by).decide(&lists, request);
+        decision.made_by = by;
+        decision
+    }
 }
 
 /// Everything one miss decides on, read before the decision.
 struct Snapshot {
     epoch: u64,
     device: DeviceView,
+    /// The device's place among all devices (a canary's choice).
+    place: u64,
     /// The stored registration outcome with the device and the flow's server, if any.
     registration: Lookup,
     /// What it is decided on (`stamp.device` is `device`'s generation).
@@ -126,21 +282,29 @@ impl Worker {
         }
         cache.counters.missed(1);
         let current = refresh(current, runtime, cache);
-        let lists = &current.lists;
         let policy_generation = current.active.generation;
-        let snapshot = snapshot(runtime, flow, epoch, lists, policy_generation);
-        let decision = match snapshot.as_ref().and_then(|snapshot| request(flow, snapshot)) {
-            Some(request) => current.decider.decide(lists, &request),
-            None => unknown(cache, flow, snapshot.as_ref().map_or(Reason::AttachUnknown, Snapshot::unknown_reason), 1),
+        let snapshot = snapshot(runtime, flow, epoch, &current.lists, policy_generation);
+        let request = snapshot.as_ref().and_then(|snapshot| request(flow, snapshot));
+        let (mut shadow, mut shadow_answer) = (SHADOW_NONE, None);
+        let decision = match (&request, &snapshot) {
+            (Some(request), Some(snapshot)) => {
+                let decision = current.decide(current.by(snapshot.place), request);
+                if let Some(run) = &mut current.shadow {
+                    (shadow, shadow_answer) = run.compare(&cache.counters, &current.lists, request, &decision);
+                }
+                decision
+            }
+            _ => unknown(cache, flow, snapshot.as_ref().map_or(Reason::AttachUnknown, Snapshot::unknown_reason), 1),
         };
         if let Some(log) = log {
             let device = snapshot.as_ref().map_or(0, |snapshot| snapshot.stamp.device);
-            let stamp = Stamp { lists: lists.generation(), device, policy: policy_generation };
-            log.one(record(runtime, flow, stamp, false, &decision));
+            let stamp = Stamp { lists: current.lists.generation(), device, policy: policy_generation };
+            let lists = Some(current.lists.lists_digest());
+            log.one(Record { request, lists, shadow: shadow_answer, ..record(runtime, flow, stamp, false, &decision) });
         }
         cache.counters.outcome(&decision);
         match snapshot {
-            Some(snapshot) => remember(cache, flow, &snapshot.made(), decision),
+            Some(snapshot) => remember(cache, flow, &snapshot.made(), decision, shadow),
             None => decision,
         }
     }
@@ -183,35 +347,38 @@ impl Worker {
         if scratch.missed.is_empty() {
             count_outcomes(cache, decisions);
             if let (Some(log), Some(hits)) = (log, hit_stamps) {
-                log.many(batch_records(runtime, flows, decisions, hits, &[], Stamp::default()));
+                log.many(batch_records(runtime, flows, decisions, hits, &[], Stamp::default(), Vec::new()));
             }
             return;
         }
         cache.counters.missed(scratch.missed.len() as u64);
         let current = refresh(current, runtime, cache);
-        let lists = &current.lists;
-        let packed_batch = current.decider.policy().has_packed_batch();
-        let Scratch { missed, asked, words, requests } = scratch;
+        // Packed only when every policy asked (a candidate's and a shadow's too) takes packed batches.
+        let packed_batch = current.decider.policy().has_packed_batch()
+            && current.candidate.as_ref().is_none_or(|candidate| candidate.policy().has_packed_batch())
+            && current.shadow.as_ref().is_none_or(|shadow| shadow.decider.policy().has_packed_batch());
+        let Scratch { missed, asked, words, requests, shadow_words, shadow_requests, shadow_picked } = scratch;
         asked.clear();
-        words.clear();
-        requests.clear();
+        words.iter_mut().for_each(Vec::clear);
+        requests.iter_mut().for_each(Vec::clear);
         if packed_batch {
-            words.reserve(2 * missed.len());
+            words[0].reserve(2 * missed.len());
         }
-        let (lists_generation, policy) = (lists.generation(), current.active.generation);
+        let (lists_generation, policy) = (current.lists.generation(), current.active.generation);
         for &index in missed.iter() {
             let flow = &flows[index];
             if !packed_batch {
-                let Some(snapshot) = snapshot(runtime, flow, epoch, lists, policy) else { continue };
+                let Some(snapshot) = snapshot(runtime, flow, epoch, &current.lists, policy) else { continue };
+                let by = current.by(snapshot.place);
                 match request(flow, &snapshot) {
-                    Some(request) => requests.push(request),
+                    Some(request) => requests[by.index()].push(request),
                     None if snapshot.device.stale() || matches!(snapshot.registration, Lookup::Pending) => {
                         decisions[index] = Decision::unknown(flow.event.kind(), snapshot.unknown_reason());
                         continue;
                     }
                     None => continue,
                 }
-                asked.push((index, snapshot.made()));
+                asked.push((index, snapshot.made(), by, requests[by.index()].len() - 1));
                 continue;
             }
             // The packed words straight from the device's live word; a device holding registration
@@ -241,24 +408,49 @@ impl Worker {
                 let link = device.link_or_off();
                 (PackedRequest { serving, home, access, link, server, role, event, registration: 0 }, u64::MAX)
             };
-            packed.push(words);
-            asked.push((index, Made { epoch, stamp, expires }));
+            let by = current.by(slot.place());
+            let group = &mut words[by.index()];
+            packed.push(group);
+            asked.push((index, Made { epoch, stamp, expires }, by, group.len() / 2 - 1));
         }
-        let answers = if packed_batch {
-            current.decider.decide_words(lists, words)
-        } else {
-            current.decider.decide_batch(lists, requests)
+        let mut answers: [Vec<Decision>; MadeBy::COUNT] = Default::default();
+        for by in MadeBy::ALL.iter().copied() {
+            let (group_words, group_requests) = (&words[by.index()], &requests[by.index()]);
+            if group_words.is_empty() && group_requests.is_empty() {
+                continue;
+            }
+            let lists = Arc::clone(&current.lists);
+            let decider = current.decider(by);
+            let mut decided = if packed_batch {
+                decider.decide_words(&lists, group_words)
+            } else {
+                decider.decide_batch(&lists, group_requests)
+            };
+            if by != MadeBy::Active {
+                decided.iter_mut().for_each(|decision| decision.made_by = by);
+            }
+            answers[by.index()] = decided;
+        }
+        let shadows = match &mut current.shadow {
+            Some(run) => {
+                let asked_for = Asked { asked, words, requests, answers: &answers, packed: packed_batch };
+                let gathered = (shadow_picked, shadow_words, shadow_requests);
+                shadow_batch(run, &cache.counters, &current.lists, &asked_for, gathered)
+            }
+            None => Vec::new(),
         };
         if asked.len() < missed.len() {
             cache.counters.unknown((missed.len() - asked.len()) as u64);
         }
-        for (&(index, ref made), decision) in asked.iter().zip(answers) {
-            decisions[index] = remember(cache, &flows[index], made, decision);
+        for (position, &(index, ref made, by, place)) in asked.iter().enumerate() {
+            let decision = answers[by.index()][place].clone();
+            let shadow = shadows.get(position).map_or(SHADOW_NONE, |(code, _)| *code);
+            decisions[index] = remember(cache, &flows[index], made, decision, shadow);
         }
         count_outcomes(cache, decisions);
         if let (Some(log), Some(hits)) = (log, hit_stamps) {
-            let missed = Stamp { lists: lists.generation(), device: 0, policy: current.active.generation };
-            log.many(batch_records(runtime, flows, decisions, hits, asked, missed));
+            let missed = Stamp { lists: current.lists.generation(), device: 0, policy: current.active.generation };
+            log.many(batch_records(runtime, flows, decisions, hits, asked, missed, shadows));
         }
     }
 
@@ -328,9 +520,15 @@ fn refresh<'a>(current: &'a mut Option<Current>, runtime: &Runtime, cache: &Flow
     }
     let current = current.get_or_insert_with(|| {
         let active = runtime.active();
-        // What this worker counts from now on is this policy's.
-        runtime.serve_policy(&cache.counters, active.policy.name());
-        Current { decider: active.policy.decider(), active, lists: runtime.lists() }
+        // What this worker counts from now on is these policies'.
+        runtime.serve_policies(&cache.counters, &active);
+        let candidate = active.canary.as_ref().map(|canary| canary.policy.decider());
+        let shadow = active.shadow.as_ref().map(|shadow| ShadowRun {
+            decider: shadow.policy.decider(),
+            every: shadow.every,
+            countdown: shadow.every,
+        });
+        Current { decider: active.policy.decider(), candidate, shadow, active, lists: runtime.lists() }
     });
     if current.lists.generation() != runtime.lists_generation() {
         current.lists = runtime.lists();
@@ -348,7 +546,7 @@ fn snapshot(runtime: &Runtime, flow: &Flow, epoch: u64, lists: &FactSet, policy_
     } else {
         Lookup::None
     };
-    Some(Snapshot { epoch, device, registration, stamp })
+    Some(Snapshot { epoch, device, place: slot.place(), registration, stamp })
 }
 
 /// The packed request of `flow` for a device holding registration outcomes, with when the outcome it
@@ -406,17 +604,22 @@ fn hit(cache: &mut FlowCache, runtime: &Runtime, flow: &Flow, epoch: u64) -> Opt
 /// now).
 #[inline(never)]
 fn cached(cache: &mut FlowCache, runtime: &Runtime, flow: &Flow, epoch: u64) -> Option<Decision> {
-    let decision = cache.get(flow, epoch, |device| runtime.stamp_now(device), || runtime.unix_now())?.clone();
+    let entry = cache.get(flow, epoch, |device| runtime.stamp_now(device), || runtime.unix_now())?;
+    let (decision, shadow) = (entry.decision.clone(), entry.shadow);
     cache.counters.hit();
+    // The shadow's answer cached with the decision (an entry holds one only while that shadow runs).
+    if shadow != SHADOW_NONE {
+        cache.counters.shadow(shadow);
+    }
     Some(decision)
 }
 
 /// Caches a decision with the generations it was made on. A decision with a fault is not cached, so the
 /// next packet asks a fresh instance.
 #[inline(always)]
-fn remember(cache: &mut FlowCache, flow: &Flow, made: &Made, decision: Decision) -> Decision {
+fn remember(cache: &mut FlowCache, flow: &Flow, made: &Made, decision: Decision, shadow: ShadowCode) -> Decision {
     match &decision.fault {
-        None if cache.enabled() => store(cache, flow, made, &decision),
+        None if cache.enabled() => store(cache, flow, made, &decision, shadow),
         None => {}
         Some(fault) => cache.counters.fault(fault),
     }
@@ -440,53 +643,97 @@ fn count_outcomes(cache: &FlowCache, decisions: &[Decision]) {
 }
 
 /// A log record of `decision` for `flow`, made on `stamp` (and on the feed revision its device's facts
-/// are at now, if fed).
+/// are at now, if fed), without its request, lists digest or shadow answer.
 fn record(runtime: &Runtime, flow: &Flow, stamp: Stamp, cached: bool, decision: &Decision) -> Record {
     let revision = runtime.slot(flow.device).map_or(0, DeviceSlot::revision);
-    Record { flow: *flow, stamp, revision, cached, decision: decision.clone() }
+    Record {
+        flow: *flow,
+        stamp,
+        revision,
+        cached,
+        decision: decision.clone(),
+        request: None,
+        lists: None,
+        shadow: None,
+    }
+}
+
+/// A log record of a decision made on `stamp` whose request is read back from the live facts: they
+/// are the ones it was made on while the device's and the lists' generations are still the stamp's
+/// (a decision the cache answered, or one of a batch). When they moved on in between, the record has
+/// no request (replay counts it as not replayable) rather than a wrong one.
+fn record_read_back(runtime: &Runtime, flow: &Flow, stamp: Stamp, cached: bool, decision: &Decision) -> Record {
+    let mut record = record(runtime, flow, stamp, cached, decision);
+    let lists = runtime.lists();
+    if lists.generation() == stamp.lists {
+        record.lists = Some(lists.lists_digest());
+        let snapshot = snapshot(runtime, flow, runtime.epoch(), &lists, stamp.policy);
+        record.request = snapshot
+            .filter(|snapshot| snapshot.stamp.device == stamp.device && !before_policy(decision.reason))
+            .and_then(|snapshot| request(flow, &snapshot));
+    }
+    record
+}
+
+/// The engine decided without asking a policy, on facts it lacked or no longer trusted.
+fn before_policy(reason: Reason) -> bool {
+    matches!(reason, Reason::AttachUnknown | Reason::FactsStale | Reason::RegistrationPending)
+}
+
+/// The shadow's answer a cache entry keeps, as the log writes it: a disagreement's action and reason.
+fn shadow_of(code: ShadowCode) -> Option<Decision> {
+    metrics::shadow_outcome(code).map(|(action, reason)| Decision::new(action, reason))
 }
 
 /// Logs a decision the cache answered, with what it was made on (a default stamp if the entry is gone:
-/// it cannot be, nothing is cached in between).
+/// it cannot be, nothing is cached in between) and the shadow's answer cached with it.
 #[cold]
 #[inline(never)]
 fn log_hit(log: &LogSender, runtime: &Runtime, cache: &FlowCache, flow: &Flow, decision: &Decision) {
-    log.one(record(runtime, flow, cache.stamp(flow).unwrap_or_default(), true, decision));
+    let (stamp, shadow) = cache.made(flow).unwrap_or_default();
+    log.one(Record { shadow: shadow_of(shadow), ..record_read_back(runtime, flow, stamp, true, decision) });
 }
 
-/// For each flow of a batch, what its cached decision was made on; `None` for the flows `missed`.
+/// For each flow of a batch, what its cached decision was made on and the shadow's answer cached with
+/// it; `None` for the flows `missed`.
 #[cold]
 #[inline(never)]
-fn hit_stamps(cache: &FlowCache, flows: &[Flow], missed: &[usize]) -> Vec<Option<Stamp>> {
-    let mut stamps: Vec<_> = flows.iter().map(|flow| Some(cache.stamp(flow).unwrap_or_default())).collect();
+fn hit_stamps(cache: &FlowCache, flows: &[Flow], missed: &[usize]) -> Vec<Option<(Stamp, ShadowCode)>> {
+    let mut stamps: Vec<_> = flows.iter().map(|flow| Some(cache.made(flow).unwrap_or_default())).collect();
     for &index in missed {
         stamps[index] = None;
     }
     stamps
 }
 
-/// The log records of a batch: hits with what they were cached on, the policy's answers with their
-/// snapshots, and flows with unknown facts with the batch's lists and policy.
+/// The log records of a batch: hits with what they were cached on, the policies' answers with their
+/// snapshots (and the shadow's answers, in `asked`'s order), and flows with unknown facts with the
+/// batch's lists and policy.
 #[cold]
 #[inline(never)]
 fn batch_records(
     runtime: &Runtime,
     flows: &[Flow],
     decisions: &[Decision],
-    hits: Vec<Option<Stamp>>,
-    asked: &[(usize, Made)],
+    hits: Vec<Option<(Stamp, ShadowCode)>>,
+    asked: &[(usize, Made, MadeBy, usize)],
     missed: Stamp,
+    mut shadows: Vec<(ShadowCode, Option<Decision>)>,
 ) -> Vec<Record> {
-    let mut asked = asked.iter().peekable();
+    let mut asked = asked.iter().enumerate().peekable();
     let mut records = Vec::with_capacity(flows.len());
     for (index, ((flow, decision), hit)) in flows.iter().zip(decisions).zip(hits).enumerate() {
         let record = match (hit, asked.peek()) {
-            (Some(stamp), _) => record(runtime, flow, stamp, true, decision),
-            (None, Some((asked_index, made))) if *asked_index == index => {
-                asked.next();
-                record(runtime, flow, made.stamp, false, decision)
+            (Some((stamp, shadow)), _) => {
+                Record { shadow: shadow_of(shadow), ..record_read_back(runtime, flow, stamp, true, decision) }
             }
-            (None, _) => record(runtime, flow, missed, false, decision),
+            (None, Some((position, (asked_index, made, ..)))) if *asked_index == index => {
+                let shadow = shadows.get_mut(*position).and_then(|(_, answer)| answer.take());
+                let stamp = made.stamp;
+                asked.next();
+                Record { shadow, ..record_read_back(runtime, flow, stamp, false, decision) }
+            }
+            (None, _) => record_read_back(runtime, flow, missed, false, decision),
         };
         records.push(record);
     }
@@ -495,7 +742,7 @@ fn batch_records(
 
 /// Caches `decision` for `flow`.
 #[inline(never)]
-fn store(cache: &mut FlowCache, flow: &Flow, made: &Made, decision: &Decision) {
-    let entry = Entry::new(decision.clone(), made.epoch, made.stamp, made.expires);
+fn store(cache: &mut FlowCache, flow: &Flow, made: &Made, decision: &Decision, shadow: ShadowCode) {
+    let entry = Entry::new(decision.clone(), made.epoch, made.stamp, made.expires, shadow);
     cache.insert(flow, entry);
 }

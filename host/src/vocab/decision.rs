@@ -351,6 +351,21 @@ impl PolicyFault {
     }
 }
 
+named_enum! {
+    /// Which of a runtime's policies made a decision: the active one, or — during a canary rollout —
+    /// the candidate that enforces for the device (see [`Runtime::start_canary`](crate::Runtime::start_canary)).
+    /// [`Runtime::rollout`](crate::Runtime::rollout) names both.
+    #[non_exhaustive]
+    #[derive(Default)]
+    pub enum MadeBy as "a policy role" {
+        /// The active (stable) policy; every decision outside a canary rollout.
+        #[default]
+        Active = "active",
+        /// The canary rollout's candidate policy.
+        Candidate = "candidate",
+    }
+}
+
 /// A policy's answer to a request.
 ///
 /// A decision always exists: when the policy fails, it is the fail-closed decision for the event
@@ -363,12 +378,20 @@ pub struct Decision {
     pub reason: Reason,
     /// Why the policy could not decide, when it could not.
     pub fault: Option<Arc<PolicyFault>>,
+    /// Which of the runtime's policies made it ([`MadeBy::Active`] outside a canary rollout, and for a
+    /// decision a [`Decider`](crate::Decider) made by itself).
+    pub made_by: MadeBy,
 }
 
 impl Decision {
     /// A decision the policy made.
     pub fn new(action: Action, reason: Reason) -> Decision {
-        Decision { action, reason, fault: None }
+        Decision { action, reason, fault: None, made_by: MadeBy::Active }
+    }
+
+    /// The same action and reason as `other` (whichever policy made each; faults aside).
+    pub fn same_outcome(&self, other: &Decision) -> bool {
+        (self.action, self.reason) == (other.action, other.reason)
     }
 
     /// The decision rests on a secure network path (reason `path-secure`): no application-layer
@@ -379,12 +402,17 @@ impl Decision {
 
     /// The fail-closed decision for `event`, without a fault: the engine lacked a fact.
     pub(crate) fn unknown(event: EventKind, reason: Reason) -> Decision {
-        Decision { action: Action::fail_closed(event), reason, fault: None }
+        Decision { action: Action::fail_closed(event), reason, fault: None, made_by: MadeBy::Active }
     }
 
     /// The fail-closed decision for `event`, because of `fault`.
     pub fn fail_closed(event: EventKind, fault: Arc<PolicyFault>) -> Decision {
-        Decision { action: Action::fail_closed(event), reason: Reason::PolicyFault, fault: Some(fault) }
+        Decision {
+            action: Action::fail_closed(event),
+            reason: Reason::PolicyFault,
+            fault: Some(fault),
+            made_by: MadeBy::Active,
+        }
     }
 }
 

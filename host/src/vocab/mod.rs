@@ -9,7 +9,7 @@ pub(crate) mod plmn;
 pub(crate) mod request;
 
 pub(crate) use decision::write_fault;
-pub use decision::{Action, Decision, FaultKind, PolicyFault, Reason};
+pub use decision::{Action, Decision, FaultKind, MadeBy, PolicyFault, Reason};
 pub use fqdn::{Fqdn, FqdnError};
 pub use named::NameError;
 pub use plmn::{PlmnId, PlmnIdError};

@@ -171,6 +171,11 @@ impl Policy {
         &self.inner.digest
     }
 
+    /// Whether `other` is this very loaded policy (a clone of it), not merely the same component.
+    pub(crate) fn same_as(&self, other: &Policy) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// The component's size in bytes.
     pub fn size(&self) -> usize {
         self.inner.size
