@@ -61,6 +61,7 @@ pub mod delivery;
 pub mod exchange;
 pub mod facts;
 pub mod related;
+pub mod review;
 pub mod runtime;
 pub mod vocab;
 pub mod wasm;

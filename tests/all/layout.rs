@@ -5,7 +5,7 @@
 use std::path::Path;
 
 /// From the top down: a wing may use the wings after it, never one before it.
-const LAYERS: &[&str] = &["cases", "related", "runtime", "exchange", "delivery", "wasm", "facts", "vocab"];
+const LAYERS: &[&str] = &["review", "cases", "related", "runtime", "exchange", "delivery", "wasm", "facts", "vocab"];
 
 /// The fleet package's wings (`host/fleet/src`), from the top down.
 const FLEET_LAYERS: &[&str] = &["device", "feed", "oci"];

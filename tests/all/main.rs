@@ -26,6 +26,7 @@ mod precompiled;
 mod properties;
 mod python_policy;
 mod registration;
+mod review;
 mod rollout;
 mod sessions;
 mod signing;

@@ -13,15 +13,15 @@ use pathsec_suite::guests::test_guest;
 
 /// The reference policy, and the test policy that differs from it in one method (path A trusted in
 /// every network of MCC 208).
-fn reference() -> Policy {
+pub(crate) fn reference() -> Policy {
     pathsec_suite::bundled("reference").expect("bundled")
 }
 
-fn extra_country() -> Policy {
+pub(crate) fn extra_country() -> Policy {
     pathsec_suite::engine().load_policy("extra-country", &test_guest("extra-country")).expect("loads")
 }
 
-fn plmn(text: &str) -> PlmnId {
+pub(crate) fn plmn(text: &str) -> PlmnId {
     text.parse().expect("valid PLMN-ID")
 }
 
@@ -38,7 +38,7 @@ const KINDS: [(&str, &str, bool, bool); 6] = [
 
 /// Lists for the traffic: 310410 on List 1; (310410, server) and (20801, server) on List 2; the French
 /// and German visited networks on List 3. Then `devices` devices of every kind in turn, four flows each.
-fn populate(runtime: &Runtime, devices: usize) -> Vec<Flow> {
+pub(crate) fn populate(runtime: &Runtime, devices: usize) -> Vec<Flow> {
     let server = runtime.server_id(&"mtc.example.com".parse().expect("valid"));
     runtime.update_lists(|lists| {
         lists.trust_path_a(plmn("310410")).trust_path_b(plmn("310410"), server).trust_path_b(plmn("20801"), server);
@@ -86,7 +86,7 @@ fn outcomes(decisions: &[Decision]) -> Vec<(Action, Reason)> {
 }
 
 /// What `runtime` decides on every flow, one at a time, on a fresh worker.
-fn decide_all(runtime: &Runtime, flows: &[Flow]) -> Vec<Decision> {
+pub(crate) fn decide_all(runtime: &Runtime, flows: &[Flow]) -> Vec<Decision> {
     let mut worker = runtime.worker();
     flows.iter().map(|flow| worker.decide(flow)).collect()
 }

@@ -23,6 +23,10 @@ pub enum Command {
     Eval(crate::eval::Eval),
     /// Run policy test-case files against a policy (like `opa test`).
     Test(crate::test::Test),
+    /// Re-decide a decision log with a candidate policy: what would change.
+    Replay(crate::replay::Replay),
+    /// Where two policies decide otherwise, over the request space of a facts file's lists.
+    Diff(crate::diff::Diff),
     /// Run a simulated server: a realistic mix of flows, a fact change and a policy swap mid-run.
     Demo(crate::demo::Demo),
     /// Create a new Rust policy from the template.
@@ -78,6 +82,8 @@ impl Command {
             Command::Check(command) => command.run(),
             Command::Compile(command) => command.run(),
             Command::Eval(command) => command.run(),
+            Command::Replay(command) => command.run(),
+            Command::Diff(command) => command.run(),
             Command::Test(command) => command.run(),
             Command::Demo(command) => command.run(),
             Command::NewPolicy(command) => command.run(),

@@ -105,6 +105,10 @@ impl Demo {
         println!("simulation: {} devices, {} flows, {} packets per phase", devices.len(), flows.len(), self.packets);
         let mut worker = runtime.worker();
         phase("1 steady state", &mut worker, &flows, self.packets, &mut rng);
+        let mut lists_files = Vec::new();
+        if let Some(path) = &self.decision_log {
+            lists_files.push(write_lists(path, 1, &runtime.lists())?);
+        }
 
         // The facts change while traffic flows.
         let france = plmn("20801")?;
@@ -121,6 +125,9 @@ impl Demo {
                 .set_attach(*device, Attach { serving: Some(plmn("44010")?), home, access: AccessKind::ThreeGpp })?;
         }
         println!("  change: List 3 drops 20801; ciphering off in 26202; every 25th device moves to 44010");
+        if let Some(path) = &self.decision_log {
+            lists_files.push(write_lists(path, 2, &runtime.lists())?);
+        }
         phase("2 after the fact change", &mut worker, &flows, self.packets, &mut rng);
 
         runtime.swap(strict.clone())?;
@@ -140,6 +147,13 @@ impl Demo {
                 log.dropped,
                 log.failed,
                 log.last_error.map(|error| format!(" (last error: {error})")).unwrap_or_default()
+            );
+            let facts: Vec<String> = lists_files.iter().map(|file| format!("--facts {}", file.display())).collect();
+            println!(
+                "  its lists: {}; what a candidate would change: pathsec replay {} --policy CANDIDATE.wasm {}",
+                lists_files.iter().map(|file| format!("`{}`", file.display())).collect::<Vec<_>>().join(", "),
+                path.display(),
+                facts.join(" ")
             );
         }
         let metrics = runtime.metrics();
@@ -314,4 +328,22 @@ impl Rng {
         self.0 ^= self.0 << 17;
         (self.0 % n.max(1) as u64) as usize
     }
+}
+
+/// Writes the lists the demo decided on as facts file `<log>.lists-<n>.toml`, for `pathsec replay`.
+fn write_lists(
+    log: &std::path::Path,
+    n: usize,
+    lists: &pathsec::FactSet,
+) -> std::result::Result<PathBuf, Box<dyn std::error::Error>> {
+    let file = PathBuf::from(format!("{}.lists-{n}.toml", log.display()));
+    let facts = pathsec::files::FactsFile {
+        lists: pathsec::files::ListsFile::from_facts(lists),
+        servers: Vec::new(),
+        devices: Vec::new(),
+    };
+    let text =
+        format!("# The lists of `pathsec demo` phase {n} ({})\n{}", lists.lists_digest(), toml::to_string(&facts)?);
+    std::fs::write(&file, text).map_err(|e| format!("cannot write `{}`: {e}", file.display()))?;
+    Ok(file)
 }

@@ -8,6 +8,7 @@ mod check;
 mod command;
 mod compile;
 mod demo;
+mod diff;
 mod eval;
 #[cfg(feature = "fleet")]
 mod fleet_demo;
@@ -16,6 +17,7 @@ mod lists;
 mod new_policy;
 #[cfg(feature = "fleet")]
 mod registry;
+mod replay;
 #[cfg(feature = "serve")]
 mod serve;
 mod sign;

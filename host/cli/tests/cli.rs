@@ -658,3 +658,63 @@ fn serve_answers_until_sigterm_then_stops_gracefully_with_the_log_flushed() {
     let lines = std::fs::read_to_string(&log).unwrap();
     assert_eq!(lines.lines().count(), 50, "every decision is in the log at exit");
 }
+
+#[test]
+fn replay_and_diff_show_what_another_policy_would_change() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let reference = policy_file(dir.path(), "reference.wasm", pathsec::bundled::REFERENCE);
+    let strict = policy_file(dir.path(), "always-secure.wasm", pathsec::bundled::ALWAYS_SECURE);
+    let log = dir.path().join("demo.log");
+    let demo = pathsec()
+        .args(["demo", "--packets", "1000", "--devices", "60", "--decision-log"])
+        .arg(&log)
+        .output()
+        .expect("runs");
+    assert!(demo.status.success(), "{}", stderr(&demo));
+    let lists: Vec<PathBuf> = (1..=2).map(|n| PathBuf::from(format!("{}.lists-{n}.toml", log.display()))).collect();
+    assert!(stdout(&demo).contains("pathsec replay"), "{}", stdout(&demo));
+
+    // The demo ran the reference, then the strict baseline for a phase: replayed with the reference,
+    // exactly the strict phase's decisions change.
+    let replay = |policy: &Path| {
+        let mut command = pathsec();
+        command.arg("replay").arg(&log).arg("--policy").arg(policy).args(["--format", "json"]);
+        for file in &lists {
+            command.arg("--facts").arg(file);
+        }
+        command.output().expect("runs")
+    };
+    let output = replay(&reference);
+    assert_eq!(output.status.code(), Some(1), "changes found: {}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert!(report["decisions"].as_u64() > Some(0));
+    assert!(report["changed"].as_u64() > Some(0));
+    assert_eq!(report["not_replayable"], serde_json::json!({}));
+    for change in report["changes"].as_array().expect("changes") {
+        assert_eq!(change["from"][1], "policy-requires-application-security", "{change}");
+    }
+    // Replayed with the strict baseline, only the reference's decisions that were not already strict change.
+    let report: serde_json::Value = serde_json::from_slice(&replay(&strict).stdout).expect("JSON");
+    for change in report["changes"].as_array().expect("changes") {
+        assert_eq!(change["to"][1], "policy-requires-application-security", "{change}");
+    }
+    // Without the lists, replay says what to give.
+    let output = pathsec().arg("replay").arg(&log).arg("--policy").arg(&reference).output().expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--facts FILE"), "{}", stderr(&output));
+
+    // diff: the same two policies over the lists' request space, and a policy against itself.
+    let output =
+        pathsec().arg("diff").arg(&reference).arg(&strict).arg("--facts").arg(&lists[0]).output().expect("runs");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains("send-plain (path-secure)  ->  secure-then-send (policy-requires-application-security)"),
+        "{text}"
+    );
+    assert!(text.contains("e.g. server send-data with "), "{text}");
+    let same =
+        pathsec().arg("diff").arg(&reference).arg(&reference).arg("--facts").arg(&lists[0]).output().expect("runs");
+    assert_eq!(same.status.code(), Some(0), "{}", stdout(&same));
+    assert!(stdout(&same).contains(": 0 decided otherwise"), "{}", stdout(&same));
+}
