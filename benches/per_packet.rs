@@ -8,6 +8,9 @@
 //!   reference policy;
 //! - `batch-64`: `Worker::decide_batch` of 64 flows with the cache off: one call for all 64.
 //!
+//! `shadow`: the same misses, hits and batches with a shadow deciding beside the active policy at every
+//! miss, each against its path without one.
+//!
 //! Also `swap` (a loaded policy through its self-check to active, with small and operator-sized lists,
 //! and from the precompiled-artifact cache), and `registration`: the server taking a report (CBOR
 //! decode, register through the reference policy, indication encode) and the device taking the
@@ -411,5 +414,83 @@ fn embedders(c: &mut Criterion) {
     assert_eq!(pathsec_ffi::pathsec_runtime_free(runtime), pathsec_ffi::PATHSEC_OK);
 }
 
-criterion_group!(benches, per_packet, swap, registration, embedders);
+/// A shadow deciding beside the active policy at every miss (a second instance of the reference, so
+/// it agrees: the full cost of asking it), against the same paths without one, interleaved.
+fn shadow(c: &mut Criterion) {
+    let engine = Engine::new().expect("engine");
+    let reference = engine.load_policy("reference", pathsec::bundled::REFERENCE).expect("loads");
+    let (facts, requests) = generate::sized(&mut Rng::new(1), 1_000, 10_000, 300, 1_000, FLOWS);
+    let shadowed = |cache| {
+        let (runtime, flows) = generate::sized_runtime(reference.clone(), cache, &facts, &requests);
+        let shadow = engine.load_policy("shadow", pathsec::bundled::REFERENCE).expect("loads");
+        runtime.start_shadow(shadow, 1).expect("passes its self-check");
+        (runtime, flows)
+    };
+    let (cached, flows) = generate::sized_runtime(reference.clone(), 1 << 16, &facts, &requests);
+    let (uncached, _) = generate::sized_runtime(reference.clone(), 0, &facts, &requests);
+    let (shadow_cached, _) = shadowed(1 << 16);
+    let (shadow_uncached, _) = shadowed(0);
+    let warm = |runtime: &Runtime| {
+        let mut worker = runtime.worker();
+        flows.chunks(BATCH).for_each(|chunk| drop(worker.decide_batch(chunk)));
+        worker
+    };
+    let (mut hits, mut shadow_hits) = (warm(&cached), warm(&shadow_cached));
+    let (mut misses, mut shadow_misses) = (uncached.worker(), shadow_uncached.worker());
+
+    let mut group = c.benchmark_group("shadow");
+    group.throughput(Throughput::Elements(1));
+    let mut i = 0;
+    group.bench_function("shadow-cache-miss", |b| {
+        b.iter(|| {
+            i = (i + 1) % FLOWS;
+            black_box(shadow_misses.decide(black_box(&flows[i])))
+        })
+    });
+    group.bench_function("shadow-cache-hit", |b| {
+        b.iter(|| {
+            i = (i + 1) % FLOWS;
+            black_box(shadow_hits.decide(black_box(&flows[i])))
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("ratio");
+    group.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_millis(500)).sample_size(20);
+    group.bench_function("shadow-cache-miss/cache-miss", |b| {
+        b.iter_custom(|n| {
+            ratio(
+                n,
+                16,
+                |k| black_box(shadow_misses.decide(&flows[k % FLOWS])).action,
+                |k| black_box(misses.decide(&flows[k % FLOWS])).action,
+            )
+        })
+    });
+    group.bench_function("shadow-cache-hit/cache-hit", |b| {
+        b.iter_custom(|n| {
+            ratio(
+                n,
+                256,
+                |k| black_box(shadow_hits.decide(&flows[k % FLOWS])).action,
+                |k| black_box(hits.decide(&flows[k % FLOWS])).action,
+            )
+        })
+    });
+    group.bench_function("shadow-batch-64/batch-64", |b| {
+        b.iter_custom(|n| {
+            ratio(
+                n,
+                2,
+                |k| black_box(shadow_misses.decide_batch(&flows[(k * BATCH) % (FLOWS - BATCH)..][..BATCH])).len(),
+                |k| black_box(misses.decide_batch(&flows[(k * BATCH) % (FLOWS - BATCH)..][..BATCH])).len(),
+            )
+        })
+    });
+    group.finish();
+    let metrics = shadow_uncached.metrics();
+    assert_eq!(metrics.shadows[0].disagreed, 0, "a second instance of the reference agrees");
+}
+
+criterion_group!(benches, per_packet, swap, registration, embedders, shadow);
 criterion_main!(benches);

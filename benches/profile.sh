@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Counts instructions on one hot path with callgrind (repeatable on a noisy machine, unlike time):
-#   bash benches/profile.sh <batch|miss|hit|constant|constant-batch|c-batch|c-miss> [iterations]
+#   bash benches/profile.sh <batch|miss|hit|constant|constant-batch|c-batch|c-miss|shadow-…> [iterations]
+# (`shadow-batch`, `shadow-miss`, `shadow-hit`: the same with a shadow deciding at every miss.)
 # Prints the functions by their own instruction count, inside the measured call only (setup and
 # compilation are not counted). WebAssembly code shows as `???:0x…` addresses; `pathsec compile` a
 # policy and `objdump -d` its artifact to see which function an address is (same offsets from the
 # start of the code).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-subject=${1:?name a subject: batch, miss, hit, constant, constant-batch, c-batch or c-miss}
+subject=${1:?name a subject: batch, miss, hit, constant, constant-batch, c-batch, c-miss, shadow-batch, shadow-miss or shadow-hit}
 iterations=${2:-2000}
 case $subject in
-  batch) entry='pathsec::runtime::worker::Worker::decide_batch' ;;
-  miss | hit) entry='pathsec::runtime::worker::Worker::decide' ;;
+  batch | shadow-batch) entry='pathsec::runtime::worker::Worker::decide_batch' ;;
+  miss | hit | shadow-miss | shadow-hit) entry='pathsec::runtime::worker::Worker::decide' ;;
   constant) entry='pathsec::wasm::decider::Decider::decide' ;;
   constant-batch) entry='pathsec::wasm::decider::Decider::decide_batch' ;;
   c-batch) entry='pathsec_worker_decide_batch' ;;

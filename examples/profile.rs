@@ -1,8 +1,10 @@
 //! One hot path, run in a loop for a profiler: `bash benches/profile.sh <subject>` runs it under
 //! callgrind and prints instructions per decision.
 //!
-//! `cargo run --release --example profile -- <batch|miss|hit|constant|constant-batch|c-batch|c-miss>
-//! [iterations]` (`c-…`: the same paths through the C ABI, `pathsec-ffi`).
+//! `cargo run --release --example profile -- <batch|miss|hit|constant|constant-batch|c-batch|c-miss|
+//! shadow-batch|shadow-miss|shadow-hit> [iterations]` (`c-…`: the same paths through the C ABI,
+//! `pathsec-ffi`; `shadow-…`: with a shadow — a second instance of the reference — deciding beside
+//! the active policy at every miss).
 //!
 //! Same facts and flows as the `engines` bench at operator list sizes.
 
@@ -25,9 +27,21 @@ fn main() {
     let engine = Engine::new().expect("engine");
     let (facts, requests) = generate::sized(&mut Rng::new(1), 1_000, 10_000, 300, 1_000, FLOWS);
     let reference = engine.load_policy("reference", bundled::REFERENCE).expect("loads");
-    let cache = if subject == "hit" { 1 << 16 } else { 0 };
+    let cache = if subject.ends_with("hit") { 1 << 16 } else { 0 };
     let (runtime, flows) = generate::sized_runtime(reference, cache, &facts, &requests);
+    let subject = match subject.strip_prefix("shadow-") {
+        Some(plain) => {
+            let shadow = engine.load_policy("shadow", bundled::REFERENCE).expect("loads");
+            runtime.start_shadow(shadow, 1).expect("the shadow passes its self-check");
+            plain.to_owned()
+        }
+        None => subject,
+    };
     let mut worker = runtime.worker();
+    if subject == "hit" {
+        // Every flow cached first, through the batch (not the profiled entry): the loop only hits.
+        flows.chunks(BATCH).for_each(|chunk| drop(worker.decide_batch(chunk)));
+    }
     match subject.as_str() {
         "batch" => (0..iterations).for_each(|i| {
             let at = (i * BATCH) % (FLOWS - BATCH);
@@ -75,7 +89,7 @@ fn main() {
 
 fn usage(problem: &str) -> ! {
     eprintln!(
-        "profile: {problem}\nusage: profile <batch|miss|hit|constant|constant-batch|c-batch|c-miss> [iterations]"
+        "profile: {problem}\nusage: profile <batch|miss|hit|constant|constant-batch|c-batch|c-miss|shadow-batch|shadow-miss|shadow-hit> [iterations]"
     );
     std::process::exit(2)
 }

@@ -3,9 +3,11 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-/// `iterations` rounds of `k` subject calls then `k` floor calls; the ratio of their total times, as
+/// `iterations` rounds of `k` subject calls and `k` floor calls; the ratio of their total times, as
 /// microseconds per iteration, so criterion reports the ratio as a time (`1.2000 µs` is 1.2×). Measured
-/// interleaved, a drift of the machine hits subject and floor alike.
+/// interleaved, a drift of the machine hits subject and floor alike; which goes first alternates from
+/// round to round, so neither gains from going first (warm caches, a branch predictor trained by the
+/// other — worth ~1.2× to a batch that always went first).
 pub fn ratio<A, B>(
     iterations: u64,
     k: usize,
@@ -14,17 +16,28 @@ pub fn ratio<A, B>(
 ) -> Duration {
     let (mut subject_time, mut floor_time) = (Duration::ZERO, Duration::ZERO);
     let mut next = 0;
-    for _ in 0..iterations {
-        let started = Instant::now();
-        for m in 0..k {
-            black_box(subject(next + m));
+    for round in 0..iterations {
+        let mut time_subject = |next: usize| {
+            let started = Instant::now();
+            for m in 0..k {
+                black_box(subject(next + m));
+            }
+            subject_time += started.elapsed();
+        };
+        let mut time_floor = |next: usize| {
+            let started = Instant::now();
+            for m in 0..k {
+                black_box(floor(next + m));
+            }
+            floor_time += started.elapsed();
+        };
+        if round % 2 == 0 {
+            time_subject(next);
+            time_floor(next);
+        } else {
+            time_floor(next);
+            time_subject(next);
         }
-        subject_time += started.elapsed();
-        let started = Instant::now();
-        for m in 0..k {
-            black_box(floor(next + m));
-        }
-        floor_time += started.elapsed();
         next += k;
     }
     let ratio = subject_time.as_secs_f64() / floor_time.as_secs_f64().max(f64::MIN_POSITIVE);

@@ -117,7 +117,11 @@ impl FleetDemo {
         publisher
             .set_desired(
                 GROUP,
-                &DesiredState { policy: Some(strict.reference.clone()), lists: Some(first_lists.reference.clone()) },
+                &DesiredState {
+                    policy: Some(strict.reference.clone()),
+                    lists: Some(first_lists.reference.clone()),
+                    ..DesiredState::default()
+                },
             )
             .await?;
         let spinner = spinner("gateways take their snapshots and the desired state");
@@ -156,7 +160,11 @@ impl FleetDemo {
         publisher
             .set_desired(
                 GROUP,
-                &DesiredState { policy: Some(policy.reference.clone()), lists: Some(lists.reference.clone()) },
+                &DesiredState {
+                    policy: Some(policy.reference.clone()),
+                    lists: Some(lists.reference.clone()),
+                    ..DesiredState::default()
+                },
             )
             .await?;
         for gateway in &mut gateways {

@@ -220,7 +220,10 @@ async fn main() {
         ("back to the first (content store + artifact cache)", &reference),
     ] {
         let started = Instant::now();
-        publisher.set_desired("g", &DesiredState { policy: Some(target.clone()), lists: None }).await.expect("set");
+        publisher
+            .set_desired("g", &DesiredState { policy: Some(target.clone()), lists: None, ..DesiredState::default() })
+            .await
+            .expect("set");
         for rollout in &mut rollouts {
             rollout
                 .wait_for(WAIT, |status| status.policy.as_deref() == Some(target.as_str()))

@@ -43,7 +43,10 @@ async fn the_policy_comes_from_a_rollout() {
         .await
         .expect("push");
     publisher
-        .set_desired("gateways", &DesiredState { policy: Some(pushed.reference.clone()), lists: None })
+        .set_desired(
+            "gateways",
+            &DesiredState { policy: Some(pushed.reference.clone()), lists: None, ..DesiredState::default() },
+        )
         .await
         .expect("set");
     let deadline = Instant::now() + Duration::from_secs(30);

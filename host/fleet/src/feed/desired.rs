@@ -19,12 +19,14 @@ use crate::oci::Node;
 use crate::status::Watched;
 
 /// Where a node's rollout stands.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct RolloutStatus {
     /// The desired state last read.
     pub desired: Option<DesiredState>,
-    /// The policy reference installed by this rollout.
+    /// The policy reference installed by this rollout (the active one).
     pub policy: Option<String>,
+    /// The whole rollout installed (active policy, canary, shadow), as JSON.
+    pub rollout: Option<String>,
     /// The list bundle reference installed.
     pub lists: Option<String>,
     /// Installs that succeeded.
@@ -184,11 +186,17 @@ async fn install(
         let result = node.install_bundle(runtime, lists).await;
         done &= record(tx, result.map(|_| ()), |status| status.lists = Some(lists.clone()));
     }
-    if let Some(policy) = &desired.policy
-        && tx.borrow().policy.as_ref() != Some(policy)
-    {
-        let result = node.install_policy(engine, runtime, policy).await;
-        done &= record(tx, result.map(|_| ()), |status| status.policy = Some(policy.clone()));
+    // The policies as a whole: the active one, a canary's candidate and a shadow (a canary or shadow
+    // the desired state no longer names ends).
+    if let Some(plan) = desired.plan() {
+        let key = serde_json::to_string(&plan).unwrap_or_default();
+        if tx.borrow().rollout.as_ref() != Some(&key) {
+            let result = node.install_rollout(engine, runtime, &plan).await;
+            done &= record(tx, result, |status| {
+                status.policy = Some(plan.active.clone());
+                status.rollout = Some(key);
+            });
+        }
     }
     done
 }

@@ -1,6 +1,6 @@
 //! What the buckets' values hold.
 
-use pathsec::runtime::{FedAgreement, FedFacts};
+use pathsec::runtime::{CanaryPlan, FedAgreement, FedFacts, RolloutPlan, ShadowPlan};
 use pathsec::{AccessKind, Attach, LinkState, PlmnId, Registration};
 use serde::{Deserialize, Serialize};
 
@@ -63,8 +63,14 @@ impl DeviceValue {
     }
 }
 
-/// What a node group should run, in the desired-state bucket: OCI references by digest.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// What a node group should run, in the desired-state bucket: OCI references by digest. Beside the
+/// active `policy`, a `canary` (a candidate policy for a fraction of the devices, by the SHA-256 of
+/// their names, and/or a ring of `rings`) and a `shadow` (a policy deciding beside the active one, only
+/// counted), as a policy directory's `rollout.toml` has them ([`RolloutPlan`]): promote by making the
+/// candidate `policy` and dropping `canary`; roll back by dropping `canary`. As JSON:
+/// `{"policy":"reg/pathsec/reference@sha256:…","lists":"reg/pathsec/lists@sha256:…",
+/// "canary":{"policy":"reg/pathsec/next@sha256:…","percent":10}}`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct DesiredState {
     /// The policy: `registry/repository@sha256:…`.
@@ -73,6 +79,27 @@ pub struct DesiredState {
     /// The list bundle: `registry/repository@sha256:…`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lists: Option<String>,
+    /// A canary of a candidate policy (by reference), if one runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<CanaryPlan>,
+    /// A shadow policy (by reference), if one runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<ShadowPlan>,
+    /// Named rings of devices a canary may select.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub rings: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl DesiredState {
+    /// The rollout plan it names: `None` without a `policy` (a canary or shadow needs one).
+    pub fn plan(&self) -> Option<RolloutPlan> {
+        Some(RolloutPlan {
+            active: self.policy.clone()?,
+            canary: self.canary.clone(),
+            shadow: self.shadow.clone(),
+            rings: self.rings.clone(),
+        })
+    }
 }
 
 /// A registration outcome in the device-facts bucket, under `<shard>.<device>.<server FQDN>`, written

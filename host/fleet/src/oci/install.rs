@@ -1,13 +1,14 @@
 //! A node taking what a registry holds: a policy pulled by digest, verified (signature, world,
 //! limits), precompiled into the artifact cache and swapped in after its self-check; a list bundle
-//! pulled by digest, checked (signature, validity, generation) and applied. Any failure keeps what the
-//! node runs and says why.
+//! pulled by digest, checked (signature, validity, generation) and applied; a rollout plan (active
+//! policy, canary, shadow) pulled whole and run. Any failure keeps what the node runs and says why.
 
 use std::sync::Mutex;
 
 use pathsec::delivery::{AcceptedGenerations, BundleKeys, BundleStore};
+use pathsec::runtime::RolloutPlan;
 use pathsec::wasm::{ArtifactCache, Origin};
-use pathsec::{Engine, Runtime};
+use pathsec::{Engine, Policy, Runtime};
 
 use crate::oci::{ArtifactKind, ContentStore, OciError, Registry};
 
@@ -50,6 +51,16 @@ impl Node {
         runtime: &Runtime,
         reference: &str,
     ) -> Result<Installed, OciError> {
+        let (policy, installed) = self.fetch_policy(engine, reference).await?;
+        runtime
+            .swap(policy)
+            .map_err(|e| OciError::Policy { reference: reference.to_owned(), reason: e.to_string() })?;
+        Ok(installed)
+    }
+
+    /// Pulls the policy at `reference` (by digest) and loads it (signature checked, compiled or taken
+    /// from the artifact cache), without running it.
+    pub async fn fetch_policy(&self, engine: &Engine, reference: &str) -> Result<(Policy, Installed), OciError> {
         let pulled = self.registry.pull(reference, &self.store).await?;
         if pulled.kind != ArtifactKind::Policy {
             return Err(OciError::WrongKind {
@@ -64,13 +75,38 @@ impl Node {
             .artifacts
             .load_signed_policy(engine, &name, &pulled.bytes, pulled.signature.as_deref())
             .map_err(|e| failed(e.to_string()))?;
-        runtime.swap(policy).map_err(|e| failed(e.to_string()))?;
-        Ok(Installed {
+        let installed = Installed {
             reference: reference.to_owned(),
             from_store: pulled.from_store,
             precompiled: origin == Origin::Cached,
             generation: None,
-        })
+        };
+        Ok((policy, installed))
+    }
+
+    /// Pulls and loads every policy `plan` names (references by digest), then runs the plan on
+    /// `runtime` whole: its active policy, its canary and its shadow (a canary or shadow the plan does
+    /// not name ends). On any error — a pull, a load, a self-check, a bad fraction or ring — the
+    /// rollout in force stays.
+    pub async fn install_rollout(
+        &self,
+        engine: &Engine,
+        runtime: &Runtime,
+        plan: &RolloutPlan,
+    ) -> Result<(), OciError> {
+        let mut policies = std::collections::HashMap::new();
+        for (_, reference) in plan.policies() {
+            if !policies.contains_key(reference) {
+                policies.insert(reference.to_owned(), self.fetch_policy(engine, reference).await?.0);
+            }
+        }
+        let failed = |reason: String| OciError::Policy { reference: plan.active.clone(), reason };
+        let rollout = plan
+            .rollout("the desired state", |reference| {
+                policies.get(reference).cloned().ok_or_else(|| "not pulled".to_owned())
+            })
+            .map_err(failed)?;
+        runtime.set_rollout(rollout).map_err(|e| failed(e.to_string()))
     }
 
     /// Pulls the list bundle at `reference` (by digest), checks it and applies it to `runtime`; keeps it
