@@ -15,7 +15,7 @@ answer = session.post(f"{base}/v1/decide", json={
     "role": "server", "event": "send-data", "server": "mtc.example.com", "device": "meter-17",
 }, timeout=5)
 answer.raise_for_status()
-assert answer.json() == {"action": "send-plain", "reason": "path-secure"}, answer.json()
+assert answer.json() == {"action": "send-plain", "reason": "path-secure", "made_by": "active"}, answer.json()
 
 # A batch, in order.
 batch = session.post(f"{base}/v1/decide/batch", json={"requests": [

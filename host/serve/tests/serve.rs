@@ -352,7 +352,7 @@ async fn the_log_reaches_an_http_sink_across_its_outage_with_nothing_lost() {
     assert_eq!(ids.len(), decided, "every decision reached the sink exactly once by id");
     assert!(entries.iter().all(|entry| entry.get("dropped").is_none()), "nothing was dropped");
     for entry in entries.iter() {
-        assert_eq!(entry["v"], 2);
+        assert_eq!(entry["v"], pathsec::runtime::LOG_FORMAT_VERSION);
         assert_eq!(entry["device"], "***", "masked");
         assert!(entry["decided"].as_str().unwrap() <= entry["logged"].as_str().unwrap());
     }

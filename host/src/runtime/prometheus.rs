@@ -5,7 +5,7 @@
 //!
 //! | metric | labels | what |
 //! |---|---|---|
-//! | `pathsec_decisions_total` | `policy`, `action`, `reason` | decisions answered |
+//! | `pathsec_decisions_total` | `policy`, `action`, `reason` | decisions answered, by the policy that made them (the active one or a canary's candidate) |
 //! | `pathsec_cache_hits_total` | | decisions the flow cache answered |
 //! | `pathsec_policy_calls_total` | | decisions the policy was asked for |
 //! | `pathsec_unknown_facts_total` | | decisions failed closed before the policy |
@@ -15,7 +15,11 @@
 //! | `pathsec_decision_log_entries_total` | `outcome` (`written`, `dropped`, `failed`) | the decision log's counts |
 //! | `pathsec_lists_generation` | | the lists' generation |
 //! | `pathsec_fact_feed_revision` | | the newest fact-feed revision applied (0 without a feed) |
-//! | `pathsec_policy_info` | `name`, `sha256` | 1, for the active policy |
+//! | `pathsec_policy_info` | `name`, `sha256`, `role` | 1 for each policy running: `active`, `candidate`, `shadow` |
+//! | `pathsec_canary_fraction` | `candidate` | the fraction of devices (0-1) a canary selects by name, besides its ring |
+//! | `pathsec_shadow_decisions_total` | `shadow`, `outcome` (`agreed`, `disagreed`, `skipped`) | decisions a shadow was compared on, or skipped by sampling |
+//! | `pathsec_shadow_disagreements_total` | `shadow`, `active_action`, `active_reason`, `shadow_action`, `shadow_reason` | a shadow's disagreements, one way each |
+//! | `pathsec_shadow_faults_total` | `shadow`, `kind` | a shadow's faults (the active decision stood) |
 //! | `pathsec_build_info` | `version` | 1 |
 
 use prometheus_client::collector::Collector;
@@ -48,7 +52,7 @@ impl Collector for RuntimeCollector {
 
         let mut family = encoder.encode_descriptor(
             "pathsec_decisions",
-            "Decisions answered, by the policy that was active, the action and the reason",
+            "Decisions answered, by the policy that made them (the active one or a canary's candidate), the action and the reason",
             None,
             prometheus_client::metrics::MetricType::Counter,
         )?;
@@ -120,7 +124,25 @@ impl Collector for RuntimeCollector {
             None,
             prometheus_client::metrics::MetricType::Gauge,
         )?;
-        ConstGauge::new(1i64).encode(family.encode_family(&[("name", policy.name()), ("sha256", policy.digest())])?)?;
+        let rollout = self.runtime.rollout();
+        let running = std::iter::once(("active", &policy))
+            .chain(rollout.canary.as_ref().map(|canary| ("candidate", &canary.policy)))
+            .chain(rollout.shadow.as_ref().map(|shadow| ("shadow", &shadow.policy)));
+        for (role, policy) in running {
+            let labels = [("name", policy.name()), ("sha256", policy.digest()), ("role", role)];
+            ConstGauge::new(1i64).encode(family.encode_family(&labels)?)?;
+        }
+        if let Some(canary) = &rollout.canary {
+            let mut family = encoder.encode_descriptor(
+                "pathsec_canary_fraction",
+                "The fraction of devices (0-1) the canary selects by the SHA-256 of their names, besides its ring",
+                None,
+                prometheus_client::metrics::MetricType::Gauge,
+            )?;
+            let fraction = ConstGauge::new(canary.selection.fraction_percent() / 100.0);
+            fraction.encode(family.encode_family(&[("candidate", canary.policy.name())])?)?;
+        }
+        shadows(&mut encoder, &metrics.shadows)?;
         let build = Info::new([("version", env!("CARGO_PKG_VERSION"))]);
         build.encode(encoder.encode_descriptor(
             "pathsec_build",
@@ -132,6 +154,61 @@ impl Collector for RuntimeCollector {
     }
 }
 
+/// The shadows' comparisons, disagreements and faults.
+fn shadows(
+    encoder: &mut DescriptorEncoder<'_>,
+    shadows: &[crate::runtime::ShadowMetrics],
+) -> Result<(), std::fmt::Error> {
+    if shadows.is_empty() {
+        return Ok(());
+    }
+    let mut family = encoder.encode_descriptor(
+        "pathsec_shadow_decisions",
+        "Decisions a shadow policy was compared on (agreed or disagreed with the active one), or skipped by its sampling",
+        None,
+        prometheus_client::metrics::MetricType::Counter,
+    )?;
+    for shadow in shadows {
+        for (outcome, count) in
+            [("agreed", shadow.agreed), ("disagreed", shadow.disagreed), ("skipped", shadow.skipped)]
+        {
+            ConstCounter::new(count)
+                .encode(family.encode_family(&[("shadow", &*shadow.policy), ("outcome", outcome)])?)?;
+        }
+    }
+    let mut family = encoder.encode_descriptor(
+        "pathsec_shadow_disagreements",
+        "A shadow policy's disagreements with the active one, by what each answered",
+        None,
+        prometheus_client::metrics::MetricType::Counter,
+    )?;
+    for shadow in shadows {
+        for disagreement in &shadow.disagreements {
+            let labels = [
+                ("shadow", &*shadow.policy),
+                ("active_action", disagreement.active.0.name()),
+                ("active_reason", disagreement.active.1.name()),
+                ("shadow_action", disagreement.shadow.0.name()),
+                ("shadow_reason", disagreement.shadow.1.name()),
+            ];
+            ConstCounter::new(disagreement.count).encode(family.encode_family(&labels)?)?;
+        }
+    }
+    let mut family = encoder.encode_descriptor(
+        "pathsec_shadow_faults",
+        "A shadow policy's faults, by kind (the active decision stood)",
+        None,
+        prometheus_client::metrics::MetricType::Counter,
+    )?;
+    for shadow in shadows {
+        for (kind, count) in shadow.faults.iter() {
+            ConstCounter::new(count)
+                .encode(family.encode_family(&[("shadow", &*shadow.policy), ("kind", kind.name())])?)?;
+        }
+    }
+    Ok(())
+}
+
 fn counter(encoder: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: u64) -> Result<(), std::fmt::Error> {
     let metric = ConstCounter::new(value);
     metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
@@ -140,4 +217,43 @@ fn counter(encoder: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: u
 fn gauge(encoder: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: u64) -> Result<(), std::fmt::Error> {
     let metric = ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX));
     metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
+#[cfg(all(test, feature = "bundled-policies"))]
+mod tests {
+    use super::*;
+    use crate::runtime::Selection;
+    use crate::{AccessKind, Attach, Engine, Event, Flow, LinkState, Role};
+
+    #[test]
+    fn a_scrape_shows_the_canary_and_the_shadow() {
+        let engine = Engine::new().expect("engine");
+        let reference = engine.load_policy("reference", crate::bundled::REFERENCE).expect("loads");
+        let strict = engine.load_policy("always-secure", crate::bundled::ALWAYS_SECURE).expect("loads");
+        let runtime = Runtime::new(reference.clone()).expect("runtime");
+        let home = "310410".parse().expect("valid");
+        let server = runtime.server_id(&"mtc.example.com".parse().expect("valid"));
+        runtime.update_lists(|lists| {
+            lists.trust_path_a(home).trust_path_b(home, server);
+        });
+        let device = runtime.device_id("meter").expect("room");
+        runtime.set_attach(device, Attach { serving: Some(home), home, access: AccessKind::ThreeGpp }).expect("known");
+        runtime.set_link(device, LinkState { ciphering: true, integrity: true }).expect("known");
+        runtime.start_canary(strict.clone(), Selection::percent(0.0).expect("valid")).expect("canary");
+        runtime.start_shadow(strict, 1).expect("shadow");
+        runtime.worker().decide(&Flow { device, server, role: Role::Server, event: Event::SendData });
+        let mut registry = Registry::default();
+        runtime.register_metrics(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).expect("encodes");
+        for wanted in [
+            r#"role="candidate""#,
+            r#"role="shadow""#,
+            r#"pathsec_canary_fraction{candidate="always-secure"} 0"#,
+            r#"pathsec_shadow_decisions_total{shadow="always-secure",outcome="disagreed"} 1"#,
+            r#"pathsec_shadow_disagreements_total{shadow="always-secure",active_action="send-plain",active_reason="path-secure",shadow_action="secure-then-send",shadow_reason="policy-requires-application-security"} 1"#,
+        ] {
+            assert!(text.contains(wanted), "`{wanted}` missing from:\n{text}");
+        }
+    }
 }

@@ -338,7 +338,12 @@ impl PathSecure for Grpc {
 }
 
 fn decision_message(answer: &Answer) -> proto::Decision {
-    proto::Decision { action: answer.action.to_owned(), reason: answer.reason.to_owned(), fault: answer.fault.clone() }
+    proto::Decision {
+        action: answer.action.to_owned(),
+        reason: answer.reason.to_owned(),
+        fault: answer.fault.clone(),
+        made_by: answer.made_by.to_owned(),
+    }
 }
 
 /// `value` read as a `T`; the error names `field` (in the JSON API's kebab-case, as its errors do).

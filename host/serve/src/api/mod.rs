@@ -71,6 +71,8 @@ pub struct Answer {
     /// The policy fault, when the decision failed closed on one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
+    /// Which of the server's policies made it: `active`, or during a canary rollout `candidate`.
+    pub made_by: &'static str,
 }
 
 impl From<&Decision> for Answer {
@@ -79,6 +81,7 @@ impl From<&Decision> for Answer {
             action: decision.action.name(),
             reason: decision.reason.name(),
             fault: decision.fault.as_ref().map(ToString::to_string),
+            made_by: decision.made_by.name(),
         }
     }
 }
