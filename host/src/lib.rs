@@ -21,8 +21,9 @@
 //! | [`facts`] | a generation of the lists ([`FactSet`]); [`files`]: facts, request and device files |
 //! | [`wasm`] | the engine's settings and limits, policy loading and its errors, the artifact cache; [`signing`] |
 //! | [`related`] | the related decisions: trigger guard, attach admission, access trust, media security, binding updates |
-//! | [`runtime`] | the live engine's settings, metrics, decision log, policy directory, device handles |
+//! | [`runtime`] | the live engine's settings, metrics, decision log, policy directory, device handles, rollouts (canary, shadow) |
 //! | [`cases`] | policy test-case files, as `pathsec test` runs them |
+//! | [`review`] | before a policy ships: decision logs replayed with it, two policies compared over a request space |
 //!
 //! ```
 //! # #[cfg(feature = "bundled-policies")] {

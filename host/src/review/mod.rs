@@ -11,7 +11,7 @@ pub(crate) mod space;
 pub use diff::{Difference, PolicyDiff, diff};
 pub use logged::{LogReadError, LoggedDecision, read_log};
 pub use replay::{Change, ListsAtHand, ReplayReport, replay};
-pub use space::request_space;
+pub use space::{UNLISTED_SERVER, request_space};
 
 use std::collections::BTreeMap;
 
