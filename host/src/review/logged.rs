@@ -6,9 +6,9 @@ use std::io::BufRead;
 use serde::Deserialize;
 
 use crate::facts::ListsDigest;
+use crate::runtime::log::{RequestLine, TriggerLine};
 use crate::vocab::{
-    AccessIntegrity, AccessKind, Action, Attach, EndToEnd, Event, EventKind, Fqdn, LinkState, MadeBy, PlmnId, Reason,
-    Registration, Role, TriggerCheck,
+    Action, Attach, Event, EventKind, Fqdn, LinkState, MadeBy, Reason, Registration, Role, TriggerCheck,
 };
 
 /// One logged decision.
@@ -99,22 +99,6 @@ struct Line {
     #[serde(default)]
     cached: bool,
     fault: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct TriggerLine {
-    access_integrity: AccessIntegrity,
-    end_to_end: EndToEnd,
-}
-
-#[derive(Deserialize)]
-struct RequestLine {
-    serving: Option<PlmnId>,
-    home: PlmnId,
-    access: AccessKind,
-    ciphering: bool,
-    integrity: bool,
-    registration: Registration,
 }
 
 #[derive(Deserialize, Default)]

@@ -541,16 +541,16 @@ struct Line<'a> {
     shadow: Option<ShadowLine<'a>>,
 }
 
-/// The facts a decision was made on, in the request files' names.
-#[derive(Serialize)]
-struct RequestLine {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    serving: Option<PlmnId>,
-    home: PlmnId,
-    access: AccessKind,
-    ciphering: bool,
-    integrity: bool,
-    registration: Registration,
+/// The facts a decision was made on, in the request files' names (read back by `review::logged`).
+#[derive(Serialize, serde::Deserialize)]
+pub(crate) struct RequestLine {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) serving: Option<PlmnId>,
+    pub(crate) home: PlmnId,
+    pub(crate) access: AccessKind,
+    pub(crate) ciphering: bool,
+    pub(crate) integrity: bool,
+    pub(crate) registration: Registration,
 }
 
 impl RequestLine {
@@ -576,10 +576,11 @@ struct ShadowLine<'a> {
     fault: Option<String>,
 }
 
-#[derive(Serialize)]
-struct TriggerLine {
-    access_integrity: AccessIntegrity,
-    end_to_end: EndToEnd,
+/// A received trigger's check results (read back by `review::logged`).
+#[derive(Serialize, serde::Deserialize)]
+pub(crate) struct TriggerLine {
+    pub(crate) access_integrity: AccessIntegrity,
+    pub(crate) end_to_end: EndToEnd,
 }
 
 #[derive(Serialize)]

@@ -442,8 +442,10 @@ impl Worker {
         if asked.len() < missed.len() {
             cache.counters.unknown((missed.len() - asked.len()) as u64);
         }
-        for (position, &(index, ref made, by, place)) in asked.iter().enumerate() {
-            let decision = answers[by.index()][place].clone();
+        // Each policy's answers come in the order its flows were asked: taken in turn, not copied.
+        let mut answers = answers.map(Vec::into_iter);
+        for (position, &(index, ref made, by, _)) in asked.iter().enumerate() {
+            let Some(decision) = answers[by.index()].next() else { break };
             let shadow = shadows.get(position).map_or(SHADOW_NONE, |(code, _)| *code);
             decisions[index] = remember(cache, &flows[index], made, decision, shadow);
         }
