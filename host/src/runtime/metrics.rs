@@ -230,6 +230,13 @@ impl Counters {
         bump(&self.outcomes[decision.made_by.index()][outcome_slot(decision)], 1);
     }
 
+    /// A decision the active policy made (or the engine, under it) was answered: as
+    /// [`Counters::outcome`], without looking at who made it.
+    #[inline(always)]
+    pub(crate) fn active_outcome(&self, decision: &Decision) {
+        bump(&self.outcomes[MadeBy::Active.index()][outcome_slot(decision)], 1);
+    }
+
     /// The shadow's answer, as a cache entry keeps it, was compared with a decision.
     #[inline]
     pub(crate) fn shadow(&self, code: ShadowCode) {

@@ -36,9 +36,9 @@ pub struct Worker {
 struct Scratch {
     /// The flows the cache did not answer, by index.
     missed: Vec<usize>,
-    /// The flows asked of a policy, by index, with what each was decided on, which policy decides it
-    /// and its place among that policy's requests.
-    asked: Vec<(usize, Made, MadeBy, usize)>,
+    /// The flows asked of a policy, by index, with what each was decided on and which policy decides
+    /// it (each policy's requests in this order).
+    asked: Vec<AskedFlow>,
     /// The requests of each policy ([`MadeBy`]'s order), packed for a policy with the packed batch
     /// export…
     words: [Vec<u64>; MadeBy::COUNT],
@@ -102,9 +102,13 @@ impl ShadowRun {
     }
 }
 
+/// A flow of a batch asked of a policy: its index in the batch (a `u32`, so the entry stays as small as
+/// a batch of one policy needs), what it was decided on, which policy decides it.
+type AskedFlow = (u32, Made, MadeBy);
+
 /// What a batch asked of its policies, and what they answered.
 struct Asked<'a> {
-    asked: &'a [(usize, Made, MadeBy, usize)],
+    asked: &'a [AskedFlow],
     words: &'a [Vec<u64>; MadeBy::COUNT],
     requests: &'a [Vec<Request>; MadeBy::COUNT],
     answers: &'a [Vec<Decision>; MadeBy::COUNT],
@@ -126,6 +130,16 @@ fn shadow_batch(
 ) -> Vec<(ShadowCode, Option<Decision>)> {
     let (picked, words, requests) = gathered;
     picked.clear();
+    // Each asked flow's place among its policy's requests, and whether the shadow sees it.
+    let mut places = [0; MadeBy::COUNT];
+    let place: Vec<usize> = batch
+        .asked
+        .iter()
+        .map(|&(_, _, by)| {
+            places[by.index()] += 1;
+            places[by.index()] - 1
+        })
+        .collect();
     for position in 0..batch.asked.len() {
         if run.sample() {
             picked.push(position);
@@ -146,7 +160,7 @@ fn shadow_batch(
         words.clear();
         requests.clear();
         for &position in picked.iter() {
-            let (_, _, by, place) = batch.asked[position];
+            let (by, place) = (batch.asked[position].2, place[position]);
             if batch.packed {
                 words.extend_from_slice(&batch.words[by.index()][2 * place..2 * place + 2]);
             } else {
@@ -156,7 +170,7 @@ fn shadow_batch(
         if batch.packed { run.decider.decide_words(lists, words) } else { run.decider.decide_batch(lists, requests) }
     };
     for (&position, answer) in picked.iter().zip(answers) {
-        let (_, _, by, place) = batch.asked[position];
+        let (by, place) = (batch.asked[position].2, place[position]);
         results[position] = judge(counters, &batch.answers[by.index()][place], answer);
     }
     results
@@ -303,10 +317,10 @@ impl Worker {
             log.one(Record { request, lists, shadow: shadow_answer, ..record(runtime, flow, stamp, false, &decision) });
         }
         cache.counters.outcome(&decision);
-        match snapshot {
-            Some(snapshot) => remember(cache, flow, &snapshot.made(), decision, shadow),
-            None => decision,
+        if let Some(snapshot) = snapshot {
+            remember(cache, flow, &snapshot.made(), &decision, shadow);
         }
+        decision
     }
 
     /// Decides `event` in a data session (see [`Runtime::open_session`]): as [`Worker::decide`] for the
@@ -330,6 +344,16 @@ impl Worker {
     /// As [`Worker::decide_batch`], into `decisions` (cleared first): a caller that keeps the vector
     /// between batches allocates none for the answers (the C ABI does).
     pub fn decide_batch_into(&mut self, flows: &[Flow], decisions: &mut Vec<Decision>) {
+        if flows.len() > u32::MAX as usize {
+            // Flows are numbered in 32 bits within a batch: a larger one goes in parts.
+            decisions.clear();
+            let mut part = Vec::new();
+            for chunk in flows.chunks(u32::MAX as usize) {
+                self.decide_batch_into(chunk, &mut part);
+                decisions.append(&mut part);
+            }
+            return;
+        }
         let epoch = self.runtime.epoch();
         let Worker { runtime, current, cache, scratch, log } = self;
         // Every flow starts as the cache's answer or as unknown, the answer while its facts are.
@@ -345,7 +369,9 @@ impl Worker {
         // What the cache's answers were made on, read before this batch's decisions are cached.
         let hit_stamps = log.as_ref().map(|_| hit_stamps(cache, flows, &scratch.missed));
         if scratch.missed.is_empty() {
-            count_outcomes(cache, decisions);
+            // Hits only: made under this worker's policies (a rollout since would have voided them).
+            let canary = current.as_ref().is_some_and(|current| current.candidate.is_some());
+            count_outcomes(cache, decisions, canary);
             if let (Some(log), Some(hits)) = (log, hit_stamps) {
                 log.many(batch_records(runtime, flows, decisions, hits, &[], Stamp::default(), Vec::new()));
             }
@@ -353,103 +379,14 @@ impl Worker {
         }
         cache.counters.missed(scratch.missed.len() as u64);
         let current = refresh(current, runtime, cache);
-        // Packed only when every policy asked (a candidate's and a shadow's too) takes packed batches.
-        let packed_batch = current.decider.policy().has_packed_batch()
-            && current.candidate.as_ref().is_none_or(|candidate| candidate.policy().has_packed_batch())
-            && current.shadow.as_ref().is_none_or(|shadow| shadow.decider.policy().has_packed_batch());
-        let Scratch { missed, asked, words, requests, shadow_words, shadow_requests, shadow_picked } = scratch;
-        asked.clear();
-        words.iter_mut().for_each(Vec::clear);
-        requests.iter_mut().for_each(Vec::clear);
-        if packed_batch {
-            words[0].reserve(2 * missed.len());
-        }
-        let (lists_generation, policy) = (current.lists.generation(), current.active.generation);
-        for &index in missed.iter() {
-            let flow = &flows[index];
-            if !packed_batch {
-                let Some(snapshot) = snapshot(runtime, flow, epoch, &current.lists, policy) else { continue };
-                let by = current.by(snapshot.place);
-                match request(flow, &snapshot) {
-                    Some(request) => requests[by.index()].push(request),
-                    None if snapshot.device.stale() || matches!(snapshot.registration, Lookup::Pending) => {
-                        decisions[index] = Decision::unknown(flow.event.kind(), snapshot.unknown_reason());
-                        continue;
-                    }
-                    None => continue,
-                }
-                asked.push((index, snapshot.made(), by, requests[by.index()].len() - 1));
-                continue;
-            }
-            // The packed words straight from the device's live word; a device holding registration
-            // outcomes takes the slower way (`registered`).
-            let Some(slot) = runtime.slot(flow.device) else { continue };
-            let device = slot.view();
-            let stamp = Stamp { lists: lists_generation, device: device.generation, policy };
-            let Flow { server, role, event, .. } = *flow;
-            let (packed, expires) = if device.has_agreements() {
-                match registered(runtime, slot, flow) {
-                    Some(Ok(registered)) => registered,
-                    // A re-registration is due: fail closed.
-                    Some(Err(reason)) => {
-                        decisions[index] = Decision::unknown(event.kind(), reason);
-                        continue;
-                    }
-                    None => continue,
-                }
-            } else {
-                // A flow whose device's attach facts are unknown stays unknown; stale ones say so.
-                let Some((serving, home, access)) = device.attach_keys() else {
-                    if device.stale() {
-                        decisions[index] = Decision::unknown(event.kind(), Reason::FactsStale);
-                    }
-                    continue;
-                };
-                let link = device.link_or_off();
-                (PackedRequest { serving, home, access, link, server, role, event, registration: 0 }, u64::MAX)
-            };
-            let by = current.by(slot.place());
-            let group = &mut words[by.index()];
-            packed.push(group);
-            asked.push((index, Made { epoch, stamp, expires }, by, group.len() / 2 - 1));
-        }
-        let mut answers: [Vec<Decision>; MadeBy::COUNT] = Default::default();
-        for by in MadeBy::ALL.iter().copied() {
-            let (group_words, group_requests) = (&words[by.index()], &requests[by.index()]);
-            if group_words.is_empty() && group_requests.is_empty() {
-                continue;
-            }
-            let lists = Arc::clone(&current.lists);
-            let decider = current.decider(by);
-            let mut decided = if packed_batch {
-                decider.decide_words(&lists, group_words)
-            } else {
-                decider.decide_batch(&lists, group_requests)
-            };
-            if by != MadeBy::Active {
-                decided.iter_mut().for_each(|decision| decision.made_by = by);
-            }
-            answers[by.index()] = decided;
-        }
-        let shadows = match &mut current.shadow {
-            Some(run) => {
-                let asked_for = Asked { asked, words, requests, answers: &answers, packed: packed_batch };
-                let gathered = (shadow_picked, shadow_words, shadow_requests);
-                shadow_batch(run, &cache.counters, &current.lists, &asked_for, gathered)
-            }
-            None => Vec::new(),
+        // A rollout (a canary or a shadow) takes the general way; one policy alone the plain one.
+        let shadows = if current.candidate.is_some() || current.shadow.is_some() {
+            ask::<true>(runtime, current, cache, scratch, flows, decisions, epoch)
+        } else {
+            ask::<false>(runtime, current, cache, scratch, flows, decisions, epoch)
         };
-        if asked.len() < missed.len() {
-            cache.counters.unknown((missed.len() - asked.len()) as u64);
-        }
-        // Each policy's answers come in the order its flows were asked: taken in turn, not copied.
-        let mut answers = answers.map(Vec::into_iter);
-        for (position, &(index, ref made, by, _)) in asked.iter().enumerate() {
-            let Some(decision) = answers[by.index()].next() else { break };
-            let shadow = shadows.get(position).map_or(SHADOW_NONE, |(code, _)| *code);
-            decisions[index] = remember(cache, &flows[index], made, decision, shadow);
-        }
-        count_outcomes(cache, decisions);
+        let asked = &scratch.asked;
+        count_outcomes(cache, decisions, current.candidate.is_some());
         if let (Some(log), Some(hits)) = (log, hit_stamps) {
             let missed = Stamp { lists: current.lists.generation(), device: 0, policy: current.active.generation };
             log.many(batch_records(runtime, flows, decisions, hits, asked, missed, shadows));
@@ -511,6 +448,132 @@ impl Drop for Worker {
     fn drop(&mut self) {
         self.runtime.retire_counters(&self.cache.counters);
     }
+}
+
+/// Asks the policies about a batch's flows the cache did not answer (`scratch.missed`), against one
+/// list generation, and puts their answers in `decisions`; the shadow's answers, in `scratch.asked`'s
+/// order. `ROLLOUT` is whether a canary or a shadow runs: without, the plain way, as fast as one policy
+/// alone allows.
+#[inline(always)]
+fn ask<const ROLLOUT: bool>(
+    runtime: &Runtime,
+    current: &mut Current,
+    cache: &mut FlowCache,
+    scratch: &mut Scratch,
+    flows: &[Flow],
+    decisions: &mut [Decision],
+    epoch: u64,
+) -> Vec<(ShadowCode, Option<Decision>)> {
+    // Packed only when every policy asked (a candidate's and a shadow's too) takes packed batches.
+    let packed_batch = current.decider.policy().has_packed_batch()
+        && current.candidate.as_ref().is_none_or(|candidate| candidate.policy().has_packed_batch())
+        && current.shadow.as_ref().is_none_or(|shadow| shadow.decider.policy().has_packed_batch());
+    let Scratch { missed, asked, words, requests, shadow_words, shadow_requests, shadow_picked } = scratch;
+    asked.clear();
+    words.iter_mut().for_each(Vec::clear);
+    requests.iter_mut().for_each(Vec::clear);
+    if packed_batch {
+        words[0].reserve(2 * missed.len());
+    }
+    let (lists_generation, policy) = (current.lists.generation(), current.active.generation);
+    let canary = ROLLOUT && current.active.canary.is_some();
+    for &index in missed.iter() {
+        let flow = &flows[index];
+        if !packed_batch {
+            let Some(snapshot) = snapshot(runtime, flow, epoch, &current.lists, policy) else { continue };
+            let by = if canary { current.by(snapshot.place) } else { MadeBy::Active };
+            match request(flow, &snapshot) {
+                Some(request) => requests[by.index()].push(request),
+                None if snapshot.device.stale() || matches!(snapshot.registration, Lookup::Pending) => {
+                    decisions[index] = Decision::unknown(flow.event.kind(), snapshot.unknown_reason());
+                    continue;
+                }
+                None => continue,
+            }
+            asked.push((index as u32, snapshot.made(), by));
+            continue;
+        }
+        // The packed words straight from the device's live word; a device holding registration
+        // outcomes takes the slower way (`registered`).
+        let Some(slot) = runtime.slot(flow.device) else { continue };
+        let device = slot.view();
+        let stamp = Stamp { lists: lists_generation, device: device.generation, policy };
+        let Flow { server, role, event, .. } = *flow;
+        let (packed, expires) = if device.has_agreements() {
+            match registered(runtime, slot, flow) {
+                Some(Ok(registered)) => registered,
+                // A re-registration is due: fail closed.
+                Some(Err(reason)) => {
+                    decisions[index] = Decision::unknown(event.kind(), reason);
+                    continue;
+                }
+                None => continue,
+            }
+        } else {
+            // A flow whose device's attach facts are unknown stays unknown; stale ones say so.
+            let Some((serving, home, access)) = device.attach_keys() else {
+                if device.stale() {
+                    decisions[index] = Decision::unknown(event.kind(), Reason::FactsStale);
+                }
+                continue;
+            };
+            let link = device.link_or_off();
+            (PackedRequest { serving, home, access, link, server, role, event, registration: 0 }, u64::MAX)
+        };
+        let by = if canary { current.by(slot.place()) } else { MadeBy::Active };
+        let [active_words, candidate_words] = &mut *words;
+        packed.push(if by == MadeBy::Active { active_words } else { candidate_words });
+        asked.push((index as u32, Made { epoch, stamp, expires }, by));
+    }
+    let mut answers: [Vec<Decision>; MadeBy::COUNT] = Default::default();
+    for by in MadeBy::ALL.iter().copied() {
+        let (group_words, group_requests) = (&words[by.index()], &requests[by.index()]);
+        if group_words.is_empty() && group_requests.is_empty() {
+            continue;
+        }
+        let lists = Arc::clone(&current.lists);
+        let decider = current.decider(by);
+        let mut decided = if packed_batch {
+            decider.decide_words(&lists, group_words)
+        } else {
+            decider.decide_batch(&lists, group_requests)
+        };
+        if by != MadeBy::Active {
+            decided.iter_mut().for_each(|decision| decision.made_by = by);
+        }
+        answers[by.index()] = decided;
+    }
+    let shadows = match &mut current.shadow {
+        Some(run) if ROLLOUT => {
+            let asked_for = Asked { asked, words, requests, answers: &answers, packed: packed_batch };
+            let gathered = (shadow_picked, shadow_words, shadow_requests);
+            shadow_batch(run, &cache.counters, &current.lists, &asked_for, gathered)
+        }
+        _ => Vec::new(),
+    };
+    if asked.len() < missed.len() {
+        cache.counters.unknown((missed.len() - asked.len()) as u64);
+    }
+    if !ROLLOUT || (!canary && shadows.is_empty()) {
+        // One policy, no shadow: its answers in the order asked.
+        let [answers, _] = answers;
+        for (&(index, ref made, _), decision) in asked.iter().zip(answers) {
+            let index = index as usize;
+            remember(cache, &flows[index], made, &decision, SHADOW_NONE);
+            decisions[index] = decision;
+        }
+    } else {
+        // Each policy's answers come in the order its flows were asked: taken in turn, not copied.
+        let mut answers = answers.map(Vec::into_iter);
+        for (position, &(index, ref made, by)) in asked.iter().enumerate() {
+            let index = index as usize;
+            let Some(decision) = answers[by.index()].next() else { break };
+            let shadow = shadows.get(position).map_or(SHADOW_NONE, |(code, _)| *code);
+            remember(cache, &flows[index], made, &decision, shadow);
+            decisions[index] = decision;
+        }
+    }
+    shadows
 }
 
 /// The instance of the active policy (made anew after a swap) and the current lists (reloaded when their
@@ -617,15 +680,14 @@ fn cached(cache: &mut FlowCache, runtime: &Runtime, flow: &Flow, epoch: u64) -> 
 }
 
 /// Caches a decision with the generations it was made on. A decision with a fault is not cached, so the
-/// next packet asks a fresh instance.
+/// next packet asks a fresh instance (the fault is counted).
 #[inline(always)]
-fn remember(cache: &mut FlowCache, flow: &Flow, made: &Made, decision: Decision, shadow: ShadowCode) -> Decision {
+fn remember(cache: &mut FlowCache, flow: &Flow, made: &Made, decision: &Decision, shadow: ShadowCode) {
     match &decision.fault {
-        None if cache.enabled() => store(cache, flow, made, &decision, shadow),
+        None if cache.enabled() => store(cache, flow, made, decision, shadow),
         None => {}
         Some(fault) => cache.counters.fault(fault),
     }
-    decision
 }
 
 /// A decision that fails closed before the policy: the device's attach facts are unknown, or a
@@ -636,11 +698,15 @@ fn unknown(cache: &FlowCache, flow: &Flow, reason: Reason, n: u64) -> Decision {
     Decision::unknown(flow.event.kind(), reason)
 }
 
-/// Counts a batch's decisions by action and reason.
+/// Counts a batch's decisions by policy, action and reason; `canary` says whether a candidate may have
+/// made some.
 #[inline]
-fn count_outcomes(cache: &FlowCache, decisions: &[Decision]) {
-    for decision in decisions {
-        cache.counters.outcome(decision);
+fn count_outcomes(cache: &FlowCache, decisions: &[Decision], canary: bool) {
+    if canary {
+        decisions.iter().for_each(|decision| cache.counters.outcome(decision));
+    } else {
+        // Without a canary every decision is the active policy's.
+        decisions.iter().for_each(|decision| cache.counters.active_outcome(decision));
     }
 }
 
@@ -718,7 +784,7 @@ fn batch_records(
     flows: &[Flow],
     decisions: &[Decision],
     hits: Vec<Option<(Stamp, ShadowCode)>>,
-    asked: &[(usize, Made, MadeBy, usize)],
+    asked: &[AskedFlow],
     missed: Stamp,
     mut shadows: Vec<(ShadowCode, Option<Decision>)>,
 ) -> Vec<Record> {
@@ -729,7 +795,7 @@ fn batch_records(
             (Some((stamp, shadow)), _) => {
                 Record { shadow: shadow_of(shadow), ..record_read_back(runtime, flow, stamp, true, decision) }
             }
-            (None, Some((position, (asked_index, made, ..)))) if *asked_index == index => {
+            (None, Some((position, (asked_index, made, ..)))) if *asked_index as usize == index => {
                 let shadow = shadows.get_mut(*position).and_then(|(_, answer)| answer.take());
                 let stamp = made.stamp;
                 asked.next();
