@@ -371,3 +371,30 @@ lab = {ring:?}
     assert_eq!(rollout.active.name(), "extra-country.wasm");
     assert!(rollout.canary.is_none() && rollout.shadow.is_none());
 }
+
+#[test]
+fn a_canary_candidate_also_makes_its_devices_registration_decisions() {
+    use pathsec::exchange::Report;
+    use pathsec::runtime::Carried;
+    let (runtime, flows) = traffic(reference(), 6);
+    let device = runtime.device_name(flows[0].device).expect("named").to_string();
+    let report = |sequence| Report {
+        device: device.clone(),
+        server: "mtc.example.com".parse().expect("valid"),
+        home: plmn("310410"),
+        serving: plmn("310410"),
+        access: AccessKind::ThreeGpp,
+        link: LinkState { ciphering: true, integrity: true },
+        options: vec!["oscore".parse().expect("option")],
+        lists: None,
+        sequence,
+    };
+    let indication = runtime.worker().register(&report(1), Carried::Protected).expect("registers");
+    assert!(!indication.application_security, "the reference trusts the path at home");
+    // The strict baseline as a canary for every device: its registrations are the candidate's.
+    let strict = pathsec_suite::bundled("always-secure").expect("bundled");
+    runtime.start_canary(strict, Selection::percent(100.0).expect("valid")).expect("canary");
+    let indication = runtime.worker().register(&report(2), Carried::Protected).expect("registers");
+    assert!(indication.application_security, "{indication:?}");
+    assert_eq!(indication.reason, Reason::PolicyRequiresApplicationSecurity);
+}

@@ -249,7 +249,7 @@ impl Worker {
                 link,
                 registration: Registration::None,
             };
-            let decision = self.decide_request(&request, &lists);
+            let decision = self.decide_request(&request, &lists, device);
             let application_security = decision.action != Action::SendPlain;
             let agreement = Agreement { source, application_security, accept_plain_unciphered: false };
             let used = ListUse::of(&lists, &attach, server);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::facts::FactSet;
 use crate::runtime::cache::{CacheStats, Entry, FlowCache};
-use crate::runtime::device::{DeviceSlot, DeviceView};
+use crate::runtime::device::{DeviceId, DeviceSlot, DeviceView};
 use crate::runtime::flow::{Flow, Stamp};
 use crate::runtime::live::{Active, Runtime};
 use crate::runtime::log::{LogSender, Record};
@@ -407,11 +407,14 @@ impl Worker {
         verdict
     }
 
-    /// Decides one request with the active policy and `lists` (not cached, not logged): the server's
-    /// decision at registration. A fault is counted.
-    pub(crate) fn decide_request(&mut self, request: &Request, lists: &FactSet) -> Decision {
+    /// Decides one request about `device` with `lists` (not cached, not logged): the server's decision
+    /// at registration, by the policy that decides for the device (a canary's candidate when it selects
+    /// it). A fault is counted.
+    pub(crate) fn decide_request(&mut self, request: &Request, lists: &FactSet, device: DeviceId) -> Decision {
         let current = refresh(&mut self.current, &self.runtime, &self.cache);
-        let decision = current.decider.decide(lists, request);
+        let by = self.runtime.slot(device).map_or(MadeBy::Active, |slot| current.by(slot.place()));
+        let mut decision = current.decider(by).decide(lists, request);
+        decision.made_by = by;
         if let Some(fault) = &decision.fault {
             self.cache.counters.fault(fault);
         }
