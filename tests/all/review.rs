@@ -103,7 +103,7 @@ fn replay_reports_exactly_the_decisions_a_one_method_change_alters_and_diff_find
     // (path-A refusals, and triggers the reference accepted for their end-to-end protection that the
     // candidate accepts for a secure path), and every change the traffic showed is among them.
     for lists in &lists {
-        let found = diff(&reference(), &extra_country(), lists);
+        let found = diff(&reference(), &extra_country(), lists, u64::MAX).expect("small lists");
         assert!(found.differing > 0);
         let differences: BTreeSet<_> = found.differences.iter().map(|d| (d.a, d.b)).collect();
         for difference in &found.differences {
@@ -116,6 +116,8 @@ fn replay_reports_exactly_the_decisions_a_one_method_change_alters_and_diff_find
             }
         }
         assert!(replayed.is_subset(&differences), "{replayed:?} not within {differences:?}");
-        assert_eq!(diff(&reference(), &reference(), lists).differing, 0);
+        assert_eq!(diff(&reference(), &reference(), lists, u64::MAX).expect("small").differing, 0);
+        let error = diff(&reference(), &reference(), lists, 1000).expect_err("over the limit");
+        assert!(error.to_string().contains("more than the limit of 1000"), "{error}");
     }
 }

@@ -21,6 +21,9 @@ pub struct Diff {
     /// The facts file whose lists span the request space.
     #[arg(long)]
     facts: PathBuf,
+    /// Refuse a request space larger than this (each policy decides every request: ~1 µs each).
+    #[arg(long, default_value_t = 50_000_000)]
+    max_requests: u64,
     /// Load the policies through this artifact cache.
     #[arg(long)]
     cache: Option<PathBuf>,
@@ -35,7 +38,7 @@ impl Diff {
         let engine = pathsec::Engine::new()?;
         let a = load_policy(&engine, &self.policy_a, self.cache.as_deref())?.policy;
         let b = load_policy(&engine, &self.policy_b, self.cache.as_deref())?.policy;
-        let report = diff(&a, &b, &lists);
+        let report = diff(&a, &b, &lists, self.max_requests)?;
         match self.format {
             Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
             Format::Human => print_human(&self.facts.display().to_string(), &report),

@@ -39,34 +39,46 @@ pub struct Difference {
     pub examples: Vec<RequestFile>,
 }
 
-/// Compares `a` and `b` over the request space of `lists`.
-pub fn diff(a: &Policy, b: &Policy, lists: &FactSet) -> PolicyDiff {
-    let (lists, requests) = request_space(lists);
+/// A request space too large to walk.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "the lists span {requests} requests, more than the limit of {limit}: diff against a facts file with fewer networks and servers (the ones the change is about), or raise the limit (`--max-requests`)"
+)]
+pub struct SpaceTooLarge {
+    /// The requests the lists span.
+    pub requests: u64,
+    /// The limit.
+    pub limit: u64,
+}
+
+/// Compares `a` and `b` over the request space of `lists`, unless it holds more than `limit`
+/// requests (each policy decides every one: about a microsecond each).
+pub fn diff(a: &Policy, b: &Policy, lists: &FactSet, limit: u64) -> Result<PolicyDiff, SpaceTooLarge> {
+    let space = request_space(lists);
+    let requests = space.len();
+    if requests > limit {
+        return Err(SpaceTooLarge { requests, limit });
+    }
+    let lists = &space.lists;
     let (mut decide_a, mut decide_b) = (a.decider(), b.decider());
     let mut differences = Tally::new();
     let mut differing = 0;
-    for chunk in requests.chunks(CHUNK) {
-        let (answers_a, answers_b) = (decide_a.decide_batch(&lists, chunk), decide_b.decide_batch(&lists, chunk));
+    space.for_each_chunk(CHUNK, |chunk| {
+        let (answers_a, answers_b) = (decide_a.decide_batch(lists, chunk), decide_b.decide_batch(lists, chunk));
         for ((request, da), db) in chunk.iter().zip(answers_a).zip(answers_b) {
             if da.same_outcome(&db) {
                 continue;
             }
             differing += 1;
-            differences.add((da.action, da.reason), (db.action, db.reason), || written(&lists, request));
+            differences.add((da.action, da.reason), (db.action, db.reason), || written(lists, request));
         }
-    }
+    });
     let differences = differences
         .into_sorted()
         .into_iter()
         .map(|(a, b, count, examples)| Difference { a, b, count, examples })
         .collect();
-    PolicyDiff {
-        a: a.name().to_owned(),
-        b: b.name().to_owned(),
-        requests: requests.len() as u64,
-        differing,
-        differences,
-    }
+    Ok(PolicyDiff { a: a.name().to_owned(), b: b.name().to_owned(), requests, differing, differences })
 }
 
 /// `request` as a request file writes it.

@@ -8,10 +8,10 @@ pub(crate) mod logged;
 pub(crate) mod replay;
 pub(crate) mod space;
 
-pub use diff::{Difference, PolicyDiff, diff};
+pub use diff::{Difference, PolicyDiff, SpaceTooLarge, diff};
 pub use logged::{LogReadError, LoggedDecision, read_log};
 pub use replay::{Change, ListsAtHand, ReplayReport, replay};
-pub use space::{UNLISTED_SERVER, request_space};
+pub use space::{RequestSpace, UNLISTED_SERVER, request_space};
 
 use std::collections::BTreeMap;
 

@@ -18,8 +18,70 @@ const UNLISTED: (u16, u16, u8) = (1, 99, 2);
 /// The server no list names, added to the lists' servers.
 pub const UNLISTED_SERVER: &str = "unlisted.pathsec.invalid";
 
-/// The lists (with [`UNLISTED_SERVER`] interned) and every request of their space; see the module.
-pub fn request_space(lists: &FactSet) -> (FactSet, Vec<Request>) {
+/// The request space of a set of lists: its axes, walked without holding every request at once.
+pub struct RequestSpace {
+    /// The lists, with [`UNLISTED_SERVER`] interned.
+    pub lists: FactSet,
+    homes: Vec<PlmnId>,
+    servings: Vec<Option<PlmnId>>,
+    servers: Vec<crate::vocab::ServerId>,
+    registrations: Vec<Registration>,
+    events: Vec<(Role, Event)>,
+}
+
+impl RequestSpace {
+    /// How many requests it holds.
+    pub fn len(&self) -> u64 {
+        [
+            self.homes.len(),
+            self.servings.len(),
+            AccessKind::COUNT,
+            links().len(),
+            self.registrations.len(),
+            self.servers.len(),
+            self.events.len(),
+        ]
+        .iter()
+        .map(|&n| n as u64)
+        .product()
+    }
+
+    /// It holds none (never: every space has the unlisted home and server).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Gives every request to `each`, in chunks of at most `chunk`.
+    pub fn for_each_chunk(&self, chunk: usize, mut each: impl FnMut(&[Request])) {
+        let mut requests = Vec::with_capacity(chunk);
+        for &home in &self.homes {
+            for &serving in &self.servings {
+                for access in AccessKind::ALL.iter().copied() {
+                    let attach = Attach { serving, home, access };
+                    for link in links() {
+                        for &registration in &self.registrations {
+                            for &server in &self.servers {
+                                for &(role, event) in &self.events {
+                                    requests.push(Request { role, event, server, attach, link, registration });
+                                    if requests.len() == chunk {
+                                        each(&requests);
+                                        requests.clear();
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if !requests.is_empty() {
+            each(&requests);
+        }
+    }
+}
+
+/// The request space of `lists`; see the module.
+pub fn request_space(lists: &FactSet) -> RequestSpace {
     let mut builder = lists.to_builder();
     let unlisted_server = builder.server(Fqdn::known_valid(UNLISTED_SERVER));
     let lists = builder.build();
@@ -41,25 +103,14 @@ pub fn request_space(lists: &FactSet) -> (FactSet, Vec<Request>) {
     let mut servers: Vec<_> =
         lists.path_b().iter().map(|&(_, server)| server).collect::<BTreeSet<_>>().into_iter().collect();
     servers.push(unlisted_server);
-
-    let mut requests = Vec::new();
-    for &home in &homes {
-        for serving in std::iter::once(None).chain(networks.iter().map(|&network| Some(network))) {
-            for access in AccessKind::ALL.iter().copied() {
-                let attach = Attach { serving, home, access };
-                for link in links() {
-                    for registration in registrations() {
-                        for &server in &servers {
-                            for (role, event) in events() {
-                                requests.push(Request { role, event, server, attach, link, registration });
-                            }
-                        }
-                    }
-                }
-            }
-        }
+    RequestSpace {
+        lists,
+        homes: homes.into_iter().collect(),
+        servings: std::iter::once(None).chain(networks.into_iter().map(Some)).collect(),
+        servers,
+        registrations: registrations(),
+        events: events(),
     }
-    (lists, requests)
 }
 
 /// Networks that look like `network` and are not it: its MNC written with the other number of digits
