@@ -347,6 +347,46 @@ PathsecStatus pathsec_runtime_free(PathsecHandle runtime);
 PathsecStatus pathsec_runtime_swap(PathsecHandle runtime,
                                    PathsecHandle policy);
 
+// Starts a canary: `candidate` decides for `percent` % of the devices (0 to 100), chosen by the SHA-256
+// of their names (the names given to `pathsec_runtime_device`; every node picks the same ones), the
+// active policy for the rest. The candidate is self-checked first; refused (`PATHSEC_ERR_POLICY`) when
+// it fails, `PATHSEC_ERR_INVALID` for a percentage outside 0-100; either way what runs stays. A canary
+// already running is replaced. `pathsec_runtime_enforcing` tells which policy decides for a device.
+PathsecStatus pathsec_runtime_start_canary(PathsecHandle runtime,
+                                           PathsecHandle candidate,
+                                           double percent);
+
+// Promotes the canary's candidate: it becomes the active policy for every device. `PATHSEC_ERR_POLICY`
+// when no canary runs.
+PathsecStatus pathsec_runtime_promote(PathsecHandle runtime);
+
+// Rolls the canary back: the active policy decides for every device again. `PATHSEC_ERR_POLICY` when
+// no canary runs.
+PathsecStatus pathsec_runtime_roll_back(PathsecHandle runtime);
+
+// Starts a shadow: `policy` decides beside the active one on every `every`th cache miss of each worker
+// and is only compared (the metrics text counts its agreements, disagreements and faults); the
+// decisions returned stay the active policy's. Self-checked first (`PATHSEC_ERR_POLICY`);
+// `every` 0 is `PATHSEC_ERR_INVALID`. A shadow already running is replaced.
+PathsecStatus pathsec_runtime_start_shadow(PathsecHandle runtime,
+                                           PathsecHandle policy,
+                                           uint32_t every);
+
+// Ends the shadow (nothing when none runs).
+PathsecStatus pathsec_runtime_end_shadow(PathsecHandle runtime);
+
+// The name of the policy that decides for `device` now (the canary's candidate when it selects the
+// device, else the active policy), into `buffer`, its length into `written` (no NUL). ABI 1's
+// `PathsecDecision` does not say which policy made it: this does, per device.
+//
+// # Safety
+// `buffer` writable for `capacity` bytes; `written` writable.
+PathsecStatus pathsec_runtime_enforcing(PathsecHandle runtime,
+                                        uint32_t device,
+                                        uint8_t *buffer,
+                                        size_t capacity,
+                                        size_t *written);
+
 // Replaces Lists 1-3 with the lists in `text`, a lists file (TOML, or JSON when `name` ends in
 // `.json`): `path-a = [...]`, `path-b = [{ home, server }]`, `interconnect-per-home = [...]`. `name`
 // names it in errors. On error nothing changes.

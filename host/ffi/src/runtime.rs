@@ -5,7 +5,7 @@ use std::ffi::c_char;
 
 use pathsec::exchange::{Format, Indication, SecurityOption};
 use pathsec::files::ListsFile;
-use pathsec::runtime::{DeviceId, IndicationError, RegistrationState, ReportError};
+use pathsec::runtime::{DeviceId, IndicationError, RegistrationState, ReportError, Selection};
 use pathsec::{AccessKind, Attach, Fqdn, LinkState, PlmnId, Runtime};
 
 use crate::codes::decode;
@@ -61,6 +61,95 @@ pub extern "C" fn pathsec_runtime_swap(runtime: PathsecHandle, policy: PathsecHa
         let runtime = handles::runtime(runtime, "runtime")?;
         let policy = handles::policy(policy, "policy")?;
         runtime.swap(policy).map_err(|e| Failure::new(PATHSEC_ERR_POLICY, e.to_string()))
+    })
+}
+
+/// Starts a canary: `candidate` decides for `percent` % of the devices (0 to 100), chosen by the SHA-256
+/// of their names (the names given to `pathsec_runtime_device`; every node picks the same ones), the
+/// active policy for the rest. The candidate is self-checked first; refused (`PATHSEC_ERR_POLICY`) when
+/// it fails, `PATHSEC_ERR_INVALID` for a percentage outside 0-100; either way what runs stays. A canary
+/// already running is replaced. `pathsec_runtime_enforcing` tells which policy decides for a device.
+#[unsafe(no_mangle)]
+pub extern "C" fn pathsec_runtime_start_canary(
+    runtime: PathsecHandle,
+    candidate: PathsecHandle,
+    percent: f64,
+) -> PathsecStatus {
+    guard(|| {
+        let runtime = handles::runtime(runtime, "runtime")?;
+        let candidate = handles::policy(candidate, "candidate")?;
+        let selection = Selection::percent(percent).map_err(|e| Failure::invalid(format!("`percent`: {e}")))?;
+        runtime.start_canary(candidate, selection).map_err(|e| Failure::new(PATHSEC_ERR_POLICY, e.to_string()))
+    })
+}
+
+/// Promotes the canary's candidate: it becomes the active policy for every device. `PATHSEC_ERR_POLICY`
+/// when no canary runs.
+#[unsafe(no_mangle)]
+pub extern "C" fn pathsec_runtime_promote(runtime: PathsecHandle) -> PathsecStatus {
+    guard(|| {
+        let runtime = handles::runtime(runtime, "runtime")?;
+        runtime.promote().map(drop).map_err(|e| Failure::new(PATHSEC_ERR_POLICY, e.to_string()))
+    })
+}
+
+/// Rolls the canary back: the active policy decides for every device again. `PATHSEC_ERR_POLICY` when
+/// no canary runs.
+#[unsafe(no_mangle)]
+pub extern "C" fn pathsec_runtime_roll_back(runtime: PathsecHandle) -> PathsecStatus {
+    guard(|| {
+        let runtime = handles::runtime(runtime, "runtime")?;
+        runtime.roll_back().map(drop).map_err(|e| Failure::new(PATHSEC_ERR_POLICY, e.to_string()))
+    })
+}
+
+/// Starts a shadow: `policy` decides beside the active one on every `every`th cache miss of each worker
+/// and is only compared (the metrics text counts its agreements, disagreements and faults); the
+/// decisions returned stay the active policy's. Self-checked first (`PATHSEC_ERR_POLICY`);
+/// `every` 0 is `PATHSEC_ERR_INVALID`. A shadow already running is replaced.
+#[unsafe(no_mangle)]
+pub extern "C" fn pathsec_runtime_start_shadow(
+    runtime: PathsecHandle,
+    policy: PathsecHandle,
+    every: u32,
+) -> PathsecStatus {
+    guard(|| {
+        let runtime = handles::runtime(runtime, "runtime")?;
+        let policy = handles::policy(policy, "policy")?;
+        if every == 0 {
+            return Err(Failure::invalid("`every` is 0: give 1 to compare every cache miss".to_owned()));
+        }
+        runtime.start_shadow(policy, every).map_err(|e| Failure::new(PATHSEC_ERR_POLICY, e.to_string()))
+    })
+}
+
+/// Ends the shadow (nothing when none runs).
+#[unsafe(no_mangle)]
+pub extern "C" fn pathsec_runtime_end_shadow(runtime: PathsecHandle) -> PathsecStatus {
+    guard(|| handles::runtime(runtime, "runtime").map(|runtime| drop(runtime.end_shadow())))
+}
+
+/// The name of the policy that decides for `device` now (the canary's candidate when it selects the
+/// device, else the active policy), into `buffer`, its length into `written` (no NUL). ABI 1's
+/// `PathsecDecision` does not say which policy made it: this does, per device.
+///
+/// # Safety
+/// `buffer` writable for `capacity` bytes; `written` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pathsec_runtime_enforcing(
+    runtime: PathsecHandle,
+    device: u32,
+    buffer: *mut u8,
+    capacity: usize,
+    written: *mut usize,
+) -> PathsecStatus {
+    guard(|| {
+        let runtime = handles::runtime(runtime, "runtime")?;
+        let policy = runtime.enforcing(DeviceId::from_raw(device)).ok_or_else(|| {
+            Failure::new(PATHSEC_ERR_DEVICE, format!("`device` {device} is not a device of this runtime"))
+        })?;
+        // SAFETY: as the caller's.
+        unsafe { write_out(policy.name().as_bytes(), buffer, capacity, written, "policy name") }
     })
 }
 

@@ -178,3 +178,87 @@ fn a_worker_used_by_two_threads_at_once_is_refused_not_raced() {
     ok(pathsec_worker_free(worker));
     ok(pathsec_runtime_free(runtime));
 }
+
+/// Loads a bundled policy as a C caller would.
+fn load(bytes: &[u8], name: &str) -> PathsecHandle {
+    let (mut engine, mut policy) = (0, 0);
+    let name = CString::new(name).expect("no NUL");
+    // SAFETY: valid pointers.
+    unsafe {
+        ok(pathsec_engine_new(std::ptr::null(), &mut engine));
+        ok(pathsec_policy_load_bytes(
+            engine,
+            name.as_ptr(),
+            bytes.as_ptr(),
+            bytes.len(),
+            std::ptr::null(),
+            &mut policy,
+        ));
+    }
+    ok(pathsec_engine_free(engine));
+    policy
+}
+
+/// The policy deciding for `device`, by name.
+fn enforcing(runtime: PathsecHandle, device: u32) -> String {
+    let mut buffer = [0u8; 64];
+    let mut written = 0;
+    // SAFETY: valid pointers; the buffer's length is given.
+    ok(unsafe { pathsec_runtime_enforcing(runtime, device, buffer.as_mut_ptr(), buffer.len(), &mut written) });
+    String::from_utf8(buffer[..written].to_vec()).expect("UTF-8")
+}
+
+#[test]
+fn a_c_caller_runs_a_canary_and_a_shadow() {
+    let (runtime, worker, flow) = setup();
+    let strict = load(pathsec::bundled::ALWAYS_SECURE, "always-secure.wasm");
+    let mut decision = PathsecDecision::default();
+    let decide = |decision: &mut PathsecDecision| {
+        // SAFETY: valid pointers.
+        ok(unsafe { pathsec_worker_decide(worker, &flow, decision) });
+        decision.action
+    };
+    assert_eq!(enforcing(runtime, flow.device), "reference.wasm");
+    assert_eq!(decide(&mut decision), PATHSEC_ACTION_SEND_PLAIN);
+
+    // Refused: a percentage outside 0-100, a shadow sampled every 0th miss, promoting no canary.
+    assert_eq!(pathsec_runtime_start_canary(runtime, strict, 100.5), PATHSEC_ERR_INVALID);
+    assert_eq!(pathsec_runtime_start_shadow(runtime, strict, 0), PATHSEC_ERR_INVALID);
+    assert_eq!(pathsec_runtime_promote(runtime), PATHSEC_ERR_POLICY);
+    assert_eq!(decide(&mut decision), PATHSEC_ACTION_SEND_PLAIN, "what runs stayed");
+
+    // The strict baseline as a canary for every device, then rolled back.
+    ok(pathsec_runtime_start_canary(runtime, strict, 100.0));
+    assert_eq!(enforcing(runtime, flow.device), "always-secure.wasm");
+    assert_eq!(decide(&mut decision), PATHSEC_ACTION_SECURE_THEN_SEND);
+    ok(pathsec_runtime_roll_back(runtime));
+    assert_eq!(decide(&mut decision), PATHSEC_ACTION_SEND_PLAIN);
+
+    // As a shadow: the decision stays the reference's; the metrics count the disagreement.
+    ok(pathsec_runtime_start_shadow(runtime, strict, 1));
+    assert_eq!(decide(&mut decision), PATHSEC_ACTION_SEND_PLAIN);
+    let mut text = vec![0u8; 1 << 16];
+    let mut written = 0;
+    // SAFETY: valid pointers.
+    ok(unsafe { pathsec_runtime_metrics_text(runtime, text.as_mut_ptr(), text.len(), &mut written) });
+    let text = String::from_utf8(text[..written].to_vec()).expect("UTF-8");
+    assert!(
+        text.contains(r#"pathsec_shadow_decisions_total{shadow="always-secure.wasm",outcome="disagreed"} 1"#),
+        "{text}"
+    );
+    ok(pathsec_runtime_end_shadow(runtime));
+
+    // Promoted: the strict baseline for everyone.
+    ok(pathsec_runtime_start_canary(runtime, strict, 0.0));
+    assert_eq!(enforcing(runtime, flow.device), "reference.wasm");
+    ok(pathsec_runtime_promote(runtime));
+    assert_eq!(enforcing(runtime, flow.device), "always-secure.wasm");
+    assert_eq!(decide(&mut decision), PATHSEC_ACTION_SECURE_THEN_SEND);
+    let mut written = 0;
+    // SAFETY: a null buffer of capacity 0; `written` valid.
+    let status = unsafe { pathsec_runtime_enforcing(runtime, 99, std::ptr::null_mut(), 0, &mut written) };
+    assert_eq!(status, PATHSEC_ERR_DEVICE);
+    ok(pathsec_policy_free(strict));
+    ok(pathsec_worker_free(worker));
+    ok(pathsec_runtime_free(runtime));
+}
