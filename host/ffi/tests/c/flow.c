@@ -366,6 +366,28 @@ int main(int argc, char **argv) {
     CHECK(strstr(text, "pathsec_decisions") != NULL);
     free(text);
 
+    /* A canary of the other policy (the strict baseline) for every device, rolled back; then a shadow. */
+    char enforcing[64];
+    size_t enforcing_length = 0;
+    REFUSED(pathsec_runtime_start_canary(runtime, other, 150.0), PATHSEC_ERR_INVALID, "from 0 to 100");
+    REFUSED(pathsec_runtime_roll_back(runtime), PATHSEC_ERR_POLICY, "no canary runs");
+    OK(pathsec_runtime_start_canary(runtime, other, 100.0));
+    OK(pathsec_runtime_enforcing(runtime, meter, (uint8_t *)enforcing, sizeof enforcing - 1, &enforcing_length));
+    enforcing[enforcing_length] = 0;
+    CHECK(strcmp(enforcing, "other") == 0);
+    d = decide(worker, meter, server, PATHSEC_ROLE_SERVER, PATHSEC_EVENT_SEND_DATA);
+    CHECK(d.action == PATHSEC_ACTION_SECURE_THEN_SEND);
+    OK(pathsec_runtime_roll_back(runtime));
+    d = decide(worker, meter, server, PATHSEC_ROLE_SERVER, PATHSEC_EVENT_SEND_DATA);
+    CHECK(d.action == PATHSEC_ACTION_SEND_PLAIN);
+    REFUSED(pathsec_runtime_start_shadow(runtime, other, 0), PATHSEC_ERR_INVALID, "`every` is 0");
+    OK(pathsec_runtime_start_shadow(runtime, other, 1));
+    d = decide(worker, tracker, server, PATHSEC_ROLE_SERVER, PATHSEC_EVENT_SEND_DATA);
+    CHECK(d.fault == 0); /* the active policy's answer, whatever the shadow says */
+    OK(pathsec_runtime_end_shadow(runtime));
+    REFUSED(pathsec_runtime_enforcing(runtime, 4000000, (uint8_t *)enforcing, sizeof enforcing, &enforcing_length),
+            PATHSEC_ERR_DEVICE, "not a device of this runtime");
+
     /* Handles: wrong kind, none, never issued, used after free, freed twice. */
     REFUSED(pathsec_worker_decide(policy, &batch[0], &d), PATHSEC_ERR_HANDLE, "is a policy, not a worker");
     REFUSED(pathsec_runtime_swap(engine, policy), PATHSEC_ERR_HANDLE, "is an engine, not a runtime");
