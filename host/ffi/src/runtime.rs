@@ -5,7 +5,7 @@ use std::ffi::c_char;
 
 use pathsec::exchange::{Format, Indication, SecurityOption};
 use pathsec::files::ListsFile;
-use pathsec::runtime::{DeviceId, IndicationError, RegistrationState, ReportError, Selection};
+use pathsec::runtime::{DeviceId, IndicationError, RegistrationState, ReportError, RolloutError, Selection};
 use pathsec::{AccessKind, Attach, Fqdn, LinkState, PlmnId, Runtime};
 
 use crate::codes::decode;
@@ -76,31 +76,34 @@ pub extern "C" fn pathsec_runtime_start_canary(
     percent: f64,
 ) -> PathsecStatus {
     guard(|| {
-        let runtime = handles::runtime(runtime, "runtime")?;
         let candidate = handles::policy(candidate, "candidate")?;
         let selection = Selection::percent(percent).map_err(|e| Failure::invalid(format!("`percent`: {e}")))?;
-        runtime.start_canary(candidate, selection).map_err(|e| Failure::new(PATHSEC_ERR_POLICY, e.to_string()))
+        change_rollout(runtime, |runtime| runtime.start_canary(candidate, selection))
     })
+}
+
+/// Changes what the runtime behind `runtime` runs with `change`; a refusal (what runs stays) is
+/// `PATHSEC_ERR_POLICY`, with the error.
+fn change_rollout<T>(
+    runtime: PathsecHandle,
+    change: impl FnOnce(&Runtime) -> std::result::Result<T, RolloutError>,
+) -> Result<()> {
+    let runtime = handles::runtime(runtime, "runtime")?;
+    change(&runtime).map(drop).map_err(|e| Failure::new(PATHSEC_ERR_POLICY, e.to_string()))
 }
 
 /// Promotes the canary's candidate: it becomes the active policy for every device. `PATHSEC_ERR_POLICY`
 /// when no canary runs.
 #[unsafe(no_mangle)]
 pub extern "C" fn pathsec_runtime_promote(runtime: PathsecHandle) -> PathsecStatus {
-    guard(|| {
-        let runtime = handles::runtime(runtime, "runtime")?;
-        runtime.promote().map(drop).map_err(|e| Failure::new(PATHSEC_ERR_POLICY, e.to_string()))
-    })
+    guard(|| change_rollout(runtime, Runtime::promote))
 }
 
 /// Rolls the canary back: the active policy decides for every device again. `PATHSEC_ERR_POLICY` when
 /// no canary runs.
 #[unsafe(no_mangle)]
 pub extern "C" fn pathsec_runtime_roll_back(runtime: PathsecHandle) -> PathsecStatus {
-    guard(|| {
-        let runtime = handles::runtime(runtime, "runtime")?;
-        runtime.roll_back().map(drop).map_err(|e| Failure::new(PATHSEC_ERR_POLICY, e.to_string()))
-    })
+    guard(|| change_rollout(runtime, Runtime::roll_back))
 }
 
 /// Starts a shadow: `policy` decides beside the active one on every `every`th cache miss of each worker
@@ -114,12 +117,11 @@ pub extern "C" fn pathsec_runtime_start_shadow(
     every: u32,
 ) -> PathsecStatus {
     guard(|| {
-        let runtime = handles::runtime(runtime, "runtime")?;
         let policy = handles::policy(policy, "policy")?;
         if every == 0 {
             return Err(Failure::invalid("`every` is 0: give 1 to compare every cache miss".to_owned()));
         }
-        runtime.start_shadow(policy, every).map_err(|e| Failure::new(PATHSEC_ERR_POLICY, e.to_string()))
+        change_rollout(runtime, |runtime| runtime.start_shadow(policy, every))
     })
 }
 

@@ -54,20 +54,10 @@ fn ok(status: PathsecStatus) {
 
 /// A runtime on the reference policy with one device at home on a secure path, a worker, and its flow.
 fn setup() -> (PathsecHandle, PathsecHandle, PathsecFlow) {
-    let (mut engine, mut policy, mut runtime, mut worker) = (0, 0, 0, 0);
-    let name = CString::new("reference.wasm").expect("no NUL");
-    let bytes = pathsec::bundled::REFERENCE;
+    let (mut runtime, mut worker) = (0, 0);
+    let policy = load(pathsec::bundled::REFERENCE, "reference.wasm");
     // SAFETY: valid pointers for each call.
     unsafe {
-        ok(pathsec_engine_new(std::ptr::null(), &mut engine));
-        ok(pathsec_policy_load_bytes(
-            engine,
-            name.as_ptr(),
-            bytes.as_ptr(),
-            bytes.len(),
-            std::ptr::null(),
-            &mut policy,
-        ));
         ok(pathsec_runtime_new(policy, &mut runtime));
         let lists =
             CString::new("path-a = [\"310410\"]\npath-b = [{ home = \"310410\", server = \"mtc.example.com\" }]\n")
@@ -90,7 +80,6 @@ fn setup() -> (PathsecHandle, PathsecHandle, PathsecFlow) {
         ok(pathsec_runtime_set_link(runtime, device, true, true));
         ok(pathsec_worker_new(runtime, &mut worker));
         ok(pathsec_policy_free(policy));
-        ok(pathsec_engine_free(engine));
         let flow = PathsecFlow {
             device,
             server,
