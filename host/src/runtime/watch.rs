@@ -81,6 +81,9 @@ pub struct PolicyDirectory {
 struct PlanState {
     /// The plan file's and each named file's stamps when last applied or refused.
     key: Vec<(String, Option<Stamp>)>,
+    /// The files the plan names, as last read (none while it does not parse): the plan file is read
+    /// again only when it changes.
+    names: Vec<String>,
     /// The policies the plan loaded, by file, with the digest of their bytes and signature: an unchanged
     /// file is not loaded (or self-checked) again.
     loaded: HashMap<String, (String, Policy)>,
@@ -167,7 +170,7 @@ impl PolicyDirectory {
                 .collect();
             events.extend(self.follow_plan(runtime, &stamps));
             if self.plan.is_some() {
-                let names = if changed.is_empty() { Vec::new() } else { self.plan_names(&stamps) };
+                let names = self.plan.as_ref().map(|state| state.names.clone()).unwrap_or_default();
                 for (_, file, stamp) in changed {
                     let named = names.contains(&file);
                     self.seen.insert(file.clone(), Seen { stamp, digest: String::new() });
@@ -259,13 +262,6 @@ impl PolicyDirectory {
         Ok((bytes, signature, digest))
     }
 
-    /// The files the plan in force names (none while its file does not parse).
-    fn plan_names(&self, stamps: &HashMap<String, Stamp>) -> Vec<String> {
-        self.read_plan(stamps)
-            .map(|plan| plan.policies().iter().map(|(_, file)| (*file).to_owned()).collect())
-            .unwrap_or_default()
-    }
-
     /// The directory's plan, read and checked.
     fn read_plan(&self, stamps: &HashMap<String, Stamp>) -> Result<RolloutPlan, String> {
         if !stamps.contains_key(ROLLOUT_FILE) {
@@ -291,17 +287,25 @@ impl PolicyDirectory {
                 Err(error) => Some(DirectoryEvent::Rejected { file, error: error.to_string() }),
             };
         }
-        let plan = self.read_plan(stamps);
-        let mut key = vec![(file.clone(), stamps.get(ROLLOUT_FILE).copied())];
-        if let Ok(plan) = &plan {
-            key.extend(plan.policies().iter().map(|(_, named)| ((*named).to_owned(), stamps.get(*named).copied())));
+        let plan_stamp = stamps.get(ROLLOUT_FILE).copied();
+        // The plan file is read again only when it changed; a named file's change re-applies it too.
+        let unchanged =
+            self.plan.as_ref().and_then(|state| state.key.first()).is_some_and(|(_, stamp)| *stamp == plan_stamp);
+        let plan = (!unchanged).then(|| self.read_plan(stamps));
+        let state =
+            self.plan.get_or_insert_with(|| PlanState { key: Vec::new(), names: Vec::new(), loaded: HashMap::new() });
+        if let Some(read) = &plan {
+            let names =
+                read.as_ref().map(|plan| plan.policies().iter().map(|(_, named)| (*named).to_owned()).collect());
+            state.names = names.unwrap_or_default();
         }
-        let state = self.plan.get_or_insert_with(|| PlanState { key: Vec::new(), loaded: HashMap::new() });
+        let mut key = vec![(file.clone(), plan_stamp)];
+        key.extend(state.names.iter().map(|named| (named.clone(), stamps.get(named).copied())));
         if state.key == key {
             return None;
         }
         state.key = key;
-        let plan = match plan {
+        let plan = match plan.unwrap_or_else(|| self.read_plan(stamps)) {
             Ok(plan) => plan,
             Err(error) => return Some(DirectoryEvent::Rejected { file, error }),
         };
