@@ -1,7 +1,8 @@
 //! pathsec beside the engines an operator could use instead, all on the same rule, facts and requests,
 //! in one run (`benches/peers/` has the rule in Rego and in Cedar):
 //! - `engines/…`: at operator list sizes — the native-Rust floor, pathsec (cache hit, cache miss, batch
-//!   of 64 per decision), a constant-answer component call (the wasmtime floor), regorus, cedar-policy;
+//!   of 64 per decision), a constant-answer component call (the wasmtime floor), regorus (its
+//!   interpreter, `eval_rule`, and its bytecode VM, the RVM), cedar-policy;
 //! - `engine-ratio/…`: the targets, measured interleaved (see `pathsec_suite::timing::ratio`);
 //! - `scaling/<engine>/<entries>`: every list with 10 … 100,000 entries;
 //! - `threads/<engine>/<threads>`: decisions per second with 1 and 2 threads;
@@ -22,7 +23,7 @@ use pathsec_suite::fixtures::{self, BATCH_EMPTY, DECIDE_STRICT, LOAD_OK, PACKED_
 use pathsec_suite::generate::{self, Rng};
 use pathsec_suite::native::NativeRule;
 use pathsec_suite::timing::{self, ratio};
-use peers::{CedarRule, RegoRule};
+use peers::{CedarRule, RegoRule, RegoVmRule};
 
 const FLOWS: usize = 4096;
 const BATCH: usize = 64;
@@ -42,6 +43,7 @@ struct Subjects {
     flows: Vec<Flow>,
     constant: pathsec::Decider,
     rego: RegoRule,
+    rvm: RegoVmRule,
     rego_inputs: Vec<regorus::Value>,
     cedar: CedarRule,
     cedar_inputs: Vec<cedar_policy::Request>,
@@ -63,7 +65,7 @@ impl Subjects {
         let mut constant = constant.decider();
         constant.prepare(&facts).expect("loads the facts");
         let native = NativeRule::new(&facts);
-        let (rego, cedar) = (RegoRule::new(&facts), CedarRule::new(&facts));
+        let (rego, rvm, cedar) = (RegoRule::new(&facts), RegoVmRule::new(&facts), CedarRule::new(&facts));
         let rego_inputs = requests.iter().map(|r| RegoRule::input(&facts, r)).collect();
         let cedar_inputs = requests.iter().map(|r| CedarRule::input(&facts, r)).collect();
         let mut subjects = Subjects {
@@ -73,6 +75,7 @@ impl Subjects {
             flows,
             constant,
             rego,
+            rvm,
             rego_inputs,
             cedar,
             cedar_inputs,
@@ -90,6 +93,7 @@ impl Subjects {
             let miss = self.misses.decide(&self.flows[i]);
             assert_eq!((miss.action, miss.reason), want, "pathsec");
             assert_eq!(self.rego.decide_input(self.rego_inputs[i].clone()), want, "regorus");
+            assert_eq!(self.rvm.decide_input(self.rego_inputs[i].clone()), want, "regorus RVM");
             assert_eq!(self.cedar.decide_input(request, &self.cedar_inputs[i]), want, "cedar-policy");
         }
         let batch = self.misses.decide_batch(&self.flows[..BATCH]);
@@ -124,6 +128,10 @@ impl Subjects {
         self.rego.decide_input(self.rego_inputs[i % FLOWS].clone()).0
     }
 
+    fn rvm(&mut self, i: usize) -> pathsec::Action {
+        self.rvm.decide_input(self.rego_inputs[i % FLOWS].clone()).0
+    }
+
     fn cedar(&self, i: usize) -> pathsec::Action {
         self.cedar.decide_input(&self.requests[i % FLOWS], &self.cedar_inputs[i % FLOWS]).0
     }
@@ -149,6 +157,7 @@ fn bench_all(
     group.throughput(Throughput::Elements(1));
     group.bench_function(BenchmarkId::new("component-constant", size), |b| b.iter(|| black_box(s.constant(next()))));
     group.bench_function(BenchmarkId::new("regorus", size), |b| b.iter(|| black_box(s.rego(next()))));
+    group.bench_function(BenchmarkId::new("regorus-rvm", size), |b| b.iter(|| black_box(s.rvm(next()))));
     group.bench_function(BenchmarkId::new("cedar", size), |b| b.iter(|| black_box(s.cedar(next()))));
 }
 
@@ -165,6 +174,9 @@ fn engines(c: &mut Criterion) {
     let s = std::cell::RefCell::new(s);
     group.bench_function("regorus/pathsec-cache-miss", |b| {
         b.iter_custom(|n| ratio(n, 16, |k| s.borrow_mut().rego(k), |k| s.borrow_mut().miss(k)))
+    });
+    group.bench_function("regorus-rvm/pathsec-cache-miss", |b| {
+        b.iter_custom(|n| ratio(n, 16, |k| s.borrow_mut().rvm(k), |k| s.borrow_mut().miss(k)))
     });
     group.bench_function("cedar/pathsec-cache-miss", |b| {
         b.iter_custom(|n| ratio(n, 16, |k| s.borrow().cedar(k), |k| s.borrow_mut().miss(k)))
@@ -268,6 +280,15 @@ fn threads(c: &mut Criterion) {
                 let inputs = &s.rego_inputs;
                 move |k| {
                     black_box(rego.decide_input(inputs[share(t, threads, k)].clone()));
+                }
+            })
+        });
+        run("regorus-rvm", 2_000, &|n| {
+            timing::threads(threads, n, 16, |t| {
+                let mut rvm = RegoVmRule::new(&s.facts);
+                let inputs = &s.rego_inputs;
+                move |k| {
+                    black_box(rvm.decide_input(inputs[share(t, threads, k)].clone()));
                 }
             })
         });

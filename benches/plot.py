@@ -23,7 +23,8 @@ ENGINES = [
     ("pathsec-batch-64", "pathsec batch of 64", "#66a61e", 64),
     ("pathsec-cache-miss", "pathsec cache miss", "#7570b3", 1),
     ("component-constant", "constant component call", "#a6761d", 1),
-    ("regorus", "Rego (regorus)", "#d95f02", 1),
+    ("regorus", "Rego (regorus interpreter)", "#d95f02", 1),
+    ("regorus-rvm", "Rego (regorus RVM)", "#e6ab02", 1),
     ("cedar", "Cedar (cedar-policy)", "#e7298a", 1),
 ]
 SIZES = [10, 100, 1_000, 10_000, 100_000]

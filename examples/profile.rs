@@ -1,8 +1,10 @@
 //! One hot path, run in a loop for a profiler: `bash benches/profile.sh <subject>` runs it under
 //! callgrind and prints instructions per decision.
 //!
-//! `cargo run --release --example profile -- <batch|miss|hit|constant|constant-batch|c-batch|c-miss|
-//! shadow-batch|shadow-miss|shadow-hit> [iterations]` (`c-…`: the same paths through the C ABI,
+//! `cargo run --release --example profile -- <batch|miss|hit|constant|scalar-constant|constant-batch|
+//! native|c-batch|c-miss|shadow-batch|shadow-miss|shadow-hit> [iterations]` (`constant`: a constant
+//! answer through `decide`, the request as a record; `scalar-constant`: through `decide-one`, the
+//! request as two words; `native`: the rule in native Rust; `c-…`: the same paths through the C ABI,
 //! `pathsec-ffi`; `shadow-…`: with a shadow — a second instance of the reference — deciding beside
 //! the active policy at every miss).
 //!
@@ -48,6 +50,17 @@ fn main() {
             black_box(worker.decide_batch(&flows[at..at + BATCH]));
         }),
         "miss" | "hit" => (0..iterations).for_each(|i| drop(black_box(worker.decide(&flows[i % FLOWS])))),
+        "native" => {
+            let native = pathsec_suite::native::NativeRule::new(&facts);
+            (0..iterations).for_each(|i| {
+                black_box(native.decide(&requests[i % FLOWS]));
+            });
+        }
+        "scalar-constant" => {
+            let policy = fixtures::scalar_policy(&format!("(i32.const {PACKED_STRICT})"));
+            let mut constant = engine.load_policy("scalar-constant", &policy).expect("loads").decider();
+            (0..iterations).for_each(|i| drop(black_box(constant.decide(&facts, &requests[i % FLOWS]))));
+        }
         "constant" | "constant-batch" => {
             let every = fixtures::packed_every(PACKED_STRICT);
             let policy = fixtures::packed_policy(LOAD_OK, DECIDE_STRICT, BATCH_EMPTY, &every);
@@ -89,7 +102,7 @@ fn main() {
 
 fn usage(problem: &str) -> ! {
     eprintln!(
-        "profile: {problem}\nusage: profile <batch|miss|hit|constant|constant-batch|c-batch|c-miss|shadow-batch|shadow-miss|shadow-hit> [iterations]"
+        "profile: {problem}\nusage: profile <batch|miss|hit|constant|scalar-constant|constant-batch|native|c-batch|c-miss|shadow-batch|shadow-miss|shadow-hit> [iterations]"
     );
     std::process::exit(2)
 }

@@ -1,5 +1,5 @@
 //! The reference rule in the engines an operator could pick instead of pathsec, for the peer benches:
-//! Rego evaluated by `regorus`, Cedar evaluated by `cedar-policy`. Both read the same lists and answer the
+//! Rego evaluated by `regorus` (its interpreter and its bytecode VM), Cedar evaluated by `cedar-policy`. Both read the same lists and answer the
 //! same requests as `pathsec_suite::native::NativeRule`; `tests/peers.rs` checks that they agree.
 //!
 //! Both are given every advantage a careful user would take: the policy parsed and the lists loaded once,
@@ -10,7 +10,7 @@ pub mod cedar;
 pub mod rego;
 
 pub use cedar::CedarRule;
-pub use rego::RegoRule;
+pub use rego::{RegoRule, RegoVmRule};
 
 use pathsec::{FactSet, PlmnId, Request};
 

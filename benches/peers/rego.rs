@@ -1,7 +1,10 @@
-//! The reference rule in Rego (`path-secure.rego`), evaluated by `regorus`.
+//! The reference rule in Rego (`path-secure.rego`), evaluated by `regorus`: by its interpreter
+//! ([`RegoRule`]) and by its bytecode VM ([`RegoVmRule`]).
 
 use pathsec::vocab::{Agreement, RegistrationSource};
 use pathsec::{Action, Event, FactSet, Reason, Registration, Request};
+use regorus::languages::rego::compiler::Compiler;
+use regorus::rvm::RegoVM;
 use regorus::{Engine, Value};
 
 use super::{packed, server_name};
@@ -65,18 +68,61 @@ impl RegoRule {
     /// Evaluates `data.pathsec.decision` on a prepared input.
     pub fn decide_input(&mut self, input: Value) -> (Action, Reason) {
         self.engine.set_input(input);
-        let decision = self.engine.eval_rule("data.pathsec.decision".to_owned()).expect("the rule evaluates");
-        let field = |name: &str| decision[name].as_string().expect("a string field").to_string();
-        (
-            field("action").parse().expect("an action the WIT names"),
-            field("reason").parse().expect("a reason the WIT names"),
-        )
+        let decision = self.engine.eval_rule(ENTRY_POINT.to_owned()).expect("the rule evaluates");
+        answer(&decision)
     }
 
     /// Builds the input and evaluates it.
     pub fn decide(&mut self, facts: &FactSet, request: &Request) -> (Action, Reason) {
         self.decide_input(Self::input(facts, request))
     }
+}
+
+/// The same rule compiled to regorus's bytecode (the RVM, regorus's fastest evaluator): the policy is
+/// compiled once for the entry point `data.pathsec.decision` and run by one `RegoVM` with the lists as
+/// its data; each request is a new input and one `execute`.
+pub struct RegoVmRule {
+    vm: RegoVM,
+}
+
+/// The rule every Rego engine here evaluates.
+const ENTRY_POINT: &str = "data.pathsec.decision";
+
+impl RegoVmRule {
+    /// The policy compiled (interpreter → compiled policy → RVM program) and `facts`' lists set as data.
+    pub fn new(facts: &FactSet) -> RegoVmRule {
+        let mut engine = Engine::new();
+        engine
+            .add_policy("path-secure.rego".to_owned(), include_str!("path-secure.rego").to_owned())
+            .expect("path-secure.rego parses");
+        let compiled = engine.compile_with_entrypoint(&ENTRY_POINT.into()).expect("the rule compiles");
+        let program = Compiler::compile_from_policy(&compiled, &[ENTRY_POINT]).expect("the rule compiles to bytecode");
+        let mut vm = RegoVM::new_with_policy(compiled);
+        vm.load_program(program);
+        vm.set_data(data(facts)).expect("the lists load");
+        RegoVmRule { vm }
+    }
+
+    /// Runs the program on a prepared input ([`RegoRule::input`]).
+    pub fn decide_input(&mut self, input: Value) -> (Action, Reason) {
+        self.vm.set_input(input);
+        let decision = self.vm.execute().expect("the rule evaluates");
+        answer(&decision)
+    }
+
+    /// Builds the input and runs the program.
+    pub fn decide(&mut self, facts: &FactSet, request: &Request) -> (Action, Reason) {
+        self.decide_input(RegoRule::input(facts, request))
+    }
+}
+
+/// The action and reason of a `decision` object.
+fn answer(decision: &Value) -> (Action, Reason) {
+    let field = |name: &str| decision[name].as_string().expect("a string field").to_string();
+    (
+        field("action").parse().expect("an action the WIT names"),
+        field("reason").parse().expect("a reason the WIT names"),
+    )
 }
 
 /// `{"lists": {"path_a": {NETWORK: true}, "path_b": {HOME: {SERVER: true}}, "interconnect": {NETWORK: true}}}`

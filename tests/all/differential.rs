@@ -23,10 +23,13 @@ fn reference_policy_agrees_with_native_rule() {
         let native = NativeRule::new(&facts);
         for _ in 0..REQUESTS_PER_SET {
             let request = generate::request(&mut rng, &networks, &servers);
+            // The scalar export (`decide-one`, the SDK's keyed rule on the packed words) and `decide`
+            // (the request as a record, the SDK's `Policy::decide`).
             let decision = decider.decide(&facts, &request);
             assert!(decision.fault.is_none(), "the reference policy failed on {request:?}: {decision}");
             let wasm = (decision.action, decision.reason);
             assert_eq!(wasm, native.decide(&request), "seed {seed}, request {request:?}");
+            assert_eq!(decider.decide_record(&facts, &request), decision, "seed {seed}, request {request:?}");
             compared += 1;
             secure += usize::from(decision.path_trusted());
         }
@@ -40,6 +43,7 @@ fn reference_policy_agrees_with_native_rule() {
 fn batches_agree_with_single_decisions() {
     let policy = pathsec_suite::bundled("reference").expect("reference is bundled");
     assert!(policy.has_packed_batch(), "the SDK exports decide-packed, so batches go through it");
+    assert!(policy.has_scalar_decision(), "the SDK exports decide-scalar, so single decisions go through it");
     let mut single = policy.decider();
     let mut batched = policy.decider();
     let networks = generate::networks();

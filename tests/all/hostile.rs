@@ -227,9 +227,81 @@ fn packed_byte_naming_nothing_fails_closed() {
         assert_eq!(decision.action, Action::SecureThenSend);
         assert_eq!(
             decision.fault.as_deref().expect("fault").to_string(),
-            "policy's packed batch answered byte 0xff, which names no action (bits 0-2, 0..=5) and reason (bits 3-6, 0..=14)"
+            "policy's packed answer is byte 0xff, which names no action (bits 0-2, 0..=5) and reason (bits 3-7, 0..=16)"
         );
     }
+}
+
+#[test]
+fn scalar_export_is_used_for_single_decisions_and_its_answers_checked() {
+    let engine = engine();
+    // `decide-one` answers by the role (bit 32 of the second word): a server's request gets
+    // `secure-then-send` / `policy-requires-application-security`, as `decide` answers; a device's gets
+    // byte 0xff, which names nothing.
+    let one = format!(
+        "(if (result i32) (i64.eqz (i64.and (local.get 1) (i64.const 0x100000000))) \
+           (then (i32.const {PACKED_STRICT})) (else (i32.const 255)))"
+    );
+    let policy = load(&engine, &fixtures::scalar_policy(&one));
+    assert!(policy.has_scalar_decision() && policy.has_packed_batch());
+    let mut decider = policy.decider();
+    let server = request(Role::Server, Event::SendData);
+    assert_eq!(
+        decider.decide(&facts(), &server),
+        Decision::new(Action::SecureThenSend, Reason::PolicyRequiresApplicationSecurity)
+    );
+    let device = decider.decide(&facts(), &request(Role::Device, Event::SendData));
+    assert_eq!(device.action, Action::SecureThenSend);
+    assert_eq!(
+        device.fault.as_deref().expect("fault").to_string(),
+        "policy's packed answer is byte 0xff, which names no action (bits 0-2, 0..=5) and reason (bits 3-7, 0..=16)"
+    );
+    // `decide` itself is still there, and answers as it always did.
+    assert_eq!(decider.decide_record(&facts(), &request(Role::Device, Event::SendData)).fault, None);
+}
+
+#[test]
+fn a_trapping_scalar_export_fails_closed_and_the_next_decision_gets_a_fresh_instance() {
+    let engine = engine();
+    // Traps on a device's request.
+    let one = format!(
+        "(if (i64.ne (i64.and (local.get 1) (i64.const 0x100000000)) (i64.const 0)) (then (unreachable))) (i32.const {PACKED_STRICT})"
+    );
+    let mut decider = load(&engine, &fixtures::scalar_policy(&one)).decider();
+    let trapped = decider.decide(&facts(), &request(Role::Device, Event::ReceiveUnprotected));
+    assert_eq!(trapped.action, Action::DiscardAndSecure, "fails closed for the event");
+    assert!(matches!(trapped.fault.as_deref(), Some(PolicyFault::Trap { .. })), "{trapped}");
+    let next = decider.decide(&facts(), &request(Role::Server, Event::SendData));
+    assert_eq!(next, Decision::new(Action::SecureThenSend, Reason::PolicyRequiresApplicationSecurity));
+}
+
+#[test]
+fn a_scalar_export_deciding_otherwise_than_decide_fails_the_self_check() {
+    // `decide` (and the packed batch) answer strict; `decide-one` says the path is secure.
+    let lenient = fixtures::scalar_policy("(i32.const 0)");
+    let runtime = Runtime::new(pathsec_suite::bundled("reference").expect("bundled")).expect("starts");
+    let policy = load(&engine(), &lenient);
+    let error = runtime.swap(policy).expect_err("refused");
+    let message = error.to_string();
+    assert!(
+        message.contains(
+            "policy's `decide-one` answers `send-plain / path-secure` where its `decide` answers \
+                          `secure-then-send / policy-requires-application-security`"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("must decide alike"), "{message}");
+    assert_eq!(runtime.policy().name(), "reference", "the active policy stays");
+}
+
+#[test]
+fn a_policy_built_before_decide_scalar_still_decides_through_decide() {
+    let engine = engine();
+    let policy =
+        load(&engine, &fixtures::packed_policy(LOAD_OK, DECIDE_STRICT, BATCH_EMPTY, &packed_every(PACKED_STRICT)));
+    assert!(policy.has_packed_batch() && !policy.has_scalar_decision());
+    let decision = policy.decider().decide(&facts(), &request(Role::Server, Event::SendData));
+    assert_eq!(decision, Decision::new(Action::SecureThenSend, Reason::PolicyRequiresApplicationSecurity));
 }
 
 #[test]

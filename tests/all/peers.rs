@@ -7,7 +7,7 @@ mod peer_engines;
 use pathsec::FactSet;
 use pathsec_suite::generate::{self, Rng};
 use pathsec_suite::native::NativeRule;
-use peer_engines::{CedarRule, RegoRule};
+use peer_engines::{CedarRule, RegoRule, RegoVmRule};
 
 /// Random requests over the identifier-tripping networks (every role, event and trigger check) and the
 /// operator-sized requests of the benches.
@@ -30,6 +30,16 @@ fn rego_decides_as_the_native_rule() {
         let (native, mut rego) = (NativeRule::new(&facts), RegoRule::new(&facts));
         for request in &requests {
             assert_eq!(rego.decide(&facts, request), native.decide(request), "{request:?}");
+        }
+    }
+}
+
+#[test]
+fn rego_bytecode_decides_as_the_native_rule() {
+    for (facts, requests) in workloads() {
+        let (native, mut rvm) = (NativeRule::new(&facts), RegoVmRule::new(&facts));
+        for request in &requests {
+            assert_eq!(rvm.decide(&facts, request), native.decide(request), "{request:?}");
         }
     }
 }

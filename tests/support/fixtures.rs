@@ -71,6 +71,17 @@ pub fn packed_policy(load: &str, decide: &str, decide_batch: &str, decide_packed
     componentize(&module(load, decide, decide_batch, &export), WitSource::Repository, "path-secure-packed")
 }
 
+/// A `path-secure-scalar` component: as [`packed_policy`] (strict `decide`, `decide-packed` answering
+/// [`PACKED_STRICT`]), and `decide-one` (two `i64` parameters, the request's words) runs `decide_one`.
+pub fn scalar_policy(decide_one: &str) -> Vec<u8> {
+    let export = format!(
+        r#"(func (export "pathsec:policy/decide-packed@0.2.0#decide-packed") (param i32 i32) (result i32) {packed})
+  (func (export "pathsec:policy/decide-scalar@0.2.0#decide-one") (param i64 i64) (result i32) {decide_one})"#,
+        packed = packed_every(PACKED_STRICT),
+    );
+    componentize(&module(LOAD_OK, DECIDE_STRICT, BATCH_EMPTY, &export), WitSource::Repository, "path-secure-scalar")
+}
+
 fn module(load: &str, decide: &str, decide_batch: &str, more: &str) -> String {
     format!(
         r#"(module
@@ -113,6 +124,7 @@ fn module(load: &str, decide: &str, decide_batch: &str, more: &str) -> String {
 pub fn related_policy(decide_trigger: &str, admit: &str, decide_access: &str) -> Vec<u8> {
     let more = format!(
         r#"(func (export "pathsec:policy/decide-packed@0.2.0#decide-packed") (param i32 i32) (result i32) {packed})
+  (func (export "pathsec:policy/decide-scalar@0.2.0#decide-one") (param i64 i64) (result i32) (i32.const {PACKED_STRICT}))
   (func (export "pathsec:policy/trigger-guard@0.2.0#decide-trigger")
     (param i32 i32 i32 i32 i32 i32 i32 i64 i64) (result i32) {decide_trigger})
   (func (export "pathsec:policy/attach-admission@0.2.0#admit")

@@ -9,6 +9,8 @@ use pathsec_policy::{Facts, PlmnId, Policy};
 struct ExtraCountry;
 
 impl Policy for ExtraCountry {
+    // `KEYED` stays `false` (the default): the packed exports unpack each request and call `decide`,
+    // so the diff and replay tests hold that path against the reference's keyed one.
     fn path_a_trusted(facts: &Facts, serving: PlmnId) -> bool {
         serving.mcc == 208 || facts.path_a(serving)
     }

@@ -8,6 +8,9 @@ use pathsec_policy::{Facts, PlmnId, Policy};
 struct FaultyAbroad;
 
 impl Policy for FaultyAbroad {
+    // Only a list step is overridden: the packed exports may decide from the packed words.
+    const KEYED: bool = true;
+
     fn path_a_trusted(facts: &Facts, serving: PlmnId) -> bool {
         match serving.mcc {
             208 => panic!("faulty-abroad traps in MCC 208"),

@@ -25,7 +25,10 @@ use pathsec_policy::{AccessTrust, AttachAdmission, BindingUpdate, MediaSecurity,
 
 struct Reference;
 
-impl Policy for Reference {}
+impl Policy for Reference {
+    // It overrides no step: the packed exports decide straight from the packed words.
+    const KEYED: bool = true;
+}
 
 impl TriggerGuard for Reference {}
 

@@ -69,8 +69,16 @@ impl Facts {
 
 impl PlmnId {
     /// The WIT's `plmn-key`: `mcc << 16 | mnc << 4 | mnc-digits`.
+    #[inline(always)]
     pub fn key(self) -> u32 {
         (u32::from(self.mcc) << 16) | (u32::from(self.mnc) << 4) | u32::from(self.mnc_digits)
+    }
+
+    /// The network a `plmn-key` names (the inverse of [`PlmnId::key`]; the two fold away when inlined
+    /// together, so a key-based path pays nothing for passing a `PlmnId`).
+    #[inline(always)]
+    pub fn from_key(key: u32) -> PlmnId {
+        PlmnId { mcc: (key >> 16) as u16, mnc: ((key >> 4) & 0xfff) as u16, mnc_digits: (key & 0xf) as u8 }
     }
 }
 

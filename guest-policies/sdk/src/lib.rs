@@ -30,17 +30,18 @@ mod access;
 mod admission;
 mod binding;
 mod facts;
+mod keyed;
 mod keys;
 mod media;
 mod packed;
 mod rule;
 mod trigger;
 
-/// The WIT bindings (`pathsec:policy/path-secure`), generated once for every policy built on this crate.
+/// The WIT bindings (`pathsec:policy/path-secure-scalar`), generated once for every policy built on this crate.
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "path-secure-packed",
+        world: "path-secure-scalar",
         pub_export_macro: true,
         export_macro_name: "export_bindings",
         default_bindings_module: "pathsec_policy::bindings",
@@ -168,8 +169,8 @@ pub use triggers::exports::pathsec::policy::trigger_guard::{
     PushProtection, Trigger, TriggerOutcome, TriggerReason, TriggerVerdict, Window,
 };
 
-/// Exports a [`Policy`] as the component's `pathsec:policy/decide` interface and its packed batch,
-/// `pathsec:policy/decide-packed`.
+/// Exports a [`Policy`] as the component's `pathsec:policy/decide` interface, its packed batch
+/// (`pathsec:policy/decide-packed`) and its scalar single decision (`pathsec:policy/decide-scalar`).
 #[macro_export]
 macro_rules! export {
     ($policy:ty) => {
@@ -195,6 +196,12 @@ macro_rules! export {
             impl $crate::bindings::exports::pathsec::policy::decide_packed::Guest for PathsecExport {
                 fn decide_packed(requests: Vec<u64>) -> Vec<u8> {
                     $crate::__export::decide_packed::<$policy>(&requests)
+                }
+            }
+
+            impl $crate::bindings::exports::pathsec::policy::decide_scalar::Guest for PathsecExport {
+                fn decide_one(first: u64, second: u64) -> u8 {
+                    $crate::__export::decide_one::<$policy>(first, second)
                 }
             }
 
@@ -321,10 +328,22 @@ pub mod __export {
     pub fn decide_packed<P: Policy>(words: &[u64]) -> Vec<u8> {
         FACTS.with(|cell| {
             let facts = cell.borrow();
-            words
-                .chunks_exact(2)
-                .map(|pair| crate::packed::byte(P::decide(&facts, &crate::packed::request(pair[0], pair[1]))))
-                .collect()
+            words.chunks_exact(2).map(|pair| packed_one::<P>(&facts, pair[0], pair[1])).collect()
         })
+    }
+
+    pub fn decide_one<P: Policy>(first: u64, second: u64) -> u8 {
+        FACTS.with(|cell| packed_one::<P>(&cell.borrow(), first, second))
+    }
+
+    /// One packed request's decision byte: from the words themselves when the policy is
+    /// [`Policy::KEYED`], else through [`Policy::decide`].
+    #[inline(always)]
+    fn packed_one<P: Policy>(facts: &Facts, first: u64, second: u64) -> u8 {
+        if P::KEYED {
+            crate::keyed::decide::<P>(facts, first, second)
+        } else {
+            crate::packed::byte(P::decide(facts, &crate::packed::request(first, second)))
+        }
     }
 }

@@ -64,7 +64,7 @@ pub(crate) fn request(first: u64, second: u64) -> Request {
 
 /// A `plmn-key` unpacked.
 fn plmn(key: u32) -> PlmnId {
-    PlmnId { mcc: (key >> 16) as u16, mnc: ((key >> 4) & 0xfff) as u16, mnc_digits: (key & 0xf) as u8 }
+    PlmnId::from_key(key)
 }
 
 /// The decision as one byte: the action in bits 0-2, the reason in bits 3-7.

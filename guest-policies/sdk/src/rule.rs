@@ -16,6 +16,20 @@ use crate::{
 /// for every home or for this one). A registration mismatch is never secure. The first check that fails
 /// is the reason.
 pub trait Policy {
+    /// Whether the packed exports (the batch, `decide-packed`, and the single decision,
+    /// `decide-scalar`) decide straight from the packed words with the method's rule — calling this
+    /// policy's list steps ([`Policy::path_a_trusted`], [`Policy::path_b_trusted`],
+    /// [`Policy::interconnect_trusted`]) and never building a [`Request`] — instead of unpacking each
+    /// request and calling [`Policy::decide`].
+    ///
+    /// Set it to `true` only when the policy overrides no step but those three (and
+    /// [`Policy::accept_facts`]): the steps that take a `Request` (`decide`, `path`, `trigger`,
+    /// `access_protected`, `follow_agreement`) are not called on the keyed path, so an override of one
+    /// would be honoured by `decide` and not by the packed exports. The host's self-check compares the
+    /// two at load and refuses a policy whose answers differ. Default `false`: every override is
+    /// honoured, at a few dozen instructions more per packed decision.
+    const KEYED: bool = false;
+
     /// Is path A — between the device and its serving network — protected? Default: `serving` is in
     /// List 1.
     #[inline(always)]

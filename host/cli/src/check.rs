@@ -55,12 +55,22 @@ impl Check {
                         "record by record (decide-batch; build with the Rust SDK for the packed batch)"
                     }
                 );
+                println!(
+                    "  singles    {}",
+                    if policy.has_scalar_decision() {
+                        "scalar (exports pathsec:policy/decide-scalar)"
+                    } else {
+                        "as a record (decide; build with the Rust SDK for the scalar single decision)"
+                    }
+                );
                 for interface in pathsec::related::INTERFACES {
                     let said = if interface.exported_by(policy) { interface.exported } else { interface.missing };
                     println!("  {:<10} {said}", interface.label);
                 }
                 match &self_check {
-                    Ok(()) => println!("  self-check passed: it answers every event of both roles without a fault"),
+                    Ok(()) => println!(
+                        "  self-check passed: it answers every event of both roles without a fault, alike through each export"
+                    ),
                     Err(error) => println!("  self-check FAILED: {error}"),
                 }
             }
@@ -74,6 +84,7 @@ impl Check {
                     "compile_ms": loaded.took.as_secs_f64() * 1000.0,
                     "imports": policy.imports(),
                     "packed_batch": policy.has_packed_batch(),
+                    "scalar_decision": policy.has_scalar_decision(),
                 });
                 for interface in pathsec::related::INTERFACES {
                     report[interface.key] = interface.exported_by(policy).into();

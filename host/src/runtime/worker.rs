@@ -202,19 +202,25 @@ impl Current {
     /// The instance of the policy `by`.
     #[inline(always)]
     fn decider(&mut self, by: MadeBy) -> &mut Decider {
-        match (by, &mut self.candidate) {
-            (MadeBy::Candidate, Some(candidate)) => candidate,
-            _ => &mut self.decider,
-        }
+        pick(&mut self.decider, &mut self.candidate, by)
     }
 
     /// Decides `request` with the policy `by`.
     #[inline]
     fn decide(&mut self, by: MadeBy, request: &Request) -> Decision {
-        let lists = Arc::clone(&self.lists);
-        let mut decision = self.decider(by).decide(&lists, request);
+        let mut decision = pick(&mut self.decider, &mut self.candidate, by).decide(&self.lists, request);
         decision.made_by = by;
         decision
+    }
+}
+
+/// The instance of the policy `by`: the candidate's while a canary runs, else the active policy's.
+/// (A function of the fields, so a caller can borrow the lists beside it.)
+#[inline(always)]
+fn pick<'a>(active: &'a mut Decider, candidate: &'a mut Option<Decider>, by: MadeBy) -> &'a mut Decider {
+    match (by, candidate) {
+        (MadeBy::Candidate, Some(candidate)) => candidate,
+        _ => active,
     }
 }
 

@@ -283,13 +283,30 @@ pub enum PolicyFault {
         /// How a policy built on the Rust SDK exports it.
         sdk_macro: &'static str,
     },
-    /// The policy's packed batch answered a byte that names no action or reason of the WIT.
+    /// The policy's packed answer (`decide-packed` or `decide-one`) is a byte that names no action or
+    /// reason of the WIT.
     #[error(
-        "policy's packed batch answered byte {byte:#04x}, which names no action (bits 0-2, 0..=5) and reason (bits 3-6, 0..=14)"
+        "policy's packed answer is byte {byte:#04x}, which names no action (bits 0-2, 0..=5) and reason (bits 3-7, 0..=16)"
     )]
     PackedDecisionInvalid {
         /// The byte.
         byte: u8,
+    },
+    /// At the self-check, the policy's packed export answered a request otherwise than its `decide`
+    /// did: the WIT requires them to decide alike.
+    #[error(
+        "policy's `{export}` answers `{packed}` where its `decide` answers `{record}` (self-check request: {request}); \
+         they must decide alike — a Rust SDK policy with `KEYED = true` must not override a step that takes a `Request`"
+    )]
+    ExportsDisagree {
+        /// The packed export, e.g. `decide-one`.
+        export: &'static str,
+        /// The request, as the self-check put it.
+        request: String,
+        /// `decide`'s answer (action / reason).
+        record: String,
+        /// The packed export's answer (action / reason).
+        packed: String,
     },
     /// The policy answered a batch with the wrong number of decisions.
     #[error("policy answered a batch of {expected} requests with {got} decisions")]
@@ -324,8 +341,9 @@ named_enum! {
         /// [`PolicyFault::ActionNotAllowed`] and [`PolicyFault::OutcomeNotAllowed`]: an answer that does
         /// not fit what was asked.
         ActionNotAllowed = "action-not-allowed",
-        /// [`PolicyFault::PackedDecisionInvalid`] and [`PolicyFault::BatchLength`]: answers that name
-        /// nothing or do not match the batch.
+        /// [`PolicyFault::PackedDecisionInvalid`], [`PolicyFault::BatchLength`] and
+        /// [`PolicyFault::ExportsDisagree`]: answers that name nothing, do not match the batch, or differ
+        /// between exports.
         InvalidAnswer = "invalid-answer",
         /// [`PolicyFault::NotProvided`]: the policy lacks the interface a decision needs.
         NotProvided = "not-provided",
@@ -345,7 +363,9 @@ impl PolicyFault {
             PolicyFault::ListTooLong { .. } => FaultKind::ListTooLong,
             PolicyFault::Instantiate { .. } => FaultKind::Instantiate,
             PolicyFault::ActionNotAllowed { .. } | PolicyFault::OutcomeNotAllowed { .. } => FaultKind::ActionNotAllowed,
-            PolicyFault::PackedDecisionInvalid { .. } | PolicyFault::BatchLength { .. } => FaultKind::InvalidAnswer,
+            PolicyFault::PackedDecisionInvalid { .. }
+            | PolicyFault::BatchLength { .. }
+            | PolicyFault::ExportsDisagree { .. } => FaultKind::InvalidAnswer,
             PolicyFault::NotProvided { .. } => FaultKind::NotProvided,
         }
     }

@@ -14,14 +14,29 @@ use crate::wasm::wit::{self, v0_1};
 
 /// Where a policy's `decide` exports are, found when it loads.
 pub(crate) enum ContractIndices {
-    Now { decide: wit::decide::GuestIndices, packed: Option<wit::decide_packed::GuestIndices> },
-    V0_1 { decide: v0_1::decide::GuestIndices, packed: Option<v0_1::decide_packed::GuestIndices> },
+    Now {
+        decide: wit::decide::GuestIndices,
+        packed: Option<wit::decide_packed::GuestIndices>,
+        scalar: Option<wit::decide_scalar::GuestIndices>,
+    },
+    V0_1 {
+        decide: v0_1::decide::GuestIndices,
+        packed: Option<v0_1::decide_packed::GuestIndices>,
+    },
 }
 
 /// A policy instance's `decide` exports.
 pub(crate) enum Contract {
-    Now { decide: wit::decide::Guest, packed: Option<wit::decide_packed::Guest> },
-    V0_1 { decide: v0_1::decide::Guest, packed: Option<v0_1::decide_packed::Guest>, words: Vec<u64> },
+    Now {
+        decide: wit::decide::Guest,
+        packed: Option<wit::decide_packed::Guest>,
+        scalar: Option<wit::decide_scalar::Guest>,
+    },
+    V0_1 {
+        decide: v0_1::decide::Guest,
+        packed: Option<v0_1::decide_packed::Guest>,
+        words: Vec<u64>,
+    },
 }
 
 impl ContractIndices {
@@ -41,7 +56,11 @@ impl ContractIndices {
                 false => None,
                 true => Some(wit::decide_packed::GuestIndices::new(pre).map_err(wrong_world(wit::PACKED_EXPORT))?),
             };
-            return Ok(ContractIndices::Now { decide, packed });
+            let scalar = match exports(wit::SCALAR_EXPORT) {
+                false => None,
+                true => Some(wit::decide_scalar::GuestIndices::new(pre).map_err(wrong_world(wit::SCALAR_EXPORT))?),
+            };
+            return Ok(ContractIndices::Now { decide, packed, scalar });
         }
         if exports(v0_1::DECIDE_EXPORT) {
             let decide = v0_1::decide::GuestIndices::new(pre).map_err(wrong_world(v0_1::DECIDE_EXPORT))?;
@@ -77,13 +96,19 @@ impl ContractIndices {
         }
     }
 
+    /// Whether it exports the scalar single decision (`decide-scalar`, 0.2.0 only).
+    pub(crate) fn has_scalar(&self) -> bool {
+        matches!(self, ContractIndices::Now { scalar: Some(_), .. })
+    }
+
     /// The exports of `instance`, type-checked.
     pub(crate) fn load(&self, store: &mut Store<StoreState>, instance: &Instance) -> wasmtime::Result<Contract> {
         let context = || format!("its `{}` does not match this host's WIT", self.decide_export());
         Ok(match self {
-            ContractIndices::Now { decide, packed } => Contract::Now {
+            ContractIndices::Now { decide, packed, scalar } => Contract::Now {
                 decide: decide.load(&mut *store, instance).map_err(|e| e.context(context()))?,
                 packed: packed.as_ref().map(|packed| packed.load(&mut *store, instance)).transpose()?,
+                scalar: scalar.as_ref().map(|scalar| scalar.load(&mut *store, instance)).transpose()?,
             },
             ContractIndices::V0_1 { decide, packed } => Contract::V0_1 {
                 decide: decide.load(&mut *store, instance).map_err(|e| e.context(context()))?,
@@ -117,6 +142,20 @@ impl Contract {
         match self {
             Contract::Now { decide, .. } => decide.call_decide(store, wit::request(request)).map(wit::decision),
             Contract::V0_1 { decide, .. } => decide.call_decide(store, v0_1::request(request)).map(v0_1::decision),
+        }
+    }
+
+    /// `decide-one` on a request's two words, as [`packed::push`] writes them: the decision byte. `None`
+    /// when the policy has no scalar export (then the host asks `decide`).
+    #[inline]
+    pub(crate) fn call_decide_one(
+        &mut self,
+        store: &mut Store<StoreState>,
+        [first, second]: [u64; 2],
+    ) -> Option<wasmtime::Result<u8>> {
+        match self {
+            Contract::Now { scalar: Some(scalar), .. } => Some(scalar.call_decide_one(store, first, second)),
+            _ => None,
         }
     }
 

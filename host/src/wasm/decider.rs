@@ -113,8 +113,22 @@ impl Decider {
     }
 
     /// Decides one request. Never fails: a failing policy yields the fail-closed decision with the
-    /// fault attached.
+    /// fault attached. Asks the policy's scalar export (`decide-one`) when it has one, else `decide`.
+    /// (Never inlined: `benches/profile.sh` counts from here.)
+    #[inline(never)]
     pub fn decide(&mut self, facts: &FactSet, request: &Request) -> Decision {
+        self.single(facts, request, true)
+    }
+
+    /// Decides one request through the policy's `decide` export itself (the request as a record), even
+    /// when the policy has the scalar export: what the self-check compares `decide-one` and the packed
+    /// batch against, and a way to check a policy's exports agree.
+    pub fn decide_record(&mut self, facts: &FactSet, request: &Request) -> Decision {
+        self.single(facts, request, false)
+    }
+
+    #[inline(always)]
+    fn single(&mut self, facts: &FactSet, request: &Request, scalar: bool) -> Decision {
         let event = request.event.kind();
         let engine = self.policy.engine();
         let live = match ready(&self.policy, &mut self.live, self.load_ticks, facts) {
@@ -123,10 +137,15 @@ impl Decider {
         };
         arm(&mut live.store, self.decide_ticks);
         let started = engine.ticks();
-        match live.exports.decide.call_decide(&mut live.store, request) {
-            Ok(answer) => fitting(request.role, event, answer),
-            Err(error) => Decision::fail_closed(event, fault(live, engine, &error, started, engine.limits().deadline)),
-        }
+        let Live { store, exports, .. } = &mut *live;
+        let one = if scalar { exports.decide.call_decide_one(store, packed::words(request)) } else { None };
+        let answer = match one {
+            Some(answer) => answer.map(|byte| unpacked(request.role, event, byte)),
+            None => exports.decide.call_decide(store, request).map(|answer| fitting(request.role, event, answer)),
+        };
+        answer.unwrap_or_else(|error| {
+            Decision::fail_closed(event, fault(live, engine, &error, started, engine.limits().deadline))
+        })
     }
 
     /// Decides many requests in one call into the policy; one decision per request, in order.

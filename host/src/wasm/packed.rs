@@ -1,6 +1,7 @@
-//! The packed batch encoding of the WIT's `decide-packed` export: two 64-bit words per request, one
-//! byte per decision. Lists of integers cross the boundary as one copy, where a `list<request>` is
-//! lowered field by field — this is what makes a batch cheap per decision.
+//! The packed encoding of the WIT's `decide-packed` and `decide-scalar` exports: two 64-bit words per
+//! request, one byte per decision. Lists of integers cross the boundary as one copy, where a
+//! `list<request>` is lowered field by field — this is what makes a batch cheap per decision — and a
+//! single request crosses as two integer parameters.
 
 use crate::vocab::{AccessKind, Action, Event, EventKind, LinkState, Reason, Registration, Request, Role, ServerId};
 
@@ -31,10 +32,15 @@ pub(crate) struct PackedRequest {
 }
 
 impl PackedRequest {
-    /// Appends the request's two words to `words` (the layout is documented on `decide-packed` in the
-    /// WIT).
+    /// Appends the request's two words to `words`.
     #[inline]
     pub(crate) fn push(self, words: &mut Vec<u64>) {
+        words.extend_from_slice(&self.words());
+    }
+
+    /// The request's two words (the layout is documented on `decide-packed` in the WIT).
+    #[inline]
+    pub(crate) fn words(self) -> [u64; 2] {
         let first = u64::from(self.serving) | u64::from(self.home) << 32;
         let (access_integrity, end_to_end) = match self.event {
             Event::ReceiveTrigger(check) => (check.access_integrity as u64, check.end_to_end as u64),
@@ -49,7 +55,7 @@ impl PackedRequest {
             | u64::from(self.link.ciphering) << 42
             | u64::from(self.link.integrity) << 43
             | self.registration << REGISTRATION_SHIFT;
-        words.extend_from_slice(&[first, second]);
+        [first, second]
     }
 }
 
@@ -86,11 +92,17 @@ pub(crate) fn to_v0_1(second: u64) -> u64 {
 /// Appends `request`'s two words to `words`.
 #[inline]
 pub(crate) fn push(words: &mut Vec<u64>, request: &Request) {
+    words.extend_from_slice(&self::words(request));
+}
+
+/// `request`'s two words.
+#[inline]
+pub(crate) fn words(request: &Request) -> [u64; 2] {
     let Request { role, event, server, attach, link, registration } = *request;
     let serving = attach.serving.map_or(0, |network| network.key());
     let home = attach.home.key();
     let registration = registration_bits(registration);
-    PackedRequest { serving, home, access: attach.access, link, server, role, event, registration }.push(words);
+    PackedRequest { serving, home, access: attach.access, link, server, role, event, registration }.words()
 }
 
 /// The event kind in a request's second word, as [`push`] wrote it.

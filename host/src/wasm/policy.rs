@@ -200,6 +200,12 @@ impl Policy {
         self.inner.decide.has_packed()
     }
 
+    /// Whether the policy exports the scalar single decision (`decide-scalar`), which single decisions
+    /// then use.
+    pub fn has_scalar_decision(&self) -> bool {
+        self.inner.decide.has_scalar()
+    }
+
     /// The version of the `pathsec:policy` WIT the policy was built for: `0.2.0`, or `0.1.0` for one
     /// the host runs through its adapter (flat List 3 only, the registration as 0.1.0 had it, and no
     /// related decision: see `wit/path-secure.wit`).

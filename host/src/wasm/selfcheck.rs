@@ -1,12 +1,14 @@
 //! The self-check a policy passes before it becomes active: it must load a small probe fact set and
-//! the current facts, and answer every event of both roles without a fault.
+//! the current facts, and answer every event of both roles without a fault — and alike through each
+//! of its exports (`decide`, the scalar `decide-one`, the packed batch), since the host picks the
+//! export by the call.
 
 use std::sync::Arc;
 
 use crate::facts::FactSet;
 use crate::vocab::{
-    AccessIntegrity, AccessKind, Attach, EndToEnd, Event, Fqdn, LinkState, PlmnId, PolicyFault, Registration, Request,
-    Role, TriggerCheck,
+    AccessIntegrity, AccessKind, Agreement, Attach, EndToEnd, Event, Fqdn, LinkState, PlmnId, PolicyFault,
+    Registration, RegistrationSource, Request, Role, TriggerCheck,
 };
 use crate::wasm::policy::Policy;
 
@@ -15,15 +17,37 @@ pub(crate) fn run(policy: &Policy, current: &FactSet) -> Result<(), Arc<PolicyFa
     let mut decider = policy.decider();
     let (probe_facts, probes) = probes();
     decider.prepare(&probe_facts)?;
-    for request in &probes {
-        if let Some(fault) = decider.decide(&probe_facts, request).fault {
+    let batch = decider.decide_batch(&probe_facts, &probes);
+    let batch_export = if policy.has_packed_batch() { "decide-packed" } else { "decide-batch" };
+    let single_export = if policy.has_scalar_decision() { "decide-one" } else { "decide" };
+    for (request, batched) in probes.iter().zip(batch) {
+        let record = decider.decide_record(&probe_facts, request);
+        if let Some(fault) = record.fault {
             return Err(fault);
+        }
+        let one = decider.decide(&probe_facts, request);
+        for (export, answer) in [(single_export, one), (batch_export, batched)] {
+            if let Some(fault) = answer.fault {
+                return Err(fault);
+            }
+            if !answer.same_outcome(&record) {
+                return Err(Arc::new(PolicyFault::ExportsDisagree {
+                    export,
+                    request: format!("{request:?}"),
+                    record: format!("{} / {}", record.action, record.reason),
+                    packed: format!("{} / {}", answer.action, answer.reason),
+                }));
+            }
         }
     }
     decider.prepare(current)
 }
 
-/// One secure path (at home, every list) and one request per role and event on it, plus one roaming.
+/// One secure path (at home, every list) and one request per role and event on it, with the serving
+/// network known and unknown; then, for each role and a sent message, a sent trigger and a received
+/// one, the same path with each step of the method failing in turn (roaming in an unlisted network,
+/// wireline access, ciphering off, integrity off, a registration mismatch, agreements with and without
+/// application-layer security) — so that exports deciding otherwise than `decide` show here.
 pub(crate) fn probes() -> (FactSet, Vec<Request>) {
     let home = PlmnId::TEST_NETWORK;
     let mut builder = FactSet::builder();
@@ -47,6 +71,38 @@ pub(crate) fn probes() -> (FactSet, Vec<Request>) {
                     link: LinkState { ciphering: true, integrity: true },
                     registration: Registration::None,
                 });
+            }
+        }
+    }
+    let secure = requests[0];
+    let unlisted = PlmnId::new(999, 99, 2).expect("a valid PLMN-ID");
+    let agreed = |application_security| {
+        Registration::Agreed(Agreement {
+            source: RegistrationSource::DeviceReport,
+            application_security,
+            accept_plain_unciphered: false,
+        })
+    };
+    let off = LinkState { ciphering: false, integrity: true };
+    let variations = [
+        Request { attach: Attach { serving: Some(unlisted), ..secure.attach }, ..secure },
+        Request { attach: Attach { access: AccessKind::Wireline, ..secure.attach }, ..secure },
+        Request { link: off, ..secure },
+        Request { link: LinkState { ciphering: true, integrity: false }, ..secure },
+        Request { registration: Registration::Mismatch, ..secure },
+        Request { registration: agreed(true), ..secure },
+        Request { registration: agreed(false), link: off, ..secure },
+    ];
+    let received = |access_integrity, end_to_end| Event::ReceiveTrigger(TriggerCheck { access_integrity, end_to_end });
+    for variation in variations {
+        for role in Role::ALL.iter().copied() {
+            for event in [
+                Event::SendData,
+                Event::SendTrigger,
+                received(AccessIntegrity::Verified, EndToEnd::Valid),
+                received(AccessIntegrity::Absent, EndToEnd::Absent),
+            ] {
+                requests.push(Request { role, event, ..variation });
             }
         }
     }

@@ -15,13 +15,15 @@ use crate::wasm::plug::{Erased, ErasedExport, OptionalExport};
 // `OptionalExport` is implemented for each optional one by `optional_exports!` below.
 wasmtime::component::bindgen!({ path: "../wit", world: "pathsec-host" });
 
-pub(crate) use self::exports::pathsec::policy::{decide, decide_packed};
+pub(crate) use self::exports::pathsec::policy::{decide, decide_packed, decide_scalar};
 pub(crate) use self::pathsec::policy::types as wit;
 
 /// The export every policy must have, as it appears in the component.
 pub(crate) const DECIDE_EXPORT: &str = "pathsec:policy/decide@0.2.0";
 /// The optional packed batch export.
 pub(crate) const PACKED_EXPORT: &str = "pathsec:policy/decide-packed@0.2.0";
+/// The optional scalar single decision export.
+pub(crate) const SCALAR_EXPORT: &str = "pathsec:policy/decide-scalar@0.2.0";
 /// The types interface a policy imports (types only, no functions).
 pub(crate) const TYPES_IMPORT: &str = "pathsec:policy/types@0.2.0";
 
