@@ -56,6 +56,7 @@ fn main() {
                 black_box(native.decide(&requests[i % FLOWS]));
             });
         }
+        "devices" => register_devices(&engine, iterations),
         "scalar-constant" => {
             let policy = fixtures::scalar_policy(&format!("(i32.const {PACKED_STRICT})"));
             let mut constant = engine.load_policy("scalar-constant", &policy).expect("loads").decider();
@@ -102,7 +103,30 @@ fn main() {
 
 fn usage(problem: &str) -> ! {
     eprintln!(
-        "profile: {problem}\nusage: profile <batch|miss|hit|constant|scalar-constant|constant-batch|native|c-batch|c-miss|shadow-batch|shadow-miss|shadow-hit> [iterations]"
+        "profile: {problem}\nusage: profile <batch|miss|hit|constant|scalar-constant|constant-batch|native|devices|c-batch|c-miss|shadow-batch|shadow-miss|shadow-hit> [iterations]"
     );
     std::process::exit(2)
+}
+
+/// `iterations` devices named and given their attach and link facts, on a fresh runtime (the
+/// `devices` bench's loop).
+#[inline(never)]
+fn register_devices(engine: &Engine, devices: usize) {
+    use pathsec::{AccessKind, Attach, LinkState, PlmnId};
+    let policy = engine.load_policy("reference", bundled::REFERENCE).expect("loads");
+    let runtime = pathsec::Runtime::new(policy).expect("runtime");
+    let names: Vec<String> = (0..devices).map(|i| format!("imsi-{:015}", 310_410_000_000_000 + i)).collect();
+    let home: PlmnId = "310410".parse().expect("valid");
+    let attach = Attach { serving: Some(home), home, access: AccessKind::ThreeGpp };
+    let link = LinkState { ciphering: true, integrity: true };
+    fill(&runtime, &names, attach, link);
+}
+
+#[inline(never)]
+fn fill(runtime: &pathsec::Runtime, names: &[String], attach: pathsec::Attach, link: pathsec::LinkState) {
+    for name in names {
+        let device = runtime.device_id(name).expect("room");
+        runtime.set_attach(device, attach).expect("known");
+        runtime.set_link(device, link).expect("known");
+    }
 }

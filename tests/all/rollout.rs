@@ -252,6 +252,30 @@ fn a_canary_enforces_for_its_devices_and_every_decision_says_which_policy_made_i
     assert!(runtime.roll_back().unwrap_err().to_string().contains("no canary runs"));
 }
 
+/// A device's place is computed only once a canary needs it: devices named before the first canary get
+/// theirs when it starts, devices named while it runs (or after it ended) as they are named — and every
+/// one is chosen exactly as its name says.
+#[test]
+fn devices_named_before_and_after_the_first_canary_follow_their_names() {
+    let runtime = Runtime::new(reference()).expect("runtime");
+    let name = |index: usize| format!("imsi-310410{index:09}");
+    let before: Vec<_> = (0..2_000).map(|index| runtime.device_id(&name(index)).expect("room")).collect();
+    let selection = Selection::percent(30.0).expect("valid");
+    runtime.start_canary(extra_country(), selection.clone()).expect("canary");
+    let during: Vec<_> = (2_000..4_000).map(|index| runtime.device_id(&name(index)).expect("room")).collect();
+    runtime.roll_back().expect("a canary runs");
+    let after: Vec<_> = (4_000..6_000).map(|index| runtime.device_id(&name(index)).expect("room")).collect();
+    runtime.start_canary(extra_country(), selection.clone()).expect("canary again");
+    let mut chosen = 0;
+    for (index, device) in before.iter().chain(&during).chain(&after).enumerate() {
+        let selected = selection.selects(&name(index));
+        let enforcing = runtime.enforcing(*device).expect("known");
+        assert_eq!(enforcing.name(), if selected { "extra-country" } else { "reference" }, "{}", name(index));
+        chosen += usize::from(selected);
+    }
+    assert!((1_500..2_100).contains(&chosen), "{chosen} of 6,000 chosen at 30 %");
+}
+
 #[test]
 fn a_bad_rollout_is_refused_and_the_rollout_in_force_stays() {
     let (runtime, flows) = traffic(reference(), 12);

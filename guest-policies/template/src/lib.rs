@@ -13,6 +13,12 @@ use pathsec_policy::{Facts, PlmnId, Policy};
 struct MyPolicy;
 
 impl Policy for MyPolicy {
+    // Packed requests (batches and single decisions) are decided straight from their words, calling the
+    // list steps below. Remove this line if you override a step that takes a `Request` (`path`,
+    // `decide`, `access_protected`, `follow_agreement`, `trigger`): the keyed path does not call those,
+    // and the host's self-check refuses a policy whose exports disagree.
+    const KEYED: bool = true;
+
     /// Path A — between the device and its serving network — is protected when the serving network is
     /// in List 1.
     fn path_a_trusted(facts: &Facts, serving: PlmnId) -> bool {

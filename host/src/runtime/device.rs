@@ -121,8 +121,9 @@ impl DeviceSlot {
         self.place.load(Ordering::Relaxed)
     }
 
-    /// Sets the device's place, once, before its handle is issued.
-    fn set_place(&self, place: u64) {
+    /// Sets the device's place: before its handle is issued, or (for a device issued before any canary)
+    /// before the first canary is installed.
+    pub(crate) fn set_place(&self, place: u64) {
         self.place.store(place, Ordering::Relaxed);
     }
 
@@ -165,7 +166,11 @@ impl DeviceSlot {
     /// Everything, for a writer to edit.
     pub(crate) fn facts(&self) -> DeviceFacts {
         let packed = self.packed.load(Ordering::Acquire);
-        let agreements = self.agreements.load().as_ref().map(|list| list.to_vec()).unwrap_or_default();
+        // Most devices hold no agreement: the word says so, without touching the shared list.
+        let agreements = match packed & AGREEMENTS {
+            0 => Vec::new(),
+            _ => self.agreements.load().as_ref().map(|list| list.to_vec()).unwrap_or_default(),
+        };
         let revision = self.revision.load(Ordering::Acquire);
         let fed = (revision != 0).then_some(Fed { revision, stale: packed & STALE != 0 });
         DeviceFacts { attach: unpack_attach(packed), link: unpack_link(packed), agreements, fed }
@@ -178,8 +183,13 @@ impl DeviceSlot {
 
     /// Publishes new facts as `generation`. Callers serialise writers.
     pub(crate) fn publish(&self, facts: &DeviceFacts, generation: u64) {
-        let agreements = (!facts.agreements.is_empty()).then(|| Arc::new(facts.agreements.clone()));
-        self.agreements.store(agreements);
+        // The shared list is replaced only when there are agreements now or there were before (a store
+        // into an `ArcSwap` costs hundreds of instructions; most devices never hold one).
+        let had = self.packed.load(Ordering::Relaxed) & AGREEMENTS != 0;
+        if had || !facts.agreements.is_empty() {
+            let agreements = (!facts.agreements.is_empty()).then(|| Arc::new(facts.agreements.clone()));
+            self.agreements.store(agreements);
+        }
         self.revision.store(facts.fed.map_or(0, |fed| fed.revision), Ordering::Release);
         self.packed.store(pack(facts), Ordering::Release);
         self.generation.store(generation, Ordering::Release);
@@ -245,6 +255,10 @@ const CHUNK: usize = 4096;
 const CHUNKS: usize = 4096;
 /// How many devices one runtime can hold.
 pub(crate) const MAX_DEVICES: usize = CHUNK * CHUNKS;
+
+/// The place of a device issued before any canary ran: none yet (no place is this value, see
+/// [`rollout::place`](crate::runtime::rollout::place)).
+pub(crate) const UNPLACED: u64 = u64::MAX;
 
 impl SlotTable {
     pub(crate) fn new() -> SlotTable {

@@ -5,23 +5,17 @@
 //! decision sees it: a cached decision is only reused while the epoch, or else every generation it was
 //! made on, is unchanged.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use arc_swap::ArcSwap;
 
-use crate::runtime::device::{DeviceFacts, DeviceId, DeviceSlot, MAX_DEVICES, SlotTable};
+use crate::runtime::device::{DeviceFacts, DeviceId, DeviceSlot, MAX_DEVICES, SlotTable, UNPLACED};
+use crate::runtime::names::DeviceNames;
+use crate::runtime::rollout;
 
 use crate::facts::{FactSet, FactSetBuilder};
 use crate::vocab::{Fqdn, ServerId};
-
-#[derive(Default)]
-struct Names {
-    ids: HashMap<Arc<str>, DeviceId>,
-    /// By handle number.
-    names: Vec<Arc<str>>,
-}
 
 pub(crate) struct FactStore {
     /// Advanced after every published change (facts or policy).
@@ -33,7 +27,10 @@ pub(crate) struct FactStore {
     /// The highest fact-feed revision applied (0: none).
     feed_revision: AtomicU64,
     /// Device names and handles; taken to add a device, and by the decision log to name one.
-    names: Mutex<Names>,
+    names: Mutex<DeviceNames>,
+    /// Whether a device's place ([`rollout::place`]) is computed when its handle is issued: from the
+    /// first canary on ([`FactStore::place_all`]). Before, no device pays for the hash.
+    placing: AtomicBool,
     devices: SlotTable,
     /// Serialises writers, so read-modify-write updates never lose each other's changes.
     writer: Mutex<()>,
@@ -49,6 +46,7 @@ impl FactStore {
             lists_generation,
             feed_revision: AtomicU64::new(0),
             names: Mutex::default(),
+            placing: AtomicBool::new(false),
             devices: SlotTable::new(),
             writer: Mutex::new(()),
         }
@@ -107,33 +105,47 @@ impl FactStore {
     /// The handle of a device, interning its name if it is new.
     pub(crate) fn device_id(&self, name: &str) -> Result<DeviceId, TooManyDevicesError> {
         let mut names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(id) = names.ids.get(name) {
-            return Ok(*id);
-        }
-        let place = crate::runtime::rollout::place(name);
+        let hash = match names.look_up(name) {
+            Ok(id) => return Ok(DeviceId(id)),
+            Err(hash) => hash,
+        };
+        let place = if self.placing.load(Ordering::Relaxed) { rollout::place(name) } else { UNPLACED };
         let id = self.devices.issue(place).ok_or(TooManyDevicesError { limit: MAX_DEVICES })?;
-        let name: Arc<str> = name.into();
-        names.ids.insert(Arc::clone(&name), id);
         // Handles are issued in order from 0, one per name.
-        debug_assert_eq!(names.names.len(), id.get() as usize);
-        names.names.push(name);
+        let pushed = names.push(name, hash);
+        debug_assert_eq!(pushed, id.get());
         Ok(id)
+    }
+
+    /// Gives every device its place (the SHA-256 prefix of its name, which picks a canary's devices),
+    /// and every device issued from now on its place as it is issued. Called before a canary is
+    /// installed: a million devices take about 0.3 s, once; new devices wait meanwhile.
+    pub(crate) fn place_all(&self) {
+        let names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.placing.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        for id in 0..names.len() as u32 {
+            if let (Some(name), Some(slot)) = (names.get(id), self.devices.get(DeviceId(id))) {
+                slot.set_place(rollout::place(name));
+            }
+        }
     }
 
     /// The handle of a known device; `None` for a name never seen.
     pub(crate) fn find_device(&self, name: &str) -> Option<DeviceId> {
-        self.names.lock().unwrap_or_else(PoisonError::into_inner).ids.get(name).copied()
+        self.names.lock().unwrap_or_else(PoisonError::into_inner).find(name).map(DeviceId)
     }
 
     /// How many devices have handles.
     pub(crate) fn device_count(&self) -> usize {
-        self.names.lock().unwrap_or_else(PoisonError::into_inner).names.len()
+        self.names.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 
     /// The name a device handle was issued for.
     pub(crate) fn device_name(&self, device: u32) -> Option<Arc<str>> {
         let names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
-        names.names.get(device as usize).cloned()
+        names.get(device).map(Arc::from)
     }
 
     /// The live slot of a device handle.

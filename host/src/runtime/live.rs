@@ -302,6 +302,10 @@ impl Runtime {
                 return Err(RolloutError::SelfCheck { role, policy: policy.name().to_owned(), fault });
             }
         }
+        if canary.is_some() {
+            // A canary picks devices by their places: every device gets one before it runs.
+            self.inner.store.place_all();
+        }
         self.install(Active { policy: active, generation: 0, canary, shadow });
         Ok(())
     }

@@ -15,6 +15,7 @@ pub(crate) mod flow;
 pub(crate) mod live;
 pub(crate) mod log;
 pub(crate) mod metrics;
+pub(crate) mod names;
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
 pub(crate) mod registration;

@@ -24,7 +24,9 @@ pub(crate) fn place(name: &str) -> u64 {
     let digest = Sha256::digest(name.as_bytes());
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
-    u64::from_be_bytes(first)
+    // All ones is `UNPLACED`; the place just below selects alike (no fraction below 100 % selects
+    // either).
+    u64::from_be_bytes(first).min(crate::runtime::device::UNPLACED - 1)
 }
 
 /// Which devices enforce a canary candidate: a fraction of all devices, and/or a named ring of

@@ -176,9 +176,15 @@ impl Decider {
         let asked = |i: usize| packed::asked(words[2 * i + 1]);
         self.batch(facts, words.len() / 2, asked, |store, exports| {
             let bytes = exports.decide.call_decide_packed(store, words)?;
-            let decisions = bytes.iter().enumerate().map(|(i, &byte)| {
-                let (role, event) = asked(i);
-                unpacked(role, event, byte)
+            let table: &[[u8; 256]; 16] = &packed::ANSWERS;
+            let decisions = bytes.iter().zip(words.chunks_exact(2)).map(|(&byte, pair)| {
+                match packed::checked(table, pair[1], byte) {
+                    Some((action, reason)) => Decision::new(action, reason),
+                    None => {
+                        let (role, event) = packed::asked(pair[1]);
+                        unpacked(role, event, byte)
+                    }
+                }
             });
             Ok((bytes.len(), decisions.collect()))
         })

@@ -117,6 +117,41 @@ pub(crate) fn asked(second: u64) -> (Role, EventKind) {
     (Role::ALL[(second >> 32 & 1) as usize], event(second))
 }
 
+/// Every answer byte checked beforehand for each role and event a request's second word can carry:
+/// `ANSWERS[second >> 32 & 0xf][byte]` is `byte` itself when it names a WIT action and reason and the
+/// action fits the role and event, else [`REFUSED`]. One load per answer instead of decoding and
+/// checking it ([`decision`], `Action::fits`).
+pub(crate) static ANSWERS: std::sync::LazyLock<Box<[[u8; 256]; 16]>> = std::sync::LazyLock::new(|| {
+    let mut table = Box::new([[REFUSED; 256]; 16]);
+    for (bits, row) in table.iter_mut().enumerate() {
+        let second = (bits as u64) << 32;
+        if second >> EVENT_SHIFT & 0b111 >= EventKind::COUNT as u64 {
+            continue;
+        }
+        let (role, event) = asked(second);
+        for byte in 0..=u8::MAX {
+            if decision(byte).is_some_and(|(action, _)| action.fits(role, event)) {
+                row[usize::from(byte)] = byte;
+            }
+        }
+    }
+    table
+});
+
+/// What [`ANSWERS`] holds for an answer that names nothing or does not fit (no valid byte is 0xff:
+/// there are six actions).
+pub(crate) const REFUSED: u8 = 0xff;
+
+/// The checked decision of answer `byte` to the request whose second word is `second`, by [`ANSWERS`];
+/// `None` when it is refused.
+#[inline(always)]
+pub(crate) fn checked(table: &[[u8; 256]; 16], second: u64, byte: u8) -> Option<(Action, Reason)> {
+    match table[(second >> 32 & 0xf) as usize][usize::from(byte)] {
+        REFUSED => None,
+        byte => Some((Action::ALL[usize::from(byte & 0b111)], Reason::ALL[usize::from(byte >> 3)])),
+    }
+}
+
 /// The action and reason in a decision byte, or `None` when the byte names no WIT action or reason.
 #[inline]
 pub(crate) fn decision(byte: u8) -> Option<(Action, Reason)> {
@@ -147,6 +182,20 @@ mod tests {
             seen.insert(request.event.kind());
         }
         assert_eq!(seen.len(), EventKind::ALL.len(), "the probes have every event");
+    }
+
+    /// The table agrees with decoding and checking each answer, for every role, event and byte.
+    #[test]
+    fn the_answer_table_is_the_check() {
+        for role in Role::ALL.iter().copied() {
+            for event in EventKind::ALL.iter().copied() {
+                let second = (role as u64) << 32 | (event as u64) << EVENT_SHIFT;
+                for byte in 0..=u8::MAX {
+                    let want = decision(byte).filter(|(action, _)| action.fits(role, event));
+                    assert_eq!(checked(&ANSWERS, second, byte), want, "{role} {event} {byte:#04x}");
+                }
+            }
+        }
     }
 
     #[test]
