@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Counts instructions on one hot path with callgrind (repeatable on a noisy machine, unlike time):
 #   bash benches/profile.sh <batch|miss|hit|constant|scalar-constant|constant-batch|native|devices|c-batch|c-miss|shadow-…> [iterations]
-# (`shadow-batch`, `shadow-miss`, `shadow-hit`: the same with a shadow deciding at every miss.)
+# (`shadow-batch`, `shadow-miss`, `shadow-hit`: the same with a shadow deciding at every miss;
+# `log-batch`, `log-miss`, `log-hit`: the same with a decision log to a file.)
 # Prints the functions by their own instruction count, inside the measured call only (setup and
 # compilation are not counted). WebAssembly code shows as `???:0x…` addresses; `pathsec compile` a
 # policy and `objdump -d` its artifact to see which function an address is (same offsets from the
@@ -11,8 +12,8 @@ cd "$(dirname "$0")/.."
 subject=${1:?name a subject: batch, miss, hit, constant, scalar-constant, constant-batch, native, devices, c-batch, c-miss, shadow-batch, shadow-miss or shadow-hit}
 iterations=${2:-2000}
 case $subject in
-  batch | shadow-batch) entry='pathsec::runtime::worker::Worker::decide_batch' ;;
-  miss | hit | shadow-miss | shadow-hit) entry='pathsec::runtime::worker::Worker::decide' ;;
+  batch | shadow-batch | log-batch) entry='pathsec::runtime::worker::Worker::decide_batch' ;;
+  miss | hit | shadow-miss | shadow-hit | log-miss | log-hit) entry='pathsec::runtime::worker::Worker::decide' ;;
   constant | scalar-constant) entry='pathsec::wasm::decider::Decider::decide' ;;
   native) entry='pathsec_suite::native::NativeRule::decide' ;;
   devices) entry='profile::fill' ;;

@@ -2,11 +2,12 @@
 //! callgrind and prints instructions per decision.
 //!
 //! `cargo run --release --example profile -- <batch|miss|hit|constant|scalar-constant|constant-batch|
-//! native|c-batch|c-miss|shadow-batch|shadow-miss|shadow-hit> [iterations]` (`constant`: a constant
-//! answer through `decide`, the request as a record; `scalar-constant`: through `decide-one`, the
-//! request as two words; `native`: the rule in native Rust; `c-…`: the same paths through the C ABI,
-//! `pathsec-ffi`; `shadow-…`: with a shadow — a second instance of the reference — deciding beside
-//! the active policy at every miss).
+//! native|devices|c-batch|c-miss|shadow-…|log-…> [iterations]` (`constant`: a constant answer through
+//! `decide`, the request as a record; `scalar-constant`: through `decide-one`, the request as two
+//! words; `native`: the rule in native Rust; `devices`: devices named and given attach and link facts;
+//! `c-…`: the same paths through the C ABI, `pathsec-ffi`; `shadow-…`: with a shadow — a second
+//! instance of the reference — deciding beside the active policy at every miss; `log-batch`,
+//! `log-miss`, `log-hit`: with a decision log to a file).
 //!
 //! Same facts and flows as the `engines` bench at operator list sizes.
 
@@ -30,7 +31,26 @@ fn main() {
     let (facts, requests) = generate::sized(&mut Rng::new(1), 1_000, 10_000, 300, 1_000, FLOWS);
     let reference = engine.load_policy("reference", bundled::REFERENCE).expect("loads");
     let cache = if subject.ends_with("hit") { 1 << 16 } else { 0 };
-    let (runtime, flows) = generate::sized_runtime(reference, cache, &facts, &requests);
+    let (runtime, flows, subject) = match subject.strip_prefix("log-") {
+        // With a decision log to a file: what the decision path pays for logging (the writer thread's
+        // work is not counted: callgrind counts the entry's own thread).
+        Some(plain) => {
+            let path = std::env::temp_dir().join(format!("pathsec-profile-{}.log", std::process::id()));
+            let log = pathsec::runtime::DecisionLog::to_file(&path).expect("the log opens");
+            let runtime = pathsec::Runtime::builder(reference)
+                .lists(facts.to_builder().build())
+                .flow_cache_capacity(cache)
+                .decision_log(log)
+                .build()
+                .expect("runtime");
+            let flows = generate::devices_for(&runtime, &requests);
+            (runtime, flows, plain.to_owned())
+        }
+        None => {
+            let (runtime, flows) = generate::sized_runtime(reference, cache, &facts, &requests);
+            (runtime, flows, subject)
+        }
+    };
     let subject = match subject.strip_prefix("shadow-") {
         Some(plain) => {
             let shadow = engine.load_policy("shadow", bundled::REFERENCE).expect("loads");
@@ -103,7 +123,7 @@ fn main() {
 
 fn usage(problem: &str) -> ! {
     eprintln!(
-        "profile: {problem}\nusage: profile <batch|miss|hit|constant|scalar-constant|constant-batch|native|devices|c-batch|c-miss|shadow-batch|shadow-miss|shadow-hit> [iterations]"
+        "profile: {problem}\nusage: profile <batch|miss|hit|constant|scalar-constant|constant-batch|native|devices|c-batch|c-miss|shadow-batch|shadow-miss|shadow-hit|log-batch|log-miss|log-hit> [iterations]"
     );
     std::process::exit(2)
 }

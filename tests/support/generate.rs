@@ -188,7 +188,14 @@ pub fn sized_runtime(
         .flow_cache_capacity(flow_cache_capacity)
         .build()
         .expect("runtime");
-    let flows = requests
+    let flows = devices_for(&runtime, requests);
+    (runtime, flows)
+}
+
+/// One device per request in `runtime` (named `device-<i>`) with the request's attach and link facts,
+/// and the request's flow for each.
+pub fn devices_for(runtime: &pathsec::Runtime, requests: &[Request]) -> Vec<pathsec::Flow> {
+    requests
         .iter()
         .enumerate()
         .map(|(i, request)| {
@@ -197,6 +204,5 @@ pub fn sized_runtime(
             runtime.set_link(device, request.link).expect("known");
             pathsec::Flow { device, server: request.server, role: request.role, event: request.event }
         })
-        .collect();
-    (runtime, flows)
+        .collect()
 }
