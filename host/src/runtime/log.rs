@@ -174,12 +174,38 @@ pub(crate) struct Record {
     pub(crate) revision: u64,
     pub(crate) cached: bool,
     pub(crate) decision: Decision,
-    /// The request the decision was made on; `None` when the facts were unknown.
-    pub(crate) request: Option<Request>,
+    /// The request the decision was made on; none when the facts were unknown.
+    pub(crate) request: LoggedRequest,
     /// The digest of the lists it was made on, when known.
     pub(crate) lists: Option<ListsDigest>,
     /// The shadow's answer, when it differed or failed.
     pub(crate) shadow: Option<Decision>,
+}
+
+/// The request a decision was made on, as a record keeps it until its line is written.
+#[derive(Clone, Copy)]
+pub(crate) enum LoggedRequest {
+    /// Not known: the facts were unknown, or moved on before they could be read back.
+    None,
+    Request(Request),
+    /// The words a batch packed for the policy, decoded by the log's thread (off the decision path).
+    Packed([u64; 2]),
+}
+
+impl LoggedRequest {
+    fn request(self) -> Option<Request> {
+        match self {
+            LoggedRequest::None => None,
+            LoggedRequest::Request(request) => Some(request),
+            LoggedRequest::Packed(words) => crate::wasm::packed::request(words),
+        }
+    }
+}
+
+impl From<Option<Request>> for LoggedRequest {
+    fn from(request: Option<Request>) -> LoggedRequest {
+        request.map_or(LoggedRequest::None, LoggedRequest::Request)
+    }
 }
 
 enum Message {
@@ -397,7 +423,7 @@ impl Writer {
             role: record.flow.role,
             event: record.flow.event.kind(),
             trigger,
-            request: record.request.as_ref().map(RequestLine::of),
+            request: record.request.request().as_ref().map(RequestLine::of),
             facts: FactsLine {
                 lists: record.stamp.lists,
                 lists_sha256: lists_sha256.as_deref(),

@@ -8,7 +8,7 @@ use crate::runtime::cache::{CacheStats, Entry, FlowCache};
 use crate::runtime::device::{DeviceId, DeviceSlot, DeviceView};
 use crate::runtime::flow::{Flow, Stamp};
 use crate::runtime::live::{Active, Runtime};
-use crate::runtime::log::{LogSender, Record};
+use crate::runtime::log::{LogSender, LoggedRequest, Record};
 use crate::runtime::metrics::{self, Counters, SHADOW_AGREED, SHADOW_NONE, ShadowCode};
 use crate::runtime::registration::Lookup;
 use crate::runtime::session::{SessionError, SessionId};
@@ -320,6 +320,7 @@ impl Worker {
             let device = snapshot.as_ref().map_or(0, |snapshot| snapshot.stamp.device);
             let stamp = Stamp { lists: current.lists.generation(), device, policy: policy_generation };
             let lists = Some(current.lists.lists_digest());
+            let request = request.into();
             log.one(Record { request, lists, shadow: shadow_answer, ..record(runtime, flow, stamp, false, &decision) });
         }
         cache.counters.outcome(&decision);
@@ -379,7 +380,8 @@ impl Worker {
             let canary = current.as_ref().is_some_and(|current| current.candidate.is_some());
             count_outcomes(cache, decisions, canary);
             if let (Some(log), Some(hits)) = (log, hit_stamps) {
-                log.many(batch_records(runtime, flows, decisions, hits, &[], Stamp::default(), Vec::new()));
+                let none = AskedRequests { asked: &[], words: &Default::default(), requests: &Default::default() };
+                log.many(batch_records(runtime, flows, decisions, hits, none, None, Stamp::default(), Vec::new()));
             }
             return;
         }
@@ -395,7 +397,8 @@ impl Worker {
         count_outcomes(cache, decisions, current.candidate.is_some());
         if let (Some(log), Some(hits)) = (log, hit_stamps) {
             let missed = Stamp { lists: current.lists.generation(), device: 0, policy: current.active.generation };
-            log.many(batch_records(runtime, flows, decisions, hits, asked, missed, shadows));
+            let asked = AskedRequests { asked, words: &scratch.words, requests: &scratch.requests };
+            log.many(batch_records(runtime, flows, decisions, hits, asked, Some(&current.lists), missed, shadows));
         }
     }
 
@@ -729,7 +732,7 @@ fn record(runtime: &Runtime, flow: &Flow, stamp: Stamp, cached: bool, decision: 
         revision,
         cached,
         decision: decision.clone(),
-        request: None,
+        request: LoggedRequest::None,
         lists: None,
         shadow: None,
     }
@@ -740,14 +743,26 @@ fn record(runtime: &Runtime, flow: &Flow, stamp: Stamp, cached: bool, decision: 
 /// (a decision the cache answered, or one of a batch). When they moved on in between, the record has
 /// no request (replay counts it as not replayable) rather than a wrong one.
 fn record_read_back(runtime: &Runtime, flow: &Flow, stamp: Stamp, cached: bool, decision: &Decision) -> Record {
+    read_back(runtime, &runtime.lists(), flow, stamp, cached, decision)
+}
+
+/// [`record_read_back`] with the runtime's lists as they are now, `lists` (read once for a batch).
+fn read_back(
+    runtime: &Runtime,
+    lists: &FactSet,
+    flow: &Flow,
+    stamp: Stamp,
+    cached: bool,
+    decision: &Decision,
+) -> Record {
     let mut record = record(runtime, flow, stamp, cached, decision);
-    let lists = runtime.lists();
     if lists.generation() == stamp.lists {
         record.lists = Some(lists.lists_digest());
-        let snapshot = snapshot(runtime, flow, runtime.epoch(), &lists, stamp.policy);
+        let snapshot = snapshot(runtime, flow, runtime.epoch(), lists, stamp.policy);
         record.request = snapshot
             .filter(|snapshot| snapshot.stamp.device == stamp.device && !before_policy(decision.reason))
-            .and_then(|snapshot| request(flow, &snapshot));
+            .and_then(|snapshot| request(flow, &snapshot))
+            .into();
     }
     record
 }
@@ -776,41 +791,77 @@ fn log_hit(log: &LogSender, runtime: &Runtime, cache: &FlowCache, flow: &Flow, d
 #[cold]
 #[inline(never)]
 fn hit_stamps(cache: &FlowCache, flows: &[Flow], missed: &[usize]) -> Vec<Option<(Stamp, ShadowCode)>> {
-    let mut stamps: Vec<_> = flows.iter().map(|flow| Some(cache.made(flow).unwrap_or_default())).collect();
-    for &index in missed {
-        stamps[index] = None;
+    // `missed` is in flow order: only the flows between its entries were hits.
+    let mut missed = missed.iter().copied().peekable();
+    let mut stamps = Vec::with_capacity(flows.len());
+    for (index, flow) in flows.iter().enumerate() {
+        if missed.next_if_eq(&index).is_some() {
+            stamps.push(None);
+        } else {
+            stamps.push(Some(cache.made(flow).unwrap_or_default()));
+        }
     }
     stamps
 }
 
-/// The log records of a batch: hits with what they were cached on, the policies' answers with their
-/// snapshots (and the shadow's answers, in `asked`'s order), and flows with unknown facts with the
-/// batch's lists and policy.
+/// The flows a batch asked of its policies, and the requests it put to each policy (in `asked`'s order
+/// within each policy): packed words, or records for a policy without the packed batch.
+struct AskedRequests<'a> {
+    asked: &'a [AskedFlow],
+    words: &'a [Vec<u64>; MadeBy::COUNT],
+    requests: &'a [Vec<Request>; MadeBy::COUNT],
+}
+
+impl AskedRequests<'_> {
+    /// The request put to policy `by` in its `place` (packed words are decoded by the log's thread).
+    fn request(&self, by: MadeBy, place: usize) -> LoggedRequest {
+        match self.words[by.index()].get(2 * place..2 * place + 2) {
+            Some(&[first, second]) => LoggedRequest::Packed([first, second]),
+            _ => self.requests[by.index()].get(place).copied().into(),
+        }
+    }
+}
+
+/// The log records of a batch: hits with what they were cached on (their requests read back from the
+/// live facts), the policies' answers with the very requests they were asked and `batch_lists`' digest
+/// (and the shadow's answers, in `asked`'s order), and flows with unknown facts with the batch's lists
+/// and policy.
 #[cold]
 #[inline(never)]
+#[allow(clippy::too_many_arguments)]
 fn batch_records(
     runtime: &Runtime,
     flows: &[Flow],
     decisions: &[Decision],
     hits: Vec<Option<(Stamp, ShadowCode)>>,
-    asked: &[AskedFlow],
+    asked: AskedRequests<'_>,
+    batch_lists: Option<&FactSet>,
     missed: Stamp,
     mut shadows: Vec<(ShadowCode, Option<Decision>)>,
 ) -> Vec<Record> {
-    let mut asked = asked.iter().enumerate().peekable();
+    let lists_now = runtime.lists();
+    let batch_digest = batch_lists.map(FactSet::lists_digest);
+    let mut places = [0; MadeBy::COUNT];
+    let mut next = asked.asked.iter().enumerate().peekable();
     let mut records = Vec::with_capacity(flows.len());
     for (index, ((flow, decision), hit)) in flows.iter().zip(decisions).zip(hits).enumerate() {
-        let record = match (hit, asked.peek()) {
+        let record = match (hit, next.peek()) {
             (Some((stamp, shadow)), _) => {
-                Record { shadow: shadow_of(shadow), ..record_read_back(runtime, flow, stamp, true, decision) }
+                Record { shadow: shadow_of(shadow), ..read_back(runtime, &lists_now, flow, stamp, true, decision) }
             }
-            (None, Some((position, (asked_index, made, ..)))) if *asked_index as usize == index => {
-                let shadow = shadows.get_mut(*position).and_then(|(_, answer)| answer.take());
-                let stamp = made.stamp;
-                asked.next();
-                Record { shadow, ..record_read_back(runtime, flow, stamp, false, decision) }
+            (None, Some(&(position, &(asked_index, ref made, by)))) if asked_index as usize == index => {
+                let shadow = shadows.get_mut(position).and_then(|(_, answer)| answer.take());
+                let place = places[by.index()];
+                places[by.index()] += 1;
+                next.next();
+                Record {
+                    shadow,
+                    request: asked.request(by, place),
+                    lists: batch_digest,
+                    ..record(runtime, flow, made.stamp, false, decision)
+                }
             }
-            (None, _) => record_read_back(runtime, flow, missed, false, decision),
+            (None, _) => read_back(runtime, &lists_now, flow, missed, false, decision),
         };
         records.push(record);
     }

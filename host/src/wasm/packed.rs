@@ -3,7 +3,10 @@
 //! `list<request>` is lowered field by field — this is what makes a batch cheap per decision — and a
 //! single request crosses as two integer parameters.
 
-use crate::vocab::{AccessKind, Action, Event, EventKind, LinkState, Reason, Registration, Request, Role, ServerId};
+use crate::vocab::{
+    AccessIntegrity, AccessKind, Action, Agreement, Attach, EndToEnd, Event, EventKind, LinkState, PlmnId, Reason,
+    Registration, RegistrationSource, Request, Role, ServerId, TriggerCheck,
+};
 
 /// How many reasons the WIT's `reason` enum has: the library's reasons after these are host-only.
 const WIT_REASONS: usize = 17;
@@ -105,6 +108,49 @@ pub(crate) fn words(request: &Request) -> [u64; 2] {
     PackedRequest { serving, home, access: attach.access, link, server, role, event, registration }.words()
 }
 
+/// The request in `words`, as [`words`] wrote it: what a batch's log records for the flows it asked
+/// (exactly what the policy was asked, with no read-back of live facts). `None` for words [`words`]
+/// cannot have written (its networks are taken as written: the host packed them from valid ones).
+pub(crate) fn request([first, second]: [u64; 2]) -> Option<Request> {
+    let field = |shift: u32, bits: u32| (second >> shift & ((1 << bits) - 1)) as usize;
+    let event = match *EventKind::ALL.get(field(EVENT_SHIFT, 3))? {
+        EventKind::SendData => Event::SendData,
+        EventKind::ReceiveUnprotected => Event::ReceiveUnprotected,
+        EventKind::ReceiveProtected => Event::ReceiveProtected,
+        EventKind::ReceiveTrigger => Event::ReceiveTrigger(TriggerCheck {
+            access_integrity: *AccessIntegrity::ALL.get(field(36, 2))?,
+            end_to_end: *EndToEnd::ALL.get(field(38, 2))?,
+        }),
+        EventKind::SendTrigger => Event::SendTrigger,
+    };
+    let serving = match first as u32 {
+        0 => None,
+        key => Some(PlmnId::from_valid_key(key)),
+    };
+    let bits = field(REGISTRATION_SHIFT, 5);
+    let registration = match bits & 0b111 {
+        0 => Registration::None,
+        1 => Registration::Mismatch,
+        source => Registration::Agreed(Agreement {
+            source: *RegistrationSource::ALL.get(source - 2)?,
+            application_security: bits >> 3 & 1 == 1,
+            accept_plain_unciphered: bits >> 4 & 1 == 1,
+        }),
+    };
+    Some(Request {
+        role: Role::ALL[field(32, 1)],
+        event,
+        server: ServerId::new(second as u32),
+        attach: Attach {
+            serving,
+            home: PlmnId::from_valid_key((first >> 32) as u32),
+            access: AccessKind::ALL[field(40, 2)],
+        },
+        link: LinkState { ciphering: field(42, 1) == 1, integrity: field(43, 1) == 1 },
+        registration,
+    })
+}
+
 /// The event kind in a request's second word, as [`push`] wrote it.
 #[inline]
 pub(crate) fn event(second: u64) -> EventKind {
@@ -168,6 +214,30 @@ mod tests {
     fn wit_reasons_come_first() {
         assert_eq!(Reason::ALL[WIT_REASONS - 1], Reason::RegistrationRequiresApplicationSecurity);
         assert!(Reason::ALL[WIT_REASONS..].iter().all(|reason| reason.is_engine_reason()));
+    }
+
+    /// Every request the self-check puts, with every registration outcome, comes back out of its words.
+    #[test]
+    fn a_request_comes_back_out_of_its_words() {
+        use crate::vocab::{Agreement, RegistrationSource};
+        let (_, requests) = crate::wasm::selfcheck::probes();
+        let mut registrations = vec![Registration::None, Registration::Mismatch];
+        for source in RegistrationSource::ALL.iter().copied() {
+            for (application_security, accept_plain_unciphered) in [(false, false), (true, false), (false, true)] {
+                registrations.push(Registration::Agreed(Agreement {
+                    source,
+                    application_security,
+                    accept_plain_unciphered,
+                }));
+            }
+        }
+        for request in &requests {
+            for &registration in &registrations {
+                let request = Request { registration, ..*request };
+                assert_eq!(super::request(words(&request)), Some(request));
+            }
+        }
+        assert_eq!(super::request([0, 7 << EVENT_SHIFT]), None, "no eighth event");
     }
 
     #[test]
