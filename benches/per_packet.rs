@@ -16,7 +16,8 @@
 //! decode, register through the reference policy, indication encode) and the device taking the
 //! indication, on one thread — registrations per second on one core. The peer engines, list-size scaling, threads, memory and
 //! drop-in time are in `benches/engines.rs`. `devices`: a million devices named and given their attach
-//! and link facts, and the memory each adds.
+//! and link facts, and the memory each adds; `updates_under_load` (printed): a decider's rate beside a
+//! thread updating facts at full rate.
 //! Facts: List 1 with 1,000 networks, List 2 with 10,000 pairs over 1,000 servers, List 3 with 300.
 
 use std::hint::black_box;
@@ -544,5 +545,74 @@ fn devices(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, per_packet, swap, registration, embedders, shadow, devices);
+/// Fact updates at full rate on one thread while another decides at full rate (cache on, its own
+/// 4,096 flows): the decider's rate with and without the updater beside it, alternated five times, and
+/// the updater's rate; printed. The updater sets the link state (ciphering off and on) of 100,000 other
+/// devices, so every update advances the epoch and the decider's hits are revalidated by generation.
+fn updates_under_load(_: &mut Criterion) {
+    const WINDOW: Duration = Duration::from_millis(400);
+    let engine = Engine::new().expect("engine");
+    let (facts, requests) = generate::sized(&mut Rng::new(1), 1_000, 10_000, 300, 1_000, FLOWS);
+    let policy = engine.load_policy("reference", pathsec::bundled::REFERENCE).expect("loads");
+    let (runtime, flows) = generate::sized_runtime(policy, 1 << 16, &facts, &requests);
+    let home: PlmnId = "310410".parse().expect("valid");
+    let others: Vec<_> = (0..100_000)
+        .map(|i| {
+            let device = runtime.device_id(&format!("other-{i}")).expect("room");
+            runtime
+                .set_attach(device, Attach { serving: Some(home), home, access: AccessKind::ThreeGpp })
+                .expect("known");
+            device
+        })
+        .collect();
+    let decide_for = |window: Duration, stop: &std::sync::atomic::AtomicBool| {
+        let mut worker = runtime.worker();
+        flows.iter().for_each(|flow| drop(worker.decide(flow)));
+        let (started, mut decided) = (std::time::Instant::now(), 0u64);
+        while started.elapsed() < window {
+            for flow in &flows[..256] {
+                black_box(worker.decide(&flows[(decided as usize + flow.device.get() as usize) % FLOWS]));
+                decided += 1;
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        decided as f64 / started.elapsed().as_secs_f64()
+    };
+    let (mut alone, mut beside, mut updates) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..5 {
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        alone.push(decide_for(WINDOW, &stop));
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let (rate, updated) = std::thread::scope(|scope| {
+            let updater = scope.spawn(|| {
+                let (started, mut n) = (std::time::Instant::now(), 0usize);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let link = LinkState { ciphering: n / others.len() % 2 == 0, integrity: true };
+                    runtime.set_link(others[n % others.len()], link).expect("known");
+                    n += 1;
+                }
+                n as f64 / started.elapsed().as_secs_f64()
+            });
+            let rate = decide_for(WINDOW, &stop);
+            (rate, updater.join().expect("updater"))
+        });
+        beside.push(rate);
+        updates.push(updated);
+    }
+    let median = |values: &mut Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let (alone, beside, updates) = (median(&mut alone), median(&mut beside), median(&mut updates));
+    println!(
+        "updates under load: decider {:.2} M/s alone, {:.2} M/s beside {:.2} M link updates/s on another thread \
+         (slowed by {:.1} %)",
+        alone / 1e6,
+        beside / 1e6,
+        updates / 1e6,
+        (1.0 - beside / alone) * 100.0
+    );
+}
+
+criterion_group!(benches, per_packet, swap, registration, embedders, shadow, devices, updates_under_load);
 criterion_main!(benches);

@@ -68,22 +68,28 @@ impl FlowCache {
         self.entries.insert(key, entry);
     }
 
-    /// The cached decision of `flow`, if it still stands. It does while nothing changed anywhere (the
-    /// store's `epoch` is the one the entry was last checked at); after a change, while none of the
-    /// facts it was made on did: `current` gives their generations now, for the flow's device (`None`
-    /// for a device gone). A decision found standing is stamped with `epoch`, so the next hit is quick —
-    /// except one that followed a registration agreement, which stands until the agreement ends by
-    /// `now` and so is checked every time (its `epoch` never matches: [`Entry::new`] sees to it). The
-    /// common hit pays nothing for agreements.
+    /// The cached decision of `flow`, if it still stands. Its device's facts must be those it was made
+    /// on: `device` gives the device's generation now (`None` for a device gone) — checked on every hit,
+    /// since a device's own changes do not move the store's epoch. The rest stands while nothing else
+    /// changed (the store's `epoch` is the one the entry was last checked at); after a change, while
+    /// none of the facts it was made on did: `current` gives their generations now. A decision found
+    /// standing is stamped with `epoch`, so the next hit is quick — except one that followed a
+    /// registration agreement, which stands until the agreement ends by `now` and so is checked every
+    /// time (its `epoch` never matches: [`Entry::new`] sees to it). The common hit pays nothing for
+    /// agreements.
     #[inline(always)]
     pub(crate) fn get(
         &mut self,
         flow: &Flow,
         epoch: u64,
+        device: impl FnOnce(DeviceId) -> Option<u64>,
         current: impl FnOnce(DeviceId) -> Option<Stamp>,
         now: impl FnOnce() -> u64,
     ) -> Option<&Entry> {
         let entry = self.entries.get_mut(&FlowKey::new(flow))?;
+        if device(flow.device) != Some(entry.stamp.device) {
+            return None;
+        }
         if entry.epoch != epoch {
             if current(flow.device) != Some(entry.stamp) {
                 return None;

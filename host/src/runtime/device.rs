@@ -136,6 +136,7 @@ impl DeviceSlot {
     }
 
     /// The current generation.
+    #[inline(always)]
     pub(crate) fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }

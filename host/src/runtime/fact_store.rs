@@ -1,9 +1,11 @@
 //! The live fact store: the trust lists and every device's facts, updated while decisions run.
 //!
-//! Every change builds a new immutable snapshot, publishes it, then advances the store's epoch. A
-//! reader therefore never sees half an update, and once an update call has returned every later
-//! decision sees it: a cached decision is only reused while the epoch, or else every generation it was
-//! made on, is unchanged.
+//! Every change builds a new immutable snapshot and publishes it under a new generation: the lists',
+//! or one device's. A change to the lists (or the policy) also advances the store's epoch; a device's
+//! own change does not, so a fleet of updating devices never makes the other devices' cached
+//! decisions re-check. A reader therefore never sees half an update, and once an update call has
+//! returned every later decision sees it: a cached decision is only reused while its device's
+//! generation, and the epoch or else every generation it was made on, are unchanged.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -20,8 +22,9 @@ use crate::vocab::{Fqdn, ServerId};
 pub(crate) struct FactStore {
     /// Advanced after every published change (facts or policy).
     epoch: AtomicU64,
-    /// Source of device and policy generations.
-    generations: AtomicU64,
+    /// Source of device and policy generations. On a cache line of its own: every device update bumps
+    /// it, and the epoch beside it is read by every cache hit.
+    generations: CacheLine<AtomicU64>,
     lists: ArcSwap<FactSet>,
     lists_generation: AtomicU64,
     /// The highest fact-feed revision applied (0: none).
@@ -32,23 +35,29 @@ pub(crate) struct FactStore {
     /// first canary on ([`FactStore::place_all`]). Before, no device pays for the hash.
     placing: AtomicBool,
     devices: SlotTable,
-    /// Serialises writers, so read-modify-write updates never lose each other's changes.
-    writer: Mutex<()>,
+    /// Serialises writers, so read-modify-write updates never lose each other's changes. On a cache
+    /// line of its own, away from the device table every decision reads.
+    writer: CacheLine<Mutex<()>>,
 }
+
+/// A value alone on its cache line (two lines: adjacent-line prefetch pairs them), so that writing it
+/// does not evict what readers on other cores keep beside it.
+#[repr(align(128))]
+struct CacheLine<T>(T);
 
 impl FactStore {
     pub(crate) fn new(lists: FactSet) -> FactStore {
         let lists_generation = AtomicU64::new(lists.generation());
         FactStore {
             epoch: AtomicU64::new(1),
-            generations: AtomicU64::new(1),
+            generations: CacheLine(AtomicU64::new(1)),
             lists: ArcSwap::from_pointee(lists),
             lists_generation,
             feed_revision: AtomicU64::new(0),
             names: Mutex::default(),
             placing: AtomicBool::new(false),
             devices: SlotTable::new(),
-            writer: Mutex::new(()),
+            writer: CacheLine(Mutex::new(())),
         }
     }
 
@@ -64,13 +73,13 @@ impl FactStore {
 
     /// A fresh generation number for a device snapshot or a policy.
     pub(crate) fn next_generation(&self) -> u64 {
-        self.generations.fetch_add(1, Ordering::Relaxed) + 1
+        self.generations.0.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     /// Holds off other writers.
     pub(crate) fn write_lock(&self) -> MutexGuard<'_, ()> {
         // Writers keep no invariant across a panic: every snapshot is whole before it is published.
-        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+        self.writer.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn lists(&self) -> Arc<FactSet> {
@@ -195,8 +204,8 @@ impl FactStore {
         if !edit(&mut next) || next == current {
             return Ok(false);
         }
+        // No epoch advance: the device's new generation is what its cached decisions check.
         slot.publish(&next, self.next_generation());
-        self.advance();
         Ok(true)
     }
 }

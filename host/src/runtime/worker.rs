@@ -681,7 +681,13 @@ fn hit(cache: &mut FlowCache, runtime: &Runtime, flow: &Flow, epoch: u64) -> Opt
 /// now).
 #[inline(never)]
 fn cached(cache: &mut FlowCache, runtime: &Runtime, flow: &Flow, epoch: u64) -> Option<Decision> {
-    let entry = cache.get(flow, epoch, |device| runtime.stamp_now(device), || runtime.unix_now())?;
+    let entry = cache.get(
+        flow,
+        epoch,
+        |device| runtime.slot(device).map(DeviceSlot::generation),
+        |device| runtime.stamp_now(device),
+        || runtime.unix_now(),
+    )?;
     let (decision, shadow) = (entry.decision.clone(), entry.shadow);
     cache.counters.hit();
     // The shadow's answer cached with the decision (an entry holds one only while that shadow runs).
