@@ -17,7 +17,8 @@
 //! indication, on one thread — registrations per second on one core. The peer engines, list-size scaling, threads, memory and
 //! drop-in time are in `benches/engines.rs`. `devices`: a million devices named and given their attach
 //! and link facts, and the memory each adds; `updates_under_load` (printed): a decider's rate beside a
-//! thread updating facts at full rate.
+//! thread updating facts at full rate; `list_change_at_scale` (printed): a list change at a million
+//! entries while two threads decide.
 //! Facts: List 1 with 1,000 networks, List 2 with 10,000 pairs over 1,000 servers, List 3 with 300.
 
 use std::hint::black_box;
@@ -614,5 +615,79 @@ fn updates_under_load(_: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, per_packet, swap, registration, embedders, shadow, devices, updates_under_load);
+/// A list change at a million entries while two threads decide at full rate (cache off, each its own
+/// half of the flows), printed: from `update_lists` returning to each worker's first decision on the new
+/// lists (the first that started after it returned; it loads them into the worker's instance), and the
+/// longest any decision took in the second around the change. Three changes.
+fn list_change_at_scale(_: &mut Criterion) {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::time::Instant;
+    let engine = Engine::new().expect("engine");
+    let (facts, requests) = generate::sized(&mut Rng::new(1), 1_000, 1_000_000, 300, 10_000, FLOWS);
+    let policy = engine.load_policy("reference", pathsec::bundled::REFERENCE).expect("loads");
+    // Cache off: every decision asks the policy, so the first after the change needs the new lists.
+    let (runtime, flows) = generate::sized_runtime(policy, 0, &facts, &requests);
+    let started = Instant::now();
+    let nanos = || started.elapsed().as_nanos() as u64;
+    for change in 0..3 {
+        let (stop, changed_at) = (AtomicBool::new(false), AtomicU64::new(u64::MAX));
+        let (first_new, longest) = std::thread::scope(|scope| {
+            let deciders: Vec<_> = (0..2)
+                .map(|half| {
+                    let (runtime, flows, stop, changed_at) = (&runtime, &flows, &stop, &changed_at);
+                    scope.spawn(move || {
+                        let mut worker = runtime.worker();
+                        let mine = &flows[half * FLOWS / 2..(half + 1) * FLOWS / 2];
+                        // The instance made and the lists loaded before the window.
+                        black_box(worker.decide(&mine[0]));
+                        let (mut first_new, mut longest, mut k) = (None, 0u64, 0usize);
+                        while !stop.load(Ordering::Relaxed) {
+                            let begun = nanos();
+                            black_box(worker.decide(&mine[k % mine.len()]));
+                            let ended = nanos();
+                            longest = longest.max(ended - begun);
+                            let changed = changed_at.load(Ordering::Acquire);
+                            if first_new.is_none() && begun > changed {
+                                first_new = Some(ended - changed);
+                            }
+                            k += 1;
+                        }
+                        (first_new, longest)
+                    })
+                })
+                .collect();
+            std::thread::sleep(Duration::from_millis(300));
+            let home = "310410".parse::<PlmnId>().expect("valid");
+            let server = runtime.server_id(&format!("change-{change}.example.net").parse().expect("valid"));
+            runtime.update_lists(|lists| {
+                lists.trust_path_b(home, server);
+            });
+            changed_at.store(nanos(), Ordering::Release);
+            std::thread::sleep(Duration::from_millis(700));
+            stop.store(true, Ordering::Relaxed);
+            let results: Vec<_> = deciders.into_iter().map(|decider| decider.join().expect("decider")).collect();
+            let first_new = results.iter().filter_map(|(first, _)| *first).max().unwrap_or(u64::MAX);
+            (first_new, results.iter().map(|(_, longest)| *longest).max().unwrap_or(0))
+        });
+        println!(
+            "list change at 1,000,000 List 2 entries ({}): every worker on the new lists {:.1} ms after the call \
+             returned; longest decision {:.1} ms",
+            change + 1,
+            first_new as f64 / 1e6,
+            longest as f64 / 1e6
+        );
+    }
+}
+
+criterion_group!(
+    benches,
+    per_packet,
+    swap,
+    registration,
+    embedders,
+    shadow,
+    devices,
+    updates_under_load,
+    list_change_at_scale
+);
 criterion_main!(benches);
