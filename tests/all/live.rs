@@ -180,6 +180,54 @@ fn a_policy_failing_its_self_check_is_refused_and_the_old_one_stays() {
     assert_eq!(decide_twice(&mut worker, &flow), (Action::SendPlain, Reason::PathSecure));
 }
 
+/// Once `update_lists` has returned, no decision is made on the lists before it — on a cache hit, a
+/// miss or a batch, on any thread. The main thread toggles the flow's List 2 entry (path B trusted or
+/// not, so the answer flips) and then says which toggle returned; deciders that read the same toggle
+/// before and after a decision must get that toggle's answer.
+#[test]
+fn no_decision_is_made_on_the_lists_before_a_change_that_returned() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let w = world();
+    let flow = w.flow(Event::SendData);
+    let (home, server) = (plmn("310410"), w.server);
+    let want = |toggle: usize| if toggle.is_multiple_of(2) { Action::SendPlain } else { Action::SecureThenSend };
+    let (returned, stop, checked) = (AtomicUsize::new(0), AtomicBool::new(false), AtomicUsize::new(0));
+    std::thread::scope(|scope| {
+        for batch in [false, true] {
+            let (w, returned, stop, checked) = (&w, &returned, &stop, &checked);
+            scope.spawn(move || {
+                let mut worker = w.runtime.worker();
+                while !stop.load(Ordering::Acquire) {
+                    let before = returned.load(Ordering::Acquire);
+                    let action =
+                        if batch { worker.decide_batch(&[flow, flow])[1].action } else { worker.decide(&flow).action };
+                    if returned.load(Ordering::Acquire) == before {
+                        assert_eq!(action, want(before), "toggle {before} had returned");
+                        checked.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+        for toggle in 1..=200usize {
+            w.runtime.update_lists(|lists| {
+                if !toggle.is_multiple_of(2) {
+                    lists.distrust_path_b(home, server);
+                } else {
+                    lists.trust_path_b(home, server);
+                }
+            });
+            returned.store(toggle, Ordering::Release);
+            std::thread::sleep(std::time::Duration::from_micros(500));
+        }
+        stop.store(true, Ordering::Release);
+    });
+    assert!(
+        checked.load(Ordering::Relaxed) > 200,
+        "the deciders checked {} decisions",
+        checked.load(Ordering::Relaxed)
+    );
+}
+
 #[test]
 fn unrelated_changes_keep_the_cache() {
     let w = world();
