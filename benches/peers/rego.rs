@@ -18,10 +18,7 @@ pub struct RegoRule {
 impl RegoRule {
     /// The policy parsed and `facts`' lists loaded as `data.lists`.
     pub fn new(facts: &FactSet) -> RegoRule {
-        let mut engine = Engine::new();
-        engine
-            .add_policy("path-secure.rego".to_owned(), include_str!("path-secure.rego").to_owned())
-            .expect("path-secure.rego parses");
+        let mut engine = parsed();
         engine.add_data(data(facts)).expect("the lists load");
         RegoRule { engine }
     }
@@ -91,10 +88,7 @@ const ENTRY_POINT: &str = "data.pathsec.decision";
 impl RegoVmRule {
     /// The policy compiled (interpreter → compiled policy → RVM program) and `facts`' lists set as data.
     pub fn new(facts: &FactSet) -> RegoVmRule {
-        let mut engine = Engine::new();
-        engine
-            .add_policy("path-secure.rego".to_owned(), include_str!("path-secure.rego").to_owned())
-            .expect("path-secure.rego parses");
+        let mut engine = parsed();
         let compiled = engine.compile_with_entrypoint(&ENTRY_POINT.into()).expect("the rule compiles");
         let program = Compiler::compile_from_policy(&compiled, &[ENTRY_POINT]).expect("the rule compiles to bytecode");
         let mut vm = RegoVM::new_with_policy(compiled);
@@ -114,6 +108,15 @@ impl RegoVmRule {
     pub fn decide(&mut self, facts: &FactSet, request: &Request) -> (Action, Reason) {
         self.decide_input(RegoRule::input(facts, request))
     }
+}
+
+/// A regorus engine with `path-secure.rego` parsed.
+fn parsed() -> Engine {
+    let mut engine = Engine::new();
+    engine
+        .add_policy("path-secure.rego".to_owned(), include_str!("path-secure.rego").to_owned())
+        .expect("path-secure.rego parses");
+    engine
 }
 
 /// The action and reason of a `decision` object.
