@@ -20,7 +20,8 @@ use crate::facts::{FactSet, FactSetBuilder};
 use crate::vocab::{Fqdn, ServerId};
 
 pub(crate) struct FactStore {
-    /// Advanced after every published change (facts or policy).
+    /// Advanced after every change to the lists or the policy (a device's own change moves only its
+    /// generation, which cache hits check).
     epoch: AtomicU64,
     /// Source of device and policy generations. On a cache line of its own: every device update bumps
     /// it, and the epoch beside it is read by every cache hit.
