@@ -746,7 +746,8 @@ fn record(runtime: &Runtime, flow: &Flow, stamp: Stamp, cached: bool, decision: 
 
 /// A log record of a decision made on `stamp` whose request is read back from the live facts: they
 /// are the ones it was made on while the device's and the lists' generations are still the stamp's
-/// (a decision the cache answered, or one of a batch). When they moved on in between, the record has
+/// (a decision the cache answered, or a batch's flow the engine decided before any policy; the flows a
+/// batch asked log the words they were asked instead). When they moved on in between, the record has
 /// no request (replay counts it as not replayable) rather than a wrong one.
 fn record_read_back(runtime: &Runtime, flow: &Flow, stamp: Stamp, cached: bool, decision: &Decision) -> Record {
     read_back(runtime, &runtime.lists(), flow, stamp, cached, decision)
