@@ -182,8 +182,8 @@ fn a_policy_failing_its_self_check_is_refused_and_the_old_one_stays() {
 
 /// Once `update_lists` has returned, no decision is made on the lists before it — on a cache hit, a
 /// miss or a batch, on any thread. The main thread toggles the flow's List 2 entry (path B trusted or
-/// not, so the answer flips) and then says which toggle returned; deciders that read the same toggle
-/// before and after a decision must get that toggle's answer.
+/// not, so the answer flips) and says which toggle it began and which returned; a decider's decision
+/// that started after a toggle returned, with no other begun by its end, must get that toggle's answer.
 #[test]
 fn no_decision_is_made_on_the_lists_before_a_change_that_returned() {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -191,24 +191,29 @@ fn no_decision_is_made_on_the_lists_before_a_change_that_returned() {
     let flow = w.flow(Event::SendData);
     let (home, server) = (plmn("310410"), w.server);
     let want = |toggle: usize| if toggle.is_multiple_of(2) { Action::SendPlain } else { Action::SecureThenSend };
-    let (returned, stop, checked) = (AtomicUsize::new(0), AtomicBool::new(false), AtomicUsize::new(0));
+    // `returned`: the last change whose call returned; `started`: the last change begun. A decision is
+    // checked when no change began while it ran: it must be on the lists of the last one returned (a
+    // decision that overlaps a change may see either side of it).
+    let (returned, started) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let (stop, checked) = (AtomicBool::new(false), AtomicUsize::new(0));
     std::thread::scope(|scope| {
         for batch in [false, true] {
-            let (w, returned, stop, checked) = (&w, &returned, &stop, &checked);
+            let (w, returned, started, stop, checked) = (&w, &returned, &started, &stop, &checked);
             scope.spawn(move || {
                 let mut worker = w.runtime.worker();
                 while !stop.load(Ordering::Acquire) {
                     let before = returned.load(Ordering::Acquire);
                     let action =
                         if batch { worker.decide_batch(&[flow, flow])[1].action } else { worker.decide(&flow).action };
-                    if returned.load(Ordering::Acquire) == before {
-                        assert_eq!(action, want(before), "toggle {before} had returned");
+                    if started.load(Ordering::Acquire) == before {
+                        assert_eq!(action, want(before), "toggle {before} had returned, and no other began");
                         checked.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             });
         }
         for toggle in 1..=200usize {
+            started.store(toggle, Ordering::Release);
             w.runtime.update_lists(|lists| {
                 if !toggle.is_multiple_of(2) {
                     lists.distrust_path_b(home, server);
@@ -314,4 +319,46 @@ fn handles_from_another_runtime_are_refused_or_fail_closed() {
     let mut worker = w.runtime.worker();
     let decision = worker.decide(&Flow { device: foreign, ..w.flow(Event::SendData) });
     assert_eq!((decision.action, decision.reason), (Action::SecureThenSend, Reason::AttachUnknown));
+}
+
+/// A change to the lists or the policy makes every worker's instances ready before it is published
+/// (`update_lists`, `swap` do it on the calling thread): a worker that decided before the change takes
+/// them and decides on without loading the lists itself. Only a worker's first decision loads.
+#[test]
+fn changes_prepare_every_workers_instances_before_they_are_published() {
+    let w = world();
+    let flow = w.flow(Event::SendData);
+    let (mut first, mut second) = (w.runtime.worker(), w.runtime.worker());
+    assert_eq!(first.decide(&flow).action, Action::SendPlain);
+    assert_eq!(second.decide(&flow).action, Action::SendPlain);
+    let before = w.runtime.metrics();
+    assert_eq!(before.loads_while_deciding, 2, "each worker's first decision loads");
+    for toggle in 1..=4 {
+        w.runtime.update_lists(|lists| {
+            if toggle % 2 == 1 {
+                lists.distrust_path_b(plmn("310410"), w.server);
+            } else {
+                lists.trust_path_b(plmn("310410"), w.server);
+            }
+        });
+        let want = if toggle % 2 == 1 { Action::SecureThenSend } else { Action::SendPlain };
+        assert_eq!(first.decide(&flow).action, want);
+        assert_eq!(second.decide_batch(&[flow])[0].action, want);
+    }
+    w.runtime.swap(pathsec_suite::bundled("reference").expect("bundled")).expect("passes its self-check");
+    assert_eq!(first.decide(&flow).action, Action::SendPlain);
+    let after = w.runtime.metrics();
+    assert_eq!(after.loads_while_deciding, 2, "no worker loaded while deciding after a change");
+    assert_eq!(after.instances_prepared - before.instances_prepared, 2 * 5, "two workers, five changes");
+    // A worker gone is not prepared for; one made after the change loads for its first decision.
+    drop(second);
+    w.runtime.update_lists(|lists| {
+        lists.distrust_path_b(plmn("310410"), w.server);
+    });
+    let mut third = w.runtime.worker();
+    assert_eq!(third.decide(&flow).action, Action::SecureThenSend);
+    assert_eq!(first.decide(&flow).action, Action::SecureThenSend);
+    let last = w.runtime.metrics();
+    assert_eq!(last.instances_prepared - after.instances_prepared, 1);
+    assert_eq!(last.loads_while_deciding, 3);
 }

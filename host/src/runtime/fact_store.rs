@@ -17,7 +17,6 @@ use crate::runtime::names::DeviceNames;
 use crate::runtime::rollout;
 
 use crate::facts::{FactSet, FactSetBuilder};
-use crate::vocab::{Fqdn, ServerId};
 
 pub(crate) struct FactStore {
     /// Advanced after every change to the lists or the policy (a device's own change moves only its
@@ -39,6 +38,10 @@ pub(crate) struct FactStore {
     /// Serialises writers, so read-modify-write updates never lose each other's changes. On a cache
     /// line of its own, away from the device table every decision reads.
     writer: CacheLine<Mutex<()>>,
+    /// Serialises changes to the lists, and the runtime's policy changes with them: held while the
+    /// next lists are built and instances are prepared for them (milliseconds at a million entries),
+    /// apart from `writer`, so device updates go on meanwhile.
+    lists_writer: Mutex<()>,
 }
 
 /// A value alone on its cache line (two lines: adjacent-line prefetch pairs them), so that writing it
@@ -59,6 +62,7 @@ impl FactStore {
             placing: AtomicBool::new(false),
             devices: SlotTable::new(),
             writer: CacheLine(Mutex::new(())),
+            lists_writer: Mutex::new(()),
         }
     }
 
@@ -91,25 +95,29 @@ impl FactStore {
         self.lists_generation.load(Ordering::Acquire)
     }
 
-    /// Applies `edit` to a builder holding the current lists and publishes the result as the next
-    /// generation; returns it with what `edit` returned.
-    pub(crate) fn update_lists<R>(&self, edit: impl FnOnce(&mut FactSetBuilder) -> R) -> (Arc<FactSet>, R) {
-        let _writer = self.write_lock();
+    /// Holds off other changes to the lists (and the runtime's policy changes, which take it too).
+    pub(crate) fn lists_lock(&self) -> MutexGuard<'_, ()> {
+        // Nothing is published until a change is whole: a panic leaves the lists as they were.
+        self.lists_writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Applies `edit` to a builder holding the current lists, calls `before_publish` with the result
+    /// (the runtime prepares its workers' instances), then publishes it as the next generation;
+    /// returns it with what `edit` returned. `_held` is [`FactStore::lists_lock`]'s guard.
+    pub(crate) fn update_lists<R>(
+        &self,
+        _held: &MutexGuard<'_, ()>,
+        edit: impl FnOnce(&mut FactSetBuilder) -> R,
+        before_publish: impl FnOnce(&Arc<FactSet>),
+    ) -> (Arc<FactSet>, R) {
         let mut builder = self.lists.load().to_builder();
         let output = edit(&mut builder);
         let lists = Arc::new(builder.build());
+        before_publish(&lists);
         self.lists.store(Arc::clone(&lists));
         self.lists_generation.store(lists.generation(), Ordering::Release);
         self.advance();
         (lists, output)
-    }
-
-    /// The handle of a server, interning it (a new list generation) if it is new.
-    pub(crate) fn server_id(&self, fqdn: &Fqdn) -> ServerId {
-        if let Some(id) = self.lists.load().server_id(fqdn) {
-            return id;
-        }
-        self.update_lists(|builder| builder.server(fqdn.clone())).1
     }
 
     /// The handle of a device, interning its name if it is new.

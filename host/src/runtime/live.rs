@@ -13,6 +13,7 @@ use crate::runtime::clock::{Clock, SystemClock};
 use crate::runtime::device::{DeviceFacts, DeviceId, DeviceSlot};
 use crate::runtime::fact_store::{FactStore, TooManyDevicesError, UnknownDeviceError};
 use crate::runtime::flow::Stamp;
+use crate::runtime::instances::{Mailbox, Preparer};
 use crate::runtime::log::{DecisionLog, LogSender, LogStats, Names};
 use crate::runtime::metrics::{Counters, Metrics, Registry};
 use crate::runtime::registration::{
@@ -90,6 +91,8 @@ struct RuntimeInner {
     device_config: DeviceConfig,
     /// Data sessions.
     sessions: Sessions,
+    /// Workers' mailboxes: every change to the lists or policies prepares their instances first.
+    preparer: Preparer,
 }
 
 /// The log names devices and servers from the runtime's live facts.
@@ -190,6 +193,7 @@ impl RuntimeBuilder {
                 registration_config: self.registration,
                 device_config: self.device,
                 sessions: Sessions::new(self.sessions.0, self.sessions.1),
+                preparer: Preparer::default(),
             }
         });
         Ok(Runtime { inner })
@@ -368,16 +372,21 @@ impl Runtime {
         })
     }
 
-    /// Publishes `next` (its generation set here) as what the runtime runs.
+    /// Publishes `next` (its generation set here) as what the runtime runs, once every worker's
+    /// instances of its policies are made and hold the current lists.
     fn install(&self, mut next: Active) {
         let store = &self.inner.store;
-        let _writer = store.write_lock();
+        let _lists = store.lists_lock();
         next.generation = store.next_generation();
+        let next = Arc::new(next);
+        let prepared = self.inner.preparer.prepare(&next, &store.lists());
+        self.inner.metrics.instances_prepared(prepared);
+        let _writer = store.write_lock();
         if let Some(log) = &self.inner.log {
             log.rollout(next.generation, &next);
         }
         let generation = next.generation;
-        self.inner.active.store(Arc::new(next));
+        self.inner.active.store(next);
         self.inner.policy_generation.store(generation, Ordering::Release);
         store.advance();
         self.inner.swaps.fetch_add(1, Ordering::Relaxed);
@@ -392,10 +401,28 @@ impl Runtime {
     /// published atomically as the next generation. Concurrent edits apply one after the other. An
     /// agreement is voided only when a List entry its decision used changed (a re-registration event,
     /// cause `lists-changed`); others stand.
+    ///
+    /// Before the new lists are published, every worker's instances are made for them and loaded off
+    /// the decision path (on this thread): a worker that sees the change swaps them in and decides on
+    /// at once. The call therefore takes about a list load per worker (milliseconds at a million
+    /// entries), and every decision that starts after it returns is made on the new lists.
     pub fn update_lists(&self, edit: impl FnOnce(&mut FactSetBuilder)) -> Arc<FactSet> {
-        let lists = self.inner.store.update_lists(edit).0;
+        self.change_lists(edit).0
+    }
+
+    /// [`Runtime::update_lists`], returning what `edit` returned.
+    fn change_lists<R>(&self, edit: impl FnOnce(&mut FactSetBuilder) -> R) -> (Arc<FactSet>, R) {
+        let store = &self.inner.store;
+        let held = store.lists_lock();
+        // Policies change under the same lock: what is prepared here is what runs.
+        let active = self.active();
+        let (lists, output) = store.update_lists(&held, edit, |lists| {
+            let prepared = self.inner.preparer.prepare(&active, lists);
+            self.inner.metrics.instances_prepared(prepared);
+        });
+        drop(held);
         self.lists_changed(&lists);
-        lists
+        (lists, output)
     }
 
     /// Replaces Lists 1-3 whole: `fill` gets a builder with empty lists (server handles kept).
@@ -442,7 +469,10 @@ impl Runtime {
 
     /// The handle of a server; a new server is added to the server names (a new list generation).
     pub fn server_id(&self, fqdn: &Fqdn) -> ServerId {
-        self.inner.store.server_id(fqdn)
+        if let Some(id) = self.inner.store.lists().server_id(fqdn) {
+            return id;
+        }
+        self.change_lists(|builder| builder.server(fqdn.clone())).1
     }
 
     /// The handle of a device, by the embedder's name for it. A new device has no facts: decisions on
@@ -719,6 +749,16 @@ impl Runtime {
 
     pub(crate) fn flow_cache_capacity(&self) -> usize {
         self.inner.flow_cache_capacity
+    }
+
+    /// A new worker's mailbox, where changes leave it instances made for them.
+    pub(crate) fn mailbox(&self) -> Arc<Mailbox> {
+        self.inner.preparer.mailbox()
+    }
+
+    /// A worker found nothing prepared for a change (see [`Metrics::loads_while_deciding`]).
+    pub(crate) fn loaded_while_deciding(&self) {
+        self.inner.metrics.loaded_while_deciding();
     }
 
     /// Counters for a new worker.

@@ -71,6 +71,13 @@ pub struct Metrics {
     pub swaps: u64,
     /// Swaps refused (the policy failed its self-check; the active policy stayed).
     pub swaps_refused: u64,
+    /// Workers' instance sets made ready by a change to the lists or the policies before it was
+    /// published (one per live worker and change), so that no worker loads lists while deciding.
+    pub instances_prepared: u64,
+    /// Times a worker made its instances or loaded the lists itself, on its decision path: its first
+    /// decision, or the first after a change it found nothing prepared for (it was made during the
+    /// change). Growing with changes, not with workers, means decisions are waiting on list loads.
+    pub loads_while_deciding: u64,
     /// The decision log's counts, when the runtime has one.
     pub log: Option<LogStats>,
     /// Decisions by the policy that made them (the active one, or a canary's candidate), the action
@@ -302,6 +309,8 @@ pub(crate) struct Registry {
     live: Mutex<Vec<Arc<Counters>>>,
     retired: Counters,
     swaps_refused: AtomicU64,
+    instances_prepared: AtomicU64,
+    loads_while_deciding: AtomicU64,
     /// Outcomes handed over by workers that moved on from a policy (or retired), by policy name.
     /// Taken under `live`'s lock, so a reader never sees a count twice or not at all.
     outcomes: Mutex<BTreeMap<Arc<str>, Box<[u64; OUTCOMES]>>>,
@@ -419,6 +428,14 @@ impl Registry {
         self.swaps_refused.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn instances_prepared(&self, n: usize) {
+        self.instances_prepared.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn loaded_while_deciding(&self) {
+        self.loads_while_deciding.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The sums (without `swaps` and `log`, which the runtime adds).
     pub(crate) fn metrics(&self) -> Metrics {
         let total = Counters::default();
@@ -455,6 +472,8 @@ impl Registry {
             faults: FaultCounts(total.faults.each_ref().map(get)),
             swaps: 0,
             swaps_refused: get(&self.swaps_refused),
+            instances_prepared: get(&self.instances_prepared),
+            loads_while_deciding: get(&self.loads_while_deciding),
             log: None,
             outcomes: outcome_counts(&outcomes),
             shadows: shadows.iter().map(|(policy, table)| table.metrics(policy)).collect(),

@@ -12,6 +12,7 @@ pub(crate) mod exchange;
 pub(crate) mod fact_store;
 pub(crate) mod feed;
 pub(crate) mod flow;
+pub(crate) mod instances;
 pub(crate) mod live;
 pub(crate) mod log;
 pub(crate) mod metrics;

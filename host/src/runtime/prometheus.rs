@@ -93,6 +93,18 @@ impl Collector for RuntimeCollector {
             "Policies refused by the self-check (the active policy stayed)",
             metrics.swaps_refused,
         )?;
+        counter(
+            &mut encoder,
+            "pathsec_instances_prepared",
+            "Workers' policy instances made ready with a change before it was published",
+            metrics.instances_prepared,
+        )?;
+        counter(
+            &mut encoder,
+            "pathsec_loads_while_deciding",
+            "Times a worker made its instances or loaded the lists on its decision path",
+            metrics.loads_while_deciding,
+        )?;
 
         if let Some(log) = &metrics.log {
             let mut family = encoder.encode_descriptor(

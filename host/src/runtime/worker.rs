@@ -7,13 +7,13 @@ use crate::facts::FactSet;
 use crate::runtime::cache::{CacheStats, Entry, FlowCache};
 use crate::runtime::device::{DeviceId, DeviceSlot, DeviceView};
 use crate::runtime::flow::{Flow, Stamp};
-use crate::runtime::live::{Active, Runtime};
+use crate::runtime::instances::{Current, Mailbox, ShadowRun};
+use crate::runtime::live::Runtime;
 use crate::runtime::log::{LogSender, LoggedRequest, Record};
 use crate::runtime::metrics::{self, Counters, SHADOW_AGREED, SHADOW_NONE, ShadowCode};
 use crate::runtime::registration::Lookup;
 use crate::runtime::session::{SessionError, SessionId};
 use crate::vocab::{Attach, Decision, Event, LinkState, MadeBy, Reason, Registration, Request, Role};
-use crate::wasm::decider::Decider;
 use crate::wasm::packed::{self, PackedRequest};
 use crate::wasm::plug::{RelatedDecision, Verdict};
 
@@ -29,6 +29,8 @@ pub struct Worker {
     scratch: Scratch,
     /// The runtime's decision log, when it has one.
     log: Option<LogSender>,
+    /// Where this worker finds instances made for a change before it is published.
+    mailbox: Arc<Mailbox>,
 }
 
 /// What a batch builds, kept between batches so a batch allocates only the decisions it returns.
@@ -48,25 +50,6 @@ struct Scratch {
     shadow_words: Vec<u64>,
     shadow_requests: Vec<Request>,
     shadow_picked: Vec<usize>,
-}
-
-/// The policies this worker runs, with their instances, and the lists it last decided on.
-struct Current {
-    active: Arc<Active>,
-    decider: Decider,
-    /// A canary's candidate, while one runs.
-    candidate: Option<Decider>,
-    /// A shadow, while one runs.
-    shadow: Option<ShadowRun>,
-    lists: Arc<FactSet>,
-}
-
-/// A shadow's instance, and which misses it sees.
-struct ShadowRun {
-    decider: Decider,
-    every: u32,
-    /// Misses until the next one it sees.
-    countdown: u32,
 }
 
 impl ShadowRun {
@@ -189,41 +172,6 @@ fn judge(counters: &Counters, decision: &Decision, answer: Decision) -> (ShadowC
     (code, (code != SHADOW_AGREED).then_some(answer))
 }
 
-impl Current {
-    /// Which policy decides for the device at `place`.
-    #[inline(always)]
-    fn by(&self, place: u64) -> MadeBy {
-        match &self.active.canary {
-            Some(canary) if canary.selection.selects_place(place) => MadeBy::Candidate,
-            _ => MadeBy::Active,
-        }
-    }
-
-    /// The instance of the policy `by`.
-    #[inline(always)]
-    fn decider(&mut self, by: MadeBy) -> &mut Decider {
-        pick(&mut self.decider, &mut self.candidate, by)
-    }
-
-    /// Decides `request` with the policy `by`.
-    #[inline]
-    fn decide(&mut self, by: MadeBy, request: &Request) -> Decision {
-        let mut decision = pick(&mut self.decider, &mut self.candidate, by).decide(&self.lists, request);
-        decision.made_by = by;
-        decision
-    }
-}
-
-/// The instance of the policy `by`: the candidate's while a canary runs, else the active policy's.
-/// (A function of the fields, so a caller can borrow the lists beside it.)
-#[inline(always)]
-fn pick<'a>(active: &'a mut Decider, candidate: &'a mut Option<Decider>, by: MadeBy) -> &'a mut Decider {
-    match (by, candidate) {
-        (MadeBy::Candidate, Some(candidate)) => candidate,
-        _ => active,
-    }
-}
-
 /// Everything one miss decides on, read before the decision.
 struct Snapshot {
     epoch: u64,
@@ -286,13 +234,14 @@ impl Worker {
     pub(crate) fn new(runtime: Runtime) -> Worker {
         let cache = FlowCache::new(runtime.flow_cache_capacity(), runtime.register_counters());
         let log = runtime.log_sender();
-        Worker { runtime, current: None, cache, scratch: Scratch::default(), log }
+        let mailbox = runtime.mailbox();
+        Worker { runtime, current: None, cache, scratch: Scratch::default(), log, mailbox }
     }
 
     /// Decides one flow. Never fails: unknown facts and policy faults give the fail-closed decision.
     pub fn decide(&mut self, flow: &Flow) -> Decision {
         let epoch = self.runtime.epoch();
-        let Worker { runtime, current, cache, log, .. } = self;
+        let Worker { runtime, current, cache, log, mailbox, .. } = self;
         if let Some(decision) = hit(cache, runtime, flow, epoch) {
             cache.counters.outcome(&decision);
             if let Some(log) = log {
@@ -301,7 +250,7 @@ impl Worker {
             return decision;
         }
         cache.counters.missed(1);
-        let current = refresh(current, runtime, cache);
+        let current = refresh(current, runtime, cache, mailbox);
         let policy_generation = current.active.generation;
         let snapshot = snapshot(runtime, flow, epoch, &current.lists, policy_generation);
         let request = snapshot.as_ref().and_then(|snapshot| request(flow, snapshot));
@@ -362,7 +311,7 @@ impl Worker {
             return;
         }
         let epoch = self.runtime.epoch();
-        let Worker { runtime, current, cache, scratch, log } = self;
+        let Worker { runtime, current, cache, scratch, log, mailbox } = self;
         // Every flow starts as the cache's answer or as unknown, the answer while its facts are.
         decisions.clear();
         decisions.reserve(flows.len());
@@ -386,7 +335,7 @@ impl Worker {
             return;
         }
         cache.counters.missed(scratch.missed.len() as u64);
-        let current = refresh(current, runtime, cache);
+        let current = refresh(current, runtime, cache, mailbox);
         // A rollout (a canary or a shadow) takes the general way; one policy alone the plain one.
         let shadows = if current.candidate.is_some() || current.shadow.is_some() {
             ask::<true>(runtime, current, cache, scratch, flows, decisions, epoch)
@@ -408,7 +357,7 @@ impl Worker {
     /// decisions' own modules.
     pub(crate) fn related<D: RelatedDecision>(&mut self, request: &D::Request) -> D::Verdict {
         let state = self.runtime.related_state::<D>();
-        let current = refresh(&mut self.current, &self.runtime, &self.cache);
+        let current = refresh(&mut self.current, &self.runtime, &self.cache, &self.mailbox);
         let verdict = current.decider.related::<D>(&current.lists, &state, request);
         if let Some(fault) = verdict.fault() {
             self.cache.counters.fault(fault);
@@ -420,7 +369,7 @@ impl Worker {
     /// at registration, by the policy that decides for the device (a canary's candidate when it selects
     /// it). A fault is counted.
     pub(crate) fn decide_request(&mut self, request: &Request, lists: &FactSet, device: DeviceId) -> Decision {
-        let current = refresh(&mut self.current, &self.runtime, &self.cache);
+        let current = refresh(&mut self.current, &self.runtime, &self.cache, &self.mailbox);
         let by = self.runtime.slot(device).map_or(MadeBy::Active, |slot| current.by(slot.place()));
         let mut decision = current.decider(by).decide(lists, request);
         decision.made_by = by;
@@ -435,7 +384,7 @@ impl Worker {
     /// not logged (it names no device); counted in the metrics as a policy call.
     pub fn decide_written(&mut self, request: &Request) -> Decision {
         self.cache.counters.missed(1);
-        let current = refresh(&mut self.current, &self.runtime, &self.cache);
+        let current = refresh(&mut self.current, &self.runtime, &self.cache, &self.mailbox);
         let decision = current.decider.decide(&current.lists, request);
         if let Some(fault) = &decision.fault {
             self.cache.counters.fault(fault);
@@ -588,29 +537,62 @@ fn ask<const ROLLOUT: bool>(
     shadows
 }
 
-/// The instance of the active policy (made anew after a swap) and the current lists (reloaded when their
-/// generation moved).
-fn refresh<'a>(current: &'a mut Option<Current>, runtime: &Runtime, cache: &FlowCache) -> &'a mut Current {
-    let generation = runtime.policy_generation();
-    if current.as_ref().is_some_and(|current| current.active.generation != generation) {
-        *current = None;
+/// The instances of the policies that run and the current lists: as they were, or, after a change,
+/// those made for it (see [`Mailbox`]), or else made here.
+#[inline]
+fn refresh<'a>(
+    current: &'a mut Option<Current>,
+    runtime: &Runtime,
+    cache: &FlowCache,
+    mailbox: &Mailbox,
+) -> &'a mut Current {
+    let (policy, lists) = (runtime.policy_generation(), runtime.lists_generation());
+    if !current.as_ref().is_some_and(|current| current.is_for(policy, lists)) {
+        change(current, runtime, cache, mailbox, policy, lists);
     }
-    let current = current.get_or_insert_with(|| {
-        let active = runtime.active();
+    current.as_mut().expect("set above")
+}
+
+/// [`refresh`] after a change to the lists (generation `lists`) or the policies (`policy`).
+#[cold]
+#[inline(never)]
+fn change(
+    current: &mut Option<Current>,
+    runtime: &Runtime,
+    cache: &FlowCache,
+    mailbox: &Mailbox,
+    policy: u64,
+    lists: u64,
+) {
+    let served = current.as_ref().map(|current| current.active.generation);
+    let prepared = mailbox.take(policy, lists);
+    if prepared.is_none() {
+        runtime.loaded_while_deciding();
+    }
+    let next = match prepared {
+        Some(ready) => ready,
+        // Nothing prepared (the worker's first decision, or it was made during the change): made or
+        // loaded here, on the decision path.
+        None => match current.take() {
+            Some(mut same) if same.active.generation == policy => {
+                same.lists = runtime.lists();
+                same
+            }
+            old => {
+                if let Some(old) = old {
+                    mailbox.give_back(old);
+                }
+                Current::new(runtime.active(), runtime.lists())
+            }
+        },
+    };
+    if served != Some(next.active.generation) {
         // What this worker counts from now on is these policies'.
-        runtime.serve_policies(&cache.counters, &active);
-        let candidate = active.canary.as_ref().map(|canary| canary.policy.decider());
-        let shadow = active.shadow.as_ref().map(|shadow| ShadowRun {
-            decider: shadow.policy.decider(),
-            every: shadow.every,
-            countdown: shadow.every,
-        });
-        Current { decider: active.policy.decider(), candidate, shadow, active, lists: runtime.lists() }
-    });
-    if current.lists.generation() != runtime.lists_generation() {
-        current.lists = runtime.lists();
+        runtime.serve_policies(&cache.counters, &next.active);
     }
-    current
+    if let Some(old) = current.replace(next) {
+        mailbox.give_back(old);
+    }
 }
 
 /// The facts a miss decides on; `None` for a device handle this runtime did not issue.

@@ -148,9 +148,13 @@ impl PathSecure for Grpc {
                     .collect::<Result<_, ApiError>>()?,
                 trusted_access_networks: message.trusted_access_networks.clone(),
             };
-            let generation = self.served.service.put_lists(&lists)?;
-            Ok(proto::PutListsResponse { generation })
+            Ok(lists)
         })();
+        let result = match result {
+            Ok(lists) => super::put_lists_blocking(Arc::clone(&self.served.service), lists).await,
+            Err(error) => Err(error),
+        };
+        let result = result.map(|generation| proto::PutListsResponse { generation });
         self.finish("put-lists", started, result)
     }
 

@@ -211,7 +211,7 @@ async fn put_lists(
         admit(&served, origin.0, &headers)?;
         let text = text(&served, body).await?;
         let lists: ListsFile = parse_named("lists.json", &text).map_err(ApiError::from_file)?;
-        let generation = served.service.put_lists(&lists)?;
+        let generation = super::put_lists_blocking(Arc::clone(&served.service), lists).await?;
         Ok(serde_json::json!({ "generation": generation }))
     }
     .await;

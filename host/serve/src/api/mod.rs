@@ -85,3 +85,14 @@ impl From<&Decision> for Answer {
         }
     }
 }
+
+/// [`Service::put_lists`] off the async threads: a list change prepares every worker's instances
+/// before it is published (a list load each, milliseconds at a million entries).
+pub(crate) async fn put_lists_blocking(
+    service: Arc<Service>,
+    lists: pathsec::files::ListsFile,
+) -> Result<u64, ApiError> {
+    tokio::task::spawn_blocking(move || service.put_lists(&lists))
+        .await
+        .map_err(|_| ApiError::unavailable("", "the list change's thread failed; the lists in force stay"))?
+}
