@@ -95,6 +95,17 @@ struct RuntimeInner {
     preparer: Preparer,
 }
 
+/// A runtime that does not keep it alive: what the decision log's thread reads facts back from.
+#[derive(Clone)]
+pub(crate) struct WeakRuntime(Weak<RuntimeInner>);
+
+impl WeakRuntime {
+    /// The runtime, while it is alive.
+    pub(crate) fn upgrade(&self) -> Option<Runtime> {
+        self.0.upgrade().map(|inner| Runtime { inner })
+    }
+}
+
 /// The log names devices and servers from the runtime's live facts.
 impl Names for RuntimeInner {
     fn device_name(&self, device: u32) -> Option<Arc<str>> {
@@ -218,6 +229,11 @@ impl Runtime {
             device: DeviceConfig::default(),
             sessions: (1 << 16, Duration::from_secs(3600)),
         }
+    }
+
+    /// This runtime, without keeping it alive.
+    pub(crate) fn downgrade(&self) -> WeakRuntime {
+        WeakRuntime(Arc::downgrade(&self.inner))
     }
 
     /// A worker: one per thread that decides.

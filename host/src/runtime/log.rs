@@ -211,8 +211,9 @@ impl From<Option<Request>> for LoggedRequest {
 enum Message {
     /// A decision, and when it was made.
     One(Record, SystemTime),
-    /// A batch's decisions, and when they were made.
-    Many(Vec<Record>, SystemTime),
+    /// A batch's decisions as the worker had them, made into records by the log's thread (so the
+    /// decision path only copies), and when they were made.
+    Later(Box<dyn FnOnce() -> Vec<Record> + Send>, SystemTime),
     Attach(Weak<dyn Names>, Arc<dyn Clock>),
     Flush(SyncSender<()>),
 }
@@ -253,11 +254,11 @@ impl LogSender {
         self.send(Message::One(record, self.clock.now()), 1);
     }
 
-    /// Logs a batch's decisions, or counts them dropped: never waits.
-    pub(crate) fn many(&self, records: Vec<Record>) {
-        let n = records.len() as u64;
+    /// Logs `n` decisions whose records `build` makes on the log's thread, or counts them dropped:
+    /// never waits.
+    pub(crate) fn later(&self, n: usize, build: impl FnOnce() -> Vec<Record> + Send + 'static) {
         if n > 0 {
-            self.send(Message::Many(records, self.clock.now()), n);
+            self.send(Message::Later(Box::new(build), self.clock.now()), n as u64);
         }
     }
 
@@ -357,7 +358,7 @@ impl Writer {
     fn take(&mut self, message: Message) {
         match message {
             Message::One(record, decided) => self.lines(std::slice::from_ref(&record), decided),
-            Message::Many(records, decided) => self.lines(&records, decided),
+            Message::Later(build, decided) => self.lines(&build(), decided),
             Message::Attach(names, clock) => {
                 self.names = Some(names);
                 self.clock = clock;

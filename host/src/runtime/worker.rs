@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use crate::facts::FactSet;
+use crate::facts::{FactSet, ListsDigest};
 use crate::runtime::cache::{CacheStats, Entry, FlowCache};
 use crate::runtime::device::{DeviceId, DeviceSlot, DeviceView};
 use crate::runtime::flow::{Flow, Stamp};
 use crate::runtime::instances::{Current, Mailbox, ShadowRun};
-use crate::runtime::live::Runtime;
+use crate::runtime::live::{Runtime, WeakRuntime};
 use crate::runtime::log::{LogSender, LoggedRequest, Record};
 use crate::runtime::metrics::{self, Counters, SHADOW_AGREED, SHADOW_NONE, ShadowCode};
 use crate::runtime::registration::Lookup;
@@ -329,8 +329,8 @@ impl Worker {
             let canary = current.as_ref().is_some_and(|current| current.candidate.is_some());
             count_outcomes(cache, decisions, canary);
             if let (Some(log), Some(hits)) = (log, hit_stamps) {
-                let none = AskedRequests { asked: &[], words: &Default::default(), requests: &Default::default() };
-                log.many(batch_records(runtime, flows, decisions, hits, none, None, Stamp::default(), Vec::new()));
+                let batch = BatchLog::hits(runtime, flows, decisions, hits);
+                log.later(flows.len(), move || batch.records());
             }
             return;
         }
@@ -346,8 +346,16 @@ impl Worker {
         count_outcomes(cache, decisions, current.candidate.is_some());
         if let (Some(log), Some(hits)) = (log, hit_stamps) {
             let missed = Stamp { lists: current.lists.generation(), device: 0, policy: current.active.generation };
-            let asked = AskedRequests { asked, words: &scratch.words, requests: &scratch.requests };
-            log.many(batch_records(runtime, flows, decisions, hits, asked, Some(&current.lists), missed, shadows));
+            let batch = BatchLog {
+                asked: asked.clone(),
+                words: scratch.words.clone(),
+                requests: scratch.requests.clone(),
+                lists: Some(current.lists.lists_digest()),
+                missed,
+                shadows,
+                ..BatchLog::hits(runtime, flows, decisions, hits)
+            };
+            log.later(flows.len(), move || batch.records());
         }
     }
 
@@ -775,86 +783,132 @@ fn log_hit(log: &LogSender, runtime: &Runtime, cache: &FlowCache, flow: &Flow, d
     log.one(Record { shadow: shadow_of(shadow), ..record_read_back(runtime, flow, stamp, true, decision) });
 }
 
-/// For each flow of a batch, what its cached decision was made on and the shadow's answer cached with
-/// it; `None` for the flows `missed`.
-#[cold]
+/// The hits of a batch, by index, with what each cached decision was made on and the shadow's answer
+/// cached with it (only the hits: a batch the cache missed whole costs nothing here).
 #[inline(never)]
-fn hit_stamps(cache: &FlowCache, flows: &[Flow], missed: &[usize]) -> Vec<Option<(Stamp, ShadowCode)>> {
+fn hit_stamps(cache: &FlowCache, flows: &[Flow], missed: &[usize]) -> Vec<(u32, Stamp, ShadowCode)> {
+    if missed.len() == flows.len() {
+        return Vec::new();
+    }
     // `missed` is in flow order: only the flows between its entries were hits.
     let mut missed = missed.iter().copied().peekable();
-    let mut stamps = Vec::with_capacity(flows.len());
+    let mut stamps = Vec::with_capacity(flows.len() - missed.len());
     for (index, flow) in flows.iter().enumerate() {
-        if missed.next_if_eq(&index).is_some() {
-            stamps.push(None);
-        } else {
-            stamps.push(Some(cache.made(flow).unwrap_or_default()));
+        if missed.next_if_eq(&index).is_none() {
+            let (stamp, shadow) = cache.made(flow).unwrap_or_default();
+            stamps.push((index as u32, stamp, shadow));
         }
     }
     stamps
 }
 
-/// The flows a batch asked of its policies, and the requests it put to each policy (in `asked`'s order
-/// within each policy): packed words, or records for a policy without the packed batch.
-struct AskedRequests<'a> {
-    asked: &'a [AskedFlow],
-    words: &'a [Vec<u64>; MadeBy::COUNT],
-    requests: &'a [Vec<Request>; MadeBy::COUNT],
+/// What a batch's log records are made from, copied from the worker's scratch (the decision path only
+/// copies): the log's thread makes the records ([`BatchLog::records`]).
+struct BatchLog {
+    runtime: WeakRuntime,
+    flows: Vec<Flow>,
+    decisions: Vec<Decision>,
+    /// The hits, by index, with what each was made on and its shadow code.
+    hits: Vec<(u32, Stamp, ShadowCode)>,
+    /// The flows asked of a policy, and the requests put to each policy (in `asked`'s order within
+    /// each): packed words, or records for a policy without the packed batch.
+    asked: Vec<AskedFlow>,
+    words: [Vec<u64>; MadeBy::COUNT],
+    requests: [Vec<Request>; MadeBy::COUNT],
+    /// The digest of the lists the asked flows were decided on.
+    lists: Option<ListsDigest>,
+    /// The lists and policy the flows with unknown facts were decided under.
+    missed: Stamp,
+    /// The shadow's answers, in `asked`'s order.
+    shadows: Vec<(ShadowCode, Option<Decision>)>,
 }
 
-impl AskedRequests<'_> {
-    /// The request put to policy `by` in its `place` (packed words are decoded by the log's thread).
+impl BatchLog {
+    /// A batch the cache answered whole.
+    fn hits(
+        runtime: &Runtime,
+        flows: &[Flow],
+        decisions: &[Decision],
+        hits: Vec<(u32, Stamp, ShadowCode)>,
+    ) -> BatchLog {
+        BatchLog {
+            runtime: runtime.downgrade(),
+            flows: flows.to_vec(),
+            decisions: decisions.to_vec(),
+            hits,
+            asked: Vec::new(),
+            words: Default::default(),
+            requests: Default::default(),
+            lists: None,
+            missed: Stamp::default(),
+            shadows: Vec::new(),
+        }
+    }
+
+    /// The request put to policy `by` in its `place` (packed words are decoded when the line is
+    /// written).
     fn request(&self, by: MadeBy, place: usize) -> LoggedRequest {
         match self.words[by.index()].get(2 * place..2 * place + 2) {
             Some(&[first, second]) => LoggedRequest::Packed([first, second]),
             _ => self.requests[by.index()].get(place).copied().into(),
         }
     }
-}
 
-/// The log records of a batch: hits with what they were cached on (their requests read back from the
-/// live facts), the policies' answers with the very requests they were asked and `batch_lists`' digest
-/// (and the shadow's answers, in `asked`'s order), and flows with unknown facts with the batch's lists
-/// and policy.
-#[cold]
-#[inline(never)]
-#[allow(clippy::too_many_arguments)]
-fn batch_records(
-    runtime: &Runtime,
-    flows: &[Flow],
-    decisions: &[Decision],
-    hits: Vec<Option<(Stamp, ShadowCode)>>,
-    asked: AskedRequests<'_>,
-    batch_lists: Option<&FactSet>,
-    missed: Stamp,
-    mut shadows: Vec<(ShadowCode, Option<Decision>)>,
-) -> Vec<Record> {
-    let lists_now = runtime.lists();
-    let batch_digest = batch_lists.map(FactSet::lists_digest);
-    let mut places = [0; MadeBy::COUNT];
-    let mut next = asked.asked.iter().enumerate().peekable();
-    let mut records = Vec::with_capacity(flows.len());
-    for (index, ((flow, decision), hit)) in flows.iter().zip(decisions).zip(hits).enumerate() {
-        let record = match (hit, next.peek()) {
-            (Some((stamp, shadow)), _) => {
-                Record { shadow: shadow_of(shadow), ..read_back(runtime, &lists_now, flow, stamp, true, decision) }
-            }
-            (None, Some(&(position, &(asked_index, ref made, by)))) if asked_index as usize == index => {
-                let shadow = shadows.get_mut(position).and_then(|(_, answer)| answer.take());
-                let place = places[by.index()];
-                places[by.index()] += 1;
-                next.next();
-                Record {
-                    shadow,
-                    request: asked.request(by, place),
-                    lists: batch_digest,
-                    ..record(runtime, flow, made.stamp, false, decision)
-                }
-            }
-            (None, _) => read_back(runtime, &lists_now, flow, missed, false, decision),
+    /// The records, on the log's thread: hits with what they were cached on (their requests read back
+    /// from the live facts while these are still what they were made on), the policies' answers with
+    /// the very requests they were asked and the lists' digest (and the shadow's answers), and flows
+    /// with unknown facts with the batch's lists and policy. The fact-feed revision is read when the
+    /// record is made. Once the runtime is gone, the records keep only what the batch copied.
+    #[cold]
+    #[inline(never)]
+    fn records(mut self) -> Vec<Record> {
+        let runtime = self.runtime.upgrade();
+        let lists_now = runtime.as_ref().map(Runtime::lists);
+        let made = |flow: &Flow, stamp: Stamp, cached: bool, decision: &Decision| match &runtime {
+            Some(runtime) => record(runtime, flow, stamp, cached, decision),
+            None => Record {
+                flow: *flow,
+                stamp,
+                revision: 0,
+                cached,
+                decision: decision.clone(),
+                request: LoggedRequest::None,
+                lists: None,
+                shadow: None,
+            },
         };
-        records.push(record);
+        let read = |flow: &Flow, stamp: Stamp, cached: bool, decision: &Decision| match (&runtime, &lists_now) {
+            (Some(runtime), Some(lists)) => read_back(runtime, lists, flow, stamp, cached, decision),
+            _ => made(flow, stamp, cached, decision),
+        };
+        let mut places = [0; MadeBy::COUNT];
+        let mut next = self.asked.iter().enumerate().peekable();
+        let mut hits = self.hits.iter().peekable();
+        let mut records = Vec::with_capacity(self.flows.len());
+        for (index, (flow, decision)) in self.flows.iter().zip(&self.decisions).enumerate() {
+            let hit = hits.next_if(|&&(hit, ..)| hit as usize == index);
+            let record = match (hit, next.peek()) {
+                (Some(&(_, stamp, shadow)), _) => {
+                    Record { shadow: shadow_of(shadow), ..read(flow, stamp, true, decision) }
+                }
+                (None, Some(&(position, &(asked_index, ref made_on, by)))) if asked_index as usize == index => {
+                    let shadow = self.shadows.get_mut(position).and_then(|(_, answer)| answer.take());
+                    let place = places[by.index()];
+                    places[by.index()] += 1;
+                    next.next();
+                    Record {
+                        shadow,
+                        request: self.request(by, place),
+                        lists: self.lists,
+                        ..made(flow, made_on.stamp, false, decision)
+                    }
+                }
+                (None, _) => read(flow, self.missed, false, decision),
+            };
+            records.push(record);
+        }
+        records
     }
-    records
 }
 
 /// Caches `decision` for `flow`.
