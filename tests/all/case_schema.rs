@@ -28,7 +28,7 @@ fn a_case_that_wants_nothing_is_refused() {
     let error = read("empty.toml", "note = \"x\"\n").expect_err("refused");
     assert_eq!(
         error,
-        "`DIR/empty.toml`, field ``: a case file must say what it wants: `[want]` (action, reason), `want_error`, or `[[case]]` entries (or those of a related decision: `[[trigger-case]]`, `[[admission-case]]`, `[[access-case]]`, `[[media-case]]`, `[[location-case]]`, `[[name-case]]`), or `[[sequence]]` entries"
+        "`DIR/empty.toml`, field ``: a case file must say what it wants: `[want]` (action, reason), `want_error`, or `[[case]]` entries (or those of a related decision: `[[trigger-case]]`, `[[admission-case]]`, `[[submission-case]]`, `[[access-case]]`, `[[media-case]]`, `[[location-case]]`, `[[name-case]]`), or `[[sequence]]` entries"
     );
 }
 

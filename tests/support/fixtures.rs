@@ -113,9 +113,11 @@ fn module(load: &str, decide: &str, decide_batch: &str, more: &str) -> String {
 /// A `pathsec-host` component (every export the host knows): strict on every path decision;
 /// `decide-trigger` runs `decide_trigger` (its nine flat parameters: naf, registered, the protection's
 /// case and three flags, the window's case and two `s64`; it returns a pointer to the verdict's two
-/// enum bytes) and `admit` runs `admit` (nine `i32`: server, blocked, permitted, the quota's case and
-/// value, resets-in, rate, the limit's case and value; it returns a pointer to the variant: case byte
-/// at 0, the rejection's cause byte at 4 and back-off `u32` at 8); `decide-access` runs `decide_access`
+/// enum bytes) and `admit` runs `admit` (eight `i32`: server, the external id's pointer and length, the
+/// flag, server-named, the proposed name's case, pointer and length; it returns a pointer to the
+/// variant: case byte at 0; for `allow` the name's case at 4, pointer at 8, length at 12; for `reject`
+/// the cause byte at 4, the back-off's case at 8 and `u32` at 12); `submit-trigger` accepts every
+/// submission (`within-limits`); `decide-access` runs `decide_access`
 /// (five `i32`: access, listed, tunnel-up, the keys' pointer and length; it returns a pointer to the
 /// verdict: trusted at 0, reason at 1, the bootstrap's case at 2 and method at 3); `decide-media` runs
 /// [`MEDIA_NETWORK_LAYER`] (eight `i32`: three flags, the two identities' pointers and lengths, voucher
@@ -128,7 +130,10 @@ pub fn related_policy(decide_trigger: &str, admit: &str, decide_access: &str) ->
   (func (export "pathsec:policy/trigger-guard@0.2.0#decide-trigger")
     (param i32 i32 i32 i32 i32 i32 i32 i64 i64) (result i32) {decide_trigger})
   (func (export "pathsec:policy/attach-admission@0.2.0#admit")
-    (param i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32) {admit})
+    (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32) {admit})
+  (func (export "pathsec:policy/attach-admission@0.2.0#submit-trigger")
+    (param i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+    (i32.store8 (i32.const 88) (i32.const 1)) (i32.store8 (i32.const 89) (i32.const 0)) (i32.const 88))
   (func (export "pathsec:policy/access-trust@0.2.0#decide-access")
     (param i32 i32 i32 i32 i32) (result i32) {decide_access})
   (func (export "pathsec:policy/media-security@0.2.0#decide-media")
@@ -156,8 +161,9 @@ pub const ACCESS_USE_GBA_PUSH: &str = "(i32.store8 (i32.const 48) (i32.const 0))
 pub const MEDIA_NETWORK_LAYER: &str =
     "(i32.store8 (i32.const 56) (i32.const 0)) (i32.store8 (i32.const 57) (i32.const 0)) (i32.const 56)";
 
-/// The body of `admit` that allows everything.
-pub const ADMIT_ALLOW: &str = "(i32.store8 (i32.const 40) (i32.const 0)) (i32.const 40)";
+/// The body of `admit` that allows everything, granting no name.
+pub const ADMIT_ALLOW: &str =
+    "(i32.store8 (i32.const 40) (i32.const 0)) (i32.store8 (i32.const 44) (i32.const 0)) (i32.const 40)";
 /// The body of `decide-trigger` that discards everything as unprotected.
 pub const TRIGGER_DISCARD: &str =
     "(i32.store8 (i32.const 24) (i32.const 1)) (i32.store8 (i32.const 25) (i32.const 1)) (i32.const 24)";

@@ -13,6 +13,8 @@ pub struct Facts {
     servers: Vec<String>,
     path_a: KeySet<u32>,
     path_b: KeySet<u64>,
+    /// The servers List 2 names, for any home network.
+    listed_servers: KeySet<u32>,
     interconnect: KeySet<u32>,
     interconnect_per_home: KeySet<u64>,
 }
@@ -25,6 +27,13 @@ impl Facts {
             servers: facts.server_names.split('\n').filter(|name| !name.is_empty()).map(str::to_owned).collect(),
             path_a: KeySet::new(&lists.path_a),
             path_b: KeySet::new(&lists.path_b),
+            listed_servers: {
+                // A List 2 key is the home's key above the server's handle.
+                let mut servers: Vec<u32> = lists.path_b.iter().map(|&key| key as u32).collect();
+                servers.sort_unstable();
+                servers.dedup();
+                KeySet::new(&servers)
+            },
             interconnect: KeySet::new(&lists.interconnect),
             interconnect_per_home: KeySet::new(&lists.interconnect_per_home),
         }
@@ -40,6 +49,12 @@ impl Facts {
     #[inline(always)]
     pub fn path_b(&self, home: PlmnId, server: ServerId) -> bool {
         self.path_b.contains((u64::from(home.key()) << 32) | u64::from(server))
+    }
+
+    /// Does List 2 name `server` for any home network (the operator has a secure path B to it from
+    /// somewhere)?
+    pub fn server_listed(&self, server: ServerId) -> bool {
+        self.listed_servers.contains(server)
     }
 
     /// List 3: does the visited `network` have a secure internal path and interconnect to `home` — listed

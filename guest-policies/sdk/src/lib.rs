@@ -118,7 +118,7 @@ pub use access_bindings::exports::pathsec::policy::access_trust::{
 };
 pub use admission::AttachAdmission;
 pub use admission_bindings::exports::pathsec::policy::attach_admission::{
-    Admission, AdmissionRequest, RejectCause, Rejection,
+    Admission, AdmissionRequest, RejectCause, Rejection, SubmissionReason, SubmissionVerdict, TriggerSubmission,
 };
 pub use binding::BindingUpdate;
 pub use binding_bindings::exports::pathsec::policy::binding_update::{
@@ -286,6 +286,7 @@ macro_rules! export_attach_admission {
     ($policy:ty) => {
         $crate::__export_related!($policy as AttachAdmission in admission_bindings::attach_admission by export_attach_admission_bindings {
             fn admit(request: AdmissionRequest) -> Admission;
+            fn submit_trigger(submission: TriggerSubmission) -> SubmissionVerdict;
         });
     };
 }

@@ -176,28 +176,54 @@ async fn bad_bodies_get_a_clear_4xx_and_the_daemon_keeps_serving() {
     // Unknown related decision, and a real one.
     let (status, body) = post(&client, &url(&server, "/v1/related/teleport"), &json!({})).await;
     assert_eq!(status, 404, "{body}");
+    // The subscription forbids the server: the engine rejects without asking.
     let (status, body) = post(
         &client,
         &url(&server, "/v1/related/admission"),
-        &json!({ "server": "mtc.example.com", "attachment-blocked": true, "server-permitted": true }),
+        &json!({ "server": "mtc.example.com", "external-id": "meter@m2m.example.com", "attachment-block-enabled": true, "server-permitted": false }),
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["admission"], "reject", "{body}");
+    assert_eq!(
+        (&body["admission"], &body["cause"], &body["asked"]),
+        (&json!("reject"), &json!("subscription-forbids"), &json!(false)),
+        "{body}"
+    );
+    // A malformed external identifier is refused, naming the field.
+    let (status, body) = post(
+        &client,
+        &url(&server, "/v1/related/admission"),
+        &json!({ "server": "mtc.example.com", "external-id": "no-at-sign", "server-named": true }),
+    )
+    .await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("external-id")), "{body}");
     // The same over gRPC.
     let mut grpc = PathSecureClient::connect(url(&server, "")).await.unwrap();
     let verdict = grpc
         .admit(proto::AdmissionRequest {
             server: "mtc.example.com".into(),
-            attachment_blocked: true,
-            server_permitted: true,
+            external_id: "meter@m2m.example.com".into(),
+            attachment_block_enabled: true,
+            server_permitted: Some(false),
             ..Default::default()
         })
         .await
         .unwrap()
         .into_inner();
-    assert_eq!((verdict.admission.as_str(), verdict.cause.as_deref()), ("reject", body["cause"].as_str()));
-    assert_eq!(verdict.back_off, body["back-off"].as_u64());
+    assert_eq!(
+        (verdict.admission.as_str(), verdict.cause.as_deref(), verdict.asked),
+        ("reject", Some("subscription-forbids"), false)
+    );
+    // A trigger submission, counted by the runtime.
+    let (status, body) =
+        post(&client, &url(&server, "/v1/related/submission"), &json!({ "server": "mtc.example.com" })).await;
+    assert_eq!(status, 200, "{body}");
+    let counted =
+        grpc.submit_trigger(proto::SubmissionRequest { server: "mtc.example.com".into() }).await.unwrap().into_inner();
+    assert_eq!(
+        (Some(counted.accept), Some(counted.reason.as_str())),
+        (body["accept"].as_bool(), body["reason"].as_str())
+    );
     let refused = grpc
         .admit(proto::AdmissionRequest { server: "nowhere.example".into(), ..Default::default() })
         .await

@@ -15,7 +15,7 @@
 //! ```
 //!
 //! The related decisions have their own entries (`related.rs`): `[[trigger-case]]`,
-//! `[[admission-case]]`, `[[access-case]]`, `[[media-case]]`, `[[location-case]]`, `[[name-case]]`:
+//! `[[admission-case]]`, `[[submission-case]]`, `[[access-case]]`, `[[media-case]]`, `[[location-case]]`, `[[name-case]]`:
 //!
 //! ```toml
 //! [[trigger-case]]
@@ -181,6 +181,8 @@ struct RawCaseFile {
     trigger_cases: Vec<related::RawTriggerCase>,
     #[serde(default, rename = "admission-case")]
     admission_cases: Vec<related::RawAdmissionCase>,
+    #[serde(default, rename = "submission-case")]
+    submission_cases: Vec<related::RawSubmissionCase>,
     #[serde(default, rename = "access-case")]
     access_cases: Vec<related::RawAccessCase>,
     #[serde(default, rename = "media-case")]
@@ -216,6 +218,7 @@ impl RawCaseFile {
         let related = related::RawRelated {
             triggers: self.trigger_cases,
             admissions: self.admission_cases,
+            submissions: self.submission_cases,
             access: self.access_cases,
             media: self.media_cases,
             locations: self.location_cases,
@@ -228,7 +231,7 @@ impl RawCaseFile {
             (None, true) if self.want_error.is_none() && related.is_empty() && self.sequences.is_empty() => {
                 return Err(invalid(
                     "".into(),
-                    "a case file must say what it wants: `[want]` (action, reason), `want_error`, or `[[case]]` entries (or those of a related decision: `[[trigger-case]]`, `[[admission-case]]`, `[[access-case]]`, `[[media-case]]`, `[[location-case]]`, `[[name-case]]`), or `[[sequence]]` entries",
+                    "a case file must say what it wants: `[want]` (action, reason), `want_error`, or `[[case]]` entries (or those of a related decision: `[[trigger-case]]`, `[[admission-case]]`, `[[submission-case]]`, `[[access-case]]`, `[[media-case]]`, `[[location-case]]`, `[[name-case]]`), or `[[sequence]]` entries",
                 ));
             }
             (None, true) => {}

@@ -1,4 +1,5 @@
 //! Cases of the related decisions in case files: `[[trigger-case]]`, `[[admission-case]]`,
+//! `[[submission-case]]`,
 //! `[[access-case]]`, `[[media-case]]`, `[[location-case]]` and `[[name-case]]` entries. Each names
 //! what is asked and what it must get; [`RelatedCase::run`] asks a [`Decider`] and compares.
 
@@ -9,16 +10,18 @@ use serde::Deserialize;
 use crate::facts::files::FileError;
 use crate::facts::{FactSet, FactSetBuilder};
 use crate::related::access::DecideAccess;
-use crate::related::admission::Admit;
+use crate::related::admission::{Admit, SubmitTrigger};
 use crate::related::binding_update::{DecideLocation, DecideName};
-use crate::related::files::{AccessFile, AdmissionFile, LocationFile, MediaFile, NameFile, TriggerFile};
+use crate::related::files::{
+    AccessFile, AdmissionFile, LocationFile, MediaFile, NameFile, SubmissionFile, TriggerFile,
+};
 use crate::related::media::DecideMedia;
 use crate::related::trigger::DecideTrigger;
 use crate::related::{
     AccessReason, AccessRequest, AccessVerdict, Admission, AdmissionRequest, AdmissionVerdict, Bootstrap,
     LocationOutcome, LocationReason, LocationUpdate, LocationVerdict, MediaProtection, MediaReason, MediaRequest,
-    MediaVerdict, NameOutcome, NameRefusal, NameRequest, NameVerdict, RejectCause, Trigger, TriggerOutcome,
-    TriggerReason, TriggerVerdict,
+    MediaVerdict, NameOutcome, NameRefusal, NameRequest, NameVerdict, RejectCause, SubmissionReason, SubmissionVerdict,
+    Trigger, TriggerOutcome, TriggerReason, TriggerSubmission, TriggerVerdict,
 };
 use crate::vocab::NameError;
 use crate::wasm::Decider;
@@ -42,8 +45,10 @@ pub struct RelatedCase {
 pub enum Ask {
     /// The trigger guard: a trigger.
     Trigger(Trigger, TriggerVerdict),
-    /// Attach admission: a registration.
+    /// Attach admission: a device attaching.
     Admission(AdmissionRequest, AdmissionVerdict),
+    /// A server's trigger submission, its counts written out.
+    Submission(TriggerSubmission, SubmissionVerdict),
     /// Access trust: an access.
     Access(AccessRequest, AccessVerdict),
     /// Media security: a call (a wanted voucher is the one on offer, released).
@@ -66,6 +71,7 @@ impl RelatedCase {
         match &self.ask {
             Ask::Trigger(trigger, want) => judge::<DecideTrigger>(decider, facts, trigger, want),
             Ask::Admission(request, want) => judge::<Admit>(decider, facts, request, want),
+            Ask::Submission(submission, want) => judge::<SubmitTrigger>(decider, facts, submission, want),
             Ask::Access(request, want) => judge::<DecideAccess>(decider, facts, request, want),
             Ask::Media(request, want) => judge::<DecideMedia>(decider, facts, request, want),
             Ask::Location(update, want) => judge::<DecideLocation>(decider, facts, update, want),
@@ -96,6 +102,7 @@ fn judge<D: RelatedDecision>(
 pub(super) struct RawRelated {
     pub(super) triggers: Vec<RawTriggerCase>,
     pub(super) admissions: Vec<RawAdmissionCase>,
+    pub(super) submissions: Vec<RawSubmissionCase>,
     pub(super) access: Vec<RawAccessCase>,
     pub(super) media: Vec<RawMediaCase>,
     pub(super) locations: Vec<RawLocationCase>,
@@ -104,9 +111,10 @@ pub(super) struct RawRelated {
 
 impl RawRelated {
     pub(super) fn is_empty(&self) -> bool {
-        let RawRelated { triggers, admissions, access, media, locations, names } = self;
+        let RawRelated { triggers, admissions, submissions, access, media, locations, names } = self;
         triggers.is_empty()
             && admissions.is_empty()
+            && submissions.is_empty()
             && access.is_empty()
             && media.is_empty()
             && locations.is_empty()
@@ -148,31 +156,26 @@ impl RawRelated {
         for (index, case) in self.admissions.into_iter().enumerate() {
             let field = format!("admission-case[{index}]");
             let want = case.want.ok_or_else(|| {
-                wanted(&field, r#"{ admission = "allow" }` or `{ admission = "reject", cause, back-off }"#)
+                wanted(&field, r#"{ admission = "allow", name }` or `{ admission = "reject", cause, back-off }"#)
             })?;
-            let want = match (want.admission.as_str(), want.cause, want.back_off) {
-                ("allow", None, None) => Admission::Allow,
-                ("reject", Some(cause), Some(seconds)) => {
-                    Admission::Reject { cause, back_off: Duration::from_secs(seconds) }
-                }
-                ("allow", _, _) => {
-                    return Err(invalid(format!("{field}.want"), "`allow` takes no `cause` or `back-off`".to_owned()));
-                }
-                ("reject", _, _) => {
-                    return Err(invalid(
-                        format!("{field}.want"),
-                        "`reject` needs a `cause` and a `back-off` (seconds)".to_owned(),
-                    ));
-                }
-                (other, _, _) => {
-                    return Err(invalid(
-                        format!("{field}.want.admission"),
-                        format!("`{other}` is not an admission: write `allow` or `reject`"),
-                    ));
-                }
-            };
-            let request = case.request.request(builder.server(case.request.server.clone()));
-            push(case.note, case.policy, Ask::Admission(request, AdmissionVerdict { admission: want, fault: None }));
+            let request = case
+                .request
+                .request(builder.server(case.request.server.clone()))
+                .map_err(|(part, message)| invalid(format!("{field}.request.{part}"), message))?;
+            let want =
+                want.verdict(&request).map_err(|(part, message)| invalid(format!("{field}.want{part}"), message))?;
+            push(case.note, case.policy, Ask::Admission(request, want));
+        }
+
+        for (index, case) in self.submissions.into_iter().enumerate() {
+            let field = format!("submission-case[{index}]");
+            let want = case.want.ok_or_else(|| wanted(&field, "{ accept, reason }"))?;
+            let submission = case
+                .submission
+                .request(builder.server(case.submission.server.clone()))
+                .map_err(|(part, message)| invalid(format!("{field}.submission.{part}"), message))?;
+            let want = SubmissionVerdict { accept: want.accept, reason: want.reason, fault: None };
+            push(case.note, case.policy, Ask::Submission(submission, want));
         }
 
         for (index, case) in self.access.into_iter().enumerate() {
@@ -286,12 +289,59 @@ pub(super) struct RawAdmissionCase {
     want: Option<AdmissionWant>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct AdmissionWant {
+pub(super) struct AdmissionWant {
     admission: String,
     cause: Option<RejectCause>,
     back_off: Option<u64>,
+    name: Option<String>,
+    /// Whether the policy is asked; by default, when the method asks the server (the flag or a named
+    /// server) and the subscription permits the server.
+    asked: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSubmissionCase {
+    note: String,
+    policy: Option<String>,
+    submission: SubmissionFile,
+    want: Option<SubmissionWant>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct SubmissionWant {
+    pub(super) accept: bool,
+    pub(super) reason: SubmissionReason,
+}
+
+impl AdmissionWant {
+    /// The verdict this wants for `request`; `Err` names the part of `want` (``, `.admission`) and what
+    /// is wrong.
+    pub(super) fn verdict(&self, request: &AdmissionRequest) -> Result<AdmissionVerdict, (&'static str, String)> {
+        let admission = match (self.admission.as_str(), self.cause, self.back_off, &self.name) {
+            ("allow", None, None, name) => Admission::Allow { name: name.clone() },
+            ("reject", Some(cause), back_off, None) => {
+                Admission::Reject { cause, back_off: back_off.map(Duration::from_secs) }
+            }
+            ("allow", ..) => return Err(("", "`allow` takes no `cause` or `back-off`".to_owned())),
+            ("reject", ..) => {
+                return Err((
+                    "",
+                    "`reject` needs a `cause` (and may give a `back-off` in seconds), and grants no `name`".to_owned(),
+                ));
+            }
+            (other, ..) => {
+                return Err((".admission", format!("`{other}` is not an admission: write `allow` or `reject`")));
+            }
+        };
+        // By default the policy is asked when the method asks the server and the subscription permits
+        // it; a case about the engine's own answers (a back-off) says `asked = false`.
+        let asked = self.asked.unwrap_or(request.server_permitted && request.asks_server());
+        Ok(AdmissionVerdict { admission, asked, fault: None })
+    }
 }
 
 #[derive(Deserialize)]

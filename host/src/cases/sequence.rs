@@ -20,6 +20,11 @@
 //! clock: `server` (the default `on`) and `device`. A `register` step builds the device's report on the
 //! device node (or from its `report` fields), carries it to the server node in the CBOR wire form, and
 //! delivers the indication back unless `deliver = false`.
+//!
+//! The related decisions that keep state in the runtime have steps too: `admit` (attach admission, 002
+//! FIG. 7A: the runtime's back-offs hold across steps, so "reject → early re-attach → refused without
+//! asking" is a sequence) and `submit` (a server's trigger submission, counted against the sequence's
+//! `trigger-limits`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::mpsc::Receiver;
@@ -28,9 +33,12 @@ use std::time::{Duration, SystemTime};
 use serde::Deserialize;
 
 use crate::cases::case_file::Want;
+use crate::cases::related::{AdmissionWant, SubmissionWant};
 use crate::exchange::{Format, Indication, Report, SecurityOption};
 use crate::facts::FactSet;
 use crate::facts::files::{self, FileError, ListsFile};
+use crate::related::files::AdmissionFile;
+use crate::related::{AdmissionLimits, TriggerLimits};
 use crate::runtime::{
     Carried, DeviceConfig, ManualClock, ReRegistration, ReRegistrationCause, RegistrationConfig, RegistrationState,
     Runtime, SessionId,
@@ -39,6 +47,7 @@ use crate::vocab::{
     AccessIntegrity, AccessKind, Attach, Decision, EndToEnd, EventKind, Fqdn, LinkState, PlmnId, Reason, Request, Role,
 };
 use crate::wasm::Policy;
+use crate::wasm::plug::Verdict;
 
 /// Where a sequence starts: the Unix time of its manual clock.
 const START: Duration = Duration::from_secs(1_800_000_000);
@@ -65,8 +74,33 @@ pub struct SequenceCase {
     /// unciphered.
     #[serde(default)]
     accept_plain_from: BTreeSet<Fqdn>,
+    /// Every server's trigger limits on both nodes (for `submit` steps; default: none, counted).
+    #[serde(default)]
+    trigger_limits: Option<TriggerLimitsFile>,
     /// The steps.
     steps: Vec<Step>,
+}
+
+/// Trigger limits as a sequence writes them.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct TriggerLimitsFile {
+    quota: Option<u32>,
+    /// Seconds (default a day).
+    #[serde(default = "day")]
+    period: u64,
+    rate_limit: Option<u32>,
+    /// Seconds (default a minute).
+    #[serde(default = "minute")]
+    rate_window: u64,
+}
+
+fn day() -> u64 {
+    86_400
+}
+
+fn minute() -> u64 {
+    60
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -245,6 +279,20 @@ enum Step {
         on: Node,
         name: String,
     },
+    /// Attach admission on the node's runtime, whose back-offs hold across steps.
+    Admit {
+        #[serde(default)]
+        on: Node,
+        request: AdmissionFile,
+        want: AdmissionWant,
+    },
+    /// A server's trigger submission, counted by the node's runtime.
+    Submit {
+        #[serde(default)]
+        on: Node,
+        server: Fqdn,
+        want: SubmissionWant,
+    },
     /// A decision.
     Decide {
         #[serde(default)]
@@ -270,6 +318,12 @@ struct Running {
 }
 
 impl SequenceCase {
+    /// Whether a step asks a related decision (attach admission, a trigger submission): a policy
+    /// without the optional export fails those closed.
+    pub fn asks_related(&self) -> bool {
+        self.steps.iter().any(|step| matches!(step, Step::Admit { .. } | Step::Submit { .. }))
+    }
+
     /// Whether the sequence is for a policy named `name` (those that name none are for every policy).
     pub fn applies_to(&self, name: &str) -> bool {
         self.policy.as_deref().is_none_or(|policy| policy == name)
@@ -309,8 +363,25 @@ impl SequenceCase {
         }
         let device_config =
             DeviceConfig { accept_plain_from: self.accept_plain_from.clone(), ..DeviceConfig::default() };
+        let admission = match self.trigger_limits {
+            None => AdmissionLimits::default(),
+            Some(file) => AdmissionLimits {
+                triggers: TriggerLimits {
+                    quota: file.quota,
+                    period: Duration::from_secs(file.period),
+                    rate_limit: file.rate_limit,
+                    rate_window: Duration::from_secs(file.rate_window),
+                },
+                ..AdmissionLimits::default()
+            },
+        };
+        admission.check().map_err(|e| format!("`trigger-limits`: {e}"))?;
         let node = |configure: &dyn Fn(crate::runtime::RuntimeBuilder) -> crate::runtime::RuntimeBuilder| {
-            let builder = Runtime::builder(policy.clone()).lists(lists.to_builder().build()).clock(clock.clone());
+            let builder = Runtime::builder(policy.clone())
+                .lists(lists.to_builder().build())
+                .clock(clock.clone())
+                .admission(admission.clone())
+                .map_err(|e| e.to_string())?;
             let runtime = configure(builder).build().map_err(|e| e.to_string())?;
             let events = runtime.reregistrations();
             Ok::<_, String>(Running { runtime, events })
@@ -442,6 +513,25 @@ impl SequenceCase {
                     node.runtime.request_reregistration(id(node, device)?, server).map_err(|e| at(e.to_string()))?;
                 }
                 Step::Advance { seconds } => clock.advance(Duration::from_secs(*seconds)),
+                Step::Admit { on: node, request, want } => {
+                    let runtime = &on(*node).runtime;
+                    let server = runtime.server_id(&request.server);
+                    let request =
+                        request.request(server).map_err(|(field, message)| at(format!("`{field}`: {message}")))?;
+                    let want = want.verdict(&request).map_err(|(_, message)| at(message))?;
+                    let got = runtime.worker().admit(&request);
+                    if !got.same_answer(&want) || (got.fault.is_some() && !want.is_fail_closed()) {
+                        return Err(at(format!("want {want}, got {got}")));
+                    }
+                }
+                Step::Submit { on: node, server, want } => {
+                    let runtime = &on(*node).runtime;
+                    let got = runtime.worker().submit_trigger(runtime.server_id(server));
+                    if (got.accept, got.reason) != (want.accept, want.reason) {
+                        let want = if want.accept { "accept" } else { "refuse" };
+                        return Err(at(format!("want {want} ({}), got {got}", step_reason(step))));
+                    }
+                }
                 Step::Poll { on: node, want } => {
                     let got = on(*node).runtime.poll_registrations();
                     if got != *want {
@@ -570,6 +660,16 @@ impl Step {
             Step::OpenSession { .. } => "open-session",
             Step::CloseSession { .. } => "close-session",
             Step::Decide { .. } => "decide",
+            Step::Admit { .. } => "admit",
+            Step::Submit { .. } => "submit",
         }
+    }
+}
+
+/// The reason a `submit` step wants.
+fn step_reason(step: &Step) -> String {
+    match step {
+        Step::Submit { want, .. } => want.reason.to_string(),
+        _ => String::new(),
     }
 }

@@ -5,9 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::related::admission::{MAX_NAME, valid_name};
 use crate::related::{
-    AccessRequest, AdmissionRequest, AvailableKey, BootstrapMethod, CallParties, LocationUpdate, MediaRequest,
-    NameRequest, PushProtection, Trigger, Voucher, Window,
+    AccessRequest, AdmissionRequest, AvailableKey, BootstrapMethod, CallParties, ExternalId, LocationUpdate,
+    MediaRequest, NameRequest, PushProtection, Trigger, TriggerSubmission, Voucher, Window,
 };
 use crate::vocab::{AccessKind, Fqdn, ServerId};
 
@@ -69,42 +70,103 @@ impl TriggerFile {
     }
 }
 
-/// A registration to admit (attach admission).
+/// A device attaching (attach admission).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct AdmissionFile {
-    /// The server the device registers with.
+    /// The server: the one the device named at attach, or the subscription's.
     pub server: Fqdn,
-    /// The operator blocks the device's attachment.
-    pub attachment_blocked: bool,
-    /// The server is permitted to trigger the device.
+    /// The device's external identifier, `local@domain`.
+    pub external_id: String,
+    /// The subscription's "attachment block enabled" flag is set.
+    #[serde(default)]
+    pub attachment_block_enabled: bool,
+    /// The device named the server at attach.
+    #[serde(default)]
+    pub server_named: bool,
+    /// The subscription permits the device to register with the server (default true).
+    #[serde(default = "yes")]
     pub server_permitted: bool,
-    /// Triggers left in the quota, when there is one.
+    /// The name the device proposed, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trigger_quota_left: Option<u32>,
-    /// Seconds until the quota resets.
-    #[serde(default)]
-    pub quota_resets_in: u32,
-    /// The trigger rate now.
-    #[serde(default)]
-    pub trigger_rate: u32,
-    /// The trigger rate's limit, when there is one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trigger_rate_limit: Option<u32>,
+    pub proposed_name: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl AdmissionFile {
-    /// The request, with `server` the server this file names.
-    pub fn request(&self, server: ServerId) -> AdmissionRequest {
-        AdmissionRequest {
-            server,
-            attachment_blocked: self.attachment_blocked,
-            server_permitted: self.server_permitted,
-            trigger_quota_left: self.trigger_quota_left,
-            quota_resets_in: self.quota_resets_in,
-            trigger_rate: self.trigger_rate,
-            trigger_rate_limit: self.trigger_rate_limit,
+    /// The request, with `server` the server this file names. `Err` names the field and what is wrong.
+    pub fn request(&self, server: ServerId) -> Result<AdmissionRequest, (&'static str, String)> {
+        let external_id = ExternalId::parse(&self.external_id).map_err(|e| ("external-id", e.to_string()))?;
+        if let Some(name) = &self.proposed_name
+            && !valid_name(name)
+        {
+            let why =
+                format!("`{name}` is not a device name: write 1 to {MAX_NAME} printable ASCII characters, no spaces");
+            return Err(("proposed-name", why));
         }
+        Ok(AdmissionRequest {
+            server,
+            external_id,
+            attachment_block_enabled: self.attachment_block_enabled,
+            server_named: self.server_named,
+            server_permitted: self.server_permitted,
+            proposed_name: self.proposed_name.clone(),
+        })
+    }
+}
+
+/// A server's trigger submission with its counts written out (a case file's: a runtime counts them
+/// itself).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SubmissionFile {
+    /// The server.
+    pub server: Fqdn,
+    /// Its submissions accepted in the quota period.
+    #[serde(default)]
+    pub accepted_this_period: u32,
+    /// The quota; absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<u32>,
+    /// Seconds until the period starts again.
+    #[serde(default)]
+    pub period_resets_in: u32,
+    /// Its submissions in the rate window, this one included (at least 1).
+    pub submitted_in_window: u32,
+    /// The rate limit; absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<u32>,
+    /// The rate window in seconds (default 60).
+    #[serde(default = "minute")]
+    pub rate_window_seconds: u32,
+}
+
+fn minute() -> u32 {
+    60
+}
+
+impl SubmissionFile {
+    /// The submission, with `server` the server this file names. `Err` names the field and what is
+    /// wrong.
+    pub fn request(&self, server: ServerId) -> Result<TriggerSubmission, (&'static str, String)> {
+        if self.submitted_in_window == 0 {
+            return Err(("submitted-in-window", "counts this submission too: at least 1".to_owned()));
+        }
+        if !(1..=3_600).contains(&self.rate_window_seconds) {
+            return Err(("rate-window-seconds", "must be 1 to 3,600".to_owned()));
+        }
+        Ok(TriggerSubmission {
+            server,
+            accepted_this_period: self.accepted_this_period,
+            quota: self.quota,
+            period_resets_in: self.period_resets_in,
+            submitted_in_window: self.submitted_in_window,
+            rate_limit: self.rate_limit,
+            rate_window_seconds: self.rate_window_seconds,
+        })
     }
 }
 

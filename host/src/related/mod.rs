@@ -19,7 +19,11 @@ pub(crate) mod trigger;
 pub use access::ACCESS_TRUST;
 pub use access::{AccessReason, AccessRequest, AccessVerdict, AvailableKey, Bootstrap, BootstrapMethod};
 pub use admission::ATTACH_ADMISSION;
-pub use admission::{Admission, AdmissionRequest, AdmissionVerdict, FAIL_CLOSED_BACK_OFF, RejectCause};
+pub use admission::{
+    Admission, AdmissionLimits, AdmissionLimitsError, AdmissionRequest, AdmissionStats, AdmissionVerdict, ExternalId,
+    ExternalIdError, FAIL_CLOSED_BACK_OFF, MAX_NAME, RejectCause, SubmissionReason, SubmissionVerdict, TriggerLimits,
+    TriggerSubmission, valid_name,
+};
 pub use binding_update::BINDING_UPDATE;
 pub use binding_update::{
     LocationOutcome, LocationReason, LocationUpdate, LocationVerdict, NameOutcome, NameRefusal, NameRequest,

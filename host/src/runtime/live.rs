@@ -127,9 +127,18 @@ pub struct RuntimeBuilder {
     registration: RegistrationConfig,
     device: DeviceConfig,
     sessions: (usize, Duration),
+    /// The related decisions' host-held state, where the embedder set it (the rest is made on use).
+    related: States,
 }
 
 impl RuntimeBuilder {
+    /// Sets the host-held state of `D`'s decisions (the related decisions' settings, from their own
+    /// modules).
+    pub(crate) fn related_state<D: RelatedDecision>(self, state: D::State) -> RuntimeBuilder {
+        self.related.set::<D>(state);
+        self
+    }
+
     /// The data-session table: at most `capacity` live sessions, each ending after `idle` unused
     /// (default 65,536 sessions, one hour).
     pub fn sessions(mut self, capacity: usize, idle: Duration) -> RuntimeBuilder {
@@ -199,7 +208,7 @@ impl RuntimeBuilder {
                 metrics: Registry::default(),
                 log,
                 clock: self.clock,
-                related: States::default(),
+                related: self.related,
                 registrations: Registrations::default(),
                 registration_config: self.registration,
                 device_config: self.device,
@@ -228,6 +237,7 @@ impl Runtime {
             registration: RegistrationConfig::default(),
             device: DeviceConfig::default(),
             sessions: (1 << 16, Duration::from_secs(3600)),
+            related: States::default(),
         }
     }
 

@@ -154,6 +154,15 @@ pub(crate) struct States {
 }
 
 impl States {
+    /// Puts `state` in as the state of `D`'s decisions (a runtime's settings for them), replacing one
+    /// made before.
+    pub(crate) fn set<D: RelatedDecision>(&self, state: D::State) {
+        let mut states = self.states.lock().unwrap_or_else(PoisonError::into_inner);
+        let id = TypeId::of::<D>();
+        states.retain(|(entry, _)| *entry != id);
+        states.push((id, Arc::new(state)));
+    }
+
     /// The state of `D`'s decisions.
     pub(crate) fn of<D: RelatedDecision>(&self) -> Arc<D::State> {
         // Each entry is whole once pushed: a panic elsewhere cannot leave the list half-made.

@@ -217,12 +217,11 @@ impl PathSecure for Grpc {
         let result = (|| {
             let file = AdmissionFile {
                 server: parse(&m.server, "server")?,
-                attachment_blocked: m.attachment_blocked,
-                server_permitted: m.server_permitted,
-                trigger_quota_left: m.trigger_quota_left,
-                quota_resets_in: m.quota_resets_in,
-                trigger_rate: m.trigger_rate,
-                trigger_rate_limit: m.trigger_rate_limit,
+                external_id: m.external_id,
+                attachment_block_enabled: m.attachment_block_enabled,
+                server_named: m.server_named,
+                server_permitted: m.server_permitted.unwrap_or(true),
+                proposed_name: m.proposed_name,
             };
             let answer = related::admission(&self.served.service, &file)?;
             Ok(proto::AdmissionVerdict {
@@ -230,7 +229,23 @@ impl PathSecure for Grpc {
                 cause: answer.cause.map(Into::into),
                 back_off: answer.back_off,
                 fault: answer.fault,
+                name: answer.name,
+                asked: answer.asked,
             })
+        })();
+        self.finish("related", started, result)
+    }
+
+    async fn submit_trigger(
+        &self,
+        request: Request<proto::SubmissionRequest>,
+    ) -> Result<Response<proto::SubmissionVerdict>, Status> {
+        let started = Instant::now();
+        let m = request.into_inner();
+        let result = (|| {
+            let ask = related::SubmissionAsk { server: parse(&m.server, "server")? };
+            let answer = related::submission(&self.served.service, &ask)?;
+            Ok(proto::SubmissionVerdict { accept: answer.accept, reason: answer.reason.into(), fault: answer.fault })
         })();
         self.finish("related", started, result)
     }

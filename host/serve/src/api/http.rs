@@ -33,6 +33,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/decide/batch"),
     ("post", "/v1/related/trigger"),
     ("post", "/v1/related/admission"),
+    ("post", "/v1/related/submission"),
     ("post", "/v1/related/access"),
     ("post", "/v1/related/media"),
     ("post", "/v1/related/location"),

@@ -2,18 +2,19 @@
 //! `Admit`, … calls, with the requests as the case files write them (`pathsec::related::files`). Each
 //! decision is made here once, into an answer both front ends send (JSON as it is, gRPC field for field).
 
+use pathsec::Fqdn;
 use pathsec::PolicyFault;
 use pathsec::files::parse_named;
 use pathsec::related::files::{AccessFile, AdmissionFile, LocationFile, MediaFile, NameFile, TriggerFile};
 use pathsec::related::{Admission, Bootstrap, NameOutcome};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::service::Service;
 
 /// The decisions, by the name their route takes.
-pub const DECISIONS: &[&str] = &["trigger", "admission", "access", "media", "location", "name"];
+pub const DECISIONS: &[&str] = &["trigger", "admission", "submission", "access", "media", "location", "name"];
 
 /// The answer of the trigger guard and of a location update: an outcome and its reason.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -33,12 +34,39 @@ pub struct OutcomeAnswer {
 pub struct AdmissionAnswer {
     /// `allow` or `reject`.
     pub admission: String,
+    /// For `allow`: the name granted, when the device proposed one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The server (the policy) was asked; `false` when the engine answered itself (no flag and no named
+    /// server, the subscription forbids the server, the device is backing off, the back-off table is
+    /// full).
+    pub asked: bool,
     /// For `reject`: the cause.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cause: Option<&'static str>,
-    /// For `reject`: the back-off, in seconds.
+    /// For `reject`: the back-off, in seconds, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub back_off: Option<u64>,
+    /// The policy fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
+}
+
+/// A server's trigger submission: the runtime counts it.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmissionAsk {
+    /// The server submitting a trigger.
+    pub server: Fqdn,
+}
+
+/// A trigger submission's answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SubmissionAnswer {
+    /// Deliver the trigger.
+    pub accept: bool,
+    /// Why.
+    pub reason: &'static str,
     /// The policy fault.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
@@ -108,14 +136,25 @@ pub fn trigger(service: &Service, file: &TriggerFile) -> Result<OutcomeAnswer, A
 
 /// Attach admission.
 pub fn admission(service: &Service, file: &AdmissionFile) -> Result<AdmissionAnswer, ApiError> {
-    let request = file.request(service.server(&file.server, "server")?);
+    let request = file
+        .request(service.server(&file.server, "server")?)
+        .map_err(|(field, message)| ApiError::invalid(field, format!("`{field}`: {message}")))?;
     let verdict = service.with_worker(|worker| Ok(worker.admit(&request)))?;
-    let (admission, cause, back_off) = match verdict.admission {
-        Admission::Allow => ("allow".to_owned(), None, None),
-        Admission::Reject { cause, back_off } => ("reject".to_owned(), Some(cause.name()), Some(back_off.as_secs())),
-        other => (format!("{other:?}"), None, None),
+    let (admission, name, cause, back_off) = match verdict.admission {
+        Admission::Allow { name } => ("allow".to_owned(), name, None, None),
+        Admission::Reject { cause, back_off } => {
+            ("reject".to_owned(), None, Some(cause.name()), back_off.map(|back_off| back_off.as_secs()))
+        }
+        other => (format!("{other:?}"), None, None, None),
     };
-    Ok(AdmissionAnswer { admission, cause, back_off, fault: fault(verdict.fault.as_ref()) })
+    Ok(AdmissionAnswer { admission, name, asked: verdict.asked, cause, back_off, fault: fault(verdict.fault.as_ref()) })
+}
+
+/// A server's trigger submission, counted by the runtime.
+pub fn submission(service: &Service, ask: &SubmissionAsk) -> Result<SubmissionAnswer, ApiError> {
+    let server = service.server(&ask.server, "server")?;
+    let verdict = service.with_worker(|worker| Ok(worker.submit_trigger(server)))?;
+    Ok(SubmissionAnswer { accept: verdict.accept, reason: verdict.reason.name(), fault: fault(verdict.fault.as_ref()) })
 }
 
 /// Access trust.
@@ -177,6 +216,7 @@ pub fn decide(service: &Service, decision: &str, text: &str) -> Result<Value, Ap
     Ok(match decision {
         "trigger" => json(trigger(service, &parse_named(name, text).map_err(ApiError::from_file)?)?),
         "admission" => json(admission(service, &parse_named(name, text).map_err(ApiError::from_file)?)?),
+        "submission" => json(submission(service, &parse_named(name, text).map_err(ApiError::from_file)?)?),
         "access" => json(access(service, &parse_named(name, text).map_err(ApiError::from_file)?)?),
         "media" => json(media(service, &parse_named(name, text).map_err(ApiError::from_file)?)?),
         "location" => json(location(service, &parse_named(name, text).map_err(ApiError::from_file)?)?),
