@@ -71,3 +71,56 @@ fn network_layer_where_it_cannot_reach_fails_closed() {
         );
     }
 }
+
+/// The runtime's voucher store (004, FIG. 3): stored, correlated by identity, released once; bounded,
+/// with every drop and refusal counted.
+#[test]
+fn the_voucher_store_is_bounded_and_counts_what_it_drops() {
+    use pathsec::related::{GatewayCall, MediaLimits, VoucherError};
+    use std::time::{Duration, SystemTime};
+    let clock = pathsec::runtime::ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+    let runtime = pathsec::Runtime::builder(pathsec_suite::bundled("reference").expect("bundled"))
+        .clock(clock.clone())
+        .media(MediaLimits { vouchers: 2, timeout: Duration::from_secs(30) })
+        .expect("valid")
+        .build()
+        .expect("runtime");
+    let call = |calling: &str, called: &str| GatewayCall {
+        calling: calling.into(),
+        called: called.into(),
+        crosses_cs_leg: true,
+        via_gateway: true,
+        network_path_secure: true,
+    };
+    let mut worker = runtime.worker();
+    runtime.store_voucher("sip:a@ims.example.com", "tel:+15550001", b"a".to_vec()).expect("stored");
+    runtime.store_voucher("sip:b@ims.example.com", "tel:+15550002", b"b".to_vec()).expect("stored");
+    runtime.store_voucher("sip:c@ims.example.com", "tel:+15550003", b"c".to_vec()).expect("stored: a dropped");
+    runtime.store_voucher("sip:c@ims.example.com", "tel:+1-555-0003", b"c2".to_vec()).expect("supersedes c");
+    assert!(matches!(
+        runtime.store_voucher("sip:d@ims.example.com", "tel:+15550004", b"b".to_vec()),
+        Err(VoucherError::Replayed { .. })
+    ));
+    assert!(matches!(
+        runtime.store_voucher("sip:d@ims.example.com", "tel:+15550004", Vec::new()),
+        Err(VoucherError::Size { len: 0 })
+    ));
+    let error = runtime.store_voucher("sip:+15550005@ims.example.com", "tel:+15550004", b"e".to_vec());
+    assert_eq!(
+        error.expect_err("ambiguous").to_string(),
+        "`calling`: `sip:+15550005@ims.example.com` does not name one party for sure: a user part that looks like a telephone number, without `user=phone`"
+    );
+    assert_eq!(worker.correlate_media(&call("sip:a@ims.example.com", "tel:+15550001")).voucher, None, "evicted");
+    let released = worker.correlate_media(&call("sip:c@ims.example.com", "sip:+15550003@gw.example.net;user=phone"));
+    assert_eq!(released.voucher.map(|voucher| voucher.key), Some(b"c2".to_vec()), "the newer voucher");
+    clock.advance(Duration::from_secs(30));
+    assert_eq!(worker.correlate_media(&call("sip:b@ims.example.com", "tel:+15550002")).voucher, None, "expired");
+    let stats = runtime.media_stats();
+    assert_eq!(
+        (stats.stored, stats.evicted, stats.superseded, stats.replays_refused, stats.identities_refused),
+        (4, 1, 1, 1, 1)
+    );
+    assert_eq!((stats.released, stats.expired, stats.uncorrelated, stats.vouchers_held), (1, 1, 2, 0));
+    // The replay memory ends with the timeout: the same voucher may be presented again later.
+    runtime.store_voucher("sip:d@ims.example.com", "tel:+15550004", b"b".to_vec()).expect("no longer remembered");
+}

@@ -370,12 +370,13 @@ pub(super) struct RawMediaCase {
     want: Option<MediaWant>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct MediaWant {
-    protection: MediaProtection,
-    reason: MediaReason,
-    voucher: String,
+pub(super) struct MediaWant {
+    pub(super) protection: MediaProtection,
+    pub(super) reason: MediaReason,
+    /// `released` or `none`.
+    pub(super) voucher: String,
 }
 
 #[derive(Deserialize)]

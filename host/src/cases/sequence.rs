@@ -24,7 +24,8 @@
 //! The related decisions that keep state in the runtime have steps too: `admit` (attach admission, 002
 //! FIG. 7A: the runtime's back-offs hold across steps, so "reject → early re-attach → refused without
 //! asking" is a sequence) and `submit` (a server's trigger submission, counted against the sequence's
-//! `trigger-limits`).
+//! `trigger-limits`), `store-voucher` and `correlate` (004, FIG. 3: the device's initiation stores its
+//! voucher, the gateway's later initiation is correlated with it by the parties' identities).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::mpsc::Receiver;
@@ -33,12 +34,12 @@ use std::time::{Duration, SystemTime};
 use serde::Deserialize;
 
 use crate::cases::case_file::Want;
-use crate::cases::related::{AdmissionWant, SubmissionWant};
+use crate::cases::related::{AdmissionWant, MediaWant, SubmissionWant};
 use crate::exchange::{Format, Indication, Report, SecurityOption};
 use crate::facts::FactSet;
 use crate::facts::files::{self, FileError, ListsFile};
 use crate::related::files::AdmissionFile;
-use crate::related::{AdmissionLimits, TriggerLimits};
+use crate::related::{AdmissionLimits, GatewayCall, MediaLimits, TriggerLimits};
 use crate::runtime::{
     Carried, DeviceConfig, ManualClock, ReRegistration, ReRegistrationCause, RegistrationConfig, RegistrationState,
     Runtime, SessionId,
@@ -77,8 +78,21 @@ pub struct SequenceCase {
     /// Every server's trigger limits on both nodes (for `submit` steps; default: none, counted).
     #[serde(default)]
     trigger_limits: Option<TriggerLimitsFile>,
+    /// The voucher store's bounds on both nodes (default 100,000 vouchers, 60 s).
+    #[serde(default)]
+    vouchers: Option<VouchersFile>,
     /// The steps.
     steps: Vec<Step>,
+}
+
+/// The voucher store's bounds as a sequence writes them.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct VouchersFile {
+    /// Vouchers held at most.
+    capacity: usize,
+    /// Seconds a voucher waits for its gateway initiation.
+    timeout: u64,
 }
 
 /// Trigger limits as a sequence writes them.
@@ -286,6 +300,32 @@ enum Step {
         request: AdmissionFile,
         want: AdmissionWant,
     },
+    /// A device's session initiation carrying a voucher (004, FIG. 3 message 302): the node's runtime
+    /// stores it; `want-error` names an error the store must give instead.
+    StoreVoucher {
+        #[serde(default)]
+        on: Node,
+        calling: String,
+        called: String,
+        /// The voucher's bytes, as text.
+        voucher: String,
+        #[serde(default, rename = "want-error")]
+        want_error: Option<String>,
+    },
+    /// A gateway's session initiation (004, FIG. 3 message 308): correlated with a stored voucher.
+    Correlate {
+        #[serde(default)]
+        on: Node,
+        calling: String,
+        called: String,
+        #[serde(default = "yes", rename = "crosses-cs-leg")]
+        crosses_cs_leg: bool,
+        #[serde(default = "yes", rename = "via-gateway")]
+        via_gateway: bool,
+        #[serde(default = "yes", rename = "network-path-secure")]
+        network_path_secure: bool,
+        want: MediaWant,
+    },
     /// A server's trigger submission, counted by the node's runtime.
     Submit {
         #[serde(default)]
@@ -318,10 +358,15 @@ struct Running {
 }
 
 impl SequenceCase {
-    /// Whether a step asks a related decision (attach admission, a trigger submission): a policy
+    /// Whether a step asks a related decision (attach admission, a trigger submission, media): a policy
     /// without the optional export fails those closed.
     pub fn asks_related(&self) -> bool {
-        self.steps.iter().any(|step| matches!(step, Step::Admit { .. } | Step::Submit { .. }))
+        self.steps.iter().any(|step| {
+            matches!(
+                step,
+                Step::Admit { .. } | Step::Submit { .. } | Step::StoreVoucher { .. } | Step::Correlate { .. }
+            )
+        })
     }
 
     /// Whether the sequence is for a policy named `name` (those that name none are for every policy).
@@ -376,12 +421,18 @@ impl SequenceCase {
             },
         };
         admission.check().map_err(|e| format!("`trigger-limits`: {e}"))?;
+        let media = self.vouchers.map_or_else(MediaLimits::default, |file| MediaLimits {
+            vouchers: file.capacity,
+            timeout: Duration::from_secs(file.timeout),
+        });
         let node = |configure: &dyn Fn(crate::runtime::RuntimeBuilder) -> crate::runtime::RuntimeBuilder| {
             let builder = Runtime::builder(policy.clone())
                 .lists(lists.to_builder().build())
                 .clock(clock.clone())
                 .admission(admission.clone())
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| e.to_string())?
+                .media(media)
+                .map_err(|e| format!("`vouchers`: {e}"))?;
             let runtime = configure(builder).build().map_err(|e| e.to_string())?;
             let events = runtime.reregistrations();
             Ok::<_, String>(Running { runtime, events })
@@ -524,6 +575,46 @@ impl SequenceCase {
                         return Err(at(format!("want {want}, got {got}")));
                     }
                 }
+                Step::StoreVoucher { on: node, calling, called, voucher, want_error } => {
+                    let stored = on(*node).runtime.store_voucher(calling, called, voucher.as_bytes().to_vec());
+                    match (stored, want_error) {
+                        (Ok(()), None) => {}
+                        (Err(error), Some(want)) if error.to_string().contains(want.as_str()) => {}
+                        (Ok(()), Some(want)) => {
+                            return Err(at(format!("want an error containing `{want}`, got it stored")));
+                        }
+                        (Err(error), _) => return Err(at(format!("want it stored, got: {error}"))),
+                    }
+                }
+                Step::Correlate {
+                    on: node,
+                    calling,
+                    called,
+                    crosses_cs_leg,
+                    via_gateway,
+                    network_path_secure,
+                    want,
+                } => {
+                    let call = GatewayCall {
+                        calling: calling.clone(),
+                        called: called.clone(),
+                        crosses_cs_leg: *crosses_cs_leg,
+                        via_gateway: *via_gateway,
+                        network_path_secure: *network_path_secure,
+                    };
+                    let got = on(*node).runtime.worker().correlate_media(&call);
+                    let released = match want.voucher.as_str() {
+                        "released" => true,
+                        "none" => false,
+                        other => {
+                            return Err(at(format!("`{other}` is not a voucher outcome: write `released` or `none`")));
+                        }
+                    };
+                    if (got.protection, got.reason, got.voucher.is_some()) != (want.protection, want.reason, released) {
+                        let voucher = if released { ", voucher released" } else { "" };
+                        return Err(at(format!("want {} ({}){voucher}, got {got}", want.protection, want.reason)));
+                    }
+                }
                 Step::Submit { on: node, server, want } => {
                     let runtime = &on(*node).runtime;
                     let got = runtime.worker().submit_trigger(runtime.server_id(server));
@@ -662,6 +753,8 @@ impl Step {
             Step::Decide { .. } => "decide",
             Step::Admit { .. } => "admit",
             Step::Submit { .. } => "submit",
+            Step::StoreVoucher { .. } => "store-voucher",
+            Step::Correlate { .. } => "correlate",
         }
     }
 }

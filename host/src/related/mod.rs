@@ -12,6 +12,7 @@ use crate::{Decider, Worker};
 pub(crate) mod access;
 pub(crate) mod admission;
 pub(crate) mod binding_update;
+pub(crate) mod call_identity;
 pub mod files;
 pub(crate) mod media;
 pub(crate) mod trigger;
@@ -29,8 +30,12 @@ pub use binding_update::{
     LocationOutcome, LocationReason, LocationUpdate, LocationVerdict, NameOutcome, NameRefusal, NameRequest,
     NameVerdict,
 };
+pub use call_identity::{CallIdentity, IdentityError};
 pub use media::MEDIA_SECURITY;
-pub use media::{CallParties, MediaProtection, MediaReason, MediaRequest, MediaVerdict, Voucher};
+pub use media::{
+    CallParties, GatewayCall, MAX_VOUCHER, MediaLimits, MediaProtection, MediaReason, MediaRequest, MediaStats,
+    MediaVerdict, Voucher, VoucherError,
+};
 pub use trigger::TRIGGER_GUARD;
 pub use trigger::{PushProtection, Trigger, TriggerOutcome, TriggerReason, TriggerVerdict, Window};
 
