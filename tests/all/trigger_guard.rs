@@ -142,3 +142,37 @@ fn a_worker_asks_the_active_policy() {
     assert_eq!((verdict.outcome, verdict.reason), (TriggerOutcome::Discard, TriggerReason::PolicyFault));
     assert_eq!(runtime.metrics().faults[pathsec::vocab::FaultKind::NotProvided], 1);
 }
+
+/// The runtime's push associations are bounded: when full, the least recently used goes whole (its
+/// replay window with it), counted; an unknown device is an error.
+#[test]
+fn push_associations_are_bounded_and_evicted_whole() {
+    use pathsec::related::{PushTrigger, TriggerReason};
+    use std::time::Duration;
+    let runtime = pathsec::Runtime::builder(pathsec_suite::bundled("reference").expect("bundled"))
+        .push_associations(2)
+        .build()
+        .expect("runtime");
+    let naf = runtime.server_id(&"push.mtc.example.com".parse().expect("valid"));
+    let push = |sequence| PushTrigger {
+        naf,
+        sequence,
+        mac_verified: true,
+        fields_covered: true,
+        key_lifetime: Duration::from_secs(3_600),
+        trigger_time: None,
+        window: None,
+    };
+    let mut worker = runtime.worker();
+    let devices: Vec<_> = ["a", "b", "c"].iter().map(|name| runtime.device_id(name).expect("room")).collect();
+    for &device in &devices {
+        assert_eq!(worker.receive_push(device, &push(1)).expect("known").reason, TriggerReason::Protected);
+    }
+    // `a`'s association was the least recently used: evicted whole, so its sequence 1 is fresh again.
+    assert_eq!(worker.receive_push(devices[2], &push(1)).expect("known").reason, TriggerReason::Replayed);
+    assert_eq!(worker.receive_push(devices[0], &push(1)).expect("known").reason, TriggerReason::Protected);
+    let stats = runtime.push_stats();
+    assert_eq!((stats.associations, stats.evicted, stats.replays, stats.accepted), (2, 2, 1, 4));
+    let stranger = pathsec::DeviceId::from_raw(99);
+    assert!(worker.receive_push(stranger, &push(1)).is_err(), "a handle this runtime did not issue");
+}

@@ -273,11 +273,11 @@ pub(super) struct RawTriggerCase {
     want: Option<TriggerWant>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct TriggerWant {
-    outcome: TriggerOutcome,
-    reason: TriggerReason,
+pub(super) struct TriggerWant {
+    pub(super) outcome: TriggerOutcome,
+    pub(super) reason: TriggerReason,
 }
 
 #[derive(Deserialize)]

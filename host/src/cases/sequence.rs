@@ -25,7 +25,9 @@
 //! FIG. 7A: the runtime's back-offs hold across steps, so "reject → early re-attach → refused without
 //! asking" is a sequence) and `submit` (a server's trigger submission, counted against the sequence's
 //! `trigger-limits`), `store-voucher` and `correlate` (004, FIG. 3: the device's initiation stores its
-//! voucher, the gateway's later initiation is correlated with it by the parties' identities).
+//! voucher, the gateway's later initiation is correlated with it by the parties' identities), `push`
+//! and `triggered` (003: a GBA push trigger against the device's push associations, and how long its
+//! sends count as triggered).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::mpsc::Receiver;
@@ -34,12 +36,12 @@ use std::time::{Duration, SystemTime};
 use serde::Deserialize;
 
 use crate::cases::case_file::Want;
-use crate::cases::related::{AdmissionWant, MediaWant, SubmissionWant};
+use crate::cases::related::{AdmissionWant, MediaWant, SubmissionWant, TriggerWant};
 use crate::exchange::{Format, Indication, Report, SecurityOption};
 use crate::facts::FactSet;
 use crate::facts::files::{self, FileError, ListsFile};
 use crate::related::files::AdmissionFile;
-use crate::related::{AdmissionLimits, GatewayCall, MediaLimits, TriggerLimits};
+use crate::related::{AdmissionLimits, GatewayCall, MediaLimits, PushTrigger, TriggerLimits};
 use crate::runtime::{
     Carried, DeviceConfig, ManualClock, ReRegistration, ReRegistrationCause, RegistrationConfig, RegistrationState,
     Runtime, SessionId,
@@ -326,6 +328,37 @@ enum Step {
         network_path_secure: bool,
         want: MediaWant,
     },
+    /// A GBA push trigger the device received (003, steps 405-407), against the node's push
+    /// associations; `triggered-for` (seconds) checks how long the device's sends to the NAF count as
+    /// triggered after it (0: not triggered).
+    Push {
+        #[serde(default)]
+        on: Node,
+        device: String,
+        naf: Fqdn,
+        sequence: u64,
+        #[serde(default = "yes", rename = "mac-verified")]
+        mac_verified: bool,
+        #[serde(default = "yes", rename = "fields-covered")]
+        fields_covered: bool,
+        /// Seconds.
+        #[serde(rename = "key-lifetime")]
+        key_lifetime: u64,
+        /// Seconds.
+        #[serde(default, rename = "trigger-time")]
+        trigger_time: Option<u64>,
+        want: TriggerWant,
+        #[serde(default, rename = "triggered-for")]
+        triggered_for: Option<u64>,
+    },
+    /// Checks how long the device's sends to the NAF still count as triggered (0: not).
+    Triggered {
+        #[serde(default)]
+        on: Node,
+        device: String,
+        naf: Fqdn,
+        want: u64,
+    },
     /// A server's trigger submission, counted by the node's runtime.
     Submit {
         #[serde(default)]
@@ -358,13 +391,18 @@ struct Running {
 }
 
 impl SequenceCase {
-    /// Whether a step asks a related decision (attach admission, a trigger submission, media): a policy
-    /// without the optional export fails those closed.
+    /// Whether a step asks a related decision (attach admission, a trigger submission, media, a push
+    /// trigger): a policy without the optional export fails those closed.
     pub fn asks_related(&self) -> bool {
         self.steps.iter().any(|step| {
             matches!(
                 step,
-                Step::Admit { .. } | Step::Submit { .. } | Step::StoreVoucher { .. } | Step::Correlate { .. }
+                Step::Admit { .. }
+                    | Step::Submit { .. }
+                    | Step::StoreVoucher { .. }
+                    | Step::Correlate { .. }
+                    | Step::Push { .. }
+                    | Step::Triggered { .. }
             )
         })
     }
@@ -615,6 +653,41 @@ impl SequenceCase {
                         return Err(at(format!("want {} ({}){voucher}, got {got}", want.protection, want.reason)));
                     }
                 }
+                Step::Push {
+                    on: node,
+                    device,
+                    naf,
+                    sequence,
+                    mac_verified,
+                    fields_covered,
+                    key_lifetime,
+                    trigger_time,
+                    want,
+                    triggered_for,
+                } => {
+                    let node = on(*node);
+                    let push = PushTrigger {
+                        naf: node.runtime.server_id(naf),
+                        sequence: *sequence,
+                        mac_verified: *mac_verified,
+                        fields_covered: *fields_covered,
+                        key_lifetime: Duration::from_secs(*key_lifetime),
+                        trigger_time: trigger_time.map(Duration::from_secs),
+                        window: None,
+                    };
+                    let got =
+                        node.runtime.worker().receive_push(id(node, device)?, &push).map_err(|e| at(e.to_string()))?;
+                    if (got.outcome, got.reason) != (want.outcome, want.reason) {
+                        return Err(at(format!("want {} ({}), got {got}", want.outcome, want.reason)));
+                    }
+                    if let Some(want) = triggered_for {
+                        triggered(node, id(node, device)?, push.naf, *want).map_err(at)?;
+                    }
+                }
+                Step::Triggered { on: node, device, naf, want } => {
+                    let node = on(*node);
+                    triggered(node, id(node, device)?, node.runtime.server_id(naf), *want).map_err(at)?;
+                }
                 Step::Submit { on: node, server, want } => {
                     let runtime = &on(*node).runtime;
                     let got = runtime.worker().submit_trigger(runtime.server_id(server));
@@ -754,9 +827,28 @@ impl Step {
             Step::Admit { .. } => "admit",
             Step::Submit { .. } => "submit",
             Step::StoreVoucher { .. } => "store-voucher",
+            Step::Push { .. } => "push",
+            Step::Triggered { .. } => "triggered",
             Step::Correlate { .. } => "correlate",
         }
     }
+}
+
+/// Checks that `device`'s sends to `naf` count as triggered for `want` more seconds (0: not at all).
+fn triggered(
+    node: &Running,
+    device: crate::runtime::DeviceId,
+    naf: crate::vocab::ServerId,
+    want: u64,
+) -> Result<(), String> {
+    let left = node
+        .runtime
+        .triggered_until(device, naf)
+        .map_or(0, |until| until.duration_since(node.runtime.now()).map_or(0, |left| left.as_secs()));
+    if left != want {
+        return Err(format!("want sends triggered for {want} s more, got {left} s"));
+    }
+    Ok(())
 }
 
 /// The reason a `submit` step wants.

@@ -37,7 +37,10 @@ pub use media::{
     MediaVerdict, Voucher, VoucherError,
 };
 pub use trigger::TRIGGER_GUARD;
-pub use trigger::{PushProtection, Trigger, TriggerOutcome, TriggerReason, TriggerVerdict, Window};
+pub use trigger::{
+    PushProtection, PushStats, PushTrigger, REPLAY_WINDOW, Trigger, TriggerOutcome, TriggerReason, TriggerVerdict,
+    Window,
+};
 
 /// Every interface of the related decisions, in the order `pathsec check` reports them.
 pub const INTERFACES: &[Interface] = &[TRIGGER_GUARD, ATTACH_ADMISSION, ACCESS_TRUST, MEDIA_SECURITY, BINDING_UPDATE];

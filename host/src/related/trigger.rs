@@ -1,14 +1,29 @@
 //! The trigger guard (`pathsec:policy/trigger-guard`): may a device act on a trigger that arrived
 //! with GBA push protection? An optional export; without it every trigger is discarded.
+//!
+//! After 003 (US 2014/0134995): the bootstrapping function puts the trigger indication and the trigger
+//! time into the GBA push information (GPI, Table 1), the server pushes it to the device, and the
+//! device stores a security association from it (step 406, Table 2) and sends to the server for the
+//! trigger time (step 407). The **host** keeps each device's push associations
+//! ([`Worker::receive_push`]): per device and server, the key's lifetime and a replay window over the
+//! GPI's sequence (the AKA sequence number its AUTN carries), so a replayed GPI is discarded without
+//! asking the policy and the policy is given verified facts; and it keeps the trigger time after an
+//! accepted trigger ([`Runtime::triggered_until`]): sends in it count as triggered, sends after it as
+//! if there had been no trigger. The associations are bounded ([`RuntimeBuilder::push_associations`]):
+//! when full the least recently used association is evicted whole; everything counted
+//! ([`PushStats`]).
 
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use wasmtime::Store;
 
 use super::Interface;
 use crate::facts::FactSet;
-use crate::runtime::Worker;
+use crate::runtime::{DeviceId, Runtime, RuntimeBuilder, UnknownDeviceError, Worker};
 use crate::vocab::named::named_enum;
 use crate::vocab::{PolicyFault, ServerId, write_fault};
 use crate::wasm::Decider;
@@ -104,6 +119,9 @@ named_enum! {
         WindowClosed = "window-closed",
         /// The trigger's window has not opened yet: it is kept until it does.
         WindowNotOpen = "window-not-open",
+        /// The engine: the GPI's sequence number was seen before, or is older than the replay window —
+        /// a replay, discarded without asking the policy. Never sent by a policy.
+        Replayed = "replayed",
         /// The policy failed, or does not export the trigger guard (see the verdict's fault); the engine
         /// discarded the trigger. Never sent by a policy.
         PolicyFault = "policy-fault",
@@ -183,7 +201,7 @@ impl RelatedDecision for DecideTrigger {
     type Request = Trigger;
     type Answer = guard::TriggerVerdict;
     type Verdict = TriggerVerdict;
-    type State = ();
+    type State = PushState;
 
     fn call(
         guest: &guard::Guest,
@@ -214,6 +232,250 @@ impl Worker {
     /// cached: triggers are rare). See [`Decider::decide_trigger`].
     pub fn decide_trigger(&mut self, trigger: &Trigger) -> TriggerVerdict {
         self.related::<DecideTrigger>(trigger)
+    }
+}
+
+/// A GBA push trigger as the device received it (003, Table 1): what the device's own checks found,
+/// and what the GPI carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PushTrigger {
+    /// The server that pushed it (the NAF).
+    pub naf: ServerId,
+    /// The GPI's sequence number (the AKA SQN its AUTN carries): each GPI of a NAF has a new one.
+    pub sequence: u64,
+    /// The GPI's MAC verified with the key the device derived from it.
+    pub mac_verified: bool,
+    /// The trigger indication and trigger time are inside what the MAC covers.
+    pub fields_covered: bool,
+    /// The NAF key's lifetime the GPI requests (Key_LT).
+    pub key_lifetime: Duration,
+    /// How long the device sends after being triggered (the Trigger Time), when the GPI gives one.
+    pub trigger_time: Option<Duration>,
+    /// The trigger's window, when it has one (the engine's own addition: the method has none).
+    pub window: Option<Window>,
+}
+
+/// The replay window's width: sequence numbers this far below the highest seen are still accepted
+/// once (GPIs may arrive out of order), older ones are replays.
+pub const REPLAY_WINDOW: u64 = 64;
+
+/// What the push associations have done (counts since the runtime started).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PushStats {
+    /// Associations held now.
+    pub associations: u64,
+    /// GPIs accepted into an association (verified, fresh).
+    pub accepted: u64,
+    /// GPIs discarded as replays.
+    pub replays: u64,
+    /// GPIs whose MAC did not verify (the association left as it was).
+    pub unverified: u64,
+    /// Associations evicted whole to make room.
+    pub evicted: u64,
+}
+
+/// A device's push association with one NAF.
+struct Association {
+    /// When the NAF key's lifetime ends (Unix seconds).
+    key_expires: u64,
+    /// The highest GPI sequence seen, and which of the `REPLAY_WINDOW` below it were seen (bit i:
+    /// `highest - i`).
+    highest: u64,
+    seen: u64,
+    /// Until when sends to the NAF count as triggered.
+    triggered_until: Option<u64>,
+    /// Its place in the use order.
+    used: u64,
+}
+
+#[derive(Default)]
+struct Associations {
+    by_device: HashMap<(DeviceId, ServerId), Association>,
+    /// Use order (a stamp, the key); stale entries skipped.
+    order: VecDeque<(u64, (DeviceId, ServerId))>,
+    next: u64,
+}
+
+/// The host-held state of the trigger guard: the push associations.
+pub(crate) struct PushState {
+    capacity: usize,
+    associations: Mutex<Associations>,
+    stats: [AtomicU64; 4],
+}
+
+const ACCEPTED: usize = 0;
+const REPLAYS: usize = 1;
+const UNVERIFIED: usize = 2;
+const EVICTED: usize = 3;
+
+impl Default for PushState {
+    fn default() -> PushState {
+        PushState::new(1_000_000)
+    }
+}
+
+impl PushState {
+    fn new(capacity: usize) -> PushState {
+        PushState { capacity, associations: Mutex::default(), stats: std::array::from_fn(|_| AtomicU64::new(0)) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Associations> {
+        // Each association is whole between statements: a panic cannot leave one half-made.
+        self.associations.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn count(&self, stat: usize) {
+        self.stats[stat].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Takes a verified GPI into the device's association with its NAF: `Err` when its sequence is a
+    /// replay; else the association (made, or its key renewed) and whether its key had expired.
+    fn accept(&self, device: DeviceId, push: &PushTrigger, now: u64) -> Result<bool, ()> {
+        let mut all = self.lock();
+        let key = (device, push.naf);
+        let stamp = all.next;
+        all.next += 1;
+        if !all.by_device.contains_key(&key) {
+            // Room first: the least recently used association goes whole.
+            while all.by_device.len() >= self.capacity {
+                let Some((used, oldest)) = all.order.pop_front() else { break };
+                if all.by_device.get(&oldest).is_some_and(|association| association.used == used) {
+                    all.by_device.remove(&oldest);
+                    self.count(EVICTED);
+                }
+            }
+            all.by_device.insert(
+                key,
+                Association { key_expires: 0, highest: push.sequence, seen: 0, triggered_until: None, used: stamp },
+            );
+        }
+        let association = all.by_device.get_mut(&key).expect("inserted above");
+        // The replay window (as AKA's sequence check: fresh when higher, or unseen within the window).
+        if push.sequence > association.highest {
+            let shift = push.sequence - association.highest;
+            association.seen = if shift >= REPLAY_WINDOW { 0 } else { association.seen << shift };
+            association.highest = push.sequence;
+            association.seen |= 1;
+        } else {
+            let age = association.highest - push.sequence;
+            if age >= REPLAY_WINDOW || association.seen & (1 << age) != 0 {
+                self.count(REPLAYS);
+                return Err(());
+            }
+            association.seen |= 1 << age;
+        }
+        association.key_expires = now.saturating_add(push.key_lifetime.as_secs());
+        association.used = stamp;
+        let expired = association.key_expires <= now;
+        all.order.push_back((stamp, key));
+        self.count(ACCEPTED);
+        Ok(expired)
+    }
+
+    fn triggered(&self, device: DeviceId, naf: ServerId, until: u64) {
+        if let Some(association) = self.lock().by_device.get_mut(&(device, naf)) {
+            association.triggered_until = Some(until);
+        }
+    }
+
+    fn triggered_until(&self, device: DeviceId, naf: ServerId, now: u64) -> Option<u64> {
+        let all = self.lock();
+        let association = all.by_device.get(&(device, naf))?;
+        association.triggered_until.filter(|&until| until > now && association.key_expires > now)
+    }
+
+    fn stats(&self) -> PushStats {
+        let get = |stat: usize| self.stats[stat].load(Ordering::Relaxed);
+        PushStats {
+            associations: self.lock().by_device.len() as u64,
+            accepted: get(ACCEPTED),
+            replays: get(REPLAYS),
+            unverified: get(UNVERIFIED),
+            evicted: get(EVICTED),
+        }
+    }
+}
+
+impl Worker {
+    /// A GBA push trigger received by `device` (003, steps 405-407): a GPI whose MAC did not verify
+    /// leaves the device's association as it was and is decided as such (`mac-invalid`); a verified
+    /// one whose sequence number was seen before, or is older than the replay window, is discarded
+    /// without asking (`replayed`); a fresh one makes or renews the association with its NAF (its key
+    /// lifetime from the GPI) and the policy decides on the verified facts (registered with the NAF,
+    /// the key expired or not). When the trigger is accepted, the device's sends to the NAF count as
+    /// triggered for the trigger time ([`Runtime::triggered_until`]; from its window's opening for a
+    /// trigger kept for its window).
+    pub fn receive_push(&mut self, device: DeviceId, push: &PushTrigger) -> Result<TriggerVerdict, UnknownDeviceError> {
+        if self.runtime().device_name(device).is_none() {
+            return Err(UnknownDeviceError { device: device.get() });
+        }
+        let state = self.runtime().related_state::<DecideTrigger>();
+        let now = self.runtime().unix_now();
+        let mut trigger = Trigger {
+            naf: push.naf,
+            registered: true,
+            protection: Some(PushProtection {
+                mac_verified: push.mac_verified,
+                fields_covered: push.fields_covered,
+                key_expired: false,
+            }),
+            window: push.window,
+        };
+        if push.mac_verified {
+            match state.accept(device, push, now) {
+                Ok(expired) => {
+                    trigger.protection = trigger.protection.map(|p| PushProtection { key_expired: expired, ..p });
+                }
+                Err(()) => {
+                    return Ok(TriggerVerdict {
+                        outcome: TriggerOutcome::Discard,
+                        reason: TriggerReason::Replayed,
+                        fault: None,
+                    });
+                }
+            }
+        } else {
+            state.count(UNVERIFIED);
+            // Not authentic: whether the device holds an association with the NAF is all it is told.
+            trigger.registered = state.lock().by_device.contains_key(&(device, push.naf));
+        }
+        let verdict = self.related::<DecideTrigger>(&trigger);
+        if let Some(time) = push.trigger_time {
+            let opens = match verdict.outcome {
+                TriggerOutcome::Accept => Some(now),
+                TriggerOutcome::AcceptWithinWindow => {
+                    push.window.map(|w| now.saturating_add(w.opens_in().max(0) as u64))
+                }
+                _ => None,
+            };
+            if let Some(opens) = opens {
+                state.triggered(device, push.naf, opens.saturating_add(time.as_secs()));
+            }
+        }
+        Ok(verdict)
+    }
+}
+
+impl Runtime {
+    /// Until when `device`'s sends to `naf` count as triggered: the trigger time of the last trigger
+    /// it accepted from `naf`, while the association's key lives; `None` when not (any more).
+    pub fn triggered_until(&self, device: DeviceId, naf: ServerId) -> Option<SystemTime> {
+        let until = self.related_state::<DecideTrigger>().triggered_until(device, naf, self.unix_now())?;
+        Some(UNIX_EPOCH + Duration::from_secs(until))
+    }
+
+    /// What the push associations have done.
+    pub fn push_stats(&self) -> PushStats {
+        self.related_state::<DecideTrigger>().stats()
+    }
+}
+
+impl RuntimeBuilder {
+    /// How many push associations (device, NAF) the runtime holds at most (default 1,000,000; ~100
+    /// bytes each); when full, the least recently used is evicted whole — it forgets its replay
+    /// window, so size it to the fleet. At least 1.
+    pub fn push_associations(self, capacity: usize) -> RuntimeBuilder {
+        self.related_state::<DecideTrigger>(PushState::new(capacity.max(1)))
     }
 }
 
