@@ -15,13 +15,12 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use wasmtime::Store;
 
-use super::Interface;
+use super::{Interface, Tally};
 use crate::facts::FactSet;
 use crate::runtime::{Runtime, RuntimeBuilder, Worker};
 use crate::vocab::named::named_enum;
@@ -520,7 +519,7 @@ pub(crate) struct AdmissionState {
     limits: AdmissionLimits,
     back_offs: Mutex<HashMap<(ExternalId, ServerId), u64>>,
     servers: Mutex<HashMap<ServerId, Counts>>,
-    stats: [AtomicU64; STATS],
+    stats: Tally<STATS>,
 }
 
 const STATS: usize = 8;
@@ -584,16 +583,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl AdmissionState {
     pub(crate) fn new(limits: AdmissionLimits) -> AdmissionState {
-        AdmissionState {
-            limits,
-            back_offs: Mutex::default(),
-            servers: Mutex::default(),
-            stats: std::array::from_fn(|_| AtomicU64::new(0)),
-        }
+        AdmissionState { limits, back_offs: Mutex::default(), servers: Mutex::default(), stats: Tally::default() }
     }
 
     fn count(&self, stat: usize) {
-        self.stats[stat].fetch_add(1, Ordering::Relaxed);
+        self.stats.add(stat);
     }
 
     /// The engine's answer to `request` before any server is asked, and whether the server may be
@@ -692,7 +686,7 @@ impl AdmissionState {
     }
 
     fn stats(&self) -> AdmissionStats {
-        let get = |stat: usize| self.stats[stat].load(Ordering::Relaxed);
+        let get = |stat: usize| self.stats.get(stat);
         AdmissionStats {
             back_offs_held: lock(&self.back_offs).len() as u64,
             back_offs_recorded: get(RECORDED),

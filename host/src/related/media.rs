@@ -13,7 +13,6 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -21,8 +20,8 @@ use sha2::{Digest, Sha256};
 
 use wasmtime::Store;
 
-use super::Interface;
 use super::call_identity::{CallIdentity, IdentityError};
+use super::{Interface, Tally};
 use crate::facts::FactSet;
 use crate::runtime::{Runtime, RuntimeBuilder, Worker};
 use crate::vocab::named::named_enum;
@@ -369,7 +368,7 @@ struct Vouchers {
 pub(crate) struct MediaState {
     limits: MediaLimits,
     vouchers: Mutex<Vouchers>,
-    stats: [AtomicU64; MEDIA_STATS],
+    stats: Tally<MEDIA_STATS>,
 }
 
 const MEDIA_STATS: usize = 9;
@@ -391,11 +390,11 @@ impl Default for MediaState {
 
 impl MediaState {
     fn new(limits: MediaLimits) -> MediaState {
-        MediaState { limits, vouchers: Mutex::default(), stats: std::array::from_fn(|_| AtomicU64::new(0)) }
+        MediaState { limits, vouchers: Mutex::default(), stats: Tally::default() }
     }
 
     fn count(&self, stat: usize) {
-        self.stats[stat].fetch_add(1, Ordering::Relaxed);
+        self.stats.add(stat);
     }
 
     fn lock(&self) -> MutexGuard<'_, Vouchers> {
@@ -485,7 +484,7 @@ impl MediaState {
     }
 
     fn stats(&self) -> MediaStats {
-        let get = |stat: usize| self.stats[stat].load(Ordering::Relaxed);
+        let get = |stat: usize| self.stats.get(stat);
         MediaStats {
             vouchers_held: self.lock().by_call.len() as u64,
             stored: get(STORED),

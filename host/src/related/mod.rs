@@ -4,6 +4,8 @@
 //! `wasm` and `runtime` wings name none of them. Uses the vocabulary, the facts, `wasm` and `runtime`;
 //! never the cases.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use crate::wasm::Policy;
 use crate::wasm::plug::OptionalExport;
 #[cfg(doc)]
@@ -41,6 +43,27 @@ pub use trigger::{
     PushProtection, PushStats, PushTrigger, REPLAY_WINDOW, Trigger, TriggerOutcome, TriggerReason, TriggerVerdict,
     Window,
 };
+
+/// The counts a related decision's host-held state keeps (what it refused, dropped, recorded), by index.
+pub(crate) struct Tally<const N: usize>([AtomicU64; N]);
+
+impl<const N: usize> Default for Tally<N> {
+    fn default() -> Tally<N> {
+        Tally(std::array::from_fn(|_| AtomicU64::new(0)))
+    }
+}
+
+impl<const N: usize> Tally<N> {
+    /// Counts one of `stat`.
+    pub(crate) fn add(&self, stat: usize) {
+        self.0[stat].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The count of `stat`.
+    pub(crate) fn get(&self, stat: usize) -> u64 {
+        self.0[stat].load(Ordering::Relaxed)
+    }
+}
 
 /// Every interface of the related decisions, in the order `pathsec check` reports them.
 pub const INTERFACES: &[Interface] = &[TRIGGER_GUARD, ATTACH_ADMISSION, ACCESS_TRUST, MEDIA_SECURITY, BINDING_UPDATE];

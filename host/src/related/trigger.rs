@@ -15,13 +15,12 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use wasmtime::Store;
 
-use super::Interface;
+use super::{Interface, Tally};
 use crate::facts::FactSet;
 use crate::runtime::{DeviceId, Runtime, RuntimeBuilder, UnknownDeviceError, Worker};
 use crate::vocab::named::named_enum;
@@ -300,7 +299,7 @@ struct Associations {
 pub(crate) struct PushState {
     capacity: usize,
     associations: Mutex<Associations>,
-    stats: [AtomicU64; 4],
+    stats: Tally<4>,
 }
 
 const ACCEPTED: usize = 0;
@@ -316,7 +315,7 @@ impl Default for PushState {
 
 impl PushState {
     fn new(capacity: usize) -> PushState {
-        PushState { capacity, associations: Mutex::default(), stats: std::array::from_fn(|_| AtomicU64::new(0)) }
+        PushState { capacity, associations: Mutex::default(), stats: Tally::default() }
     }
 
     fn lock(&self) -> MutexGuard<'_, Associations> {
@@ -325,7 +324,7 @@ impl PushState {
     }
 
     fn count(&self, stat: usize) {
-        self.stats[stat].fetch_add(1, Ordering::Relaxed);
+        self.stats.add(stat);
     }
 
     /// Takes a verified GPI into the device's association with its NAF: `Err` when its sequence is a
@@ -385,7 +384,7 @@ impl PushState {
     }
 
     fn stats(&self) -> PushStats {
-        let get = |stat: usize| self.stats[stat].load(Ordering::Relaxed);
+        let get = |stat: usize| self.stats.get(stat);
         PushStats {
             associations: self.lock().by_device.len() as u64,
             accepted: get(ACCEPTED),
