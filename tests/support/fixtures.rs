@@ -122,7 +122,8 @@ fn module(load: &str, decide: &str, decide_batch: &str, more: &str) -> String {
 /// verdict: trusted at 0, reason at 1, the bootstrap's case at 2 and method at 3); `decide-media` runs
 /// [`MEDIA_NETWORK_LAYER`] (eight `i32`: three flags, the two identities' pointers and lengths, voucher
 /// offered; it returns a pointer to the verdict's two enum bytes); `decide-location` acts on every
-/// update and `decide-name` grants every name bound to `mallory` (not the requester).
+/// update and `decide-name` grants `m.iot.example.com` to every request, bound to `mallory` (not the
+/// requester).
 pub fn related_policy(decide_trigger: &str, admit: &str, decide_access: &str) -> Vec<u8> {
     let more = format!(
         r#"(func (export "pathsec:policy/decide-packed@0.2.0#decide-packed") (param i32 i32) (result i32) {packed})
@@ -139,12 +140,14 @@ pub fn related_policy(decide_trigger: &str, admit: &str, decide_access: &str) ->
   (func (export "pathsec:policy/media-security@0.2.0#decide-media")
     (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32) {MEDIA_NETWORK_LAYER})
   (data (i32.const 600) "mallory")
-  (func (export "pathsec:policy/binding-update@0.2.0#decide-location") (param i32) (result i32)
+  (data (i32.const 640) "m.iot.example.com")
+  (func (export "pathsec:policy/binding-update@0.2.0#decide-location") (param i32 i32) (result i32)
     (i32.store8 (i32.const 64) (i32.const 0)) (i32.store8 (i32.const 65) (i32.const 0)) (i32.const 64))
   (func (export "pathsec:policy/binding-update@0.2.0#decide-name")
-    (param i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
-    (i32.store8 (i32.const 72) (i32.const 0)) (i32.store (i32.const 76) (i32.const 600))
-    (i32.store (i32.const 80) (i32.const 7)) (i32.const 72))"#,
+    (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+    (i32.store8 (i32.const 72) (i32.const 0))
+    (i32.store (i32.const 76) (i32.const 640)) (i32.store (i32.const 80) (i32.const 17))
+    (i32.store (i32.const 84) (i32.const 600)) (i32.store (i32.const 88) (i32.const 7)) (i32.const 72))"#,
         packed = packed_every(PACKED_STRICT),
     );
     componentize(&module(LOAD_OK, DECIDE_STRICT, BATCH_EMPTY, &more), WitSource::Repository, "pathsec-host")

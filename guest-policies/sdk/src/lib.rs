@@ -122,7 +122,8 @@ pub use admission_bindings::exports::pathsec::policy::attach_admission::{
 };
 pub use binding::BindingUpdate;
 pub use binding_bindings::exports::pathsec::policy::binding_update::{
-    LocationOutcome, LocationReason, LocationUpdate, LocationVerdict, NameOutcome, NameRefusal, NameRequest,
+    GrantedName, LocationOutcome, LocationReason, LocationUpdate, LocationVerdict, NameOutcome, NameRefusal,
+    NameRequest,
 };
 pub use bindings::pathsec::policy::types::{
     AccessIntegrity, AccessKind, Action, Agreement, Attach, Decision, EndToEnd, Event, LinkState, PlmnId, Reason,

@@ -23,7 +23,7 @@ use crate::related::{
     MediaVerdict, NameOutcome, NameRefusal, NameRequest, NameVerdict, RejectCause, SubmissionReason, SubmissionVerdict,
     Trigger, TriggerOutcome, TriggerReason, TriggerSubmission, TriggerVerdict,
 };
-use crate::vocab::NameError;
+use crate::vocab::{Fqdn, NameError};
 use crate::wasm::Decider;
 use crate::wasm::plug::{RelatedDecision, Verdict};
 
@@ -233,24 +233,24 @@ impl RawRelated {
         for (index, case) in self.names.into_iter().enumerate() {
             let field = format!("name-case[{index}]");
             let want = case.want.ok_or_else(|| {
-                wanted(&field, r#"{ outcome = "grant", bound-to }` or `{ outcome = "refuse", refusal }"#)
+                wanted(&field, r#"{ outcome = "grant", name, bound-to }` or `{ outcome = "refuse", refusal }"#)
             })?;
-            let want = match (want.outcome.as_str(), want.bound_to, want.refusal) {
-                ("grant", Some(bound_to), None) => NameOutcome::Grant { bound_to },
-                ("refuse", None, Some(refusal)) => NameOutcome::Refuse(refusal),
-                ("grant", _, _) => {
+            let want = match (want.outcome.as_str(), want.name, want.bound_to, want.refusal) {
+                ("grant", Some(name), Some(bound_to), None) => NameOutcome::Grant { name, bound_to },
+                ("refuse", None, None, Some(refusal)) => NameOutcome::Refuse(refusal),
+                ("grant", ..) => {
                     return Err(invalid(
                         format!("{field}.want"),
-                        "`grant` needs `bound-to`, and no `refusal`".to_owned(),
+                        "`grant` needs the `name` granted and `bound-to`, and no `refusal`".to_owned(),
                     ));
                 }
-                ("refuse", _, _) => {
+                ("refuse", ..) => {
                     return Err(invalid(
                         format!("{field}.want"),
-                        "`refuse` needs a `refusal`, and no `bound-to`".to_owned(),
+                        "`refuse` needs a `refusal`, and no `name` or `bound-to`".to_owned(),
                     ));
                 }
-                (other, _, _) => {
+                (other, ..) => {
                     return Err(invalid(
                         format!("{field}.want.outcome"),
                         format!("`{other}` is not a name outcome: write `grant` or `refuse`"),
@@ -258,7 +258,7 @@ impl RawRelated {
                 }
             };
             let request = case.request.request();
-            push(case.note, case.policy, Ask::Name(request, NameVerdict { outcome: want, fault: None }));
+            push(case.note, case.policy, Ask::Name(request, NameVerdict { outcome: want, record: None, fault: None }));
         }
         Ok(cases)
     }
@@ -388,11 +388,11 @@ pub(super) struct RawLocationCase {
     want: Option<LocationWant>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct LocationWant {
-    outcome: LocationOutcome,
-    reason: LocationReason,
+pub(super) struct LocationWant {
+    pub(super) outcome: LocationOutcome,
+    pub(super) reason: LocationReason,
 }
 
 #[derive(Deserialize)]
@@ -404,10 +404,11 @@ pub(super) struct RawNameCase {
     want: Option<NameWant>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct NameWant {
-    outcome: String,
-    bound_to: Option<String>,
-    refusal: Option<NameRefusal>,
+pub(super) struct NameWant {
+    pub(super) outcome: String,
+    pub(super) name: Option<Fqdn>,
+    pub(super) bound_to: Option<String>,
+    pub(super) refusal: Option<NameRefusal>,
 }

@@ -27,21 +27,25 @@
 //! `trigger-limits`), `store-voucher` and `correlate` (004, FIG. 3: the device's initiation stores its
 //! voucher, the gateway's later initiation is correlated with it by the parties' identities), `push`
 //! and `triggered` (003: a GBA push trigger against the device's push associations, and how long its
-//! sends count as triggered).
+//! sends count as triggered), `associate`, `bind` and `request-name` (001: the anchor's associations
+//! with their home addresses, and its zone of granted names).
 
 use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 
 use crate::cases::case_file::Want;
-use crate::cases::related::{AdmissionWant, MediaWant, SubmissionWant, TriggerWant};
+use crate::cases::related::{AdmissionWant, LocationWant, MediaWant, NameWant, SubmissionWant, TriggerWant};
 use crate::exchange::{Format, Indication, Report, SecurityOption};
 use crate::facts::FactSet;
 use crate::facts::files::{self, FileError, ListsFile};
 use crate::related::files::AdmissionFile;
-use crate::related::{AdmissionLimits, GatewayCall, MediaLimits, PushTrigger, TriggerLimits};
+use crate::related::{
+    AdmissionLimits, GatewayCall, MediaLimits, NameAsk, NameOutcome, NameRecord, PushTrigger, TriggerLimits,
+};
 use crate::runtime::{
     Carried, DeviceConfig, ManualClock, ReRegistration, ReRegistrationCause, RegistrationConfig, RegistrationState,
     Runtime, SessionId,
@@ -359,6 +363,40 @@ enum Step {
         naf: Fqdn,
         want: u64,
     },
+    /// A subscriber's security association with the anchor set up for its home addresses (001 step 7).
+    Associate {
+        #[serde(default)]
+        on: Node,
+        subscriber: String,
+        #[serde(rename = "home-addresses")]
+        home_addresses: Vec<IpAddr>,
+    },
+    /// A binding update from a subscriber for a home address, against the node's associations.
+    Bind {
+        #[serde(default)]
+        on: Node,
+        subscriber: String,
+        #[serde(rename = "home-address")]
+        home_address: IpAddr,
+        want: LocationWant,
+    },
+    /// A name request against the node's associations and zone; a granted name is published for
+    /// `address`.
+    RequestName {
+        #[serde(default)]
+        on: Node,
+        requester: String,
+        #[serde(default)]
+        name: Option<Fqdn>,
+        #[serde(rename = "operator-domain")]
+        operator_domain: Fqdn,
+        #[serde(default, rename = "subscriber-number")]
+        subscriber_number: Option<String>,
+        #[serde(default, rename = "subscriber-name")]
+        subscriber_name: Option<String>,
+        address: IpAddr,
+        want: NameWant,
+    },
     /// A server's trigger submission, counted by the node's runtime.
     Submit {
         #[serde(default)]
@@ -403,6 +441,8 @@ impl SequenceCase {
                     | Step::Correlate { .. }
                     | Step::Push { .. }
                     | Step::Triggered { .. }
+                    | Step::Bind { .. }
+                    | Step::RequestName { .. }
             )
         })
     }
@@ -688,6 +728,63 @@ impl SequenceCase {
                     let node = on(*node);
                     triggered(node, id(node, device)?, node.runtime.server_id(naf), *want).map_err(at)?;
                 }
+                Step::Associate { on: node, subscriber, home_addresses } => {
+                    on(*node)
+                        .runtime
+                        .establish_association(subscriber, home_addresses.clone())
+                        .map_err(|e| at(e.to_string()))?;
+                }
+                Step::Bind { on: node, subscriber, home_address, want } => {
+                    let got = on(*node).runtime.worker().update_binding(subscriber, *home_address);
+                    if (got.outcome, got.reason) != (want.outcome, want.reason) {
+                        return Err(at(format!("want {} ({}), got {got}", want.outcome, want.reason)));
+                    }
+                }
+                Step::RequestName {
+                    on: node,
+                    requester,
+                    name,
+                    operator_domain,
+                    subscriber_number,
+                    subscriber_name,
+                    address,
+                    want,
+                } => {
+                    let ask = NameAsk {
+                        requester: requester.clone(),
+                        name: name.clone(),
+                        operator_domain: operator_domain.clone(),
+                        subscriber_number: subscriber_number.clone(),
+                        subscriber_name: subscriber_name.clone(),
+                        address: *address,
+                    };
+                    let got = on(*node).runtime.worker().request_name(&ask);
+                    let want_record =
+                        match (want.outcome.as_str(), &want.name, &want.refusal) {
+                            ("grant", Some(name), None) => Some(NameRecord { name: name.clone(), address: *address }),
+                            ("refuse", None, Some(_)) => None,
+                            _ => return Err(at(
+                                "want `{ outcome = \"grant\", name, bound-to }` or `{ outcome = \"refuse\", refusal }`"
+                                    .to_owned(),
+                            )),
+                        };
+                    let bound_ok = match (&got.outcome, &want.bound_to) {
+                        (NameOutcome::Grant { bound_to, .. }, Some(want)) => bound_to == want,
+                        _ => true,
+                    };
+                    let refusal_ok = match (&got.outcome, &want.refusal) {
+                        (NameOutcome::Refuse(refusal), Some(want)) => refusal == want,
+                        (NameOutcome::Refuse(_), None) => false,
+                        _ => true,
+                    };
+                    if got.record != want_record || !bound_ok || !refusal_ok {
+                        return Err(at(format!(
+                            "want {} {}, got {got}",
+                            want.outcome,
+                            want.name.as_ref().map_or_else(|| format!("{:?}", want.refusal), ToString::to_string)
+                        )));
+                    }
+                }
                 Step::Submit { on: node, server, want } => {
                     let runtime = &on(*node).runtime;
                     let got = runtime.worker().submit_trigger(runtime.server_id(server));
@@ -828,6 +925,9 @@ impl Step {
             Step::Submit { .. } => "submit",
             Step::StoreVoucher { .. } => "store-voucher",
             Step::Push { .. } => "push",
+            Step::Associate { .. } => "associate",
+            Step::Bind { .. } => "bind",
+            Step::RequestName { .. } => "request-name",
             Step::Triggered { .. } => "triggered",
             Step::Correlate { .. } => "correlate",
         }

@@ -261,12 +261,17 @@ impl MediaFile {
 pub struct LocationFile {
     /// It came over a security association.
     pub security_association: bool,
+    /// That association belongs to the home address being updated.
+    pub covers_home_address: bool,
 }
 
 impl LocationFile {
     /// The update.
     pub fn request(&self) -> LocationUpdate {
-        LocationUpdate { security_association: self.security_association }
+        LocationUpdate {
+            security_association: self.security_association,
+            covers_home_address: self.covers_home_address,
+        }
     }
 }
 
@@ -274,16 +279,24 @@ impl LocationFile {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct NameFile {
-    /// The name asked for.
-    pub name: Fqdn,
+    /// The name asked for, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Fqdn>,
     /// The operator's domain.
     pub operator_domain: Fqdn,
-    /// No one holds the name.
+    /// No other subscriber holds the name asked (false without one).
+    #[serde(default)]
     pub name_free: bool,
     /// Who asks.
     pub requester: String,
     /// The request came over a security association.
     pub security_association: bool,
+    /// The subscriber's telephone number, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscriber_number: Option<String>,
+    /// The subscriber's name, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscriber_name: Option<String>,
 }
 
 impl NameFile {
@@ -295,6 +308,8 @@ impl NameFile {
             name_free: self.name_free,
             requester: self.requester.clone(),
             security_association: self.security_association,
+            subscriber_number: self.subscriber_number.clone(),
+            subscriber_name: self.subscriber_name.clone(),
         }
     }
 }

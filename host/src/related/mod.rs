@@ -29,8 +29,8 @@ pub use admission::{
 };
 pub use binding_update::BINDING_UPDATE;
 pub use binding_update::{
-    LocationOutcome, LocationReason, LocationUpdate, LocationVerdict, NameOutcome, NameRefusal, NameRequest,
-    NameVerdict,
+    AssociationError, BindingLimits, BindingStats, LocationOutcome, LocationReason, LocationUpdate, LocationVerdict,
+    NameAsk, NameOutcome, NameRecord, NameRefusal, NameRequest, NameVerdict, strictly_under,
 };
 pub use call_identity::{CallIdentity, IdentityError};
 pub use media::MEDIA_SECURITY;

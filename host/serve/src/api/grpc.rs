@@ -310,7 +310,10 @@ impl PathSecure for Grpc {
         request: Request<proto::LocationRequest>,
     ) -> Result<Response<proto::LocationVerdict>, Status> {
         let started = Instant::now();
-        let file = LocationFile { security_association: request.get_ref().security_association };
+        let file = LocationFile {
+            security_association: request.get_ref().security_association,
+            covers_home_address: request.get_ref().covers_home_address,
+        };
         let result = related::location(&self.served.service, &file).map(|answer| proto::LocationVerdict {
             outcome: answer.outcome.into(),
             reason: answer.reason.into(),
@@ -324,15 +327,18 @@ impl PathSecure for Grpc {
         let m = request.into_inner();
         let result = (|| {
             let file = NameFile {
-                name: parse(&m.name, "name")?,
+                name: m.name.as_deref().map(|name| parse(name, "name")).transpose()?,
                 operator_domain: parse(&m.operator_domain, "operator_domain")?,
                 name_free: m.name_free,
                 requester: m.requester,
                 security_association: m.security_association,
+                subscriber_number: m.subscriber_number,
+                subscriber_name: m.subscriber_name,
             };
             let answer = related::name(&self.served.service, &file)?;
             Ok(proto::NameVerdict {
                 outcome: answer.outcome,
+                name: answer.name,
                 bound_to: answer.bound_to,
                 refusal: answer.refusal.map(Into::into),
                 fault: answer.fault,

@@ -106,6 +106,9 @@ pub struct MediaAnswer {
 pub struct NameAnswer {
     /// `grant` or `refuse`.
     pub outcome: String,
+    /// For `grant`: the name granted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// For `grant`: whom the name is bound to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bound_to: Option<String>,
@@ -198,12 +201,12 @@ pub fn location(service: &Service, file: &LocationFile) -> Result<OutcomeAnswer,
 /// A name request.
 pub fn name(service: &Service, file: &NameFile) -> Result<NameAnswer, ApiError> {
     let verdict = service.with_worker(|worker| Ok(worker.decide_name(&file.request())))?;
-    let (outcome, bound_to, refusal) = match verdict.outcome {
-        NameOutcome::Grant { bound_to } => ("grant".to_owned(), Some(bound_to), None),
-        NameOutcome::Refuse(refusal) => ("refuse".to_owned(), None, Some(refusal.name())),
-        other => (format!("{other:?}"), None, None),
+    let (outcome, name, bound_to, refusal) = match verdict.outcome {
+        NameOutcome::Grant { name, bound_to } => ("grant".to_owned(), Some(name.to_string()), Some(bound_to), None),
+        NameOutcome::Refuse(refusal) => ("refuse".to_owned(), None, None, Some(refusal.name())),
+        other => (format!("{other:?}"), None, None, None),
     };
-    Ok(NameAnswer { outcome, bound_to, refusal, fault: fault(verdict.fault.as_ref()) })
+    Ok(NameAnswer { outcome, name, bound_to, refusal, fault: fault(verdict.fault.as_ref()) })
 }
 
 /// Decides `decision` on the JSON body `text` (the HTTP route).
