@@ -278,3 +278,35 @@ fn bad_limits_and_identifiers_are_refused_naming_the_setting() {
         "`meter` is not an external identifier: it has no `@` (write `local@domain`, e.g. `meter-17@m2m.example.com`)"
     );
 }
+
+/// A back-off holds across gateways: one runtime sends the back-offs it records, another enforces them
+/// (a device cannot evade its back-off by attaching through another gateway).
+#[test]
+fn a_back_off_recorded_by_one_gateway_is_enforced_by_another() {
+    let (facts, _, unlisted) = facts();
+    let (first, clock) = node(&facts, AdmissionLimits::default());
+    let second = Runtime::builder(pathsec_suite::bundled("reference").expect("bundled"))
+        .lists(facts.to_builder().build())
+        .clock(clock.clone())
+        .build()
+        .expect("runtime");
+    let feed = first.back_offs();
+    let request = attach(unlisted, "meter@m2m.example.com");
+    assert_eq!(first.worker().admit(&request).admission, reject(RejectCause::NotPermitted, 3_600));
+    let back_off = feed.try_recv().expect("the rejection's back-off is sent");
+    assert_eq!(
+        (back_off.server.as_str(), back_off.external_id.as_str()),
+        ("other.example.com", "meter@m2m.example.com")
+    );
+    assert!(second.import_back_off(&back_off));
+    // The second gateway lists the server (its policy would admit), but the device is backing off.
+    second.update_lists(|lists| {
+        lists.trust_path_b("310410".parse().expect("valid"), unlisted);
+    });
+    clock.advance(Duration::from_secs(60));
+    let evading = second.worker().admit(&attach(second.server_id(&back_off.server), "meter@m2m.example.com"));
+    assert_eq!((evading.admission, evading.asked), (reject(RejectCause::BackingOff, 3_540), false));
+    assert_eq!(second.admission_stats().back_offs_imported, 1);
+    clock.advance(Duration::from_secs(3_540));
+    assert_eq!(second.worker().admit(&request).admission, Admission::Allow { name: None }, "it ended");
+}

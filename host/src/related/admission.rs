@@ -15,8 +15,9 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use wasmtime::Store;
 
@@ -508,21 +509,43 @@ pub struct AdmissionStats {
     pub servers_counted: u64,
     /// Submissions refused because the submission table was full.
     pub refused_counters_full: u64,
+    /// Back-offs taken from other runtimes ([`Runtime::import_back_off`]).
+    pub back_offs_imported: u64,
+    /// Back-offs a slow subscriber of [`Runtime::back_offs`] did not get.
+    pub back_offs_not_sent: u64,
     /// Submissions accepted / refused by the policy (or the engine for it).
     pub submissions_accepted: u64,
     /// See `submissions_accepted`.
     pub submissions_refused: u64,
 }
 
+/// A back-off a server gave a device, as it travels between runtimes (gateways): by the server's name,
+/// since server handles are each runtime's own. See [`Runtime::back_offs`] and
+/// [`Runtime::import_back_off`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackOff {
+    /// The device.
+    pub external_id: ExternalId,
+    /// The server that rejected it.
+    pub server: Fqdn,
+    /// When the back-off ends.
+    pub until: SystemTime,
+}
+
+/// How many recorded back-offs wait for a slow subscriber before they are dropped for it.
+const BACK_OFF_QUEUE: usize = 4096;
+
 /// The host-held admission state of a runtime: back-offs and submission counts.
 pub(crate) struct AdmissionState {
     limits: AdmissionLimits,
+    /// Subscribers to the back-offs this runtime records ([`Runtime::back_offs`]).
+    subscribers: Mutex<Vec<SyncSender<BackOff>>>,
     back_offs: Mutex<HashMap<(ExternalId, ServerId), u64>>,
     servers: Mutex<HashMap<ServerId, Counts>>,
     stats: Tally<STATS>,
 }
 
-const STATS: usize = 8;
+const STATS: usize = 10;
 const RECORDED: usize = 0;
 const BACKING_OFF: usize = 1;
 const BACK_OFFS_FULL: usize = 2;
@@ -531,6 +554,8 @@ const WITHOUT_ASKING: usize = 4;
 const COUNTERS_FULL: usize = 5;
 const ACCEPTED: usize = 6;
 const REFUSED: usize = 7;
+const IMPORTED: usize = 8;
+const NOT_SENT: usize = 9;
 
 impl Default for AdmissionState {
     fn default() -> AdmissionState {
@@ -583,7 +608,13 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl AdmissionState {
     pub(crate) fn new(limits: AdmissionLimits) -> AdmissionState {
-        AdmissionState { limits, back_offs: Mutex::default(), servers: Mutex::default(), stats: Tally::default() }
+        AdmissionState {
+            limits,
+            subscribers: Mutex::default(),
+            back_offs: Mutex::default(),
+            servers: Mutex::default(),
+            stats: Tally::default(),
+        }
     }
 
     fn count(&self, stat: usize) {
@@ -634,19 +665,55 @@ impl AdmissionState {
     }
 
     /// Records the back-off of a server's rejection (not the engine's: a fixed policy should not find
-    /// its devices locked out).
-    fn after(&self, request: &AdmissionRequest, verdict: &AdmissionVerdict, now: u64) {
+    /// its devices locked out), and sends it to the subscribers (`server` names the server for them).
+    fn after(&self, request: &AdmissionRequest, verdict: &AdmissionVerdict, now: u64, server: Option<&Fqdn>) {
         if let Admission::Reject { cause, back_off: Some(back_off) } = verdict.admission
             && cause.from_server()
             && verdict.fault.is_none()
             && back_off.as_secs() > 0
         {
-            let mut back_offs = lock(&self.back_offs);
+            let until = now.saturating_add(back_off.as_secs());
             // `before` left room (one decision at a time may take the last slot: the bound is exceeded
             // by at most the number of workers deciding at once).
-            back_offs.insert((request.external_id.clone(), request.server), now.saturating_add(back_off.as_secs()));
+            lock(&self.back_offs).insert((request.external_id.clone(), request.server), until);
             self.count(RECORDED);
+            if let Some(server) = server {
+                let back_off = BackOff {
+                    external_id: request.external_id.clone(),
+                    server: server.clone(),
+                    until: UNIX_EPOCH + Duration::from_secs(until),
+                };
+                lock(&self.subscribers).retain(|subscriber| match subscriber.try_send(back_off.clone()) {
+                    Ok(()) => true,
+                    Err(TrySendError::Full(_)) => {
+                        self.count(NOT_SENT);
+                        true
+                    }
+                    Err(TrySendError::Disconnected(_)) => false,
+                });
+            }
         }
+    }
+
+    /// Takes a back-off another runtime recorded: kept when it ends later than the one held; refused
+    /// (`Ok(false)`, counted as full) when the table is full of live back-offs.
+    fn import(&self, external_id: &ExternalId, server: ServerId, until: u64, now: u64) -> bool {
+        if until <= now {
+            return true;
+        }
+        let mut back_offs = lock(&self.back_offs);
+        let key = (external_id.clone(), server);
+        if !back_offs.contains_key(&key) && back_offs.len() >= self.limits.back_offs {
+            back_offs.retain(|_, held| *held > now);
+            if back_offs.len() >= self.limits.back_offs {
+                self.count(BACK_OFFS_FULL);
+                return false;
+            }
+        }
+        let held = back_offs.entry(key).or_insert(until);
+        *held = (*held).max(until);
+        self.count(IMPORTED);
+        true
     }
 
     /// Counts a submission by `server` at `now` and gives what the policy is asked; `None` when the
@@ -696,6 +763,8 @@ impl AdmissionState {
             admitted_without_asking: get(WITHOUT_ASKING),
             servers_counted: lock(&self.servers).len() as u64,
             refused_counters_full: get(COUNTERS_FULL),
+            back_offs_imported: get(IMPORTED),
+            back_offs_not_sent: get(NOT_SENT),
             submissions_accepted: get(ACCEPTED),
             submissions_refused: get(REFUSED) + get(COUNTERS_FULL),
         }
@@ -804,7 +873,8 @@ impl Worker {
             return verdict;
         }
         let verdict = self.related::<Admit>(request);
-        state.after(request, &verdict, now);
+        let lists = self.runtime().lists();
+        state.after(request, &verdict, now, lists.server(request.server));
         verdict
     }
 
@@ -831,6 +901,25 @@ impl Runtime {
     /// by cause, servers counted.
     pub fn admission_stats(&self) -> AdmissionStats {
         self.related_state::<Admit>().stats()
+    }
+
+    /// The back-offs this runtime records from now on, one per server rejection with a back-off, for
+    /// the other gateways of a fleet ([`Runtime::import_back_off`] there), so a device cannot evade a
+    /// back-off by attaching through another. A receiver that falls 4,096 behind loses the newest
+    /// (counted: `back_offs_not_sent`); a dropped one is forgotten.
+    pub fn back_offs(&self) -> Receiver<BackOff> {
+        let (sender, receiver) = mpsc::sync_channel(BACK_OFF_QUEUE);
+        lock(&self.related_state::<Admit>().subscribers).push(sender);
+        receiver
+    }
+
+    /// Enforces a back-off another runtime recorded ([`Runtime::back_offs`]): the device is refused
+    /// here too until it ends (the later of two back-offs holds). `false` when the table is full of
+    /// live back-offs (counted with the attaches refused for it); an ended back-off is ignored.
+    pub fn import_back_off(&self, back_off: &BackOff) -> bool {
+        let until = back_off.until.duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs());
+        let server = self.server_id(&back_off.server);
+        self.related_state::<Admit>().import(&back_off.external_id, server, until, self.unix_now())
     }
 }
 
@@ -923,7 +1012,7 @@ mod tests {
         let state = AdmissionState::new(AdmissionLimits { back_offs: 2, ..AdmissionLimits::default() });
         let (a, b, c) = (request("a@x.com"), request("b@x.com"), request("c@x.com"));
         assert_eq!(state.before(&a, 100), None);
-        state.after(&a, &rejected(60), 100);
+        state.after(&a, &rejected(60), 100, None);
         let again = state.before(&a, 159).expect("still backing off");
         assert_eq!(
             again.admission,
@@ -931,8 +1020,8 @@ mod tests {
         );
         assert!(!again.asked);
         assert_eq!(state.before(&a, 160), None, "the back-off ended");
-        state.after(&a, &rejected(600), 160);
-        state.after(&b, &rejected(600), 160);
+        state.after(&a, &rejected(600), 160, None);
+        state.after(&b, &rejected(600), 160, None);
         // Full of live back-offs: a new device the server would be asked about is refused, none evicted.
         let full = state.before(&c, 161).expect("full");
         assert!(matches!(full.admission, Admission::Reject { cause: RejectCause::BackOffsFull, .. }));
@@ -951,7 +1040,7 @@ mod tests {
     fn an_engine_rejection_is_not_recorded() {
         let state = AdmissionState::default();
         let a = request("a@x.com");
-        state.after(&a, &AdmissionVerdict::fail_closed(Arc::new(PolicyFault::Trap { message: "x".into() })), 0);
+        state.after(&a, &AdmissionVerdict::fail_closed(Arc::new(PolicyFault::Trap { message: "x".into() })), 0, None);
         assert_eq!(state.before(&a, 1), None);
     }
 

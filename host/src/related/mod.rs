@@ -23,9 +23,9 @@ pub use access::ACCESS_TRUST;
 pub use access::{AccessReason, AccessRequest, AccessVerdict, AvailableKey, Bootstrap, BootstrapMethod};
 pub use admission::ATTACH_ADMISSION;
 pub use admission::{
-    Admission, AdmissionLimits, AdmissionLimitsError, AdmissionRequest, AdmissionStats, AdmissionVerdict, ExternalId,
-    ExternalIdError, FAIL_CLOSED_BACK_OFF, MAX_NAME, RejectCause, SubmissionReason, SubmissionVerdict, TriggerLimits,
-    TriggerSubmission, valid_name,
+    Admission, AdmissionLimits, AdmissionLimitsError, AdmissionRequest, AdmissionStats, AdmissionVerdict, BackOff,
+    ExternalId, ExternalIdError, FAIL_CLOSED_BACK_OFF, MAX_NAME, RejectCause, SubmissionReason, SubmissionVerdict,
+    TriggerLimits, TriggerSubmission, valid_name,
 };
 pub use binding_update::BINDING_UPDATE;
 pub use binding_update::{
