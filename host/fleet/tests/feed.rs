@@ -296,3 +296,79 @@ async fn a_registration_outcome_one_server_made_is_followed_by_every_gateway() {
     wait(follower, "the withdrawal", |status| status.applied == 3).await;
     assert_eq!(reason(&gateways[1], "dev-0"), Reason::PathSecure);
 }
+
+/// A server's back-off holds at every gateway: one gateway rejects a device, and another — sharing the
+/// back-off bucket on the real server — refuses the device's early re-attach without asking its policy;
+/// a gateway that starts later gets the back-off from the bucket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_back_off_holds_across_gateways() {
+    use pathsec::related::{Admission, AdmissionRequest, ExternalId, RejectCause};
+    use pathsec_fleet::feed::{BACK_OFF_BUCKET, BackOffShare};
+    let dir = TempDir::new().expect("temp dir");
+    let mut server = NatsServer::start(dir.path()).expect("nats-server");
+    let nats = NatsSettings::new(server.url());
+    // The first gateway lists `unlisted.example.com` in no List 2 pair: its reference rejects for an
+    // hour. The others list it, so their policy would admit: a refusal there is the shared back-off.
+    let unlisted: pathsec::Fqdn = "unlisted.example.com".parse().expect("fqdn");
+    let listing = || {
+        let runtime = gateway();
+        let server = runtime.server_id(&unlisted);
+        runtime.update_lists(|lists| {
+            lists.trust_path_b(plmn("310410"), server);
+        });
+        runtime
+    };
+    let (first, second) = (gateway(), listing());
+    let _first_share = BackOffShare::start(first.clone(), &nats, BACK_OFF_BUCKET).await.expect("share");
+    let _second_share = BackOffShare::start(second.clone(), &nats, BACK_OFF_BUCKET).await.expect("share");
+    let attach = |runtime: &Runtime| AdmissionRequest {
+        server: runtime.server_id(&unlisted),
+        external_id: ExternalId::parse("meter@m2m.example.com").expect("valid"),
+        attachment_block_enabled: true,
+        server_named: false,
+        server_permitted: true,
+        proposed_name: None,
+    };
+    let rejected = first.worker().admit(&attach(&first));
+    assert!(matches!(rejected.admission, Admission::Reject { cause: RejectCause::NotPermitted, .. }), "{rejected}");
+    let refused_elsewhere = |runtime: &Runtime| {
+        let verdict = runtime.worker().admit(&attach(runtime));
+        matches!(verdict.admission, Admission::Reject { cause: RejectCause::BackingOff, .. }) && !verdict.asked
+    };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !refused_elsewhere(&second) {
+        assert!(tokio::time::Instant::now() < deadline, "the second gateway never got the back-off");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A gateway that starts now reads it from the bucket.
+    let third = listing();
+    let _third_share = BackOffShare::start(third.clone(), &nats, BACK_OFF_BUCKET).await.expect("share");
+    while !refused_elsewhere(&third) {
+        assert!(tokio::time::Instant::now() < deadline, "the late gateway never got the back-off");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(third.admission_stats().back_offs_imported, 1);
+    assert_eq!(second.admission_stats().back_offs_recorded, 0, "the refusals were the shared back-off's");
+
+    // The server dies: a back-off recorded meanwhile is published once it is back.
+    server.kill();
+    let other = |runtime: &Runtime| AdmissionRequest {
+        external_id: ExternalId::parse("camera@m2m.example.com").expect("valid"),
+        ..attach(runtime)
+    };
+    assert!(matches!(first.worker().admit(&other(&first)).admission, Admission::Reject { .. }));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.restart().expect("restarts");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let verdict = second.worker().admit(&other(&second));
+        if matches!(verdict.admission, Admission::Reject { cause: RejectCause::BackingOff, .. }) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the back-off recorded during the outage never arrived: {verdict}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

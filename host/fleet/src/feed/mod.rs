@@ -8,6 +8,8 @@
 //!   shards, one consumer per shard (one subject filter each, as NATS 2.9 allows).
 //! - **desired state** (default `pathsec-desired`): one key per node group, its value the policy and
 //!   list bundle the group should run, each an OCI reference by digest ([`DesiredState`]).
+//! - **back-offs** (default `pathsec-back-offs`): the attach back-offs servers gave devices, one key per
+//!   device and server, shared by every gateway's [`BackOffShare`] so none can be evaded.
 //!
 //! A [`Follower`] applies a snapshot of its shards (the last value of every key), then every update in
 //! order; the bucket's revision (the stream sequence) is the device-facts generation, written with
@@ -17,6 +19,7 @@
 //! back-off and the shards resumed; when the feed has been out of reach longer than `max_staleness`,
 //! decisions on fed facts fail closed (reason `facts-stale`) until it is back.
 
+mod back_offs;
 mod connect;
 mod desired;
 mod error;
@@ -26,6 +29,7 @@ mod publisher;
 mod snapshot;
 mod value;
 
+pub use back_offs::{BACK_OFF_BUCKET, BackOffShare};
 pub use connect::{NatsCredentials, NatsSettings};
 pub use desired::{Rollout, RolloutStatus};
 pub use error::FeedError;

@@ -123,7 +123,7 @@ impl Publisher {
 /// Opens bucket `name`, making it if missing. Made as its stream, with the layout a key-value bucket
 /// has (one value kept per key, rollups for purges, direct gets): async-nats 0.51's
 /// `create_key_value` first reads the account's info, whose 2.9 form lacks fields it requires.
-async fn bucket(js: &jetstream::Context, name: &str) -> Result<kv::Store, FeedError> {
+pub(crate) async fn bucket(js: &jetstream::Context, name: &str) -> Result<kv::Store, FeedError> {
     if let Ok(store) = js.get_key_value(name).await {
         return Ok(store);
     }
