@@ -10,13 +10,14 @@
 //! ([`Worker::request_name`]: name and address), which the embedder writes to DNS. Both bounded and
 //! counted ([`BindingStats`]).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use wasmtime::Store;
 
+use super::bounded::Recent;
 use super::{Interface, Tally};
 use crate::facts::FactSet;
 use crate::runtime::{Runtime, RuntimeBuilder, Worker};
@@ -465,16 +466,9 @@ pub struct BindingStats {
     pub refused_taken: u64,
 }
 
-struct Association {
-    home_addresses: Vec<IpAddr>,
-    used: u64,
-}
-
-#[derive(Default)]
 struct Bindings {
-    associations: HashMap<String, Association>,
-    order: VecDeque<(u64, String)>,
-    next: u64,
+    /// Each subscriber's association: the home addresses it was set up for.
+    associations: Recent<String, Vec<IpAddr>>,
     /// Name → subscriber, and subscriber → its name.
     holders: HashMap<Fqdn, String>,
     names: HashMap<String, Fqdn>,
@@ -500,7 +494,9 @@ impl Default for BindingState {
 
 impl BindingState {
     fn new(limits: BindingLimits) -> BindingState {
-        BindingState { limits, bindings: Mutex::default(), stats: Tally::default() }
+        let bindings =
+            Bindings { associations: Recent::new(limits.associations), holders: HashMap::new(), names: HashMap::new() };
+        BindingState { limits, bindings: Mutex::new(bindings), stats: Tally::default() }
     }
 
     fn lock(&self) -> MutexGuard<'_, Bindings> {
@@ -516,33 +512,19 @@ impl BindingState {
         if home_addresses.is_empty() || home_addresses.len() > limit {
             return Err(AssociationError::Addresses { given: home_addresses.len(), limit });
         }
-        let mut all = self.lock();
-        let used = all.next;
-        all.next += 1;
-        if !all.associations.contains_key(subscriber) {
-            while all.associations.len() >= self.limits.associations.max(1) {
-                let Some((stamp, oldest)) = all.order.pop_front() else { break };
-                if all.associations.get(&oldest).is_some_and(|association| association.used == stamp) {
-                    all.associations.remove(&oldest);
-                    self.stats.add(EVICTED);
-                }
-            }
+        let evicted = self.lock().associations.insert(subscriber.to_owned(), home_addresses);
+        for _ in 0..evicted {
+            self.stats.add(EVICTED);
         }
-        all.associations.insert(subscriber.to_owned(), Association { home_addresses, used });
-        all.order.push_back((used, subscriber.to_owned()));
         Ok(())
     }
 
     /// Whether `subscriber` has an association, and whether it covers `home_address` (marking it used).
     fn covers(&self, subscriber: &str, home_address: IpAddr) -> (bool, bool) {
-        let mut all = self.lock();
-        let stamp = all.next;
-        let Some(association) = all.associations.get_mut(subscriber) else { return (false, false) };
-        association.used = stamp;
-        let covers = association.home_addresses.contains(&home_address);
-        all.next += 1;
-        all.order.push_back((stamp, subscriber.to_owned()));
-        (true, covers)
+        match self.lock().associations.touch(&subscriber.to_owned()) {
+            Some(home_addresses) => (true, home_addresses.contains(&home_address)),
+            None => (false, false),
+        }
     }
 
     fn stats(&self) -> BindingStats {

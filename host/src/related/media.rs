@@ -11,7 +11,7 @@
 //! a voucher presented again while remembered is refused; the store is bounded (the oldest dropped when
 //! full); all of it counted ([`MediaStats`]).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 
 use wasmtime::Store;
 
+use super::bounded::Recent;
 use super::call_identity::{CallIdentity, IdentityError};
 use super::{Interface, Tally};
 use crate::facts::FactSet;
@@ -350,18 +351,14 @@ pub struct MediaStats {
 struct Stored {
     voucher: Voucher,
     stored_at: u64,
-    sequence: u64,
 }
 
-#[derive(Default)]
 struct Vouchers {
-    by_call: HashMap<(CallIdentity, CallIdentity), Stored>,
-    /// Stored order (a sequence, the parties); entries whose voucher left the store are skipped.
-    order: VecDeque<(u64, (CallIdentity, CallIdentity))>,
+    /// By the call's parties, oldest first.
+    by_call: Recent<(CallIdentity, CallIdentity), Stored>,
     /// Digests of vouchers presented, until when they are remembered, in that order.
     seen: VecDeque<(u64, [u8; 32])>,
     seen_set: HashSet<[u8; 32]>,
-    next: u64,
 }
 
 /// The host-held media state of a runtime: the voucher store.
@@ -390,7 +387,9 @@ impl Default for MediaState {
 
 impl MediaState {
     fn new(limits: MediaLimits) -> MediaState {
-        MediaState { limits, vouchers: Mutex::default(), stats: Tally::default() }
+        let vouchers =
+            Vouchers { by_call: Recent::new(limits.vouchers), seen: VecDeque::new(), seen_set: HashSet::new() };
+        MediaState { limits, vouchers: Mutex::new(vouchers), stats: Tally::default() }
     }
 
     fn count(&self, stat: usize) {
@@ -405,18 +404,9 @@ impl MediaState {
     /// Drops the vouchers older than the timeout and forgets the digests past theirs.
     fn purge(&self, vouchers: &mut Vouchers, now: u64) {
         let timeout = self.limits.timeout.as_secs();
-        while let Some((sequence, key)) = vouchers.order.front() {
-            match vouchers.by_call.get(key) {
-                Some(stored) if stored.sequence == *sequence => {
-                    if stored.stored_at.saturating_add(timeout) > now {
-                        break;
-                    }
-                    vouchers.by_call.remove(key);
-                    self.count(EXPIRED);
-                }
-                _ => {}
-            }
-            vouchers.order.pop_front();
+        let expired = vouchers.by_call.remove_oldest_while(|stored| stored.stored_at.saturating_add(timeout) <= now);
+        for _ in 0..expired {
+            self.count(EXPIRED);
         }
         while vouchers.seen.front().is_some_and(|(until, _)| *until <= now) {
             if let Some((_, digest)) = vouchers.seen.pop_front() {
@@ -445,20 +435,11 @@ impl MediaState {
         }
         if vouchers.by_call.contains_key(&parties) {
             self.count(SUPERSEDED);
-        } else {
-            while vouchers.by_call.len() >= self.limits.vouchers {
-                let Some((sequence, oldest)) = vouchers.order.pop_front() else { break };
-                if vouchers.by_call.get(&oldest).is_some_and(|stored| stored.sequence == sequence) {
-                    vouchers.by_call.remove(&oldest);
-                    self.count(EVICTED);
-                }
-            }
         }
-        let sequence = vouchers.next;
-        vouchers.next += 1;
         let voucher = Voucher { parties: CallParties { device: calling.to_owned(), peer: called.to_owned() }, key };
-        vouchers.order.push_back((sequence, parties.clone()));
-        vouchers.by_call.insert(parties, Stored { voucher, stored_at: now, sequence });
+        for _ in 0..vouchers.by_call.insert(parties, Stored { voucher, stored_at: now }) {
+            self.count(EVICTED);
+        }
         // Remembered as long as a stored voucher lives; the memory is bounded like the store (twice:
         // a voucher taken out is still remembered).
         vouchers.seen.push_back((now.saturating_add(self.limits.timeout.as_secs()), digest));

@@ -14,6 +14,7 @@ use crate::{Decider, Worker};
 pub(crate) mod access;
 pub(crate) mod admission;
 pub(crate) mod binding_update;
+pub(crate) mod bounded;
 pub(crate) mod call_identity;
 pub mod files;
 pub(crate) mod media;

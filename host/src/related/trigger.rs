@@ -13,13 +13,13 @@
 //! when full the least recently used association is evicted whole; everything counted
 //! ([`PushStats`]).
 
-use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use wasmtime::Store;
 
+use super::bounded::Recent;
 use super::{Interface, Tally};
 use crate::facts::FactSet;
 use crate::runtime::{DeviceId, Runtime, RuntimeBuilder, UnknownDeviceError, Worker};
@@ -283,22 +283,11 @@ struct Association {
     seen: u64,
     /// Until when sends to the NAF count as triggered.
     triggered_until: Option<u64>,
-    /// Its place in the use order.
-    used: u64,
 }
 
-#[derive(Default)]
-struct Associations {
-    by_device: HashMap<(DeviceId, ServerId), Association>,
-    /// Use order (a stamp, the key); stale entries skipped.
-    order: VecDeque<(u64, (DeviceId, ServerId))>,
-    next: u64,
-}
-
-/// The host-held state of the trigger guard: the push associations.
+/// The host-held state of the trigger guard: the push associations, by device and NAF.
 pub(crate) struct PushState {
-    capacity: usize,
-    associations: Mutex<Associations>,
+    associations: Mutex<Recent<(DeviceId, ServerId), Association>>,
     stats: Tally<4>,
 }
 
@@ -315,10 +304,10 @@ impl Default for PushState {
 
 impl PushState {
     fn new(capacity: usize) -> PushState {
-        PushState { capacity, associations: Mutex::default(), stats: Tally::default() }
+        PushState { associations: Mutex::new(Recent::new(capacity)), stats: Tally::default() }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Associations> {
+    fn lock(&self) -> MutexGuard<'_, Recent<(DeviceId, ServerId), Association>> {
         // Each association is whole between statements: a panic cannot leave one half-made.
         self.associations.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -332,23 +321,15 @@ impl PushState {
     fn accept(&self, device: DeviceId, push: &PushTrigger, now: u64) -> Result<bool, ()> {
         let mut all = self.lock();
         let key = (device, push.naf);
-        let stamp = all.next;
-        all.next += 1;
-        if !all.by_device.contains_key(&key) {
+        if !all.contains_key(&key) {
             // Room first: the least recently used association goes whole.
-            while all.by_device.len() >= self.capacity {
-                let Some((used, oldest)) = all.order.pop_front() else { break };
-                if all.by_device.get(&oldest).is_some_and(|association| association.used == used) {
-                    all.by_device.remove(&oldest);
-                    self.count(EVICTED);
-                }
+            let fresh = Association { key_expires: 0, highest: push.sequence, seen: 0, triggered_until: None };
+            for _ in 0..all.insert(key, fresh) {
+                self.count(EVICTED);
             }
-            all.by_device.insert(
-                key,
-                Association { key_expires: 0, highest: push.sequence, seen: 0, triggered_until: None, used: stamp },
-            );
         }
-        let association = all.by_device.get_mut(&key).expect("inserted above");
+        // Used now, a replay too: an association under attack keeps its window.
+        let association = all.touch(&key).expect("inserted above");
         // The replay window (as AKA's sequence check: fresh when higher, or unseen within the window).
         if push.sequence > association.highest {
             let shift = push.sequence - association.highest;
@@ -364,29 +345,27 @@ impl PushState {
             association.seen |= 1 << age;
         }
         association.key_expires = now.saturating_add(push.key_lifetime.as_secs());
-        association.used = stamp;
         let expired = association.key_expires <= now;
-        all.order.push_back((stamp, key));
         self.count(ACCEPTED);
         Ok(expired)
     }
 
     fn triggered(&self, device: DeviceId, naf: ServerId, until: u64) {
-        if let Some(association) = self.lock().by_device.get_mut(&(device, naf)) {
+        if let Some(association) = self.lock().touch(&(device, naf)) {
             association.triggered_until = Some(until);
         }
     }
 
     fn triggered_until(&self, device: DeviceId, naf: ServerId, now: u64) -> Option<u64> {
         let all = self.lock();
-        let association = all.by_device.get(&(device, naf))?;
+        let association = all.get(&(device, naf))?;
         association.triggered_until.filter(|&until| until > now && association.key_expires > now)
     }
 
     fn stats(&self) -> PushStats {
         let get = |stat: usize| self.stats.get(stat);
         PushStats {
-            associations: self.lock().by_device.len() as u64,
+            associations: self.lock().len() as u64,
             accepted: get(ACCEPTED),
             replays: get(REPLAYS),
             unverified: get(UNVERIFIED),
@@ -436,7 +415,7 @@ impl Worker {
         } else {
             state.count(UNVERIFIED);
             // Not authentic: whether the device holds an association with the NAF is all it is told.
-            trigger.registered = state.lock().by_device.contains_key(&(device, push.naf));
+            trigger.registered = state.lock().contains_key(&(device, push.naf));
         }
         let verdict = self.related::<DecideTrigger>(&trigger);
         if let Some(time) = push.trigger_time {
