@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -541,6 +542,8 @@ pub(crate) struct AdmissionState {
     /// Subscribers to the back-offs this runtime records ([`Runtime::back_offs`]).
     subscribers: Mutex<Vec<SyncSender<BackOff>>>,
     back_offs: Mutex<HashMap<(ExternalId, ServerId), u64>>,
+    /// The second the back-off table was last purged of ended entries.
+    purged: AtomicU64,
     servers: Mutex<HashMap<ServerId, Counts>>,
     stats: Tally<STATS>,
 }
@@ -612,6 +615,7 @@ impl AdmissionState {
             limits,
             subscribers: Mutex::default(),
             back_offs: Mutex::default(),
+            purged: AtomicU64::new(u64::MAX),
             servers: Mutex::default(),
             stats: Tally::default(),
         }
@@ -651,7 +655,7 @@ impl AdmissionState {
         }
         let mut back_offs = lock(&self.back_offs);
         if back_offs.len() >= self.limits.back_offs {
-            back_offs.retain(|_, until| *until > now);
+            self.purge(&mut back_offs, now);
             if back_offs.len() >= self.limits.back_offs {
                 self.count(BACK_OFFS_FULL);
                 let back_off = Some(FAIL_CLOSED_BACK_OFF);
@@ -662,6 +666,14 @@ impl AdmissionState {
             }
         }
         None
+    }
+
+    /// Drops the ended back-offs of a full table — at most once a second: a table full of live
+    /// back-offs refuses cheaply instead of scanning every entry for every attach.
+    fn purge(&self, back_offs: &mut HashMap<(ExternalId, ServerId), u64>, now: u64) {
+        if self.purged.swap(now, Ordering::Relaxed) != now {
+            back_offs.retain(|_, until| *until > now);
+        }
     }
 
     /// Records the back-off of a server's rejection (not the engine's: a fixed policy should not find
@@ -704,7 +716,7 @@ impl AdmissionState {
         let mut back_offs = lock(&self.back_offs);
         let key = (external_id.clone(), server);
         if !back_offs.contains_key(&key) && back_offs.len() >= self.limits.back_offs {
-            back_offs.retain(|_, held| *held > now);
+            self.purge(&mut back_offs, now);
             if back_offs.len() >= self.limits.back_offs {
                 self.count(BACK_OFFS_FULL);
                 return false;
