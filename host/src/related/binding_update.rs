@@ -599,11 +599,12 @@ impl Worker {
     /// record to publish. A full zone refuses new names (`zone-full`).
     pub fn request_name(&mut self, ask: &NameAsk) -> NameVerdict {
         let state = self.runtime().related_state::<DecideName>();
-        let security_association = state.lock().associations.contains_key(&ask.requester);
-        let name_free = ask
-            .name
-            .as_ref()
-            .is_some_and(|name| state.lock().holders.get(name).is_none_or(|holder| *holder == ask.requester));
+        // Both read under one lock: the association and the zone as they are together.
+        let (security_association, name_free) = {
+            let all = state.lock();
+            let free = |name: &Fqdn| all.holders.get(name).is_none_or(|holder| *holder == ask.requester);
+            (all.associations.contains_key(&ask.requester), ask.name.as_ref().is_some_and(free))
+        };
         let request = NameRequest {
             name: ask.name.clone(),
             operator_domain: ask.operator_domain.clone(),
