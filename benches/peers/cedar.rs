@@ -26,8 +26,8 @@ const ORDER: [Reason; 9] = [
     Reason::RegistrationRequiresApplicationSecurity,
     Reason::AccessNotProtected,
     Reason::AccessCipheringOff,
-    Reason::AccessIntegrityOff,
     Reason::PathANotTrusted,
+    Reason::AccessIntegrityOff,
     Reason::PathBNotTrusted,
     Reason::InterconnectNotTrusted,
 ];
@@ -52,7 +52,20 @@ impl CedarRule {
         let json = serde_json::json!([{
             "uid": { "type": "Lists", "id": "current" },
             "attrs": {
-                "path_a": networks(facts.path_a()),
+                "path_a": facts
+                    .path_a()
+                    .iter()
+                    .flat_map(|&network| {
+                        let terms = facts.path_a_terms(network).expect("a listed network has terms");
+                        terms.access.iter().map(move |kind| format!("{} {}", packed(network), kind.name()))
+                    })
+                    .collect::<Vec<_>>(),
+                "integrity_required": facts
+                    .path_a()
+                    .iter()
+                    .filter(|&&network| facts.path_a_terms(network).is_some_and(|terms| terms.integrity_required))
+                    .map(|&network| packed(network))
+                    .collect::<Vec<_>>(),
                 "path_b": pairs,
                 "interconnect": networks(facts.interconnect()),
                 "interconnect_per_home": facts
@@ -69,13 +82,16 @@ impl CedarRule {
 
     /// The Cedar request of the path check for `request`.
     pub fn input(facts: &FactSet, request: &pathsec::Request) -> Request {
+        let request = &native::asked(request);
         let text = |value: String| RestrictedExpression::new_string(value);
         let home = packed(request.attach.home);
         let mut context = vec![
             ("path_b".to_owned(), text(format!("{home} {}", server_name(facts, request)))),
             ("home".to_owned(), text(home.clone())),
-            ("ciphering".to_owned(), RestrictedExpression::new_bool(request.link.ciphering)),
-            ("integrity".to_owned(), RestrictedExpression::new_bool(request.link.integrity)),
+            ("link_known".to_owned(), RestrictedExpression::new_bool(request.link.is_some())),
+            ("ciphering".to_owned(), RestrictedExpression::new_bool(request.link.is_some_and(|link| link.ciphering))),
+            ("integrity".to_owned(), RestrictedExpression::new_bool(request.link.is_some_and(|link| link.integrity))),
+            ("event".to_owned(), text(request.event.kind().name().to_owned())),
             ("registration".to_owned(), text(request.registration.name().to_owned())),
             ("role".to_owned(), text(request.role.name().to_owned())),
             ("access".to_owned(), text(request.attach.access.name().to_owned())),
@@ -90,6 +106,7 @@ impl CedarRule {
         context.push(("accept_plain_unciphered".to_owned(), RestrictedExpression::new_bool(accept_plain_unciphered)));
         if let Some(serving) = request.attach.serving {
             context.push(("serving".to_owned(), text(packed(serving))));
+            context.push(("path_a".to_owned(), text(format!("{} {}", packed(serving), request.attach.access.name()))));
             context.push(("per_home".to_owned(), text(format!("{home} {}", packed(serving)))));
         }
         let uid = |text: &str| text.parse::<EntityUid>().expect("a valid entity UID");

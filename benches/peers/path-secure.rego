@@ -3,15 +3,33 @@
 # input: role ("server" | "device"), event ("send-data" | "receive-unprotected" | "receive-protected" |
 #   "receive-trigger" | "send-trigger"), access_integrity / end_to_end (received triggers), server (FQDN),
 #   serving (packed PLMN-ID, absent when unknown), home (packed PLMN-ID), access ("3gpp" | … |
-#   "wireline"), ciphering, integrity, registration ("none" | "agreed" | "mismatch") and, for an
-#   agreement, application_security and accept_plain_unciphered.
-# data.lists: path_a and interconnect as objects keyed by packed PLMN-ID, path_b as home -> server -> true,
+#   "wireline"), link_known, ciphering and integrity (false while unknown), registration ("none" |
+#   "agreed" | "mismatch") and, for an agreement, application_security and accept_plain_unciphered.
+# data.lists: path_a as network -> access kind -> true (the kinds each List 1 entry vouches for),
+# integrity_required and interconnect as objects keyed by packed PLMN-ID, path_b as home -> server -> true,
 # interconnect_per_home as home -> visited -> true.
+# The rows are those of docs/method.md.
 package pathsec
 
 import rego.v1
 
-# The first check of the path that fails, or "path-secure".
+# A trigger whose access-layer integrity verified shows integrity on (000, FIG. 11 step 6; row T3).
+verified_trigger if {
+	input.event == "receive-trigger"
+	input.access_integrity == "verified"
+}
+
+known if input.link_known
+
+known if verified_trigger
+
+ciphering if input.ciphering
+
+integrity if input.integrity
+
+integrity if verified_trigger
+
+# The first check of the path that fails, or "path-secure" (rows P1-P13).
 path := "serving-network-unknown" if {
 	not input.serving
 } else := "registration-mismatch" if {
@@ -19,13 +37,23 @@ path := "serving-network-unknown" if {
 } else := agreed if {
 	input.registration == "agreed"
 } else := "access-not-protected" if {
-	input.access == "wireline"
+	not known
+	input.role == "device"
+} else := "access-not-protected" if {
+	known
+	not ciphering
+	not integrity
 } else := "access-ciphering-off" if {
-	not input.ciphering
-} else := "access-integrity-off" if {
-	not input.integrity
+	known
+	input.role == "device"
+	input.event == "receive-unprotected"
+	not ciphering
 } else := "path-a-not-trusted" if {
-	not data.lists.path_a[input.serving]
+	not data.lists.path_a[input.serving][input.access]
+} else := "access-integrity-off" if {
+	known
+	not integrity
+	data.lists.integrity_required[input.serving]
 } else := "path-b-not-trusted" if {
 	not data.lists.path_b[input.home][input.server]
 } else := "interconnect-not-trusted" if {
@@ -39,7 +67,7 @@ agreed := "registration-requires-application-security" if {
 	input.application_security
 } else := "access-ciphering-off" if {
 	input.role == "device"
-	not input.ciphering
+	not ciphering
 	not input.accept_plain_unciphered
 } else := "path-secure"
 

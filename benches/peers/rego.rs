@@ -45,8 +45,9 @@ impl RegoRule {
             set("serving", Value::from(packed(serving)));
         }
         set("home", Value::from(packed(request.attach.home)));
-        set("ciphering", Value::from(request.link.ciphering));
-        set("integrity", Value::from(request.link.integrity));
+        set("link_known", Value::from(request.link.is_some()));
+        set("ciphering", Value::from(request.link.is_some_and(|link| link.ciphering)));
+        set("integrity", Value::from(request.link.is_some_and(|link| link.integrity)));
         set("access", Value::from(request.attach.access.name()));
         set("registration", Value::from(request.registration.name()));
         let agreement = match request.registration {
@@ -128,7 +129,8 @@ fn answer(decision: &Value) -> (Action, Reason) {
     )
 }
 
-/// `{"lists": {"path_a": {NETWORK: true}, "path_b": {HOME: {SERVER: true}}, "interconnect": {NETWORK: true}}}`
+/// `{"lists": {"path_a": {NETWORK: {ACCESS: true}}, "integrity_required": {NETWORK: true}, "path_b": {HOME:
+/// {SERVER: true}}, "interconnect": {NETWORK: true}}}`
 fn data(facts: &FactSet) -> Value {
     let set = |networks: &[pathsec::PlmnId]| {
         let mut object = Value::new_object();
@@ -153,7 +155,21 @@ fn data(facts: &FactSet) -> Value {
     }
     let mut lists = Value::new_object();
     let fields = lists.as_object_mut().expect("an object");
-    fields.insert(Value::from("path_a"), set(facts.path_a()));
+    let mut path_a = Value::new_object();
+    let networks = path_a.as_object_mut().expect("an object");
+    let mut requiring: Vec<pathsec::PlmnId> = Vec::new();
+    for &network in facts.path_a() {
+        let terms = facts.path_a_terms(network).expect("a listed network has terms");
+        let kinds = networks.get_or_insert_with(Value::from(packed(network)), Value::new_object);
+        for kind in terms.access.iter() {
+            kinds.as_object_mut().expect("an object").insert(Value::from(kind.name()), Value::from(true));
+        }
+        if terms.integrity_required {
+            requiring.push(network);
+        }
+    }
+    fields.insert(Value::from("path_a"), path_a);
+    fields.insert(Value::from("integrity_required"), set(&requiring));
     fields.insert(Value::from("path_b"), path_b);
     fields.insert(Value::from("interconnect"), set(facts.interconnect()));
     fields.insert(Value::from("interconnect_per_home"), per_home);

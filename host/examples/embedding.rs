@@ -19,7 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let flow = Flow { device, server, role: Role::Server, event: Event::SendData };
     println!("{}", worker.decide(&flow)); // send-plain (path-secure: every part of the path is secure)
 
-    runtime.set_link(device, LinkState { ciphering: false, integrity: true })?;
-    println!("{}", worker.decide(&flow)); // secure-then-send (access-ciphering-off: …)
+    runtime.set_link(device, LinkState { ciphering: false, integrity: false })?; // the network told us: both off
+    println!("{}", worker.decide(&flow)); // secure-then-send (access-not-protected: …)
     Ok(())
 }

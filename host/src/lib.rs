@@ -70,7 +70,7 @@ pub mod wasm;
 pub use facts::files;
 pub use wasm::signing;
 
-pub use facts::{FactSet, FactSetBuilder};
+pub use facts::{AccessKinds, FactSet, FactSetBuilder, PathATerms};
 pub use runtime::{DeviceId, Flow, Runtime, Worker};
 pub use vocab::{
     AccessKind, Action, Attach, Decision, Event, Fqdn, LinkState, MadeBy, PlmnId, PolicyFault, Reason, Registration,

@@ -100,7 +100,7 @@ fn errors_name_the_file_the_line_and_the_field() {
     let error = read("typo.toml", "[lists]\npath_a = []\n").expect_err("refused");
     assert!(
         error.starts_with(
-            "`DIR/typo.toml` line 2, field `lists.path_a`: unknown field `path_a`, expected one of `path-a`"
+            "`DIR/typo.toml` line 2, field `lists.path_a`: unknown field `path_a`, expected one of `integrity-required`, `path-a`"
         ),
         "{error}"
     );

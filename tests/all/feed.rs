@@ -52,7 +52,7 @@ fn fed_updates_apply_in_revision_order_and_replays_change_nothing() {
 
     // A newer one applies, and the cached decision goes with the facts it rested on.
     assert_eq!(runtime.apply_fed(flow.device, at_home(OFF), 9), Ok(FedUpdate::Applied));
-    assert_eq!(worker.decide(&flow).reason, Reason::AccessCipheringOff);
+    assert_eq!(worker.decide(&flow).reason, Reason::AccessNotProtected);
 
     // A delete (no facts) fails closed as unknown facts do; its revision still orders what follows.
     assert_eq!(runtime.apply_fed(flow.device, FedFacts::default(), 12), Ok(FedUpdate::Applied));

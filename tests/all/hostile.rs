@@ -47,14 +47,15 @@ fn request(role: Role, event: Event) -> Request {
         event,
         server,
         attach: Attach { serving: Some(home), home, access: AccessKind::ThreeGpp },
-        link: LinkState { ciphering: true, integrity: true },
+        link: Some(LinkState { ciphering: true, integrity: true }),
         registration: Registration::None,
     }
 }
 
 /// The device's requests make the fixture misbehave; the server's are answered normally.
 fn misbehaving_for_devices(body: &str) -> Vec<u8> {
-    let decide = format!("(if (i32.eq (local.get 0) (i32.const 1)) (then {body})) {DECIDE_STRICT}");
+    // The request crosses in memory (17 flat values): its role is the byte at its address.
+    let decide = format!("(if (i32.eq (i32.load8_u (local.get 0)) (i32.const 1)) (then {body})) {DECIDE_STRICT}");
     fixtures::policy(LOAD_OK, &decide, BATCH_EMPTY)
 }
 

@@ -2,7 +2,7 @@
 //! kind of change must make the next decision fresh; nothing else may.
 
 use pathsec::{
-    AccessKind, Action, Attach, DeviceId, Event, Flow, LinkState, PlmnId, Reason, Role, Runtime, ServerId,
+    AccessKind, Action, Attach, DeviceId, Event, Flow, LinkState, PathATerms, PlmnId, Reason, Role, Runtime, ServerId,
     exchange::Report,
     runtime::{Carried, ReRegistrationCause, SwapError},
 };
@@ -73,23 +73,36 @@ fn a_repeated_flow_is_a_cache_hit() {
 }
 
 #[test]
-fn ciphering_off_switches_a_cached_send_plain_at_once() {
+fn access_security_off_switches_a_cached_send_plain_at_once() {
     let w = world();
     let mut worker = w.runtime.worker();
     let flow = w.flow(Event::SendData);
     assert_eq!(decide_twice(&mut worker, &flow), (Action::SendPlain, Reason::PathSecure));
+    w.runtime.set_link(w.device, LinkState::OFF).expect("known");
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::SecureThenSend, Reason::AccessNotProtected));
+    // "Encryption and/or integrity" (000): integrity alone protects path A.
     w.runtime.set_link(w.device, LinkState { ciphering: false, integrity: true }).expect("known");
-    assert_eq!(decide_twice(&mut worker, &flow), (Action::SecureThenSend, Reason::AccessCipheringOff));
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::SendPlain, Reason::PathSecure));
     w.runtime.set_link(w.device, SECURE).expect("known");
     assert_eq!(decide_twice(&mut worker, &flow), (Action::SendPlain, Reason::PathSecure));
 }
 
 #[test]
-fn integrity_off_invalidates() {
+fn integrity_off_invalidates_where_list_1_asks_for_it() {
     let w = world();
     let mut worker = w.runtime.worker();
     let flow = w.flow(Event::ReceiveUnprotected);
+    w.runtime.set_link(w.device, LinkState { ciphering: true, integrity: false }).expect("known");
     assert_eq!(decide_twice(&mut worker, &flow), (Action::Accept, Reason::PathSecure));
+    w.runtime.update_lists(|lists| {
+        lists.trust_path_a_with(plmn("310410"), PathATerms::DEFAULT.requiring_integrity());
+    });
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::DiscardAndSecure, Reason::AccessIntegrityOff));
+    w.runtime.set_link(w.device, SECURE).expect("known");
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::Accept, Reason::PathSecure));
+    w.runtime.update_lists(|lists| {
+        lists.trust_path_a(plmn("310410")).require_integrity(true);
+    });
     w.runtime.set_link(w.device, LinkState { ciphering: true, integrity: false }).expect("known");
     assert_eq!(decide_twice(&mut worker, &flow), (Action::DiscardAndSecure, Reason::AccessIntegrityOff));
 }
@@ -122,10 +135,19 @@ fn detaching_and_unknown_devices_fail_closed() {
 
     let stranger = Flow { device: w.runtime.device_id("imsi-never-attached").expect("room for devices"), ..flow };
     assert_eq!(decide_twice(&mut worker, &stranger), (Action::DiscardAndSecure, Reason::AttachUnknown));
+    // A link state never given: the server decides from List 1 (000, FIG. 12 step 6; row P9), the
+    // device fails closed (row P6).
     let link_unknown = w.runtime.device_id("imsi-link-unknown").expect("room for devices");
     attach(&w.runtime, link_unknown, Some("310410"));
     let flow = Flow { device: link_unknown, ..flow };
-    assert_eq!(decide_twice(&mut worker, &flow), (Action::DiscardAndSecure, Reason::AccessCipheringOff));
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::Accept, Reason::PathSecure));
+    let at_device = Flow { role: Role::Device, ..flow };
+    assert_eq!(decide_twice(&mut worker, &at_device), (Action::DiscardAndSecure, Reason::AccessNotProtected));
+    // The network stops telling the server: back to List 1.
+    w.runtime.set_link(link_unknown, LinkState::OFF).expect("known");
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::DiscardAndSecure, Reason::AccessNotProtected));
+    w.runtime.clear_link(link_unknown).expect("known");
+    assert_eq!(decide_twice(&mut worker, &flow), (Action::Accept, Reason::PathSecure));
 }
 
 #[test]

@@ -56,12 +56,12 @@ impl Model {
             Some(held) if held.pending => {
                 return (Action::fail_closed(flow.event.kind()), Reason::RegistrationPending);
             }
-            Some(held) => (held.attach, held.link, held.outcome),
+            Some(held) => (held.attach, Some(held.link), held.outcome),
             None => {
                 let Some(attach) = device.attach else {
                     return (Action::fail_closed(flow.event.kind()), Reason::AttachUnknown);
                 };
-                (attach, device.link.unwrap_or(LinkState { ciphering: false, integrity: false }), Registration::None)
+                (attach, device.link, Registration::None)
             }
         };
         let request = Request { role: flow.role, event: flow.event, server: flow.server, attach, link, registration };
@@ -256,7 +256,7 @@ impl Held {
             event: pathsec::Event::SendData,
             server,
             attach: self.attach,
-            link: self.link,
+            link: Some(self.link),
             registration: Registration::None,
         };
         let (action, _) = NativeRule::new(&runtime.lists()).decide(&request);

@@ -98,7 +98,7 @@ struct Drawn {
     role: Role,
     event: Event,
     access: AccessKind,
-    link: LinkState,
+    link: Option<LinkState>,
     registration: Registration,
 }
 
@@ -108,7 +108,7 @@ fn drawn(networks: usize) -> impl Strategy<Value = Drawn> {
         select(Role::ALL),
         event(),
         select(AccessKind::ALL),
-        any::<(bool, bool)>(),
+        prop::option::weighted(0.8, any::<(bool, bool)>()),
         select(vec![
             Registration::None,
             Registration::Mismatch,
@@ -129,14 +129,14 @@ fn drawn(networks: usize) -> impl Strategy<Value = Drawn> {
             }),
         ]),
     )
-        .prop_map(|((home, serving, server), role, event, access, (ciphering, integrity), registration)| Drawn {
+        .prop_map(|((home, serving, server), role, event, access, link, registration)| Drawn {
             home,
             serving,
             server,
             role,
             event,
             access,
-            link: LinkState { ciphering, integrity },
+            link: link.map(|(ciphering, integrity)| LinkState { ciphering, integrity }),
             registration,
         })
 }

@@ -456,7 +456,7 @@ fn a_policy_built_for_0_1_0_still_decides_through_the_adapter() {
             event: Event::SendData,
             server,
             attach: Attach { serving: Some(plmn("310410")), home: plmn("310410"), access: AccessKind::ThreeGpp },
-            link: SECURE,
+            link: Some(SECURE),
             registration,
         };
         let decision = policy.decider().decide(&lists, &request);

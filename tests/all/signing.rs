@@ -75,9 +75,9 @@ fn the_policy_directory_keeps_the_active_policy_until_a_good_signature_arrives()
     let signature = key.sign(REFERENCE).to_text();
     let policy = engine.load_signed_policy("reference.wasm", REFERENCE, Some(&signature)).expect("signed");
     let runtime = Runtime::new(policy).expect("runtime");
-    let flow = pathsec_suite::meter_at_home(&runtime, LinkState { ciphering: false, integrity: true });
+    let flow = pathsec_suite::meter_at_home(&runtime, LinkState::OFF);
     let mut worker = runtime.worker();
-    assert_eq!(worker.decide(&flow).action, Action::SecureThenSend, "the reference rule: ciphering is off");
+    assert_eq!(worker.decide(&flow).action, Action::SecureThenSend, "the reference rule: access security is off");
 
     let policies = tempfile::tempdir().expect("dir");
     let mut directory = PolicyDirectory::open(policies.path(), &engine).expect("opens");

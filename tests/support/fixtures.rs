@@ -29,10 +29,9 @@ pub const SPIN: &str = "(loop $forever (br $forever)) (unreachable)";
 /// A body that traps.
 pub const TRAP: &str = "(unreachable)";
 /// A `decide` body that calls `decide` (function 2: after `cabi_realloc` and `load`) with its own
-/// arguments, for ever: the call stack runs out.
-pub const RECURSE: &str = "(drop (call 2 (local.get 0) (local.get 1) (local.get 2) (local.get 3) (local.get 4) \
-     (local.get 5) (local.get 6) (local.get 7) (local.get 8) (local.get 9) (local.get 10) (local.get 11) \
-     (local.get 12) (local.get 13) (local.get 14) (local.get 15))) (unreachable)";
+/// argument (the request's address: a request flattens to 17 values, past the canonical ABI's 16, so
+/// it crosses in memory), for ever: the call stack runs out.
+pub const RECURSE: &str = "(drop (call 2 (local.get 0))) (unreachable)";
 /// A `decide-packed` body that writes its first answer, then traps halfway through the batch.
 pub const PACKED_TRAP_HALFWAY: &str = "(i32.store8 (i32.const 1024) (i32.const 105)) (unreachable)";
 /// A body that asks for a table of 200,000 elements (past the default cap of 100,000), then traps.
@@ -102,8 +101,7 @@ fn module(load: &str, decide: &str, decide_batch: &str, more: &str) -> String {
     (local.get $ptr))
   (func (export "pathsec:policy/decide@0.2.0#load")
     (param i64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32) {load})
-  (func (export "pathsec:policy/decide@0.2.0#decide")
-    (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32) {decide})
+  (func (export "pathsec:policy/decide@0.2.0#decide") (param i32) (result i32) {decide})
   (func (export "pathsec:policy/decide@0.2.0#decide-batch") (param i32 i32) (result i32) {decide_batch})
   {more}
 )"#

@@ -3,7 +3,8 @@
 //! ("31041" / "310410"), leading zeros ("31070" / "310070"), the test network "00101" / "001001".
 
 use pathsec::{
-    AccessKind, Attach, Event, FactSet, FactSetBuilder, LinkState, PlmnId, Registration, Request, Role, ServerId,
+    AccessKind, AccessKinds, Attach, Event, FactSet, FactSetBuilder, LinkState, PathATerms, PlmnId, Registration,
+    Request, Role, ServerId,
     vocab::{AccessIntegrity, EndToEnd, TriggerCheck},
     vocab::{Agreement, RegistrationSource},
 };
@@ -52,15 +53,23 @@ pub fn networks() -> Vec<PlmnId> {
 }
 
 /// Random facts over [`NETWORKS`] and `servers` servers: each network is in List 1 and List 3, and each
-/// (home, server) pair in List 2, with the given probability.
+/// (home, server) pair in List 2, with the given probability. A List 1 entry vouches for 3GPP alone
+/// half the time, else for random access kinds, and asks for integrity a quarter of the time; the
+/// operator asks for it on every entry one time in eight.
 pub fn facts(rng: &mut Rng, servers: usize, p: f64) -> (FactSet, Vec<ServerId>) {
     let networks = networks();
     let mut builder = FactSetBuilder::default();
     let ids: Vec<ServerId> =
         (0..servers).map(|i| builder.server(format!("server{i}.example.com").parse().expect("valid FQDN"))).collect();
+    builder.require_integrity(rng.chance(0.125));
     for &network in &networks {
         if rng.chance(p) {
-            builder.trust_path_a(network);
+            let access = match rng.chance(0.5) {
+                true => AccessKinds::THREE_GPP,
+                false => AccessKind::ALL.iter().copied().filter(|_| rng.chance(0.5)).collect(),
+            };
+            let access = if access.is_empty() { AccessKinds::of(AccessKind::Wireline) } else { access };
+            builder.trust_path_a_with(network, PathATerms { access, integrity_required: rng.chance(0.25) });
         }
         if rng.chance(p) {
             builder.trust_interconnect(network);
@@ -100,7 +109,8 @@ pub fn request(rng: &mut Rng, networks: &[PlmnId], servers: &[ServerId]) -> Requ
         event,
         server: rng.pick(servers),
         attach: Attach { serving, home, access: rng.pick(AccessKind::ALL) },
-        link: LinkState { ciphering: rng.chance(0.85), integrity: rng.chance(0.85) },
+        // A server is often not told the device's access security (000, FIG. 12 step 6).
+        link: (!rng.chance(0.2)).then(|| LinkState { ciphering: rng.chance(0.85), integrity: rng.chance(0.85) }),
         registration: match rng.below(10) {
             0 => Registration::Mismatch,
             1..=3 => Registration::Agreed(Agreement {
@@ -167,7 +177,7 @@ pub fn sized(
                 event: if rng.chance(0.5) { Event::SendData } else { Event::ReceiveUnprotected },
                 server,
                 attach: Attach { serving, home, access: AccessKind::ThreeGpp },
-                link: LinkState { ciphering: rng.chance(0.95), integrity: rng.chance(0.95) },
+                link: Some(LinkState { ciphering: rng.chance(0.95), integrity: rng.chance(0.95) }),
                 registration: Registration::None,
             }
         })
@@ -201,7 +211,9 @@ pub fn devices_for(runtime: &pathsec::Runtime, requests: &[Request]) -> Vec<path
         .map(|(i, request)| {
             let device = runtime.device_id(&format!("device-{i}")).expect("room for devices");
             runtime.set_attach(device, request.attach).expect("known");
-            runtime.set_link(device, request.link).expect("known");
+            if let Some(link) = request.link {
+                runtime.set_link(device, link).expect("known");
+            }
             pathsec::Flow { device, server: request.server, role: request.role, event: request.event }
         })
         .collect()

@@ -2,14 +2,17 @@
 //! benches. It must give the same action and reason as `guest-policies/reference` for every request.
 
 use pathsec::{
-    AccessKind, Action, Event, FactSet, PlmnId, Reason, Registration, Request, Role, ServerId,
+    AccessKind, Action, Event, FactSet, LinkState, PlmnId, Reason, Registration, Request, Role, ServerId,
     vocab::{AccessIntegrity, EndToEnd, TriggerCheck},
 };
 use rustc_hash::FxHashSet;
 
 /// Lists 1-3 of one fact generation, as hash sets.
 pub struct NativeRule {
-    path_a: FxHashSet<PlmnId>,
+    /// List 1, one key per (network, access kind its entry vouches for).
+    path_a: FxHashSet<(PlmnId, AccessKind)>,
+    /// The listed networks that ask for integrity as well (their entry, or the operator's setting).
+    integrity_required: FxHashSet<PlmnId>,
     path_b: FxHashSet<(PlmnId, ServerId)>,
     /// List 3, by home network; `None` holds the entries for every home.
     interconnect: FxHashSet<(Option<PlmnId>, PlmnId)>,
@@ -20,29 +23,39 @@ impl NativeRule {
     pub fn new(facts: &FactSet) -> NativeRule {
         let every_home = facts.interconnect().iter().map(|visited| (None, *visited));
         let per_home = facts.interconnect_per_home().iter().map(|(home, visited)| (Some(*home), *visited));
+        let terms: Vec<_> =
+            facts.path_a().iter().filter_map(|&network| Some((network, facts.path_a_terms(network)?))).collect();
         NativeRule {
-            path_a: facts.path_a().iter().copied().collect(),
+            path_a: terms
+                .iter()
+                .flat_map(|&(network, terms)| terms.access.iter().map(move |kind| (network, kind)))
+                .collect(),
+            integrity_required: terms.iter().filter(|(_, terms)| terms.integrity_required).map(|(n, _)| *n).collect(),
             path_b: facts.path_b().iter().copied().collect(),
             interconnect: every_home.chain(per_home).collect(),
         }
     }
 
-    /// `Ok` when the entire path is secure, else the first check that failed.
+    /// `Ok` when the entire path is secure, else the first check that failed: rows P1-P13 of
+    /// `docs/method.md`, in order.
     ///
-    /// Read from the method (000): the serving network must be known. A stored registration outcome
-    /// decides in the protocol-based form (FIG. 7 steps 7-8b, FIGS. 8-9 step 1, claim 2): a mismatch
-    /// never trusts the path; an agreement is followed, and a device without access ciphering holds to
-    /// application-layer security unless configured to accept none from this server (FIG. 7 step 7).
-    /// Without one, the configuration-based form: access protection (wireline never; ciphering, then
-    /// integrity), then Lists 1, 2 and 3 (claim 12: per home network).
+    /// Read from the method (000): the serving network must be known (P1). A stored registration outcome
+    /// decides in the protocol-based form (FIG. 7 steps 7-8b, FIGS. 8-9 step 1, claim 2; P2-P5): a
+    /// mismatch never trusts the path; an agreement is followed, and a device without access ciphering
+    /// holds to application-layer security unless configured to accept none from this server (FIG. 7
+    /// step 7). Without one, the configuration-based form (FIGS. 11-13): what the asking node knows of
+    /// the access security (P6-P8: "encryption and/or integrity"; a server that was not told takes
+    /// List 1 as its statement), List 1 for the device's access kind (P9) and its integrity
+    /// requirement (P10), then Lists 2 and 3 (P11-P12; claim 12: per home network).
     pub fn path(&self, request: &Request) -> Result<(), Reason> {
         let Some(serving) = request.attach.serving else { return Err(Reason::ServingNetworkUnknown) };
         let home = request.attach.home;
+        let device = request.role == Role::Device;
         let by_agreement = match request.registration {
             Registration::Mismatch => Some(Err(Reason::RegistrationMismatch)),
             Registration::Agreed(agreement) => Some(if agreement.application_security {
                 Err(Reason::RegistrationRequiresApplicationSecurity)
-            } else if request.role == Role::Device && !request.link.ciphering && !agreement.accept_plain_unciphered {
+            } else if device && !request.link.is_some_and(|link| link.ciphering) && !agreement.accept_plain_unciphered {
                 Err(Reason::AccessCipheringOff)
             } else {
                 Ok(())
@@ -54,14 +67,18 @@ impl NativeRule {
         }
         // The checks in the method's order, each made only when those before it passed: this is also
         // the benches' native floor, so it does no lookup it does not need.
-        if request.attach.access == AccessKind::Wireline {
-            Err(Reason::AccessNotProtected)
-        } else if !request.link.ciphering {
-            Err(Reason::AccessCipheringOff)
-        } else if !request.link.integrity {
-            Err(Reason::AccessIntegrityOff)
-        } else if !self.path_a.contains(&serving) {
+        match request.link {
+            None if device => return Err(Reason::AccessNotProtected),
+            Some(link) if !link.ciphering && !link.integrity => return Err(Reason::AccessNotProtected),
+            Some(link) if device && request.event == Event::ReceiveUnprotected && !link.ciphering => {
+                return Err(Reason::AccessCipheringOff);
+            }
+            _ => {}
+        }
+        if !self.path_a.contains(&(serving, request.attach.access)) {
             Err(Reason::PathANotTrusted)
+        } else if request.link.is_some_and(|link| !link.integrity) && self.integrity_required.contains(&serving) {
+            Err(Reason::AccessIntegrityOff)
         } else if !self.path_b.contains(&(home, request.server)) {
             Err(Reason::PathBNotTrusted)
         } else if serving != home
@@ -76,13 +93,26 @@ impl NativeRule {
 
     /// The action and reason the method gives.
     pub fn decide(&self, request: &Request) -> (Action, Reason) {
-        rule(request, || self.path(request))
+        rule(request, || self.path(&asked(request)))
     }
 }
 
-/// The method's answer to `request`, given `path`: whether the entire path is secure, else the first check
-/// that failed. `path` is asked only when the answer depends on it. Shared with the peer engines of the
-/// benches, which evaluate the path check in their own language.
+/// The request whose path [`rule`]'s `path` is asked about: `request` itself, or — for a trigger whose
+/// access-layer integrity check verified — `request` with integrity known to be on, since the check
+/// shows it (000, FIG. 11 step 6: the device then checks Lists 1, 2 and 3; row T3).
+pub fn asked(request: &Request) -> Request {
+    match request.event {
+        Event::ReceiveTrigger(TriggerCheck { access_integrity: AccessIntegrity::Verified, .. }) => {
+            let ciphering = request.link.is_some_and(|link| link.ciphering);
+            Request { link: Some(LinkState { ciphering, integrity: true }), ..*request }
+        }
+        _ => *request,
+    }
+}
+
+/// The method's answer to `request`, given `path`: whether the entire path of [`asked`]`(request)` is
+/// secure, else the first check that failed. `path` is asked only when the answer depends on it. Shared
+/// with the peer engines of the benches, which evaluate the path check in their own language.
 pub fn rule(request: &Request, path: impl Fn() -> Result<(), Reason>) -> (Action, Reason) {
     match (request.role, request.event) {
         (Role::Device, Event::SendTrigger) => (Action::ProtectTrigger, Reason::EventNotForRole),

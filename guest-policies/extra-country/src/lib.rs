@@ -4,15 +4,15 @@
 //! reference: the decisions that change are exactly those the reference refused with
 //! `path-a-not-trusted` in a network of MCC 208.
 
-use pathsec_policy::{Facts, PlmnId, Policy};
+use pathsec_policy::{AccessKind, Facts, PlmnId, Policy};
 
 struct ExtraCountry;
 
 impl Policy for ExtraCountry {
     // `KEYED` stays `false` (the default): the packed exports unpack each request and call `decide`,
     // so the diff and replay tests hold that path against the reference's keyed one.
-    fn path_a_trusted(facts: &Facts, serving: PlmnId) -> bool {
-        serving.mcc == 208 || facts.path_a(serving)
+    fn path_a_trusted(facts: &Facts, serving: PlmnId, access: AccessKind) -> bool {
+        serving.mcc == 208 || facts.path_a(serving, access)
     }
 }
 

@@ -3,7 +3,7 @@
 //! never probes those networks, so it loads and runs as a shadow or a canary; the tests show its
 //! faults never reach the decisions the active policy returns.
 
-use pathsec_policy::{Facts, PlmnId, Policy};
+use pathsec_policy::{AccessKind, Facts, PlmnId, Policy};
 
 struct FaultyAbroad;
 
@@ -11,13 +11,13 @@ impl Policy for FaultyAbroad {
     // Only a list step is overridden: the packed exports may decide from the packed words.
     const KEYED: bool = true;
 
-    fn path_a_trusted(facts: &Facts, serving: PlmnId) -> bool {
+    fn path_a_trusted(facts: &Facts, serving: PlmnId, access: AccessKind) -> bool {
         match serving.mcc {
             208 => panic!("faulty-abroad traps in MCC 208"),
             262 => loop {
                 std::hint::spin_loop();
             },
-            _ => facts.path_a(serving),
+            _ => facts.path_a(serving, access),
         }
     }
 }

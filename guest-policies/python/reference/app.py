@@ -4,13 +4,16 @@ The same rule as `guest-policies/reference` (Rust), written against the unchange
 componentize-py by `scripts/build-python-policy.sh`. It proves the contract is language-neutral: the
 host loads it like any other policy, and it passes the same scenario files.
 
-The whole path is secure iff the serving network is known and either a registration agreement stands
-that needs no application-layer security (a device with its ciphering off secures anyway unless it
-accepts plain from this server), or, with no registration, the access is not wireline, access ciphering
-and integrity are on, the serving network is in List 1, the (home network, server) pair is in List 2, and
-the serving network is the home network or is in List 3 (for every home, or for this one). A
-registration mismatch is never secure. The first check that fails is the reason. Triggers: a failed access-layer integrity check discards; without access-layer integrity, or on
-a path that is not secure, only valid end-to-end protection is accepted.
+The rows of `docs/method.md`, in order: the serving network must be known (P1); a registration mismatch
+is never secure (P2); a standing agreement is followed (P3-P5: a device with its ciphering off secures
+anyway unless it accepts plain from this server). Otherwise, what the asking node knows of the device's
+access security (P6-P8: a device that does not know fails closed; ciphering or integrity protects path A;
+a device receiving unprotected data needs ciphering; a server that was not told takes List 1 as its
+statement), List 1 for the device's access kind (P9) and its integrity requirement (P10), the (home
+network, server) pair in List 2 (P11), and at home or List 3 for every home or for this one (P12). The
+first check that fails is the reason. Triggers (T1-T7): a failed access-layer integrity check discards; a
+verified one checks the lists with integrity known on; otherwise only valid end-to-end protection is
+accepted.
 """
 
 from typing import List, Optional
@@ -26,7 +29,6 @@ from wit_world.imports.types import (
     Event_ReceiveUnprotected,
     Event_SendData,
     Event_SendTrigger,
-    AccessKind,
     Agreement,
     FactSet,
     LinkState,
@@ -41,8 +43,10 @@ from wit_world.imports.types import (
     TriggerCheck,
 )
 
-# The lists of the last loaded fact generation, as sets of the WIT's integer keys.
+# The lists of the last loaded fact generation, as sets of the WIT's integer keys; List 1 as
+# (network key, access-kind case) pairs, and the networks whose entry asks for integrity.
 _path_a: frozenset = frozenset()
+_integrity_required: frozenset = frozenset()
 _path_b: frozenset = frozenset()
 _interconnect: frozenset = frozenset()
 _interconnect_per_home: frozenset = frozenset()
@@ -61,23 +65,30 @@ def _path(request: Request) -> Optional[Reason]:
     registration = request.registration
     if isinstance(registration, Registration_Mismatch):
         return Reason.REGISTRATION_MISMATCH
-    ciphering, integrity = LinkState.CIPHERING in request.link, LinkState.INTEGRITY in request.link
+    link = request.link
+    ciphering = link is not None and LinkState.CIPHERING in link
+    integrity = link is not None and LinkState.INTEGRITY in link
+    device = request.role == Role.DEVICE
     if isinstance(registration, (Registration_NetworkView, Registration_DeviceReport, Registration_ServerIndication)):
         agreement = registration.value
         if Agreement.APPLICATION_SECURITY in agreement:
             return Reason.REGISTRATION_REQUIRES_APPLICATION_SECURITY
-        if request.role == Role.DEVICE and not ciphering and Agreement.ACCEPT_PLAIN_UNCIPHERED not in agreement:
+        if device and not ciphering and Agreement.ACCEPT_PLAIN_UNCIPHERED not in agreement:
             return Reason.ACCESS_CIPHERING_OFF
         return None
-    if attach.access == AccessKind.WIRELINE:
-        return Reason.ACCESS_NOT_PROTECTED
-    if not ciphering:
-        return Reason.ACCESS_CIPHERING_OFF
-    if not integrity:
-        return Reason.ACCESS_INTEGRITY_OFF
+    if link is None:
+        if device:
+            return Reason.ACCESS_NOT_PROTECTED
+    else:
+        if not ciphering and not integrity:
+            return Reason.ACCESS_NOT_PROTECTED
+        if device and isinstance(request.event, Event_ReceiveUnprotected) and not ciphering:
+            return Reason.ACCESS_CIPHERING_OFF
     serving, home = _key(attach.serving), _key(attach.home)
-    if serving not in _path_a:
+    if (serving, attach.access.value) not in _path_a:
         return Reason.PATH_A_NOT_TRUSTED
+    if link is not None and not integrity and serving in _integrity_required:
+        return Reason.ACCESS_INTEGRITY_OFF
     if (home << 32 | request.server) not in _path_b:
         return Reason.PATH_B_NOT_TRUSTED
     if serving != home and serving not in _interconnect and (home << 32 | serving) not in _interconnect_per_home:
@@ -100,7 +111,9 @@ def _trigger(request: Request, check: TriggerCheck) -> Decision:
         if end_to_end == EndToEnd.VALID:
             return Decision(Action.ACCEPT, Reason.TRIGGER_END_TO_END_VALID)
         return Decision(Action.DISCARD, Reason.TRIGGER_UNPROTECTED)
-    failed = _path(request)
+    # Verified: the check shows integrity on, so the lists are checked with it (000, FIG. 11 step 6).
+    flags = (request.link if request.link is not None else LinkState(0)) | LinkState.INTEGRITY
+    failed = _path(Request(request.role, request.event, request.server, request.attach, flags, request.registration))
     if failed is None:
         return Decision(Action.ACCEPT, Reason.PATH_SECURE)
     if end_to_end == EndToEnd.VALID:
@@ -129,9 +142,12 @@ class Decide(exports.Decide):
     """The `pathsec:policy/decide` export."""
 
     def load(self, facts: FactSet) -> None:
-        global _path_a, _path_b, _interconnect, _interconnect_per_home
+        global _path_a, _integrity_required, _path_b, _interconnect, _interconnect_per_home
         lists = facts.lists
-        _path_a, _path_b, _interconnect = frozenset(lists.path_a), frozenset(lists.path_b), frozenset(lists.interconnect)
+        # A List 1 entry is `plmn-key << 32 | terms`: bits 0-3 the access kinds, bit 4 integrity-required.
+        _path_a = frozenset((entry >> 32, kind) for entry in lists.path_a for kind in range(4) if entry >> kind & 1)
+        _integrity_required = frozenset(entry >> 32 for entry in lists.path_a if entry >> 4 & 1)
+        _path_b, _interconnect = frozenset(lists.path_b), frozenset(lists.interconnect)
         _interconnect_per_home = frozenset(lists.interconnect_per_home)
 
     def decide(self, request: Request) -> Decision:

@@ -4,14 +4,24 @@ use std::fmt;
 
 use crate::bindings::pathsec::policy::types::FactSet;
 use crate::keys::KeySet;
-use crate::{PlmnId, Request, ServerId};
+use crate::{AccessKind, PlmnId, Request, ServerId};
+
+/// Where a List 1 key holds the access kind it vouches for (above the 26 bits of a `plmn-key`).
+const ACCESS_SHIFT: u32 = 26;
+/// A List 1 entry's `integrity-required` bit (see `path-a-entry` in the WIT).
+const INTEGRITY_REQUIRED: u64 = 1 << 4;
 
 /// The operator's lists and the server names, as the host last loaded them.
 #[derive(Default)]
 pub struct Facts {
     generation: u64,
     servers: Vec<String>,
+    /// List 1 as one key per (network, access kind it vouches for): `plmn-key | access << 26`.
     path_a: KeySet<u32>,
+    /// The networks whose List 1 entry asks for integrity as well.
+    integrity_required: KeySet<u32>,
+    /// How many List 1 entries there are.
+    path_a_entries: usize,
     path_b: KeySet<u64>,
     /// The servers List 2 names, for any home network.
     listed_servers: KeySet<u32>,
@@ -25,7 +35,28 @@ impl Facts {
         Facts {
             generation: facts.generation,
             servers: facts.server_names.split('\n').filter(|name| !name.is_empty()).map(str::to_owned).collect(),
-            path_a: KeySet::new(&lists.path_a),
+            path_a: {
+                let mut keys = Vec::with_capacity(lists.path_a.len());
+                for &entry in &lists.path_a {
+                    let network = (entry >> 32) as u32;
+                    for access in 0..4 {
+                        if entry & 1 << access != 0 {
+                            keys.push(network | access << ACCESS_SHIFT);
+                        }
+                    }
+                }
+                KeySet::new(&keys)
+            },
+            integrity_required: {
+                let networks: Vec<u32> = lists
+                    .path_a
+                    .iter()
+                    .filter(|&&entry| entry & INTEGRITY_REQUIRED != 0)
+                    .map(|&entry| (entry >> 32) as u32)
+                    .collect();
+                KeySet::new(&networks)
+            },
+            path_a_entries: lists.path_a.len(),
             path_b: KeySet::new(&lists.path_b),
             listed_servers: {
                 // A List 2 key is the home's key above the server's handle.
@@ -39,10 +70,30 @@ impl Facts {
         }
     }
 
-    /// List 1: is `network` known to protect path A?
+    /// List 1: is `network` known to protect path A over `access` (its entry vouches for that access
+    /// kind)?
     #[inline(always)]
-    pub fn path_a(&self, network: PlmnId) -> bool {
-        self.path_a.contains(network.key())
+    pub fn path_a(&self, network: PlmnId, access: AccessKind) -> bool {
+        self.path_a_key(network.key(), access as u32)
+    }
+
+    /// [`Facts::path_a`] on a `plmn-key` and an `access-kind` case.
+    #[inline(always)]
+    pub(crate) fn path_a_key(&self, network: u32, access: u32) -> bool {
+        self.path_a.contains(network | access << ACCESS_SHIFT)
+    }
+
+    /// Does List 1's entry for `network` ask for access-layer integrity as well as ciphering (or the
+    /// operator, for every entry)? `false` for a network List 1 does not hold.
+    #[inline(always)]
+    pub fn integrity_required(&self, network: PlmnId) -> bool {
+        self.integrity_required_key(network.key())
+    }
+
+    /// [`Facts::integrity_required`] on a `plmn-key`.
+    #[inline(always)]
+    pub(crate) fn integrity_required_key(&self, network: u32) -> bool {
+        !self.integrity_required.is_empty() && self.integrity_required.contains(network)
     }
 
     /// List 2: is path B between `home` and `server` secure?
@@ -78,7 +129,7 @@ impl Facts {
 
     /// How many entries Lists 1, 2 and 3 hold (List 3: for every home, then per home).
     pub fn list_sizes(&self) -> (usize, usize, usize, usize) {
-        (self.path_a.len(), self.path_b.len(), self.interconnect.len(), self.interconnect_per_home.len())
+        (self.path_a_entries, self.path_b.len(), self.interconnect.len(), self.interconnect_per_home.len())
     }
 }
 

@@ -7,7 +7,7 @@
 //! The host sends only what the layout allows; anything else is a broken host, and the policy traps
 //! (the host then fails the call closed), as [`packed::request`](crate::packed::request) does.
 
-use crate::{Action, Facts, PlmnId, Policy, Reason};
+use crate::{AccessKind, Action, Facts, PlmnId, Policy, Reason};
 
 /// Where the fields are in a request's second word (see `decide-packed` in the WIT).
 const ROLE: u32 = 32;
@@ -20,10 +20,11 @@ const INTEGRITY: u32 = 43;
 const REGISTRATION: u32 = 44;
 const APPLICATION_SECURITY: u32 = 47;
 const ACCEPT_PLAIN_UNCIPHERED: u32 = 48;
+const LINK_KNOWN: u32 = 49;
 
-/// The `role` case of a device, and the `access-kind` case of wireline access.
+/// The `role` case of a device, and the `event` case of `receive-unprotected`.
 const DEVICE: u64 = 1;
-const WIRELINE: u64 = 3;
+const RECEIVE_UNPROTECTED: u64 = 1;
 
 /// The decision byte for the request in words `first` and `second`: action in bits 0-2, reason in 3-7.
 #[inline(always)]
@@ -64,6 +65,7 @@ fn path<P: Policy + ?Sized>(facts: &Facts, first: u64, second: u64) -> Result<()
         return Err(Reason::ServingNetworkUnknown);
     }
     let ciphering = bits(second, CIPHERING, 1) == 1;
+    let device = bits(second, ROLE, 1) == DEVICE;
     match bits(second, REGISTRATION, 3) {
         0 => {}
         1 => return Err(Reason::RegistrationMismatch),
@@ -72,7 +74,7 @@ fn path<P: Policy + ?Sized>(facts: &Facts, first: u64, second: u64) -> Result<()
             if bits(second, APPLICATION_SECURITY, 1) == 1 {
                 return Err(Reason::RegistrationRequiresApplicationSecurity);
             }
-            if bits(second, ROLE, 1) == DEVICE && !ciphering && bits(second, ACCEPT_PLAIN_UNCIPHERED, 1) == 0 {
+            if device && !ciphering && bits(second, ACCEPT_PLAIN_UNCIPHERED, 1) == 0 {
                 return Err(Reason::AccessCipheringOff);
             }
             return Ok(());
@@ -80,18 +82,25 @@ fn path<P: Policy + ?Sized>(facts: &Facts, first: u64, second: u64) -> Result<()
         other => panic!("packed request: registration {other}"),
     }
     // [`Policy::access_protected`]'s default.
-    if bits(second, ACCESS, 2) == WIRELINE {
+    let known = bits(second, LINK_KNOWN, 1) == 1;
+    let integrity = bits(second, INTEGRITY, 1) == 1;
+    if known {
+        if !ciphering && !integrity {
+            return Err(Reason::AccessNotProtected);
+        }
+        if device && bits(second, EVENT, 3) == RECEIVE_UNPROTECTED && !ciphering {
+            return Err(Reason::AccessCipheringOff);
+        }
+    } else if device {
         return Err(Reason::AccessNotProtected);
     }
-    if !ciphering {
-        return Err(Reason::AccessCipheringOff);
-    }
-    if bits(second, INTEGRITY, 1) == 0 {
-        return Err(Reason::AccessIntegrityOff);
-    }
+    let access = access_kind(bits(second, ACCESS, 2));
     let (serving, home) = (PlmnId::from_key(serving), PlmnId::from_key((first >> 32) as u32));
-    if !P::path_a_trusted(facts, serving) {
+    if !P::path_a_trusted(facts, serving, access) {
         return Err(Reason::PathANotTrusted);
+    }
+    if known && !integrity && facts.integrity_required(serving) {
+        return Err(Reason::AccessIntegrityOff);
     }
     if !P::path_b_trusted(facts, home, second as u32) {
         return Err(Reason::PathBNotTrusted);
@@ -112,11 +121,26 @@ fn trigger<P: Policy + ?Sized>(facts: &Facts, first: u64, second: u64) -> (Actio
         (_, 2) => (Action::Discard, Reason::TriggerEndToEndInvalid),
         (1, 0) => (Action::Accept, Reason::TriggerEndToEndValid),
         (1, _) => (Action::Discard, Reason::TriggerUnprotected),
-        (_, end_to_end) => match (path::<P>(facts, first, second), end_to_end) {
-            (Ok(()), _) => (Action::Accept, Reason::PathSecure),
-            (Err(_), 0) => (Action::Accept, Reason::TriggerEndToEndValid),
-            (Err(reason), _) => (Action::Discard, reason),
-        },
+        // Verified: the check shows integrity on (000, FIG. 11 step 6), so the path is asked with it.
+        (_, end_to_end) => {
+            let verified = second | 1 << LINK_KNOWN | 1 << INTEGRITY;
+            match (path::<P>(facts, first, verified), end_to_end) {
+                (Ok(()), _) => (Action::Accept, Reason::PathSecure),
+                (Err(_), 0) => (Action::Accept, Reason::TriggerEndToEndValid),
+                (Err(reason), _) => (Action::Discard, reason),
+            }
+        }
+    }
+}
+
+/// The `access-kind` of its case number (two bits: every value names one).
+#[inline(always)]
+fn access_kind(case: u64) -> AccessKind {
+    match case {
+        0 => AccessKind::ThreeGpp,
+        1 => AccessKind::TrustedNonThreeGpp,
+        2 => AccessKind::UntrustedNonThreeGpp,
+        _ => AccessKind::Wireline,
     }
 }
 

@@ -4,14 +4,14 @@
 //! override what your operator needs, and export it:
 //!
 //! ```ignore
-//! use pathsec_policy::{Facts, PlmnId, Policy};
+//! use pathsec_policy::{AccessKind, Facts, PlmnId, Policy};
 //!
 //! struct TrustFrance;
 //!
 //! impl Policy for TrustFrance {
 //!     /// Path A is protected in every French network (MCC 208), listed or not.
-//!     fn path_a_trusted(facts: &Facts, serving: PlmnId) -> bool {
-//!         serving.mcc == 208 || facts.path_a(serving)
+//!     fn path_a_trusted(facts: &Facts, serving: PlmnId, access: AccessKind) -> bool {
+//!         serving.mcc == 208 || facts.path_a(serving, access)
 //!     }
 //! }
 //!

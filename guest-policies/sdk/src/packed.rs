@@ -46,8 +46,8 @@ pub(crate) fn request(first: u64, second: u64) -> Request {
                 _ => AccessKind::Wireline,
             },
         },
-        // Flags take their bits in declaration order, as the words have them.
-        link: LinkState::from_bits_retain(field(42, 2)),
+        // Flags take their bits in declaration order, as the words have them; bit 49 says they are known.
+        link: (field(49, 1) == 1).then(|| LinkState::from_bits_retain(field(42, 2))),
         registration: {
             let agreement = Agreement::from_bits_retain(field(47, 2));
             match field(44, 3) {

@@ -1,20 +1,22 @@
 //! [`Policy`]: the method as overridable steps.
 
 use crate::{
-    AccessIntegrity, AccessKind, Action, Agreement, Decision, EndToEnd, Event, Facts, PlmnId, Reason, Registration,
-    Request, Role, ServerId, TriggerCheck,
+    AccessIntegrity, AccessKind, Action, Agreement, Decision, EndToEnd, Event, Facts, LinkState, PlmnId, Reason,
+    Registration, Request, Role, ServerId, TriggerCheck,
 };
 
 /// A pathsec policy. Every method defaults to the reference rule; override the ones your operator
 /// needs and leave the rest.
 ///
-/// The whole path is secure iff the serving network is known and either a registration agreement
-/// stands that needs no application-layer security ([`Policy::follow_agreement`]: the protocol-based
-/// form), or — with no registration — the access protects path A ([`Policy::access_protected`]),
-/// path A is trusted ([`Policy::path_a_trusted`]: List 1), path B is trusted ([`Policy::path_b_trusted`]:
-/// List 2), and the intermediate path is trusted ([`Policy::interconnect_trusted`]: at home, or List 3
-/// for every home or for this one). A registration mismatch is never secure. The first check that fails
-/// is the reason.
+/// The rule is the method's configuration-based form (000, FIGS. 11-13) and its protocol-based form
+/// (FIGS. 7-10), row by row as `docs/method.md` tabulates them. The whole path is secure iff the
+/// serving network is known and either a registration agreement stands that needs no application-layer
+/// security ([`Policy::follow_agreement`]), or — with no registration — path A is protected
+/// ([`Policy::access_protected`] where the asking node knows the device's access security, then
+/// [`Policy::path_a_trusted`]: List 1 for the device's access kind, and the entry's integrity
+/// requirement), path B is secure ([`Policy::path_b_trusted`]: List 2), and the intermediate path is
+/// secure ([`Policy::interconnect_trusted`]: at home, or List 3 for every home or for this one). A
+/// registration mismatch is never secure. The first check that fails is the reason.
 pub trait Policy {
     /// Whether the packed exports (the batch, `decide-packed`, and the single decision,
     /// `decide-scalar`) decide straight from the packed words with the method's rule — calling this
@@ -30,11 +32,13 @@ pub trait Policy {
     /// honoured, at a few dozen instructions more per packed decision.
     const KEYED: bool = false;
 
-    /// Is path A — between the device and its serving network — protected? Default: `serving` is in
-    /// List 1.
+    /// Is path A — between the device and its serving network — vouched for by List 1 over the
+    /// device's access kind? Default: `serving`'s List 1 entry names `access` (an entry names 3GPP radio
+    /// unless it says otherwise; 000 claims 23 and 42 let the lists speak for wireline and other
+    /// networks too).
     #[inline(always)]
-    fn path_a_trusted(facts: &Facts, serving: PlmnId) -> bool {
-        facts.path_a(serving)
+    fn path_a_trusted(facts: &Facts, serving: PlmnId, access: AccessKind) -> bool {
+        facts.path_a(serving, access)
     }
 
     /// Is path B — between the home network and the server — secure? Default: the pair is in List 2.
@@ -51,34 +55,44 @@ pub trait Policy {
         serving == home || facts.interconnect(serving, home)
     }
 
-    /// Does the access protect path A by itself, whatever List 1 says? Default: wireline access never
-    /// does; otherwise access-layer ciphering and integrity must both be on (for untrusted non-3GPP
-    /// access the link state is its IPsec tunnel's). An operator that accepts ciphering alone where
-    /// user-plane integrity does not exist (4G) overrides this step.
+    /// What the asking node's own knowledge of the device's access security says of path A, before
+    /// List 1 (rows P6-P8 of `docs/method.md`). Default:
+    /// - a server that was not told the link state (`link` is `None`) takes List 1 as its statement
+    ///   that path A is protected (000, FIG. 12 step 6, FIG. 13 step 3): `Ok`;
+    /// - a device always knows its own: one whose link state the embedder never gave fails closed
+    ///   ([`Reason::AccessNotProtected`]);
+    /// - ciphering or integrity protects path A ("encryption and/or integrity", 000), neither does not
+    ///   ([`Reason::AccessNotProtected`]);
+    /// - a device receiving unprotected data checks that ciphering is on (FIG. 13 step 6,
+    ///   [`Reason::AccessCipheringOff`]).
     #[inline]
     fn access_protected(request: &Request) -> Result<(), Reason> {
-        if request.attach.access == AccessKind::Wireline {
+        let Some(link) = request.link else {
+            return match request.role {
+                Role::Server => Ok(()),
+                Role::Device => Err(Reason::AccessNotProtected),
+            };
+        };
+        if !link.ciphering() && !link.integrity() {
             return Err(Reason::AccessNotProtected);
         }
-        if !request.link.ciphering() {
+        if request.role == Role::Device && request.event == Event::ReceiveUnprotected && !link.ciphering() {
             return Err(Reason::AccessCipheringOff);
-        }
-        if !request.link.integrity() {
-            return Err(Reason::AccessIntegrityOff);
         }
         Ok(())
     }
 
     /// A standing registration agreement (000, FIG. 7 steps 7-8b; FIGS. 8-9 step 1): follow it.
     /// Default: secure when it says application-layer security is needed; a device whose access-layer
-    /// ciphering is off secures anyway unless it is configured to accept "no application-layer
-    /// security" from this server.
+    /// ciphering is off (or unknown) secures anyway unless it is configured to accept "no
+    /// application-layer security" from this server (FIG. 7 step 7).
     #[inline]
     fn follow_agreement(request: &Request, agreement: Agreement) -> Result<(), Reason> {
         if agreement.application_security() {
             return Err(Reason::RegistrationRequiresApplicationSecurity);
         }
-        if request.role == Role::Device && !request.link.ciphering() && !agreement.accept_plain_unciphered() {
+        let ciphering = request.link.is_some_and(LinkState::ciphering);
+        if request.role == Role::Device && !ciphering && !agreement.accept_plain_unciphered() {
             return Err(Reason::AccessCipheringOff);
         }
         Ok(())
@@ -97,8 +111,12 @@ pub trait Policy {
             Registration::None => {}
         }
         Self::access_protected(request)?;
-        if !Self::path_a_trusted(facts, serving) {
+        if !Self::path_a_trusted(facts, serving, attach.access) {
             return Err(Reason::PathANotTrusted);
+        }
+        // The entry (or the operator) reads "and/or" as "and" (row P10).
+        if request.link.is_some_and(|link| !link.integrity()) && facts.integrity_required(serving) {
+            return Err(Reason::AccessIntegrityOff);
         }
         if !Self::path_b_trusted(facts, attach.home, request.server) {
             return Err(Reason::PathBNotTrusted);
@@ -133,19 +151,27 @@ pub trait Policy {
         Decision { action, reason }
     }
 
-    /// A received trigger: a failed access-layer integrity check discards; without access-layer
-    /// integrity, or on a path that is not secure, only valid end-to-end protection is accepted.
+    /// A received trigger (000, FIG. 11 step 6): a failed access-layer integrity check discards; a
+    /// verified one lets the device check Lists 1, 2 and 3 and accept (the check shows integrity on,
+    /// so [`Policy::path`] is asked with it); otherwise — no access-layer integrity, or a list check
+    /// that fails — only valid end-to-end protection is accepted. Beyond the text: a trigger whose
+    /// end-to-end protection is present and does not verify is discarded even where the lists would
+    /// accept it (the text lets the device "look deeper"; a forged protection is not ignored).
     fn trigger(facts: &Facts, request: &Request, check: TriggerCheck) -> (Action, Reason) {
         match (check.access_integrity, check.end_to_end) {
             (AccessIntegrity::Failed, _) => (Action::Discard, Reason::TriggerIntegrityFailed),
             (_, EndToEnd::Invalid) => (Action::Discard, Reason::TriggerEndToEndInvalid),
             (AccessIntegrity::Absent, EndToEnd::Valid) => (Action::Accept, Reason::TriggerEndToEndValid),
             (AccessIntegrity::Absent, EndToEnd::Absent) => (Action::Discard, Reason::TriggerUnprotected),
-            (AccessIntegrity::Verified, end_to_end) => match (Self::path(facts, request), end_to_end) {
-                (Ok(()), _) => (Action::Accept, Reason::PathSecure),
-                (Err(_), EndToEnd::Valid) => (Action::Accept, Reason::TriggerEndToEndValid),
-                (Err(reason), _) => (Action::Discard, reason),
-            },
+            (AccessIntegrity::Verified, end_to_end) => {
+                let ciphering = request.link.is_some_and(LinkState::ciphering);
+                let verified = Request { link: Some(LinkState::new(ciphering, true)), ..*request };
+                match (Self::path(facts, &verified), end_to_end) {
+                    (Ok(()), _) => (Action::Accept, Reason::PathSecure),
+                    (Err(_), EndToEnd::Valid) => (Action::Accept, Reason::TriggerEndToEndValid),
+                    (Err(reason), _) => (Action::Discard, reason),
+                }
+            }
         }
     }
 

@@ -8,7 +8,7 @@
 //! pathsec test --policy guest-policies/target/wasm32-wasip2/release/template.wasm guest-policies/template/cases
 //! ```
 
-use pathsec_policy::{Facts, PlmnId, Policy};
+use pathsec_policy::{AccessKind, Facts, PlmnId, Policy};
 
 struct MyPolicy;
 
@@ -21,8 +21,8 @@ impl Policy for MyPolicy {
 
     /// Path A — between the device and its serving network — is protected when the serving network is
     /// in List 1.
-    fn path_a_trusted(facts: &Facts, serving: PlmnId) -> bool {
-        facts.path_a(serving)
+    fn path_a_trusted(facts: &Facts, serving: PlmnId, access: AccessKind) -> bool {
+        facts.path_a(serving, access)
     }
 }
 

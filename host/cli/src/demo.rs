@@ -1,6 +1,6 @@
 //! `pathsec demo`: a simulated server. The reference policy (or `--policy`) decides a realistic mix of
 //! flows through a `Runtime` with its flow cache; mid-run the facts change (a visited network loses
-//! its secure interconnect, a network's access ciphering goes off, devices move) and the operator swaps
+//! its secure interconnect, a network's access security goes off, devices move) and the operator swaps
 //! policies. Each phase reports its decisions, cache hit rate and latency percentiles.
 
 use std::path::PathBuf;
@@ -117,14 +117,14 @@ impl Demo {
         });
         for (device, serving) in &devices {
             if *serving == Some("26202") {
-                runtime.set_link(*device, LinkState { ciphering: false, integrity: true })?;
+                runtime.set_link(*device, LinkState::OFF)?;
             }
         }
         for (device, _) in devices.iter().step_by(25) {
             runtime
                 .set_attach(*device, Attach { serving: Some(plmn("44010")?), home, access: AccessKind::ThreeGpp })?;
         }
-        println!("  change: List 3 drops 20801; ciphering off in 26202; every 25th device moves to 44010");
+        println!("  change: List 3 drops 20801; access security off in 26202; every 25th device moves to 44010");
         if let Some(path) = &self.decision_log {
             lists_files.push(write_lists(path, 2, &runtime.lists())?);
         }
@@ -170,7 +170,7 @@ impl Demo {
         Ok(Outcome::Success)
     }
 
-    /// Devices spread over the serving networks; a few have ciphering off.
+    /// Devices spread over the serving networks; a few have their access security off.
     fn attach_devices(
         &self,
         runtime: &Runtime,
@@ -191,8 +191,9 @@ impl Demo {
             let device = runtime.device_id(&format!("imsi-310410{i:09}"))?;
             let serving_id = serving.map(str::parse).transpose()?;
             runtime.set_attach(device, Attach { serving: serving_id, home, access: AccessKind::ThreeGpp })?;
-            let ciphering = rng.below(100) >= 2;
-            runtime.set_link(device, LinkState { ciphering, integrity: true })?;
+            // A few devices' access security is off (neither ciphering nor integrity: path A is open).
+            let on = rng.below(100) >= 2;
+            runtime.set_link(device, LinkState { ciphering: on, integrity: on })?;
             devices.push((device, serving));
         }
         Ok(devices)

@@ -79,7 +79,7 @@ impl FleetDemo {
         let first_lists = registry.push_bundle(&format!("{host}/pathsec/lists:1"), &first_lists).await?;
         step("registry", "pushed the always-secure policy and an empty list bundle (generation 1), signed");
 
-        // Devices: most at home with access security on, some roaming, some with ciphering off.
+        // Devices: most at home with access security on, some roaming, some with access security off.
         let publisher = Publisher::connect(&NatsSettings::new(nats.url())).await?;
         let total = self.gateways * self.devices;
         let bar = bar(total as u64, "publishing device facts");
@@ -183,7 +183,7 @@ impl FleetDemo {
         }
         self.tally(&gateways, "reference policy, lists generation 2");
 
-        // Facts change: a tenth of each shard's devices lose access-layer ciphering.
+        // Facts change: a tenth of each shard's devices lose access-layer security.
         let facts_started = Instant::now();
         let mut last = vec![0; self.gateways];
         for (gateway, last) in last.iter_mut().enumerate() {
@@ -202,7 +202,7 @@ impl FleetDemo {
         step(
             "facts",
             &format!(
-                "ciphering off for a tenth of the devices: every gateway at its shard's last revision (up to {changed}) after {}",
+                "access security off for a tenth of the devices: every gateway at its shard's last revision (up to {changed}) after {}",
                 human(facts_started.elapsed())
             ),
         );
@@ -286,7 +286,8 @@ fn home() -> PlmnId {
 fn value(n: usize, ciphering: bool) -> DeviceValue {
     let serving = if n % 5 == 4 { "20801".parse().expect("valid") } else { home() };
     let attach = Attach { serving: Some(serving), home: home(), access: AccessKind::ThreeGpp };
-    DeviceValue::new(attach, Some(LinkState { ciphering, integrity: true }))
+    // Access security on, or off altogether (neither ciphering nor integrity: path A is open).
+    DeviceValue::new(attach, Some(LinkState { ciphering, integrity: ciphering }))
 }
 
 /// Lists 1 and 2 for the home network with mtc.example.com; 20801 not trusted for its interconnect.

@@ -137,8 +137,8 @@ fn eval_exit_codes_tell_trusted_untrusted_and_error_apart() {
     let roaming = eval("tracker-9", "fleet.example.com");
     assert_eq!(roaming.status.code(), Some(1));
     assert!(stdout(&roaming).starts_with("secure-then-send (interconnect-not-trusted"), "{}", stdout(&roaming));
-    let ciphering_off = eval("camera-2", "meter.utility.example");
-    assert!(stdout(&ciphering_off).starts_with("secure-then-send (access-ciphering-off"));
+    let access_off = eval("camera-2", "meter.utility.example");
+    assert!(stdout(&access_off).starts_with("secure-then-send (access-not-protected"));
     let unknown = eval("boiler-1", "meter.utility.example");
     assert_eq!(unknown.status.code(), Some(2));
     assert_eq!(
@@ -598,7 +598,7 @@ fn the_fleet_demo_runs() {
         assert!(text.contains(step), "`{step}` missing:\n{text}");
     }
     assert_eq!(
-        text.matches("gw-0: path-secure 35, access-ciphering-off 5, interconnect-not-trusted 10").count(),
+        text.matches("gw-0: path-secure 35, access-not-protected 5, interconnect-not-trusted 10").count(),
         2,
         "{text}"
     );

@@ -341,7 +341,8 @@ pub extern "C" fn pathsec_runtime_clear_attach(runtime: PathsecHandle, device: u
     guard(|| handles::runtime(runtime, "runtime")?.clear_attach(DeviceId::from_raw(device)).map_err(unknown_device))
 }
 
-/// The device's access-layer security: ciphering and integrity on or off.
+/// The device's access-layer security: ciphering and integrity on or off. Either one protects path A
+/// ("encryption and/or integrity"); a List 1 entry may ask for integrity as well.
 #[unsafe(no_mangle)]
 pub extern "C" fn pathsec_runtime_set_link(
     runtime: PathsecHandle,
@@ -353,6 +354,13 @@ pub extern "C" fn pathsec_runtime_set_link(
         let link = LinkState { ciphering, integrity };
         handles::runtime(runtime, "runtime")?.set_link(DeviceId::from_raw(device), link).map_err(unknown_device)
     })
+}
+
+/// This node no longer knows the device's access security (the network stopped telling it): decisions
+/// as a server take List 1 as the statement that path A is protected; as the device, they fail closed.
+#[unsafe(no_mangle)]
+pub extern "C" fn pathsec_runtime_clear_link(runtime: PathsecHandle, device: u32) -> PathsecStatus {
+    guard(|| handles::runtime(runtime, "runtime")?.clear_link(DeviceId::from_raw(device)).map_err(unknown_device))
 }
 
 pub(crate) fn format(code: u32) -> Result<Format> {

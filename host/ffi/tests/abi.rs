@@ -99,7 +99,7 @@ fn deciding_allocates_nothing() {
     let mut decision = PathsecDecision::default();
     // Warm: the instance made, the lists loaded into it, the batch buffers grown.
     for link in [false, true] {
-        ok(pathsec_runtime_set_link(runtime, flow.device, link, true));
+        ok(pathsec_runtime_set_link(runtime, flow.device, link, link));
         // SAFETY: valid pointers.
         unsafe {
             ok(pathsec_worker_decide(worker, &flow, &mut decision));
@@ -110,7 +110,7 @@ fn deciding_allocates_nothing() {
     for round in 0..1_000 {
         // A miss every other round (outside the count: a fact update may allocate), hits between.
         if round % 2 == 0 {
-            ok(pathsec_runtime_set_link(runtime, flow.device, round % 4 == 0, true));
+            ok(pathsec_runtime_set_link(runtime, flow.device, round % 4 == 0, round % 4 == 0));
         }
         COUNTING.set(true);
         // SAFETY: valid pointers.
@@ -130,7 +130,7 @@ fn deciding_allocates_nothing() {
         counted += 64;
     }
     assert_eq!(ALLOCATIONS.load(Ordering::SeqCst), 0, "allocations over {counted} decisions");
-    assert_eq!(decision.action, PATHSEC_ACTION_SECURE_THEN_SEND); // the last round: ciphering off
+    assert_eq!(decision.action, PATHSEC_ACTION_SECURE_THEN_SEND); // the last round: access security off
     ok(pathsec_worker_free(worker));
     ok(pathsec_runtime_free(runtime));
 }

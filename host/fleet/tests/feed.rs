@@ -71,7 +71,7 @@ async fn a_gateway_follows_its_shards_snapshot_then_updates_in_order() {
     let mut follower = Follower::start(runtime.clone(), settings(&server, &["gw-1"])).expect("starts");
     let status = wait(&mut follower, "the snapshot", |status| status.current).await;
     assert_eq!((status.devices, status.snapshots, status.resumes), (100, 1, 0), "{status:?}");
-    assert_eq!(reason(&runtime, "dev-0"), Reason::AccessCipheringOff, "the last value of a key");
+    assert_eq!(reason(&runtime, "dev-0"), Reason::AccessNotProtected, "the last value of a key");
     assert_eq!(reason(&runtime, "dev-1"), Reason::PathSecure);
     assert_eq!(reason(&runtime, "other-1"), Reason::AttachUnknown, "another shard's device is not followed");
 
@@ -155,7 +155,7 @@ async fn killed_mid_stream_the_feed_resyncs_and_loses_nothing_and_staleness_acts
         match entry {
             Some(entry) if entry.operation == async_nats::jetstream::kv::Operation::Put => {
                 let value: DeviceValue = serde_json::from_slice(&entry.value).expect("json");
-                let want = if value.ciphering == Some(true) { Reason::PathSecure } else { Reason::AccessCipheringOff };
+                let want = if value.ciphering == Some(true) { Reason::PathSecure } else { Reason::AccessNotProtected };
                 assert_eq!(reason(&runtime, &device), want, "{device}");
                 assert_eq!(runtime.fed_revision(id), Some(entry.revision), "{device}");
             }
@@ -190,7 +190,7 @@ async fn a_restart_resumes_from_the_local_snapshot_or_resyncs_when_it_is_too_old
     assert_eq!(reason(&runtime, "dev-5"), Reason::PathSecure, "decides before it connects");
     let status = wait(&mut follower, "resumed", |status| status.current && status.devices == 49).await;
     assert_eq!((status.restored, status.snapshots, status.resumes), (true, 0, 1), "{status:?}");
-    assert_eq!(reason(&runtime, "dev-1"), Reason::AccessCipheringOff);
+    assert_eq!(reason(&runtime, "dev-1"), Reason::AccessNotProtected);
     assert_eq!(reason(&runtime, "dev-2"), Reason::AttachUnknown);
     follower.stop().await;
 

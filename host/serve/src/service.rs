@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use pathsec::files::{DeviceFile, ListsFile, RequestFile, Subject};
-use pathsec::{Decision, Engine, Flow, LinkState, Runtime, Worker};
+use pathsec::{Decision, Engine, Flow, Runtime, Worker};
 use pathsec_fleet::feed::{FeedStatus, Follower, Rollout};
 
 use crate::error::ApiError;
@@ -352,15 +352,16 @@ fn decide(worker: &mut Worker, target: &Target) -> Decision {
     }
 }
 
-/// Sets a device's attach and link facts from a facts-file entry (unknown flags count as off).
+/// Sets a device's attach and link facts from a facts-file entry. Without `ciphering` and `integrity`
+/// this server does not know the device's access security, and takes List 1 as the statement that path
+/// A is protected (000, FIG. 12 step 6, FIG. 13 step 3).
 pub(crate) fn apply_device(runtime: &Runtime, device: pathsec::DeviceId, file: &DeviceFile) {
     // The handle was issued by this runtime: these cannot fail.
     let _ = runtime.set_attach(device, file.attach());
-    let link = file.link().unwrap_or(LinkState {
-        ciphering: file.ciphering.unwrap_or(false),
-        integrity: file.integrity.unwrap_or(false),
-    });
-    let _ = runtime.set_link(device, link);
+    let _ = match file.link() {
+        Some(link) => runtime.set_link(device, link),
+        None => runtime.clear_link(device),
+    };
 }
 
 /// A shared service.

@@ -6,7 +6,9 @@
 //!
 //! ```text
 //! pathsec-lists 1
-//! 1 <plmn>                 List 1, one line per network
+//! 1 <plmn>                 List 1, one line per network (an entry with the default terms)
+//! 1 <plmn> <terms>         an entry with other terms: `3gpp,wireline`, `3gpp integrity-required`
+//! i integrity-required     the operator asks for integrity on every List 1 entry
 //! 2 <home> <fqdn>          List 2, one line per pair
 //! 3 * <visited>            List 3 for every home network
 //! 3 <home> <visited>       List 3 for one home network
@@ -14,7 +16,9 @@
 //! ```
 //!
 //! A `<plmn>` is the packed PLMN-ID (MCC then MNC, "310410" or "31041"); an `<fqdn>` is normalised
-//! (lowercase, no trailing dot). Lines are sorted as byte strings and never repeated.
+//! (lowercase, no trailing dot); `<terms>` names the access kinds in declaration order, joined by
+//! commas, then ` integrity-required` when the entry asks for it. Lines are sorted as byte strings and
+//! never repeated. Lists written before List 1 entries had terms keep their digest.
 
 use std::fmt;
 use std::str::FromStr;
@@ -42,7 +46,13 @@ impl ListsDigest {
 /// The canonical text form of `facts`' lists (see the module's documentation).
 pub fn canonical(facts: &FactSet) -> String {
     let mut lines: Vec<String> = Vec::new();
-    lines.extend(facts.path_a().iter().map(|network| format!("1 {network}\n")));
+    lines.extend(facts.path_a_entries().map(|(network, terms)| match terms.is_default() {
+        true => format!("1 {network}\n"),
+        false => format!("1 {network} {terms}\n"),
+    }));
+    if facts.integrity_required() {
+        lines.push("i integrity-required\n".to_owned());
+    }
     lines.extend(facts.path_b().iter().filter_map(|(home, server)| {
         // A pair's server always has a name in its own fact set.
         facts.server(*server).map(|fqdn| format!("2 {home} {fqdn}\n"))

@@ -1,12 +1,12 @@
 //! [`FactSet`]: one immutable generation of the operator's trust lists (Lists 1-3), the trusted access
 //! networks and the server names, loaded into a policy once per generation.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::facts::ListsDigest;
-use crate::vocab::{Fqdn, PlmnId, ServerId};
+use crate::facts::{ListsDigest, PathATerms};
+use crate::vocab::{AccessKind, Fqdn, PlmnId, ServerId};
 
 /// Source of fact generations: every [`FactSet`] built in this process gets a different one.
 static GENERATIONS: AtomicU64 = AtomicU64::new(1);
@@ -32,6 +32,10 @@ pub struct FactSet {
     servers: Vec<Fqdn>,
     by_name: HashMap<Fqdn, ServerId>,
     path_a: Vec<PlmnId>,
+    /// Each List 1 entry's terms, in `path_a`'s order.
+    path_a_terms: Vec<PathATerms>,
+    /// The operator asks for access-layer integrity on every List 1 entry.
+    integrity_required: bool,
     path_b: Vec<(PlmnId, ServerId)>,
     interconnect: Vec<PlmnId>,
     interconnect_per_home: Vec<(PlmnId, PlmnId)>,
@@ -51,7 +55,8 @@ impl FactSet {
         FactSetBuilder {
             servers: self.servers.clone(),
             by_name: self.by_name.clone(),
-            path_a: self.path_a.iter().copied().collect(),
+            path_a: self.path_a.iter().copied().zip(self.path_a_terms.iter().copied()).collect(),
+            integrity_required: self.integrity_required,
             path_b: self.path_b.iter().copied().collect(),
             interconnect: self.interconnect.iter().copied().collect(),
             interconnect_per_home: self.interconnect_per_home.iter().copied().collect(),
@@ -84,9 +89,30 @@ impl FactSet {
         self.servers.iter().enumerate().map(|(index, fqdn)| (ServerId::new(index as u32), fqdn))
     }
 
-    /// List 1: networks known to protect path A. Sorted, without duplicates.
+    /// List 1: networks known to protect path A. Sorted, without duplicates; each entry's terms are
+    /// [`FactSet::path_a_terms`].
     pub fn path_a(&self) -> &[PlmnId] {
         &self.path_a
+    }
+
+    /// List 1 with each entry's terms as written (the operator's global integrity setting, which
+    /// [`FactSet::path_a_terms`] folds in, is [`FactSet::integrity_required`]), in network order.
+    pub fn path_a_entries(&self) -> impl ExactSizeIterator<Item = (PlmnId, PathATerms)> + '_ {
+        self.path_a.iter().copied().zip(self.path_a_terms.iter().copied())
+    }
+
+    /// What List 1's entry for `network` vouches for, with the operator's global integrity setting
+    /// folded in; `None` when `network` is not in List 1.
+    pub fn path_a_terms(&self, network: PlmnId) -> Option<PathATerms> {
+        let index = self.path_a.binary_search(&network).ok()?;
+        let terms = self.path_a_terms[index];
+        Some(PathATerms { integrity_required: terms.integrity_required || self.integrity_required, ..terms })
+    }
+
+    /// Whether the operator asks for access-layer integrity as well as ciphering on every List 1 entry
+    /// (000 reads "encryption and/or integrity"; this reads it as "and").
+    pub fn integrity_required(&self) -> bool {
+        self.integrity_required
     }
 
     /// List 2: (home network, server) pairs with a secure path B. Sorted, without duplicates.
@@ -114,9 +140,14 @@ impl FactSet {
             || self.interconnect_per_home.binary_search(&(home, visited)).is_ok()
     }
 
-    /// Whether List 1 has `network`.
+    /// Whether List 1 has `network`, for any access kind.
     pub fn trusts_path_a(&self, network: PlmnId) -> bool {
         self.path_a.binary_search(&network).is_ok()
+    }
+
+    /// Whether List 1 vouches for path A through `network` over `access`.
+    pub fn trusts_path_a_over(&self, network: PlmnId, access: AccessKind) -> bool {
+        self.path_a_terms(network).is_some_and(|terms| terms.access.contains(access))
     }
 
     /// Whether List 2 has the pair.
@@ -141,7 +172,8 @@ impl FactSet {
 pub struct FactSetBuilder {
     servers: Vec<Fqdn>,
     by_name: HashMap<Fqdn, ServerId>,
-    path_a: BTreeSet<PlmnId>,
+    path_a: BTreeMap<PlmnId, PathATerms>,
+    integrity_required: bool,
     path_b: BTreeSet<(PlmnId, ServerId)>,
     interconnect: BTreeSet<PlmnId>,
     interconnect_per_home: BTreeSet<(PlmnId, PlmnId)>,
@@ -160,9 +192,21 @@ impl FactSetBuilder {
         id
     }
 
-    /// Adds a network to List 1 (path A is protected).
+    /// Adds a network to List 1 with the default terms (path A is protected over 3GPP radio), or gives
+    /// a listed network the default terms.
     pub fn trust_path_a(&mut self, network: PlmnId) -> &mut Self {
-        self.path_a.insert(network);
+        self.trust_path_a_with(network, PathATerms::DEFAULT)
+    }
+
+    /// Adds a network to List 1 with these terms, or replaces a listed network's terms.
+    pub fn trust_path_a_with(&mut self, network: PlmnId, terms: PathATerms) -> &mut Self {
+        self.path_a.insert(network, terms);
+        self
+    }
+
+    /// Asks (or stops asking) for access-layer integrity on every List 1 entry.
+    pub fn require_integrity(&mut self, required: bool) -> &mut Self {
+        self.integrity_required = required;
         self
     }
 
@@ -223,9 +267,11 @@ impl FactSetBuilder {
         self
     }
 
-    /// Empties Lists 1-3 and the trusted access networks; the server names and handles stay.
+    /// Empties Lists 1-3 and the trusted access networks, and drops the global integrity setting; the
+    /// server names and handles stay.
     pub fn clear_lists(&mut self) -> &mut Self {
         self.path_a.clear();
+        self.integrity_required = false;
         self.path_b.clear();
         self.interconnect.clear();
         self.interconnect_per_home.clear();
@@ -239,7 +285,9 @@ impl FactSetBuilder {
             generation: GENERATIONS.fetch_add(1, Ordering::Relaxed),
             servers: self.servers.clone(),
             by_name: self.by_name.clone(),
-            path_a: self.path_a.iter().copied().collect(),
+            path_a: self.path_a.keys().copied().collect(),
+            path_a_terms: self.path_a.values().copied().collect(),
+            integrity_required: self.integrity_required,
             path_b: self.path_b.iter().copied().collect(),
             interconnect: self.interconnect.iter().copied().collect(),
             interconnect_per_home: self.interconnect_per_home.iter().copied().collect(),

@@ -6,7 +6,10 @@
 //! servers = ["legacy.example.org"]          # servers beyond those List 2 names (optional)
 //!
 //! [lists]
-//! path-a = ["310410", { mcc = "208", mnc = "01" }]              # List 1
+//! integrity-required = false                                   # ask for integrity on every List 1 entry
+//! path-a = ["310410", { mcc = "208", mnc = "01" }]              # List 1: 3GPP radio, ciphering or integrity
+//! # an entry with terms: the access kinds it vouches for, and integrity as well as ciphering
+//! # path-a = [{ network = "310410", access = ["3gpp", "wireline"], integrity-required = true }]
 //! path-b = [{ home = "310410", server = "mtc.example.com" }]    # List 2
 //! interconnect = ["20801"]                                      # List 3, for every home network
 //! interconnect-per-home = [{ home = "310410", visited = ["26201"] }]   # List 3 for one home network
@@ -16,8 +19,8 @@
 //! home = "310410"
 //! serving = "20801"      # leave out while unknown
 //! access = "3gpp"        # 3gpp | trusted-non-3gpp | untrusted-non-3gpp | wireline; default 3gpp
-//! ciphering = true       # leave out while unknown (counts as off)
-//! integrity = true
+//! ciphering = true       # both, or neither while this node does not know the device's access
+//! integrity = true       # security (a server then takes List 1 as its statement; a device fails closed)
 //! ```
 
 use std::collections::HashMap;
@@ -26,7 +29,7 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::facts::{FactSet, FactSetBuilder};
+use crate::facts::{AccessKinds, FactSet, FactSetBuilder, PathATerms};
 use crate::vocab::{
     AccessIntegrity, AccessKind, Attach, EndToEnd, Event, EventKind, Fqdn, LinkState, PlmnId, Registration, Request,
     Role, ServerId, TriggerCheck,
@@ -51,9 +54,12 @@ pub struct FactsFile {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ListsFile {
-    /// List 1: networks known to protect path A.
+    /// The operator asks for access-layer integrity as well as ciphering on every List 1 entry.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub integrity_required: bool,
+    /// List 1: networks known to protect path A, each with what it vouches for.
     #[serde(default)]
-    pub path_a: Vec<PlmnId>,
+    pub path_a: Vec<PathAFile>,
     /// List 2: (home network, server) pairs with a secure path B.
     #[serde(default)]
     pub path_b: Vec<PathBFile>,
@@ -102,7 +108,8 @@ impl ListsFile {
             .collect();
         path_b.sort_by(|a, b| (a.home, a.server.as_str()).cmp(&(b.home, b.server.as_str())));
         ListsFile {
-            path_a: facts.path_a().to_vec(),
+            integrity_required: facts.integrity_required(),
+            path_a: facts.path_a_entries().map(|(network, terms)| PathAFile { network, terms }).collect(),
             path_b,
             interconnect: facts.interconnect().to_vec(),
             interconnect_per_home: per_home,
@@ -113,11 +120,14 @@ impl ListsFile {
     /// Adds (`trust`) or removes every entry of these lists to or from `builder` (List 2's servers are
     /// interned either way).
     pub fn edit(&self, builder: &mut FactSetBuilder, trust: bool) {
-        for network in &self.path_a {
+        if self.integrity_required {
+            builder.require_integrity(trust);
+        }
+        for entry in &self.path_a {
             if trust {
-                builder.trust_path_a(*network)
+                builder.trust_path_a_with(entry.network, entry.terms)
             } else {
-                builder.distrust_path_a(*network)
+                builder.distrust_path_a(entry.network)
             };
         }
         for pair in &self.path_b {
@@ -159,6 +169,113 @@ impl ListsFile {
     }
 }
 
+/// An entry of List 1: a network, alone (`"310410"` or `{ mcc = "310", mnc = "410" }`: 3GPP radio,
+/// ciphering or integrity) or with its terms (`{ network = "310410", access = ["3gpp", "wireline"],
+/// integrity-required = true }`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PathAFile {
+    /// The network.
+    pub network: PlmnId,
+    /// What the entry vouches for.
+    pub terms: PathATerms,
+}
+
+impl From<PlmnId> for PathAFile {
+    fn from(network: PlmnId) -> PathAFile {
+        PathAFile { network, terms: PathATerms::DEFAULT }
+    }
+}
+
+impl Serialize for PathAFile {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        if self.terms.is_default() {
+            return self.network.serialize(serializer);
+        }
+        let mut entry = serializer.serialize_struct("PathAFile", 3)?;
+        entry.serialize_field("network", &self.network.to_string())?;
+        entry.serialize_field("access", &self.terms.access)?;
+        entry.serialize_field("integrity-required", &self.terms.integrity_required)?;
+        entry.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for PathAFile {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<PathAFile, D::Error> {
+        deserializer.deserialize_any(PathAVisitor)
+    }
+}
+
+/// Reads a List 1 entry in any of its forms, naming what is wrong.
+struct PathAVisitor;
+
+impl<'de> serde::de::Visitor<'de> for PathAVisitor {
+    type Value = PathAFile;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(
+            "a List 1 entry: a PLMN-ID such as \"310410\", or a table such as { network = \"310410\", access = [\"3gpp\"], integrity-required = true }",
+        )
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<PathAFile, E> {
+        text.parse::<PlmnId>().map(PathAFile::from).map_err(E::custom)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<PathAFile, A::Error> {
+        use serde::de::Error;
+        let (mut network, mut mcc, mut mnc, mut access, mut integrity_required) = (None, None, None, None, None);
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "network" => network = Some(map.next_value::<PlmnId>()?),
+                "mcc" => mcc = Some(map.next_value::<Digits>()?.0),
+                "mnc" => mnc = Some(map.next_value::<Digits>()?.0),
+                "access" => access = Some(map.next_value::<AccessKinds>()?),
+                "integrity-required" => integrity_required = Some(map.next_value::<bool>()?),
+                other => {
+                    return Err(A::Error::unknown_field(
+                        other,
+                        &["network", "access", "integrity-required", "mcc", "mnc"],
+                    ));
+                }
+            }
+        }
+        let network = match (network, mcc, mnc) {
+            (Some(network), None, None) => network,
+            (None, Some(mcc), Some(mnc)) => PlmnId::from_parts(&mcc, &mnc).map_err(A::Error::custom)?,
+            (None, None, None) => return Err(A::Error::missing_field("network")),
+            (Some(_), _, _) => {
+                return Err(A::Error::custom("give the entry's `network`, or `mcc` and `mnc`, not both"));
+            }
+            (None, _, _) => return Err(A::Error::custom("a PLMN-ID table needs both `mcc` and `mnc`")),
+        };
+        let terms = PathATerms {
+            access: access.unwrap_or(AccessKinds::THREE_GPP),
+            integrity_required: integrity_required.unwrap_or(false),
+        };
+        Ok(PathAFile { network, terms })
+    }
+}
+
+/// An MCC or MNC, which only a string can carry (an integer loses the MNC's leading zero).
+struct Digits(String);
+
+impl<'de> Deserialize<'de> for Digits {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Digits, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Digits;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an MCC or MNC as a string, such as \"070\" (an integer would lose its leading zero)")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Digits, E> {
+                Ok(Digits(text.to_owned()))
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
 /// An entry of List 2.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -193,10 +310,11 @@ pub struct DeviceFile {
     /// How it is attached.
     #[serde(default = "three_gpp")]
     pub access: AccessKind,
-    /// Access-layer ciphering; absent while unknown (counts as off).
+    /// Access-layer ciphering; absent, with `integrity`, while this node does not know the device's
+    /// access security.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ciphering: Option<bool>,
-    /// Access-layer integrity; absent while unknown (counts as off).
+    /// Access-layer integrity; absent, with `ciphering`, while unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integrity: Option<bool>,
 }
@@ -253,6 +371,13 @@ impl FactsFile {
         self.lists.check(file, "lists.")?;
         let mut seen = HashMap::new();
         for (index, device) in self.devices.iter().enumerate() {
+            if device.ciphering.is_some() != device.integrity.is_some() {
+                return Err(FileError::Invalid {
+                    file: file.to_owned(),
+                    field: format!("devices[{index}]"),
+                    message: "give both `ciphering` and `integrity`, or neither while this node does not know the device's access security".to_owned(),
+                });
+            }
             if let Some(first) = seen.insert(device.name.as_str(), index) {
                 return Err(FileError::Invalid {
                     file: file.to_owned(),
@@ -333,7 +458,7 @@ impl RequestFile {
                     field: format!("{field}.device"),
                     message: format!("no device `{name}` in the facts"),
                 })?;
-                (device.attach(), device.link().unwrap_or(LinkState { ciphering: false, integrity: false }))
+                (device.attach(), device.link())
             }
             Subject::Facts(attach, link) => (attach, link),
         };
@@ -369,9 +494,17 @@ impl RequestFile {
                     self.home.ok_or_else(|| invalid("", "give `device`, or the device's `home` network".to_owned()))?;
                 let attach =
                     Attach { serving: self.serving, home, access: self.access.unwrap_or(AccessKind::ThreeGpp) };
-                let link =
-                    self.ciphering.zip(self.integrity).map(|(ciphering, integrity)| LinkState { ciphering, integrity });
-                Subject::Facts(attach, link.unwrap_or(LinkState { ciphering: false, integrity: false }))
+                let link = match (self.ciphering, self.integrity) {
+                    (Some(ciphering), Some(integrity)) => Some(LinkState { ciphering, integrity }),
+                    (None, None) => None,
+                    _ => {
+                        return Err(invalid(
+                            "",
+                            "give both `ciphering` and `integrity`, or neither while the asking node does not know the device's access security".to_owned(),
+                        ));
+                    }
+                };
+                Subject::Facts(attach, link)
             }
         };
         Ok((event, subject))
@@ -379,7 +512,7 @@ impl RequestFile {
 
     /// The request of `event` for `server`, on `attach` and `link`, with this file's role and
     /// registration.
-    pub fn request(&self, event: Event, server: ServerId, attach: Attach, link: LinkState) -> Request {
+    pub fn request(&self, event: Event, server: ServerId, attach: Attach, link: Option<LinkState>) -> Request {
         Request {
             role: self.role,
             event,
@@ -396,8 +529,9 @@ impl RequestFile {
 pub enum Subject<'a> {
     /// A device known by name (to a facts file, or to a runtime).
     Device(&'a str),
-    /// A device whose facts are written out.
-    Facts(Attach, LinkState),
+    /// A device whose facts are written out (the link state `None` while the asking node does not know
+    /// it).
+    Facts(Attach, Option<LinkState>),
 }
 
 /// The event of a `kind`, with a received trigger's check results (which only `receive-trigger` takes,

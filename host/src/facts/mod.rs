@@ -5,6 +5,8 @@
 pub mod digest;
 pub(crate) mod fact_set;
 pub mod files;
+pub(crate) mod path_a;
 
 pub use digest::{ListsDigest, ListsDigestError};
 pub use fact_set::{FactSet, FactSetBuilder};
+pub use path_a::{AccessKinds, PathATerms};

@@ -28,7 +28,7 @@ pub struct LoggedDecision {
     pub event: Event,
     /// The facts it was made on (attach, link, registration); `None` when they were unknown (the engine
     /// decided before any policy) or not recorded (a log older than format 3).
-    pub facts: Option<(Attach, LinkState, Registration)>,
+    pub facts: Option<(Attach, Option<LinkState>, Registration)>,
     /// The digest of the lists it was made on, when recorded.
     pub lists: Option<ListsDigest>,
     /// The policy that made it, by name, and its role.
@@ -165,10 +165,13 @@ fn decision(line: Line, number: usize) -> Result<LoggedDecision, String> {
         Some(server) => Some(server.parse::<Fqdn>().map_err(|e| format!("field `server`: {e}"))?),
         None => None,
     };
-    // Format 3 records the facts; older lines have none (and are not replayable).
+    // Format 3 records the facts; older lines have none (and are not replayable). Format 4 leaves the
+    // link state out where it was unknown.
     let facts = line.request.filter(|_| line.v >= 3).map(|request| {
         let attach = Attach { serving: request.serving, home: request.home, access: request.access };
-        (attach, LinkState { ciphering: request.ciphering, integrity: request.integrity }, request.registration)
+        let link =
+            request.ciphering.zip(request.integrity).map(|(ciphering, integrity)| LinkState { ciphering, integrity });
+        (attach, link, request.registration)
     });
     Ok(LoggedDecision {
         line: number,

@@ -142,9 +142,10 @@ pub(crate) fn look_alikes(network: PlmnId) -> Vec<PlmnId> {
     alikes
 }
 
-fn links() -> [LinkState; 4] {
-    [(true, true), (true, false), (false, true), (false, false)]
-        .map(|(ciphering, integrity)| LinkState { ciphering, integrity })
+/// Every link state a request can carry: the four known ones, and unknown.
+fn links() -> [Option<LinkState>; 5] {
+    [Some((true, true)), Some((true, false)), Some((false, true)), Some((false, false)), None]
+        .map(|flags| flags.map(|(ciphering, integrity)| LinkState { ciphering, integrity }))
 }
 
 fn registrations() -> Vec<Registration> {

@@ -90,11 +90,6 @@ impl DeviceView {
         unpack_link(self.packed)
     }
 
-    /// The link state a decision uses: unknown is off.
-    pub(crate) fn link_or_off(self) -> LinkState {
-        unpack_link(self.packed).unwrap_or(LinkState { ciphering: false, integrity: false })
-    }
-
     pub(crate) fn has_agreements(self) -> bool {
         self.packed & AGREEMENTS != 0
     }

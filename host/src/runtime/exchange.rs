@@ -246,7 +246,7 @@ impl Worker {
                 event: Event::SendData,
                 server,
                 attach,
-                link,
+                link: Some(link),
                 registration: Registration::None,
             };
             let decision = self.decide_request(&request, &lists, device);

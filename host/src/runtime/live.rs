@@ -64,7 +64,7 @@ impl Active {
 /// let mut worker = runtime.worker();
 /// let flow = Flow { device, server, role: Role::Server, event: Event::SendData };
 /// assert_eq!(worker.decide(&flow).action, Action::SendPlain);
-/// runtime.set_link(device, LinkState { ciphering: false, integrity: true })?;
+/// runtime.set_link(device, LinkState { ciphering: false, integrity: false })?; // neither: path A is open
 /// assert_eq!(worker.decide(&flow).action, Action::SecureThenSend);
 /// # }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -538,6 +538,13 @@ impl Runtime {
     /// The device's access security changed. An agreement made on other access security is voided.
     pub fn set_link(&self, device: DeviceId, link: LinkState) -> Result<(), UnknownDeviceError> {
         self.update_facts(device, |facts| facts.link = Some(link))
+    }
+
+    /// This node no longer knows the device's access security (the network stopped telling it).
+    /// Decisions as a server then take List 1 as the statement that path A is protected; as the device,
+    /// they fail closed. Standing agreements keep the access security they were made on.
+    pub fn clear_link(&self, device: DeviceId) -> Result<(), UnknownDeviceError> {
+        self.update_facts(device, |facts| facts.link = None)
     }
 
     /// Applies `edit` to a device's facts, voids the agreements resting on what changed, and tells the

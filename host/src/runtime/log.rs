@@ -31,8 +31,10 @@ use crate::wasm::policy::Policy;
 /// Queued messages by default: one per `decide`, one per batch.
 const DEFAULT_CAPACITY: usize = 4096;
 /// The version of the lines' format, in each line's `v`: 2 added `v`, `id` and `decided`; 3 added
-/// `request`, `facts.lists_sha256`, `policy.made_by` and `shadow` (what `pathsec replay` needs).
-pub const LOG_FORMAT_VERSION: u32 = 3;
+/// `request`, `facts.lists_sha256`, `policy.made_by` and `shadow` (what `pathsec replay` needs); 4 leaves
+/// `request.ciphering` and `request.integrity` out while the asking node did not know the device's link
+/// state (3 wrote both off).
+pub const LOG_FORMAT_VERSION: u32 = 4;
 /// Lines gathered before one write to the sink.
 const WRITE_CHUNK: usize = 64 << 10;
 
@@ -42,7 +44,7 @@ const WRITE_CHUNK: usize = 64 << 10;
 /// Each line is one decision:
 ///
 /// ```json
-/// {"v":3,"id":"5f0c8e2a91d3b7c4-17","decided":"2026-11-24T09:12:03.123401Z","logged":"2026-11-24T09:12:03.123456Z",
+/// {"v":4,"id":"5f0c8e2a91d3b7c4-17","decided":"2026-11-24T09:12:03.123401Z","logged":"2026-11-24T09:12:03.123456Z",
 ///  "device":"meter","device_id":0,"server":"mtc.example.com","server_id":0,
 ///  "role":"server","event":"send-data",
 ///  "request":{"serving":"310410","home":"310410","access":"3gpp","ciphering":true,"integrity":true,"registration":"none"},
@@ -575,8 +577,11 @@ pub(crate) struct RequestLine {
     pub(crate) serving: Option<PlmnId>,
     pub(crate) home: PlmnId,
     pub(crate) access: AccessKind,
-    pub(crate) ciphering: bool,
-    pub(crate) integrity: bool,
+    /// The link state as the policy was given it; absent while the asking node did not know it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) ciphering: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) integrity: Option<bool>,
     pub(crate) registration: Registration,
 }
 
@@ -586,8 +591,8 @@ impl RequestLine {
             serving: request.attach.serving,
             home: request.attach.home,
             access: request.attach.access,
-            ciphering: request.link.ciphering,
-            integrity: request.link.integrity,
+            ciphering: request.link.map(|link| link.ciphering),
+            integrity: request.link.map(|link| link.integrity),
             registration: request.registration,
         }
     }

@@ -143,14 +143,17 @@ impl Sessions {
         Ok((device, ServerId::new(slot.server.load(Ordering::Relaxed))))
     }
 
-    /// `decision` as the session allows it: once the session has set up application-layer security, a
-    /// plain answer becomes the secure one (reason `session-secured`); an answer that sets security up
-    /// marks the session secured.
+    /// `decision` as the session allows it: once application-layer security is in the session, a plain
+    /// answer becomes the secure one (reason `session-secured`). Security is in the session once this
+    /// node sets it up (an answer that secures) or accepts data the peer protected (the peer set it up:
+    /// 000, FIG. 12 step 6 — the server accepts the device's request for application-layer security —
+    /// and FIGS. 8-9 step 2).
     pub(crate) fn apply(&self, session: SessionId, event: EventKind, decision: Decision) -> Decision {
         let Some(slot) = self.slots.get(session.index as usize) else { return decision };
         let sets_up =
             matches!(decision.action, Action::SecureThenSend | Action::DiscardAndSecure | Action::ProtectTrigger);
-        if sets_up {
+        let received = event == EventKind::ReceiveProtected && decision.action == Action::Accept;
+        if sets_up || received {
             slot.secured.store(true, Ordering::Relaxed);
             return decision;
         }

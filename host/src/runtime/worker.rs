@@ -203,10 +203,10 @@ impl Snapshot {
     /// The facts a request carries: a standing registration's (equal to the live facts where those are
     /// known), else the device's live facts; `None` while they are unknown.
     #[inline]
-    fn facts(&self) -> Option<(Attach, LinkState, Registration)> {
+    fn facts(&self) -> Option<(Attach, Option<LinkState>, Registration)> {
         match self.registration {
-            Lookup::Standing { registration, attach, link, .. } => Some((attach, link, registration)),
-            Lookup::None => Some((self.device.attach()?, self.device.link_or_off(), Registration::None)),
+            Lookup::Standing { registration, attach, link, .. } => Some((attach, Some(link), registration)),
+            Lookup::None => Some((self.device.attach()?, self.device.link(), Registration::None)),
             Lookup::Pending => None,
         }
     }
@@ -486,7 +486,7 @@ fn ask<const ROLLOUT: bool>(
                 }
                 continue;
             };
-            let link = device.link_or_off();
+            let link = device.link();
             (PackedRequest { serving, home, access, link, server, role, event, registration: 0 }, u64::MAX)
         };
         let by = if canary { current.by(slot.place()) } else { MadeBy::Active };
@@ -627,10 +627,10 @@ fn registered(runtime: &Runtime, slot: &DeviceSlot, flow: &Flow) -> Option<Resul
     }
     let (attach, link, registration, expires) = match slot.lookup(server, runtime.unix_now()) {
         Lookup::Pending => return Some(Err(Reason::RegistrationPending)),
-        Lookup::Standing { registration, attach, link, expires } => (attach, link, registration, expires),
+        Lookup::Standing { registration, attach, link, expires } => (attach, Some(link), registration, expires),
         Lookup::None => {
             let device = slot.view();
-            (device.attach()?, device.link_or_off(), Registration::None, u64::MAX)
+            (device.attach()?, device.link(), Registration::None, u64::MAX)
         }
     };
     let serving = attach.serving.map_or(0, |serving| serving.key());

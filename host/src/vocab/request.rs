@@ -162,8 +162,11 @@ pub struct Request {
     pub server: ServerId,
     /// The device's attach facts.
     pub attach: Attach,
-    /// The device's link-state facts.
-    pub link: LinkState,
+    /// The device's link-state facts, as the asking node knows them: the device always knows its own; a
+    /// server knows them when the network told it. `None` while unknown: a server then takes List 1 as
+    /// its statement that path A is protected (000, FIG. 12 step 6, FIG. 13 step 3); a device fails
+    /// closed.
+    pub link: Option<LinkState>,
     /// The registration agreement between the device and this server.
     pub registration: Registration,
 }
@@ -224,11 +227,24 @@ impl Attach {
     }
 }
 
-/// The link-state facts of a device: is path A protected right now.
+/// The link-state facts of a device: which access-layer protection is on right now. Either protects path
+/// A ("encryption and/or integrity", 000); a List 1 entry may ask for integrity as well.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct LinkState {
     /// Access-layer ciphering is on.
     pub ciphering: bool,
     /// Access-layer integrity protection is on.
     pub integrity: bool,
+}
+
+impl LinkState {
+    /// Both off.
+    pub const OFF: LinkState = LinkState { ciphering: false, integrity: false };
+    /// Both on.
+    pub const ON: LinkState = LinkState { ciphering: true, integrity: true };
+
+    /// Some access-layer protection is on: ciphering, integrity, or both.
+    pub fn protects(self) -> bool {
+        self.ciphering || self.integrity
+    }
 }

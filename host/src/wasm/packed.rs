@@ -19,6 +19,9 @@ const REGISTRATION_SHIFT: u32 = 44;
 /// Where the event kind starts in a request's second word.
 const EVENT_SHIFT: u32 = 33;
 
+/// The bit of a request's second word set when the link state is known (bits 42-43 hold it).
+const LINK_KNOWN: u32 = 49;
+
 /// A request as the packed batch carries it: its PLMN-IDs as `plmn-key`s. The worker fills one straight
 /// from a device's live facts, which hold the keys already.
 pub(crate) struct PackedRequest {
@@ -26,7 +29,8 @@ pub(crate) struct PackedRequest {
     pub(crate) serving: u32,
     pub(crate) home: u32,
     pub(crate) access: AccessKind,
-    pub(crate) link: LinkState,
+    /// The link state, `None` while the asking node does not know it.
+    pub(crate) link: Option<LinkState>,
     pub(crate) server: ServerId,
     pub(crate) role: Role,
     pub(crate) event: Event,
@@ -55,10 +59,18 @@ impl PackedRequest {
             | access_integrity << 36
             | end_to_end << 38
             | (self.access as u64) << 40
-            | u64::from(self.link.ciphering) << 42
-            | u64::from(self.link.integrity) << 43
+            | link_bits(self.link)
             | self.registration << REGISTRATION_SHIFT;
         [first, second]
+    }
+}
+
+/// The link state's bits, in place: 42 ciphering, 43 integrity, 49 known.
+#[inline(always)]
+fn link_bits(link: Option<LinkState>) -> u64 {
+    match link {
+        Some(link) => 1 << LINK_KNOWN | u64::from(link.ciphering) << 42 | u64::from(link.integrity) << 43,
+        None => 0,
     }
 }
 
@@ -78,7 +90,8 @@ pub(crate) fn registration_bits(registration: Registration) -> u64 {
 
 /// A request's second word as 0.1.0's packed batch has it: the agreement's details cleared, and an
 /// agreement that requires application-layer security turned into `mismatch` (as
-/// [`v0_1::registration`](crate::wasm::wit::v0_1::registration) does).
+/// [`v0_1::registration`](crate::wasm::wit::v0_1::registration) does), and no word of whether the link
+/// state is known (an unknown one is both flags off, as 0.1.0 had it).
 #[inline]
 pub(crate) fn to_v0_1(second: u64) -> u64 {
     // 0.1.0's registration (bits 44-45): none 0, agreed 1, mismatch 2.
@@ -89,7 +102,7 @@ pub(crate) fn to_v0_1(second: u64) -> u64 {
         _ if bits >> 3 & 1 == 1 => 2,
         _ => 1,
     };
-    second & !(0b1_1111 << REGISTRATION_SHIFT) | case << REGISTRATION_SHIFT
+    second & !(0b1_1111 << REGISTRATION_SHIFT | 1 << LINK_KNOWN) | case << REGISTRATION_SHIFT
 }
 
 /// Appends `request`'s two words to `words`.
@@ -146,7 +159,8 @@ pub(crate) fn request([first, second]: [u64; 2]) -> Option<Request> {
             home: PlmnId::from_valid_key((first >> 32) as u32),
             access: AccessKind::ALL[field(40, 2)],
         },
-        link: LinkState { ciphering: field(42, 1) == 1, integrity: field(43, 1) == 1 },
+        link: (field(LINK_KNOWN, 1) == 1)
+            .then(|| LinkState { ciphering: field(42, 1) == 1, integrity: field(43, 1) == 1 }),
         registration,
     })
 }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use crate::facts::FactSet;
+use crate::facts::{FactSet, PathATerms};
 use crate::vocab::{
     AccessIntegrity, AccessKind, Agreement, Attach, EndToEnd, Event, Fqdn, LinkState, PlmnId, PolicyFault,
     Registration, RegistrationSource, Request, Role, TriggerCheck,
@@ -46,13 +46,14 @@ pub(crate) fn run(policy: &Policy, current: &FactSet) -> Result<(), Arc<PolicyFa
 /// One secure path (at home, every list) and one request per role and event on it, with the serving
 /// network known and unknown; then, for each role and a sent message, a sent trigger and a received
 /// one, the same path with each step of the method failing in turn (roaming in an unlisted network,
-/// wireline access, ciphering off, integrity off, a registration mismatch, agreements with and without
+/// wireline access, ciphering off, integrity off (which the probe network's List 1 entry asks for),
+/// both off, the link state unknown, a registration mismatch, agreements with and without
 /// application-layer security) — so that exports deciding otherwise than `decide` show here.
 pub(crate) fn probes() -> (FactSet, Vec<Request>) {
     let home = PlmnId::TEST_NETWORK;
     let mut builder = FactSet::builder();
     let server = builder.server(Fqdn::known_valid("self-check.pathsec.invalid"));
-    builder.trust_path_a(home).trust_path_b(home, server);
+    builder.trust_path_a_with(home, PathATerms::DEFAULT.requiring_integrity()).trust_path_b(home, server);
     let facts = builder.build();
     let trigger = Event::ReceiveTrigger(TriggerCheck {
         access_integrity: AccessIntegrity::Verified,
@@ -68,7 +69,7 @@ pub(crate) fn probes() -> (FactSet, Vec<Request>) {
                     event,
                     server,
                     attach: Attach { serving, home, access: AccessKind::ThreeGpp },
-                    link: LinkState { ciphering: true, integrity: true },
+                    link: Some(LinkState::ON),
                     registration: Registration::None,
                 });
             }
@@ -83,12 +84,14 @@ pub(crate) fn probes() -> (FactSet, Vec<Request>) {
             accept_plain_unciphered: false,
         })
     };
-    let off = LinkState { ciphering: false, integrity: true };
+    let off = Some(LinkState { ciphering: false, integrity: true });
     let variations = [
         Request { attach: Attach { serving: Some(unlisted), ..secure.attach }, ..secure },
         Request { attach: Attach { access: AccessKind::Wireline, ..secure.attach }, ..secure },
         Request { link: off, ..secure },
-        Request { link: LinkState { ciphering: true, integrity: false }, ..secure },
+        Request { link: Some(LinkState { ciphering: true, integrity: false }), ..secure },
+        Request { link: Some(LinkState::OFF), ..secure },
+        Request { link: None, ..secure },
         Request { registration: Registration::Mismatch, ..secure },
         Request { registration: agreed(true), ..secure },
         Request { registration: agreed(false), link: off, ..secure },
@@ -98,6 +101,7 @@ pub(crate) fn probes() -> (FactSet, Vec<Request>) {
         for role in Role::ALL.iter().copied() {
             for event in [
                 Event::SendData,
+                Event::ReceiveUnprotected,
                 Event::SendTrigger,
                 received(AccessIntegrity::Verified, EndToEnd::Valid),
                 received(AccessIntegrity::Absent, EndToEnd::Absent),

@@ -93,7 +93,14 @@ pub(crate) fn facts(facts: &FactSet) -> wit::FactSet {
         generation: facts.generation(),
         server_names,
         lists: wit::TrustLists {
-            path_a: facts.path_a().iter().map(|network| network.key()).collect(),
+            path_a: facts
+                .path_a()
+                .iter()
+                .filter_map(|&network| {
+                    let terms = facts.path_a_terms(network)?;
+                    Some((u64::from(network.key()) << 32) | u64::from(terms.bits()))
+                })
+                .collect(),
             path_b: facts
                 .path_b()
                 .iter()
@@ -128,7 +135,7 @@ pub(crate) fn request(request: &Request) -> wit::Request {
             home: plmn(request.attach.home),
             access: access_kind(request.attach.access),
         },
-        link: link(request.link),
+        link: request.link.map(link),
         registration: match request.registration {
             Registration::Agreed(agreement) => {
                 let mut flags = wit::Agreement::empty();
@@ -228,7 +235,7 @@ pub(crate) mod v0_1 {
     pub(crate) use self::pathsec::policy::types as wit;
 
     use super::wit as now;
-    use crate::facts::FactSet;
+    use crate::facts::{FactSet, PathATerms};
     use crate::vocab::{Action, Reason, Registration, Request};
 
     /// The export a 0.1.0 policy has.
@@ -256,7 +263,15 @@ pub(crate) mod v0_1 {
             generation: now.generation,
             server_names: now.server_names,
             lists: wit::TrustLists {
-                path_a: now.lists.path_a,
+                // 0.1.0 knows no terms: the networks whose entry vouches for 3GPP access (an entry's
+                // default), and no integrity requirement (0.1.0's rule asks for both flags anyway).
+                path_a: now
+                    .lists
+                    .path_a
+                    .iter()
+                    .filter(|entry| (**entry as u8) & PathATerms::DEFAULT.access.bits() != 0)
+                    .map(|entry| (entry >> 32) as u32)
+                    .collect(),
                 path_b: now.lists.path_b,
                 interconnect: now.lists.interconnect,
             },
@@ -299,7 +314,11 @@ pub(crate) mod v0_1 {
                     now::AccessKind::Wireline => wit::AccessKind::Wireline,
                 },
             },
-            link: wit::LinkState { ciphering: request.link.ciphering, integrity: request.link.integrity },
+            // 0.1.0 has no unknown link state: unknown is both off, as 0.1.0 hosts sent it.
+            link: {
+                let link = request.link.unwrap_or(crate::vocab::LinkState::OFF);
+                wit::LinkState { ciphering: link.ciphering, integrity: link.integrity }
+            },
             registration: registration(request.registration),
         }
     }

@@ -234,11 +234,18 @@ int main(int argc, char **argv) {
     OK(pathsec_runtime_trust(runtime, "310410", "legacy.example.org", NULL, false));
     REFUSED(pathsec_runtime_trust(runtime, "310410", "legacy.example.org", "20801", true), PATHSEC_ERR_INVALID,
             "not both");
-    /* Ciphering off: application-layer security. */
+    /* Integrity alone protects path A ("encryption and/or integrity"); neither on: application-layer
+     * security; the network no longer telling this server: List 1 decides. */
     OK(pathsec_runtime_set_link(runtime, meter, false, true));
     d = decide(worker, meter, server, PATHSEC_ROLE_SERVER, PATHSEC_EVENT_SEND_DATA);
+    CHECK(d.action == PATHSEC_ACTION_SEND_PLAIN);
+    OK(pathsec_runtime_set_link(runtime, meter, false, false));
+    d = decide(worker, meter, server, PATHSEC_ROLE_SERVER, PATHSEC_EVENT_SEND_DATA);
     CHECK(d.action == PATHSEC_ACTION_SECURE_THEN_SEND);
-    CHECK(strcmp(reason_name(d.reason), "access-ciphering-off") == 0);
+    CHECK(strcmp(reason_name(d.reason), "access-not-protected") == 0);
+    OK(pathsec_runtime_clear_link(runtime, meter));
+    d = decide(worker, meter, server, PATHSEC_ROLE_SERVER, PATHSEC_EVENT_SEND_DATA);
+    CHECK(d.action == PATHSEC_ACTION_SEND_PLAIN);
     OK(pathsec_runtime_set_link(runtime, meter, true, true));
     /* A device the runtime never issued, and a detached one, fail closed. */
     d = decide(worker, 4242, server, PATHSEC_ROLE_SERVER, PATHSEC_EVENT_SEND_DATA);

@@ -6,9 +6,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use pathsec::files::{InterconnectFile, ListsFile, PathBFile, RequestFile};
+use pathsec::files::{InterconnectFile, ListsFile, PathAFile, PathBFile, RequestFile};
 use pathsec::vocab::{Agreement, RegistrationSource};
-use pathsec::{PlmnId, Registration};
+use pathsec::{AccessKind, AccessKinds, PathATerms, PlmnId, Registration};
 use tonic::{Request, Response, Status};
 
 use pathsec::related::files::{
@@ -121,8 +121,34 @@ impl PathSecure for Grpc {
             let plmns = |values: &[String], field: &str| -> Result<Vec<PlmnId>, ApiError> {
                 values.iter().enumerate().map(|(index, value)| parse(value, &format!("{field}[{index}]"))).collect()
             };
+            let mut path_a: Vec<PathAFile> =
+                plmns(&message.path_a, "path-a")?.into_iter().map(PathAFile::from).collect();
+            for (index, entry) in message.path_a_entries.iter().enumerate() {
+                let at = |field: &str| format!("path-a-entries[{index}].{field}");
+                let network: PlmnId = parse(&entry.network, &at("network"))?;
+                if path_a.iter().any(|listed| listed.network == network) {
+                    return Err(ApiError::invalid(
+                        &at("network"),
+                        format!("`{network}` is listed twice in List 1: give it in `path-a` or `path-a-entries`, once"),
+                    ));
+                }
+                let access = match entry.access.is_empty() {
+                    true => AccessKinds::THREE_GPP,
+                    false => entry
+                        .access
+                        .iter()
+                        .enumerate()
+                        .map(|(kind, name)| parse::<AccessKind>(name, &at(&format!("access[{kind}]"))))
+                        .collect::<Result<AccessKinds, ApiError>>()?,
+                };
+                path_a.push(PathAFile {
+                    network,
+                    terms: PathATerms { access, integrity_required: entry.integrity_required },
+                });
+            }
             let lists = ListsFile {
-                path_a: plmns(&message.path_a, "path-a")?,
+                integrity_required: message.integrity_required,
+                path_a,
                 path_b: message
                     .path_b
                     .iter()
