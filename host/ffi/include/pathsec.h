@@ -440,11 +440,17 @@ PathsecStatus pathsec_runtime_set_attach(PathsecHandle runtime,
 // The device's attach facts are no longer known (it detached): its decisions fail closed.
 PathsecStatus pathsec_runtime_clear_attach(PathsecHandle runtime, uint32_t device);
 
-// The device's access-layer security: ciphering and integrity on or off.
+// The device's access-layer security: ciphering and integrity on or off. Either one protects path A
+// ("encryption and/or integrity"); a List 1 entry may ask for integrity as well.
 PathsecStatus pathsec_runtime_set_link(PathsecHandle runtime,
                                        uint32_t device,
                                        bool ciphering,
                                        bool integrity);
+
+// This node no longer knows the device's access security (the network stopped telling it): decisions
+// as a server take List 1 as the statement that path A is protected; as the device, they fail closed.
+PathsecStatus pathsec_runtime_clear_link(PathsecHandle runtime,
+                                         uint32_t device);
 
 // Device side of the registration exchange (000, FIG. 7 steps 2-4): the report of `device`'s serving
 // network, access and access security to server `server_fqdn`, with the application-layer security
