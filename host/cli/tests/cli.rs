@@ -417,7 +417,7 @@ fn a_newcomer_writes_tests_and_evaluates_a_policy() {
     let lib = policy_dir.join("src/lib.rs");
     let source = std::fs::read_to_string(&lib).expect("template source");
     let edited =
-        source.replace("        facts.path_a(serving)\n", "        serving.mcc == 208 || facts.path_a(serving)\n");
+        source.replace("        facts.path_a(serving, access)\n", "        serving.mcc == 208 || facts.path_a(serving, access)\n");
     assert_ne!(source, edited, "the template has the line to edit");
     std::fs::write(&lib, edited).expect("edit");
 
@@ -598,7 +598,7 @@ fn the_fleet_demo_runs() {
         assert!(text.contains(step), "`{step}` missing:\n{text}");
     }
     assert_eq!(
-        text.matches("gw-0: path-secure 35, access-not-protected 5, interconnect-not-trusted 10").count(),
+        text.matches("gw-0: path-secure 35, interconnect-not-trusted 10, access-not-protected 5").count(),
         2,
         "{text}"
     );
