@@ -416,8 +416,10 @@ fn a_newcomer_writes_tests_and_evaluates_a_policy() {
     // Edit one function: path A is also protected in every network of MCC 208.
     let lib = policy_dir.join("src/lib.rs");
     let source = std::fs::read_to_string(&lib).expect("template source");
-    let edited =
-        source.replace("        facts.path_a(serving, access)\n", "        serving.mcc == 208 || facts.path_a(serving, access)\n");
+    let edited = source.replace(
+        "        facts.path_a(serving, access)\n",
+        "        serving.mcc == 208 || facts.path_a(serving, access)\n",
+    );
     assert_ne!(source, edited, "the template has the line to edit");
     std::fs::write(&lib, edited).expect("edit");
 
