@@ -53,18 +53,15 @@ impl CedarRule {
             "uid": { "type": "Lists", "id": "current" },
             "attrs": {
                 "path_a": facts
-                    .path_a()
-                    .iter()
-                    .flat_map(|&network| {
-                        let terms = facts.path_a_terms(network).expect("a listed network has terms");
+                    .path_a_in_force()
+                    .flat_map(|(network, terms)| {
                         terms.access.iter().map(move |kind| format!("{} {}", packed(network), kind.name()))
                     })
                     .collect::<Vec<_>>(),
                 "integrity_required": facts
-                    .path_a()
-                    .iter()
-                    .filter(|&&network| facts.path_a_terms(network).is_some_and(|terms| terms.integrity_required))
-                    .map(|&network| packed(network))
+                    .path_a_in_force()
+                    .filter(|(_, terms)| terms.integrity_required)
+                    .map(|(network, _)| packed(network))
                     .collect::<Vec<_>>(),
                 "path_b": pairs,
                 "interconnect": networks(facts.interconnect()),

@@ -158,8 +158,7 @@ fn data(facts: &FactSet) -> Value {
     let mut path_a = Value::new_object();
     let networks = path_a.as_object_mut().expect("an object");
     let mut requiring: Vec<pathsec::PlmnId> = Vec::new();
-    for &network in facts.path_a() {
-        let terms = facts.path_a_terms(network).expect("a listed network has terms");
+    for (network, terms) in facts.path_a_in_force() {
         let kinds = networks.get_or_insert_with(Value::from(packed(network)), Value::new_object);
         for kind in terms.access.iter() {
             kinds.as_object_mut().expect("an object").insert(Value::from(kind.name()), Value::from(true));

@@ -6,7 +6,8 @@
 use std::collections::HashMap;
 
 use pathsec::{
-    AccessKind, Action, Attach, DeviceId, Flow, LinkState, PlmnId, Reason, Registration, Request, Runtime, ServerId,
+    AccessKind, Action, Attach, DeviceId, Flow, LinkState, PathATerms, PlmnId, Reason, Registration, Request, Runtime,
+    ServerId,
     exchange::Report,
     runtime::Carried,
     vocab::{Agreement, RegistrationSource},
@@ -29,18 +30,24 @@ struct Held {
     outcome: Registration,
     attach: Attach,
     link: LinkState,
-    lists: Option<[bool; 3]>,
+    lists: Option<ListsUsed>,
     pending: bool,
 }
 
-fn list_use(runtime: &Runtime, attach: &Attach, server: ServerId) -> [bool; 3] {
+/// The serving network's List 1 entry in force, and whether the List 2 pair and List 3 entry were there.
+type ListsUsed = (Option<PathATerms>, [bool; 2]);
+
+fn list_use(runtime: &Runtime, attach: &Attach, server: ServerId) -> ListsUsed {
     let lists = runtime.lists();
     let serving = attach.serving.expect("registered devices report a serving network");
-    [
-        lists.path_a().contains(&serving),
-        lists.path_b().contains(&(attach.home, server)),
-        lists.interconnect().contains(&serving) || lists.interconnect_per_home().contains(&(attach.home, serving)),
-    ]
+    let path_a = lists.path_a_in_force().find(|(network, _)| *network == serving).map(|(_, terms)| terms);
+    (
+        path_a,
+        [
+            lists.path_b().contains(&(attach.home, server)),
+            lists.interconnect().contains(&serving) || lists.interconnect_per_home().contains(&(attach.home, serving)),
+        ],
+    )
 }
 
 struct Model {
@@ -150,8 +157,14 @@ fn cached_decisions_equal_the_native_rule_on_the_current_facts() {
                 let network = rng.pick(&model.networks);
                 let server = rng.pick(&model.servers);
                 let which = rng.below(3);
+                // A listed network's terms change too (an agreement resting on them is voided).
+                let terms = match rng.below(3) {
+                    0 => PathATerms::DEFAULT,
+                    1 => PathATerms::access(AccessKind::ALL.iter().copied().collect()),
+                    _ => PathATerms::DEFAULT.requiring_integrity(),
+                };
                 runtime.update_lists(|lists| match which {
-                    0 if rng.chance(0.5) => drop(lists.trust_path_a(network)),
+                    0 if rng.chance(0.5) => drop(lists.trust_path_a_with(network, terms)),
                     0 => drop(lists.distrust_path_a(network)),
                     1 if rng.chance(0.5) => drop(lists.trust_path_b(network, server)),
                     1 => drop(lists.distrust_path_b(network, server)),

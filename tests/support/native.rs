@@ -23,14 +23,16 @@ impl NativeRule {
     pub fn new(facts: &FactSet) -> NativeRule {
         let every_home = facts.interconnect().iter().map(|visited| (None, *visited));
         let per_home = facts.interconnect_per_home().iter().map(|(home, visited)| (Some(*home), *visited));
-        let terms: Vec<_> =
-            facts.path_a().iter().filter_map(|&network| Some((network, facts.path_a_terms(network)?))).collect();
         NativeRule {
-            path_a: terms
-                .iter()
-                .flat_map(|&(network, terms)| terms.access.iter().map(move |kind| (network, kind)))
+            path_a: facts
+                .path_a_in_force()
+                .flat_map(|(network, terms)| terms.access.iter().map(move |kind| (network, kind)))
                 .collect(),
-            integrity_required: terms.iter().filter(|(_, terms)| terms.integrity_required).map(|(n, _)| *n).collect(),
+            integrity_required: facts
+                .path_a_in_force()
+                .filter(|(_, terms)| terms.integrity_required)
+                .map(|(network, _)| network)
+                .collect(),
             path_b: facts.path_b().iter().copied().collect(),
             interconnect: every_home.chain(per_home).collect(),
         }

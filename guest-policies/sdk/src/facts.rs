@@ -74,26 +74,14 @@ impl Facts {
     /// kind)?
     #[inline(always)]
     pub fn path_a(&self, network: PlmnId, access: AccessKind) -> bool {
-        self.path_a_key(network.key(), access as u32)
-    }
-
-    /// [`Facts::path_a`] on a `plmn-key` and an `access-kind` case.
-    #[inline(always)]
-    pub(crate) fn path_a_key(&self, network: u32, access: u32) -> bool {
-        self.path_a.contains(network | access << ACCESS_SHIFT)
+        self.path_a.contains(network.key() | (access as u32) << ACCESS_SHIFT)
     }
 
     /// Does List 1's entry for `network` ask for access-layer integrity as well as ciphering (or the
     /// operator, for every entry)? `false` for a network List 1 does not hold.
     #[inline(always)]
     pub fn integrity_required(&self, network: PlmnId) -> bool {
-        self.integrity_required_key(network.key())
-    }
-
-    /// [`Facts::integrity_required`] on a `plmn-key`.
-    #[inline(always)]
-    pub(crate) fn integrity_required_key(&self, network: u32) -> bool {
-        !self.integrity_required.is_empty() && self.integrity_required.contains(network)
+        !self.integrity_required.is_empty() && self.integrity_required.contains(network.key())
     }
 
     /// List 2: is path B between `home` and `server` secure?

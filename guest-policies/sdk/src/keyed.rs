@@ -7,7 +7,7 @@
 //! The host sends only what the layout allows; anything else is a broken host, and the policy traps
 //! (the host then fails the call closed), as [`packed::request`](crate::packed::request) does.
 
-use crate::{AccessKind, Action, Facts, PlmnId, Policy, Reason};
+use crate::{Action, Facts, PlmnId, Policy, Reason, packed};
 
 /// Where the fields are in a request's second word (see `decide-packed` in the WIT).
 const ROLE: u32 = 32;
@@ -94,7 +94,7 @@ fn path<P: Policy + ?Sized>(facts: &Facts, first: u64, second: u64) -> Result<()
     } else if device {
         return Err(Reason::AccessNotProtected);
     }
-    let access = access_kind(bits(second, ACCESS, 2));
+    let access = packed::access_kind(bits(second, ACCESS, 2) as u8);
     let (serving, home) = (PlmnId::from_key(serving), PlmnId::from_key((first >> 32) as u32));
     if !P::path_a_trusted(facts, serving, access) {
         return Err(Reason::PathANotTrusted);
@@ -130,17 +130,6 @@ fn trigger<P: Policy + ?Sized>(facts: &Facts, first: u64, second: u64) -> (Actio
                 (Err(reason), _) => (Action::Discard, reason),
             }
         }
-    }
-}
-
-/// The `access-kind` of its case number (two bits: every value names one).
-#[inline(always)]
-fn access_kind(case: u64) -> AccessKind {
-    match case {
-        0 => AccessKind::ThreeGpp,
-        1 => AccessKind::TrustedNonThreeGpp,
-        2 => AccessKind::UntrustedNonThreeGpp,
-        _ => AccessKind::Wireline,
     }
 }
 

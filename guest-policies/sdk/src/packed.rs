@@ -39,12 +39,7 @@ pub(crate) fn request(first: u64, second: u64) -> Request {
                 key => Some(plmn(key)),
             },
             home: plmn((first >> 32) as u32),
-            access: match field(40, 2) {
-                0 => AccessKind::ThreeGpp,
-                1 => AccessKind::TrustedNonThreeGpp,
-                2 => AccessKind::UntrustedNonThreeGpp,
-                _ => AccessKind::Wireline,
-            },
+            access: access_kind(field(40, 2)),
         },
         // Flags take their bits in declaration order, as the words have them; bit 49 says they are known.
         link: (field(49, 1) == 1).then(|| LinkState::from_bits_retain(field(42, 2))),
@@ -59,6 +54,17 @@ pub(crate) fn request(first: u64, second: u64) -> Request {
                 other => panic!("packed request: registration {other}"),
             }
         },
+    }
+}
+
+/// The `access-kind` of its case number (two bits: every value names one).
+#[inline(always)]
+pub(crate) fn access_kind(case: u8) -> AccessKind {
+    match case {
+        0 => AccessKind::ThreeGpp,
+        1 => AccessKind::TrustedNonThreeGpp,
+        2 => AccessKind::UntrustedNonThreeGpp,
+        _ => AccessKind::Wireline,
     }
 }
 

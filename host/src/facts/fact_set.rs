@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::facts::{ListsDigest, PathATerms};
-use crate::vocab::{AccessKind, Fqdn, PlmnId, ServerId};
+use crate::vocab::{Fqdn, PlmnId, ServerId};
 
 /// Source of fact generations: every [`FactSet`] built in this process gets a different one.
 static GENERATIONS: AtomicU64 = AtomicU64::new(1);
@@ -101,12 +101,22 @@ impl FactSet {
         self.path_a.iter().copied().zip(self.path_a_terms.iter().copied())
     }
 
+    /// List 1 with each entry's terms in force: the operator's global integrity setting folded in (what
+    /// a policy is given), in network order.
+    pub fn path_a_in_force(&self) -> impl ExactSizeIterator<Item = (PlmnId, PathATerms)> + '_ {
+        self.path_a_entries().map(|(network, terms)| (network, self.in_force(terms)))
+    }
+
     /// What List 1's entry for `network` vouches for, with the operator's global integrity setting
     /// folded in; `None` when `network` is not in List 1.
     pub fn path_a_terms(&self, network: PlmnId) -> Option<PathATerms> {
         let index = self.path_a.binary_search(&network).ok()?;
-        let terms = self.path_a_terms[index];
-        Some(PathATerms { integrity_required: terms.integrity_required || self.integrity_required, ..terms })
+        Some(self.in_force(self.path_a_terms[index]))
+    }
+
+    /// An entry's terms with the global integrity setting folded in.
+    fn in_force(&self, terms: PathATerms) -> PathATerms {
+        PathATerms { integrity_required: terms.integrity_required || self.integrity_required, ..terms }
     }
 
     /// Whether the operator asks for access-layer integrity as well as ciphering on every List 1 entry
@@ -143,11 +153,6 @@ impl FactSet {
     /// Whether List 1 has `network`, for any access kind.
     pub fn trusts_path_a(&self, network: PlmnId) -> bool {
         self.path_a.binary_search(&network).is_ok()
-    }
-
-    /// Whether List 1 vouches for path A through `network` over `access`.
-    pub fn trusts_path_a_over(&self, network: PlmnId, access: AccessKind) -> bool {
-        self.path_a_terms(network).is_some_and(|terms| terms.access.contains(access))
     }
 
     /// Whether List 2 has the pair.

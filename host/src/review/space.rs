@@ -144,8 +144,8 @@ pub(crate) fn look_alikes(network: PlmnId) -> Vec<PlmnId> {
 
 /// Every link state a request can carry: the four known ones, and unknown.
 fn links() -> [Option<LinkState>; 5] {
-    [Some((true, true)), Some((true, false)), Some((false, true)), Some((false, false)), None]
-        .map(|flags| flags.map(|(ciphering, integrity)| LinkState { ciphering, integrity }))
+    let only = |ciphering, integrity| Some(LinkState { ciphering, integrity });
+    [Some(LinkState::ON), only(true, false), only(false, true), Some(LinkState::OFF), None]
 }
 
 fn registrations() -> Vec<Registration> {

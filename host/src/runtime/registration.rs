@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::exchange::SecurityOption;
-use crate::facts::FactSet;
+use crate::facts::{FactSet, PathATerms};
 use crate::runtime::device::{DeviceFacts, DeviceId};
 use crate::vocab::{Agreement, Attach, Fqdn, LinkState, PlmnId, Registration, ServerId};
 
@@ -143,11 +143,13 @@ pub(crate) struct RestsOn {
     pub(crate) lists: Option<ListUse>,
 }
 
-/// Whether each List entry a path decision looks at was present: the serving network in List 1, the
-/// (home, server) pair in List 2, the serving network in List 3 for this home.
+/// The List entries a path decision looks at: the serving network's List 1 entry (with its terms), and
+/// whether the (home, server) pair was in List 2 and the serving network in List 3 for this home.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ListUse {
-    path_a: bool,
+    /// The serving network's List 1 terms in force: a change to them (an access kind, the integrity
+    /// requirement) is a change to the entry the outcome used.
+    path_a: Option<PathATerms>,
     path_b: bool,
     interconnect: bool,
 }
@@ -156,7 +158,7 @@ impl ListUse {
     pub(crate) fn of(lists: &FactSet, attach: &Attach, server: ServerId) -> ListUse {
         let serving = attach.serving;
         ListUse {
-            path_a: serving.is_some_and(|serving| lists.trusts_path_a(serving)),
+            path_a: serving.and_then(|serving| lists.path_a_terms(serving)),
             path_b: lists.trusts_path_b(attach.home, server),
             interconnect: serving.is_some_and(|serving| lists.trusts_interconnect(serving, attach.home)),
         }

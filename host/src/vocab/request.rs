@@ -242,9 +242,4 @@ impl LinkState {
     pub const OFF: LinkState = LinkState { ciphering: false, integrity: false };
     /// Both on.
     pub const ON: LinkState = LinkState { ciphering: true, integrity: true };
-
-    /// Some access-layer protection is on: ciphering, integrity, or both.
-    pub fn protects(self) -> bool {
-        self.ciphering || self.integrity
-    }
 }

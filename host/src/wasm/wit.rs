@@ -94,12 +94,8 @@ pub(crate) fn facts(facts: &FactSet) -> wit::FactSet {
         server_names,
         lists: wit::TrustLists {
             path_a: facts
-                .path_a()
-                .iter()
-                .filter_map(|&network| {
-                    let terms = facts.path_a_terms(network)?;
-                    Some((u64::from(network.key()) << 32) | u64::from(terms.bits()))
-                })
+                .path_a_in_force()
+                .map(|(network, terms)| (u64::from(network.key()) << 32) | u64::from(terms.bits()))
                 .collect(),
             path_b: facts
                 .path_b()

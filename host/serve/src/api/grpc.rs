@@ -2,6 +2,7 @@
 //! message becomes the request the HTTP API parses (a `RequestFile`, a `DeviceFacts`, a `ListsFile`),
 //! so both are decided by the same code and refused with the same messages.
 
+use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -123,10 +124,11 @@ impl PathSecure for Grpc {
             };
             let mut path_a: Vec<PathAFile> =
                 plmns(&message.path_a, "path-a")?.into_iter().map(PathAFile::from).collect();
+            let mut listed: HashSet<PlmnId> = path_a.iter().map(|entry| entry.network).collect();
             for (index, entry) in message.path_a_entries.iter().enumerate() {
                 let at = |field: &str| format!("path-a-entries[{index}].{field}");
                 let network: PlmnId = parse(&entry.network, &at("network"))?;
-                if path_a.iter().any(|listed| listed.network == network) {
+                if !listed.insert(network) {
                     return Err(ApiError::invalid(
                         &at("network"),
                         format!("`{network}` is listed twice in List 1: give it in `path-a` or `path-a-entries`, once"),
