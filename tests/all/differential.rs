@@ -1,20 +1,23 @@
-//! Two paths that must agree: the reference policy in WebAssembly against the native-Rust rule, on a
-//! large generated set of fact combinations; and one decision at a time against batches.
+//! Paths that must agree: the reference policy in WebAssembly and the native-Rust rule against the rule
+//! as `docs/method.md` writes it (the table oracle), on a large generated set of fact combinations; and
+//! one decision at a time against batches.
 
 use pathsec::Request;
 use pathsec_suite::generate::{self, Rng};
+use pathsec_suite::method::MethodTable;
 use pathsec_suite::native::NativeRule;
 
 const FACT_SETS: u64 = 48;
 const REQUESTS_PER_SET: usize = 2_500;
 
 #[test]
-fn reference_policy_agrees_with_native_rule() {
+fn reference_policy_and_native_rule_agree_with_the_method_table() {
     let policy = pathsec_suite::bundled("reference").expect("reference is bundled");
     let mut decider = policy.decider();
     let networks = generate::networks();
     let mut compared = 0usize;
     let mut secure = 0usize;
+    let table = MethodTable::get();
     for seed in 0..FACT_SETS {
         let mut rng = Rng::new(seed);
         // Sparse to dense lists, so that every check fails and passes often.
@@ -28,7 +31,13 @@ fn reference_policy_agrees_with_native_rule() {
             let decision = decider.decide(&facts, &request);
             assert!(decision.fault.is_none(), "the reference policy failed on {request:?}: {decision}");
             let wasm = (decision.action, decision.reason);
-            assert_eq!(wasm, native.decide(&request), "seed {seed}, request {request:?}");
+            let expected = table.decide(&facts, &request);
+            assert_eq!(
+                wasm,
+                (expected.action, expected.reason),
+                "seed {seed}, request {request:?}: the table: {expected}"
+            );
+            assert_eq!(native.decide(&request), wasm, "the native rule: seed {seed}, request {request:?}");
             assert_eq!(decider.decide_record(&facts, &request), decision, "seed {seed}, request {request:?}");
             compared += 1;
             secure += usize::from(decision.path_trusted());

@@ -21,6 +21,7 @@ mod live;
 mod live_model;
 mod log;
 mod media_security;
+mod method_table;
 mod peers;
 mod precompiled;
 mod properties;

@@ -1,10 +1,11 @@
-//! Support shared by the tests and the benches of pathsec: the native-Rust reference rule, the
-//! scenario-case schema, generators and hostile fixtures.
+//! Support shared by the tests and the benches of pathsec: the rule read from `docs/method.md`, the
+//! native-Rust reference rule, the scenario-case schema, generators and hostile fixtures.
 
 pub mod checks;
 pub mod fixtures;
 pub mod generate;
 pub mod guests;
+pub mod method;
 pub mod native;
 pub mod timing;
 

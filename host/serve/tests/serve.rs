@@ -55,7 +55,8 @@ fn message(request: &Value) -> proto::DecideRequest {
         integrity: request.get("integrity").and_then(Value::as_bool),
         access_integrity: text("access-integrity"),
         end_to_end: text("end-to-end"),
-        registration: None,
+        // The registration cases without an agreement's details, as the tests write them.
+        registration: text("registration").map(|case| proto::Registration { case, ..Default::default() }),
     }
 }
 
@@ -118,6 +119,9 @@ async fn http_and_grpc_answer_alike() {
         json!({ "role": "server", "event": "send-data", "server": "mtc.example.com" }),
         json!({ "role": "device", "event": "receive-trigger", "server": "mtc.example.com", "device": "meter-17" }),
         json!({ "role": "server", "event": "send-data", "server": "mtc.example.com", "home": "3104100" }),
+        // A named device's registration is the runtime's, not the caller's: refused, naming the field.
+        json!({ "role": "server", "event": "send-data", "server": "mtc.example.com", "device": "meter-17",
+                "registration": "mismatch" }),
     ]);
     let mut refused = 0;
     for request in &requests {
@@ -129,7 +133,9 @@ async fn http_and_grpc_answer_alike() {
         let strip = |value: &Value| json!(value.to_string().replace(" (line 1)", ""));
         assert_eq!(strip(&over_http), strip(&over_grpc), "{request}");
     }
-    assert_eq!(refused, 6, "every bad request is refused, and only those");
+    assert_eq!(refused, 7, "every bad request is refused, and only those");
+    let (status, body) = post(&http, &url(&server, "/v1/decide"), requests.last().unwrap()).await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("registration")), "{body}");
 
     // A batch: the same answers, in order, both ways.
     let batch: Vec<Value> = requests[..18].to_vec();

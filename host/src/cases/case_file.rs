@@ -31,7 +31,8 @@
 //! A file with one case may put `request` and `want` at the top instead of `[[case]]`. A file whose input
 //! must be refused says `want_error = "text the error contains"` instead. A case may name the `policy`
 //! it is for; a runner skips it for other policies. Every case says what it wants: a file with neither
-//! `want` nor `want_error` is refused.
+//! `want` nor `want_error` is refused. A case may cite the rows of `docs/method.md` its request passes
+//! through (`rows = ["E4", "P9"]`; the repository's suite checks each citation against the table).
 
 use super::related::{self, RelatedCase};
 use super::sequence::SequenceCase;
@@ -64,6 +65,8 @@ pub struct TestCase {
     pub request: Request,
     /// What it must get.
     pub want: Want,
+    /// The rows of the method's table (`docs/method.md`) the case cites, if any.
+    pub rows: Vec<String>,
 }
 
 impl TestCase {
@@ -164,6 +167,8 @@ impl CaseFile {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawCaseFile {
     note: Option<String>,
+    #[serde(default)]
+    rows: Vec<String>,
     policy: Option<String>,
     #[serde(default)]
     lists: ListsFile,
@@ -199,6 +204,8 @@ struct RawCaseFile {
 #[serde(deny_unknown_fields)]
 struct RawCase {
     note: String,
+    #[serde(default)]
+    rows: Vec<String>,
     policy: Option<String>,
     request: RequestFile,
     want: Option<Want>,
@@ -239,7 +246,7 @@ impl RawCaseFile {
                 let (note, policy) = (self.note.unwrap_or_default(), self.policy.clone());
                 let request = request.resolve(&facts, &mut builder, file, "request")?;
                 match (self.want, self.want_error) {
-                    (Some(want), None) => cases.push(TestCase { note, policy, request, want }),
+                    (Some(want), None) => cases.push(TestCase { note, policy, request, want, rows: self.rows }),
                     (Some(_), Some(_)) => {
                         return Err(invalid("want".into(), "a case wants `[want]` or `want_error`, not both"));
                     }
@@ -263,6 +270,7 @@ impl RawCaseFile {
                         policy: case.policy.or(self.policy.clone()),
                         request,
                         want,
+                        rows: case.rows,
                     });
                 }
             }

@@ -425,7 +425,9 @@ pub struct RequestFile {
     /// For `receive-trigger`: the end-to-end protection check's result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_to_end: Option<EndToEnd>,
-    /// The registration agreement; default `none`.
+    /// The registration agreement (without `device`: a what-if request asserts it); default `none`. A
+    /// request that names a device takes the device's registration from where it is kept (the
+    /// exchange, or a fed outcome) and refuses this field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration: Option<Registration>,
 }
@@ -485,6 +487,14 @@ impl RequestFile {
                     return Err(invalid(
                         "device",
                         "give `device` or the device's facts (`home`, `serving`, `access`, `ciphering`, `integrity`), not both".to_owned(),
+                    ));
+                }
+                if self.registration.is_some() {
+                    return Err(invalid(
+                        "registration",
+                        format!(
+                            "device `{name}`'s registration is what its registration exchange (or a fed outcome) left, not the request's: leave `registration` out, or write the device's facts out instead of `device` to ask what an agreement would give"
+                        ),
                     ));
                 }
                 Subject::Device(name)
