@@ -243,7 +243,7 @@ fn registration(c: &mut Criterion) {
                 home: request.attach.home,
                 serving: request.attach.serving.expect("sized requests know it"),
                 access: request.attach.access,
-                link: request.link,
+                link: request.link.expect("sized requests know it"),
                 options: vec!["dtls-1.3".parse().expect("option")],
                 lists: None,
                 sequence: 1,
@@ -267,7 +267,7 @@ fn registration(c: &mut Criterion) {
     let me = device.device_id("imsi-000000000000000").expect("room");
     let request = &requests[0];
     device.set_attach(me, request.attach).expect("known");
-    device.set_link(me, request.link).expect("known");
+    device.set_link(me, request.link.expect("sized requests know it")).expect("known");
     let fqdn = facts.server(request.server).expect("named").clone();
     device.registration_report(me, &fqdn, Vec::new()).expect("facts known");
     let template = worker
