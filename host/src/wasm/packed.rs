@@ -295,8 +295,9 @@ mod tests {
         assert_eq!(decision(0xff), None);
     }
 
-    /// 0.1.0's words keep everything but the agreement's details; an agreement that requires
-    /// application-layer security reads as `mismatch`.
+    /// 0.1.0's words keep everything but the agreement's details and the link-known bit (0.1.0 has no
+    /// unknown link state: unknown is both flags off); an agreement that requires application-layer
+    /// security reads as `mismatch`.
     #[test]
     fn words_for_0_1_carry_the_registration_as_it_had_it() {
         use crate::vocab::{Agreement, RegistrationSource};
@@ -314,9 +315,11 @@ mod tests {
             })
         };
         let none = second(Registration::None);
-        assert_eq!(to_v0_1(second(agreed(false))), none | 1 << REGISTRATION_SHIFT);
-        assert_eq!(to_v0_1(second(agreed(true))), none | 2 << REGISTRATION_SHIFT);
-        assert_eq!(to_v0_1(second(Registration::Mismatch)), none | 2 << REGISTRATION_SHIFT);
-        assert_eq!(to_v0_1(none), none);
+        assert_eq!(none >> LINK_KNOWN & 1, 1, "the probe's link state is known");
+        let as_0_1 = none & !(1 << LINK_KNOWN);
+        assert_eq!(to_v0_1(second(agreed(false))), as_0_1 | 1 << REGISTRATION_SHIFT);
+        assert_eq!(to_v0_1(second(agreed(true))), as_0_1 | 2 << REGISTRATION_SHIFT);
+        assert_eq!(to_v0_1(second(Registration::Mismatch)), as_0_1 | 2 << REGISTRATION_SHIFT);
+        assert_eq!(to_v0_1(none), as_0_1);
     }
 }
