@@ -21,8 +21,6 @@ const REGISTRATION: u32 = 44;
 const APPLICATION_SECURITY: u32 = 47;
 const ACCEPT_PLAIN_UNCIPHERED: u32 = 48;
 const LINK_KNOWN: u32 = 49;
-/// The link state known, with ciphering and integrity on.
-const LINK_ON: u64 = 1 << LINK_KNOWN | 1 << CIPHERING | 1 << INTEGRITY;
 
 /// The `role` case of a device, and the `event` case of `receive-unprotected`.
 const DEVICE: u64 = 1;
@@ -83,28 +81,25 @@ fn path<P: Policy + ?Sized>(facts: &Facts, first: u64, second: u64) -> Result<()
         }
         other => panic!("packed request: registration {other}"),
     }
-    // [`Policy::access_protected`]'s default. The usual case — the link state known, ciphering and
-    // integrity on — passes it and the integrity requirement with one test.
-    let link_on = second & LINK_ON == LINK_ON;
+    // [`Policy::access_protected`]'s default.
     let known = bits(second, LINK_KNOWN, 1) == 1;
-    if !link_on {
-        if known {
-            if !ciphering && bits(second, INTEGRITY, 1) == 0 {
-                return Err(Reason::AccessNotProtected);
-            }
-            if device && bits(second, EVENT, 3) == RECEIVE_UNPROTECTED && !ciphering {
-                return Err(Reason::AccessCipheringOff);
-            }
-        } else if device {
+    let integrity = bits(second, INTEGRITY, 1) == 1;
+    if known {
+        if !ciphering && !integrity {
             return Err(Reason::AccessNotProtected);
         }
+        if device && bits(second, EVENT, 3) == RECEIVE_UNPROTECTED && !ciphering {
+            return Err(Reason::AccessCipheringOff);
+        }
+    } else if device {
+        return Err(Reason::AccessNotProtected);
     }
     let access = packed::access_kind(bits(second, ACCESS, 2) as u8);
     let (serving, home) = (PlmnId::from_key(serving), PlmnId::from_key((first >> 32) as u32));
     if !P::path_a_trusted(facts, serving, access) {
         return Err(Reason::PathANotTrusted);
     }
-    if !link_on && known && bits(second, INTEGRITY, 1) == 0 && facts.integrity_required(serving) {
+    if known && !integrity && facts.integrity_required(serving) {
         return Err(Reason::AccessIntegrityOff);
     }
     if !P::path_b_trusted(facts, home, second as u32) {
