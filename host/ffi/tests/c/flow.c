@@ -329,7 +329,9 @@ int main(int argc, char **argv) {
     long plain = 0;
     for (long i = 0; i < decisions; i++) {
         if (i % 16 == 0) {
-            OK(pathsec_runtime_set_link(runtime, meter, (i / 16) % 4 != 3, true));
+            /* Access security on, or off altogether (either flag alone protects path A). */
+            bool on = (i / 16) % 4 != 3;
+            OK(pathsec_runtime_set_link(runtime, meter, on, on));
         }
         d = decide(worker, meter, server, PATHSEC_ROLE_SERVER, PATHSEC_EVENT_SEND_DATA);
         CHECK(d.fault == 0);
