@@ -44,7 +44,7 @@
 //!     event: Event::SendData,
 //!     server,
 //!     attach: Attach { serving: Some(home), home, access: AccessKind::ThreeGpp },
-//!     link: LinkState { ciphering: true, integrity: true },
+//!     link: Some(LinkState { ciphering: true, integrity: true }), // None: a server the network did not tell
 //!     registration: Registration::None,
 //! };
 //! assert_eq!(decider.decide(&facts, &request).action, Action::SendPlain);
