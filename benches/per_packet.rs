@@ -279,7 +279,7 @@ fn registration(c: &mut Criterion) {
             sequence += 1;
             let wire = Indication { sequence, ..template.clone() }.encode(Format::Cbor);
             let indication = Indication::decode(Format::Cbor, &wire).expect("parses");
-            black_box(device.accept_indication(me, &indication).expect("valid"))
+            black_box(device.accept_indication(me, &indication, Carried::Protected).expect("valid"))
         })
     });
     group.finish();

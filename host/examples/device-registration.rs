@@ -33,10 +33,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let report = device.registration_report(me, &fqdn, vec!["dtls-1.3".parse()?])?;
         let sent = report.encode(Format::Cbor);
         println!(
-            "device → server: report ({} bytes of CBOR): serving {}, access security {}",
+            "device → server: report ({} bytes of CBOR): serving {}, access ciphering {}, integrity {}",
             sent.len(),
             report.serving,
-            if report.link.ciphering && report.link.integrity { "on" } else { "off" }
+            report.link.ciphering,
+            report.link.integrity
         );
         // FIG. 7 steps 5-8a, on the server.
         let received = Report::decode(Format::Cbor, &sent)?;
@@ -45,7 +46,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("server → device: indication {}", String::from_utf8_lossy(&answer));
         // FIG. 7 step 8b, on the device.
         let indication = Indication::decode(Format::Json, &answer)?;
-        let state = device.accept_indication(me, &indication)?;
+        let state = device.accept_indication(me, &indication, Carried::Protected)?;
         println!("device stores it: {state:?}");
         Ok(indication)
     };
@@ -67,7 +68,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A replayed indication is refused; the stored agreement stands.
     let replayed = server.worker().register(&device.registration_report(me, &fqdn, Vec::new())?, Carried::Protected)?;
     let old = Indication { sequence: 1, ..replayed };
-    if let Err(error) = device.accept_indication(me, &old) {
+    if let Err(error) = device.accept_indication(me, &old, Carried::Protected) {
         println!("a replayed indication is refused: {error}");
     }
     Ok(())

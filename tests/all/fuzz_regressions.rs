@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use pathsec::exchange::{Format, Indication, Report};
 use pathsec_suite::checks;
 
 /// Every file under `dir`, recursively.
@@ -109,7 +110,14 @@ fn wire_inputs() {
         let bytes = std::fs::read(&path).expect("readable");
         let outcome = std::panic::catch_unwind(|| checks::wire(&bytes));
         assert!(outcome.is_ok(), "`{}` fails the wire check", path.display());
+        // The seeds are messages this engine reads, so fuzzing starts from the current wire form.
+        let format = if path.extension().is_some_and(|ext| ext == "json") { Format::Json } else { Format::Cbor };
+        assert!(
+            Report::decode(format, &bytes).is_ok() || Indication::decode(format, &bytes).is_ok(),
+            "`{}` is neither a report nor an indication this engine reads",
+            path.display()
+        );
         replayed += 1;
     }
-    assert!(replayed >= 4, "the seeds are replayed: {replayed}");
+    assert!(replayed >= 6, "the seeds are replayed: {replayed}");
 }

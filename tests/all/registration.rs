@@ -82,6 +82,8 @@ fn reports_and_indications_round_trip_in_json_and_cbor() {
         reason: Reason::PathBNotTrusted,
         option: Some("oscore".parse().expect("option")),
         lists: "sha256:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff".parse().expect("digest"),
+        report_sequence: report.sequence,
+        report: report.digest(),
         sequence: 1_800_000_000_123,
         expires: 1_800_086_400,
     };
@@ -90,8 +92,23 @@ fn reports_and_indications_round_trip_in_json_and_cbor() {
         assert_eq!(Indication::decode(format, &indication.encode(format)), Ok(indication.clone()), "{format}");
     }
     let json = String::from_utf8(indication.encode(Format::Json)).expect("UTF-8");
-    assert!(json.starts_with(r#"{"v":1,"kind":"indication","device":"imsi-310410000000001""#), "{json}");
+    assert!(json.starts_with(r#"{"v":2,"kind":"indication","device":"imsi-310410000000001""#), "{json}");
+    assert!(json.contains(&format!(r#""report-seq":{},"report":"{}""#, report.sequence, report.digest())), "{json}");
     assert!(indication.encode(Format::Cbor).len() < json.len(), "CBOR is the compact form");
+}
+
+#[test]
+fn the_report_digest_is_the_documented_one() {
+    // docs/registration-wire.md's example pair: the indication names the report's digest, computed from
+    // the report's canonical text (and checked against an independent computation when it was written).
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz/wire");
+    let read = |name: &str| std::fs::read(dir.join(name)).expect("seed");
+    let report = Report::decode(Format::Json, &read("report-v2.json")).expect("report");
+    let indication = Indication::decode(Format::Json, &read("indication.json")).expect("indication");
+    assert_eq!((indication.report_sequence, indication.report), (report.sequence, report.digest()));
+    assert_eq!(report.digest().to_string(), "sha256:b493e8fac97d4ba1dd4c385c27691c5e0b05241380d530343fa2ab59e4f1ec3e");
+    assert_eq!(Report::decode(Format::Cbor, &read("report-v2.cbor")), Ok(report.clone()));
+    assert_eq!(Report::decode(Format::Json, &read("report.json")).map(|old| old.digest()), Ok(report.digest()));
 }
 
 #[test]
@@ -100,10 +117,13 @@ fn bad_messages_are_refused_naming_the_field() {
     let refused = |text: &str| Report::decode(Format::Json, text.as_bytes()).expect_err(text).to_string();
     assert!(refused(&good[..good.len() / 2]).starts_with("report is not valid JSON"), "truncated");
     assert_eq!(
-        refused(&good.replace(r#""v":1"#, r#""v":2"#)),
-        "report has wire version 2, and this engine reads version 1: have the peer send version 1, or upgrade pathsec"
+        refused(&good.replace(r#""v":2"#, r#""v":3"#)),
+        "report has wire version 3, and this engine reads version 2: have the peer send version 2, or upgrade pathsec"
     );
-    assert!(refused(&good.replace(r#""v":1,"#, "")).contains("wire version 0"), "no version");
+    assert!(refused(&good.replace(r#""v":2,"#, "")).contains("wire version 0"), "no version");
+    // A version 1 report has the same fields: it is still read.
+    let old = Report::decode(Format::Json, good.replace(r#""v":2"#, r#""v":1"#).as_bytes()).expect("version 1");
+    assert_eq!(old, report("20801", SECURE));
     let mnc = refused(&good.replace(r#""serving":"20801""#, r#""serving":"2080""#));
     assert!(mnc.starts_with("report field `serving`:"), "{mnc}");
     let unknown = refused(&good.replace(r#""seq":1"#, r#""seq":1,"extra":true"#));
@@ -128,10 +148,19 @@ fn bad_messages_are_refused_naming_the_field() {
         reason: Reason::PathSecure,
         option: None,
         lists: "sha256:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff".parse().expect("digest"),
+        report_sequence: 1,
+        report: report("20801", SECURE).digest(),
         sequence: 7,
         expires: 9,
     };
     let text = String::from_utf8(indication.encode(Format::Json)).expect("UTF-8");
+    // A version 1 indication names no report, so it could answer any: refused as such.
+    let unbound = Indication::decode(Format::Json, text.replace(r#""v":2"#, r#""v":1"#).as_bytes())
+        .expect_err("version 1 indication");
+    assert!(matches!(unbound, WireError::Version { found: 1, supported: 2, .. }), "{unbound}");
+    let unnamed =
+        Indication::decode(Format::Json, text.replace(r#","report-seq":1"#, "").as_bytes()).expect_err("no report-seq");
+    assert!(unnamed.to_string().contains("report-seq"), "{unnamed}");
     let contradiction = Indication::decode(
         Format::Json,
         text.replace(r#""reason":"path-secure""#, r#""reason":"path-b-not-trusted""#).as_bytes(),
@@ -363,27 +392,68 @@ fn exchange(device_config: DeviceConfig, link: LinkState) -> (Runtime, DeviceId,
 fn the_device_stores_the_indication_and_follows_it() {
     let (node, device, server, indication) = exchange(DeviceConfig::default(), SECURE);
     assert!(!indication.application_security);
-    let state = node.accept_indication(device, &indication).expect("valid");
+    let state = node.accept_indication(device, &indication, Carried::Protected).expect("valid");
     assert!(
         matches!(state, RegistrationState::Standing(Registration::Agreed(a)) if a.source == RegistrationSource::ServerIndication)
     );
     assert_eq!(decide(&node, device, server, Role::Device, Event::SendData), (Action::SendPlain, Reason::PathSecure));
     // Replayed, for another device, from a server never reported to, expired: refused, state kept.
-    assert!(matches!(node.accept_indication(device, &indication), Err(IndicationError::Replay { .. })));
+    assert!(matches!(
+        node.accept_indication(device, &indication, Carried::Protected),
+        Err(IndicationError::Replay { .. })
+    ));
     let other =
         Indication { device: "imsi-310410000000002".into(), sequence: indication.sequence + 1, ..indication.clone() };
-    assert!(matches!(node.accept_indication(device, &other), Err(IndicationError::WrongDevice { .. })));
+    assert!(matches!(
+        node.accept_indication(device, &other, Carried::Protected),
+        Err(IndicationError::WrongDevice { .. })
+    ));
     let stranger = Indication {
         server: "other.example.com".parse().expect("valid"),
         sequence: indication.sequence + 1,
         ..indication.clone()
     };
-    assert!(matches!(node.accept_indication(device, &stranger), Err(IndicationError::WrongServer { .. })));
+    assert!(matches!(
+        node.accept_indication(device, &stranger, Carried::Protected),
+        Err(IndicationError::WrongServer { .. })
+    ));
     let stale = Indication { expires: START.as_secs(), sequence: indication.sequence + 1, ..indication.clone() };
-    assert!(matches!(node.accept_indication(device, &stale), Err(IndicationError::Expired { .. })));
+    assert!(matches!(node.accept_indication(device, &stale, Carried::Protected), Err(IndicationError::Expired { .. })));
     assert!(matches!(node.registration_state(device, server), Ok(RegistrationState::Standing(_))));
     // The device moves: its own re-registration is due.
     attach(&node, device, "20801", AccessKind::ThreeGpp);
+    assert_eq!(decide(&node, device, server, Role::Device, Event::SendData).1, Reason::RegistrationPending);
+}
+
+#[test]
+fn an_indication_answers_the_last_report_sent_and_arrives_protected() {
+    let (node, device, server, first) = exchange(DeviceConfig::default(), SECURE);
+    let refused = node.accept_indication(device, &first, Carried::Unprotected);
+    assert!(matches!(refused, Err(IndicationError::Unprotected { .. })), "{refused:?}");
+    // The device moves and reports again (FIG. 10 step 1) before the first answer arrives: that answer
+    // was made for a serving network it no longer has.
+    attach(&node, device, "20801", AccessKind::ThreeGpp);
+    let fqdn = "mtc.example.com".parse().expect("valid");
+    let second = node.registration_report(device, &fqdn, Vec::new()).expect("facts known");
+    let late = node.accept_indication(device, &first, Carried::Protected);
+    assert!(matches!(late, Err(IndicationError::OtherReport { answers: 1, last: 2, .. })), "{late:?}");
+    // The last report's number with another report's digest: made for a report this device did not send.
+    let forged = Indication { report_sequence: second.sequence, sequence: first.sequence + 1, ..first.clone() };
+    let mismatch = node.accept_indication(device, &forged, Carried::Protected);
+    assert!(matches!(mismatch, Err(IndicationError::ReportMismatch { sequence: 2, .. })), "{mismatch:?}");
+    assert_eq!(node.registration_state(device, server), Ok(RegistrationState::None), "nothing was stored");
+    let answer = Indication { report: second.digest(), ..forged };
+    assert!(matches!(node.accept_indication(device, &answer, Carried::Protected), Ok(RegistrationState::Standing(_))));
+}
+
+#[test]
+fn an_outcome_rests_on_the_facts_reported_not_the_latest() {
+    // The device reported integrity and ciphering on; before the answer arrives both go off, and it has
+    // not reported again. The answer is stored against what was reported, so it is pending at once.
+    let (node, device, server, indication) = exchange(DeviceConfig::default(), SECURE);
+    node.set_link(device, LinkState { ciphering: false, integrity: false }).expect("known");
+    let state = node.accept_indication(device, &indication, Carried::Protected).expect("valid");
+    assert!(matches!(state, RegistrationState::Pending(ReRegistrationCause::AccessSecurityChanged)), "{state:?}");
     assert_eq!(decide(&node, device, server, Role::Device, Event::SendData).1, Reason::RegistrationPending);
 }
 
@@ -394,7 +464,7 @@ fn a_device_without_ciphering_refuses_no_security_unless_configured_for_that_ser
     // none says so, which is the case the device's configuration is for (FIG. 7 step 7).
     let (node, device, server, indication) = exchange(DeviceConfig::default(), unciphered);
     let plain = Indication { application_security: false, reason: Reason::PathSecure, ..indication };
-    node.accept_indication(device, &plain).expect("valid");
+    node.accept_indication(device, &plain, Carried::Protected).expect("valid");
     assert_eq!(
         decide(&node, device, server, Role::Device, Event::SendData),
         (Action::SecureThenSend, Reason::AccessCipheringOff)
@@ -405,7 +475,7 @@ fn a_device_without_ciphering_refuses_no_security_unless_configured_for_that_ser
     };
     let (node, device, server, indication) = exchange(trusting, unciphered);
     let plain = Indication { application_security: false, reason: Reason::PathSecure, ..indication };
-    node.accept_indication(device, &plain).expect("valid");
+    node.accept_indication(device, &plain, Carried::Protected).expect("valid");
     assert_eq!(decide(&node, device, server, Role::Device, Event::SendData), (Action::SendPlain, Reason::PathSecure));
 }
 

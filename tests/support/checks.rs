@@ -130,6 +130,11 @@ pub fn wire(bytes: &[u8]) {
                 for again in [Format::Json, Format::Cbor] {
                     assert_eq!(Report::decode(again, &report.encode(again)).as_ref(), Ok(&report), "{again}");
                 }
+                // The digest's text has one line per field whatever the fields hold, so two reports
+                // cannot share it by moving text between fields.
+                let canonical = report.canonical();
+                assert_eq!(canonical.lines().count(), 11, "{canonical:?}");
+                assert!(canonical.starts_with("pathsec-report 2\ndevice "), "{canonical:?}");
             }
             Err(error) => assert!(error.to_string().starts_with("report"), "the error names the message: {error}"),
         }

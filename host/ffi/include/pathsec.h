@@ -470,8 +470,12 @@ PathsecStatus pathsec_runtime_registration_report(PathsecHandle runtime,
                                                   size_t *written);
 
 // Device side (000, FIG. 7 step 8b): checks the server's indication (`length` bytes in `format`) —
-// for this device, from a server it reported to, not expired, newer than the one held — and stores
-// it; `state` gets `PATHSEC_REGISTRATION_...`. On error nothing is stored.
+// for this device, from a server it reported to, answering the last report it sent there, not
+// expired, newer than the one held — and stores it; `state` gets `PATHSEC_REGISTRATION_...`. On error
+// nothing is stored.
+//
+// The caller asserts that the indication arrived over a protected exchange (the registration's own
+// application-layer security); `pathsec_runtime_accept_indication_over` takes that as an argument.
 //
 // # Safety
 // `indication` readable for `length` bytes; `state` writable.
@@ -481,6 +485,19 @@ PathsecStatus pathsec_runtime_accept_indication(PathsecHandle runtime,
                                                 const uint8_t *indication,
                                                 size_t length,
                                                 uint32_t *state);
+
+// As `pathsec_runtime_accept_indication`, with how the indication arrived: `protected` false (it did
+// not come over the registration's protected exchange) refuses it, since it could be forged.
+//
+// # Safety
+// `indication` readable for `length` bytes; `state` writable.
+PathsecStatus pathsec_runtime_accept_indication_over(PathsecHandle runtime,
+                                                     uint32_t device,
+                                                     uint32_t format,
+                                                     const uint8_t *indication,
+                                                     size_t length,
+                                                     bool protected_,
+                                                     uint32_t *state);
 
 // The runtime's counters (`metrics.size` must be set to `sizeof(PathsecMetrics)`).
 //

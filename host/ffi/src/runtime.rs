@@ -5,7 +5,7 @@ use std::ffi::c_char;
 
 use pathsec::exchange::{Format, Indication, SecurityOption};
 use pathsec::files::ListsFile;
-use pathsec::runtime::{DeviceId, IndicationError, RegistrationState, ReportError, RolloutError, Selection};
+use pathsec::runtime::{Carried, DeviceId, IndicationError, RegistrationState, ReportError, RolloutError, Selection};
 use pathsec::{AccessKind, Attach, Fqdn, LinkState, PlmnId, Runtime};
 
 use crate::codes::decode;
@@ -420,8 +420,12 @@ pub unsafe extern "C" fn pathsec_runtime_registration_report(
 }
 
 /// Device side (000, FIG. 7 step 8b): checks the server's indication (`length` bytes in `format`) —
-/// for this device, from a server it reported to, not expired, newer than the one held — and stores
-/// it; `state` gets `PATHSEC_REGISTRATION_...`. On error nothing is stored.
+/// for this device, from a server it reported to, answering the last report it sent there, not
+/// expired, newer than the one held — and stores it; `state` gets `PATHSEC_REGISTRATION_...`. On error
+/// nothing is stored.
+///
+/// The caller asserts that the indication arrived over a protected exchange (the registration's own
+/// application-layer security); `pathsec_runtime_accept_indication_over` takes that as an argument.
 ///
 /// # Safety
 /// `indication` readable for `length` bytes; `state` writable.
@@ -434,6 +438,25 @@ pub unsafe extern "C" fn pathsec_runtime_accept_indication(
     length: usize,
     state: *mut u32,
 ) -> PathsecStatus {
+    // SAFETY: as the caller's.
+    unsafe { pathsec_runtime_accept_indication_over(runtime, device, format, indication, length, true, state) }
+}
+
+/// As `pathsec_runtime_accept_indication`, with how the indication arrived: `protected` false (it did
+/// not come over the registration's protected exchange) refuses it, since it could be forged.
+///
+/// # Safety
+/// `indication` readable for `length` bytes; `state` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pathsec_runtime_accept_indication_over(
+    runtime: PathsecHandle,
+    device: u32,
+    format: u32,
+    indication: *const u8,
+    length: usize,
+    protected: bool,
+    state: *mut u32,
+) -> PathsecStatus {
     guard(|| {
         let state = out(state, "state")?;
         // SAFETY: as the caller's.
@@ -441,7 +464,8 @@ pub unsafe extern "C" fn pathsec_runtime_accept_indication(
         let decoded = Indication::decode(self::format(format)?, message)
             .map_err(|e| Failure::new(PATHSEC_ERR_REGISTRATION, e.to_string()))?;
         let runtime = handles::runtime(runtime, "runtime")?;
-        let stored = runtime.accept_indication(DeviceId::from_raw(device), &decoded).map_err(|e| match e {
+        let arrived = if protected { Carried::Protected } else { Carried::Unprotected };
+        let stored = runtime.accept_indication(DeviceId::from_raw(device), &decoded, arrived).map_err(|e| match e {
             IndicationError::UnknownDevice(e) => unknown_device(e),
             other => Failure::new(PATHSEC_ERR_REGISTRATION, other.to_string()),
         })?;

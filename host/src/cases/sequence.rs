@@ -19,7 +19,9 @@
 //! Two nodes run each sequence, both on the policy under test, with the file's lists and one manual
 //! clock: `server` (the default `on`) and `device`. A `register` step builds the device's report on the
 //! device node (or from its `report` fields), carries it to the server node in the CBOR wire form, and
-//! delivers the indication back unless `deliver = false`.
+//! delivers the indication back unless `deliver = false`. A `deliver` step delivers one again — the last,
+//! or that of the device's `of`-th registration (a late answer) — as it was, unprotected, or tampered
+//! with, and says how the device must refuse it.
 //!
 //! The related decisions that keep state in the runtime have steps too: `admit` (attach admission, 002
 //! FIG. 7A: the runtime's back-offs hold across steps, so "reject → early re-attach → refused without
@@ -170,9 +172,14 @@ struct ReportFields {
 }
 
 /// How a delivered indication is tampered with.
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 enum Tamper {
+    /// Delivered as the server made it (late, when `of` names an earlier registration).
+    #[default]
+    None,
+    /// Delivered as it was, without a protected exchange.
+    Unprotected,
     /// Delivered again as it was.
     Replay,
     /// Made for another device.
@@ -254,9 +261,13 @@ enum Step {
         #[serde(default)]
         answer: Option<WantIndication>,
     },
-    /// The last indication for the device, tampered with and delivered: it must be refused.
+    /// An indication for the device — the last, or that of its `of`-th registration in the file (from
+    /// 1) — tampered with or not, and delivered: it must be refused.
     Deliver {
         device: String,
+        #[serde(default)]
+        of: Option<usize>,
+        #[serde(default)]
         tamper: Tamper,
         #[serde(rename = "want-error")]
         want_error: String,
@@ -518,7 +529,7 @@ impl SequenceCase {
         let server = node(&|b| b.registration(registration.clone()))?;
         let device = node(&|b| b.device_config(device_config.clone()))?;
         let mut sessions: HashMap<String, (Node, SessionId)> = HashMap::new();
-        let mut indications: HashMap<String, Indication> = HashMap::new();
+        let mut indications: HashMap<String, Vec<Indication>> = HashMap::new();
         for (index, step) in self.steps.iter().enumerate() {
             let at = |problem: String| format!("step {} ({}): {problem}", index + 1, step.name());
             let on = |node: Node| match node {
@@ -581,12 +592,15 @@ impl SequenceCase {
                         indication.application_security = answer.application_security;
                         indication.reason = answer.reason;
                     }
-                    indications.insert(name.clone(), indication.clone());
+                    indications.entry(name.clone()).or_default().push(indication.clone());
                     if !deliver {
                         continue;
                     }
                     let id = id(&device, name)?;
-                    let state = device.runtime.accept_indication(id, &indication).map_err(|e| at(e.to_string()))?;
+                    let state = device
+                        .runtime
+                        .accept_indication(id, &indication, Carried::Protected)
+                        .map_err(|e| at(e.to_string()))?;
                     if let Some(want) = want_device {
                         let got = match state {
                             RegistrationState::Standing(_) => WantState::Standing,
@@ -598,8 +612,14 @@ impl SequenceCase {
                         }
                     }
                 }
-                Step::Deliver { device: name, tamper, want_error } => {
-                    let last = indications.get(name).ok_or_else(|| at("no indication was sent to it yet".into()))?;
+                Step::Deliver { device: name, of, tamper, want_error } => {
+                    let sent = indications.get(name).map(Vec::as_slice).unwrap_or_default();
+                    let last = match of {
+                        Some(of) => of.checked_sub(1).and_then(|index| sent.get(index)).ok_or_else(|| {
+                            at(format!("`of = {of}`: the device registered {} times so far (count from 1)", sent.len()))
+                        })?,
+                        None => sent.last().ok_or_else(|| at("no indication was sent to it yet".into()))?,
+                    };
                     let id = id(&device, name)?;
                     let error = match tamper {
                         Tamper::Truncated => {
@@ -622,10 +642,14 @@ impl SequenceCase {
                                 }
                                 _ => {}
                             }
-                            if !matches!(tamper, Tamper::Replay) {
+                            if !matches!(tamper, Tamper::Replay | Tamper::None | Tamper::Unprotected) {
                                 forged.sequence += 1;
                             }
-                            device.runtime.accept_indication(id, &forged).err().map(|e| e.to_string())
+                            let arrived = match tamper {
+                                Tamper::Unprotected => Carried::Unprotected,
+                                _ => Carried::Protected,
+                            };
+                            device.runtime.accept_indication(id, &forged, arrived).err().map(|e| e.to_string())
                         }
                     };
                     match error {

@@ -1,12 +1,12 @@
 //! [`Indication`]: the server's answer at (re-)registration (000, FIG. 7 step 7; FIG. 10 step 4) —
 //! whether application-layer security is needed from now on — bound to the device and server it was
-//! made for.
+//! made for and to the report it answers.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::exchange::report::SecurityOption;
+use crate::exchange::report::{ReportDigest, SecurityOption};
 use crate::exchange::wire::{self, Format, VERSION, WireError};
 use crate::facts::ListsDigest;
 use crate::vocab::{Fqdn, Reason};
@@ -16,9 +16,9 @@ use crate::vocab::{Fqdn, Reason};
 /// On the wire (JSON shown; CBOR has the same map):
 ///
 /// ```json
-/// {"v":1,"kind":"indication","device":"meter-17","server":"mtc.example.com",
+/// {"v":2,"kind":"indication","device":"meter-17","server":"mtc.example.com",
 ///  "application-security":false,"reason":"path-secure","lists":"sha256:…",
-///  "seq":1796000000123,"expires":1796086400}
+///  "report-seq":3,"report":"sha256:…","seq":1796000000123,"expires":1796086400}
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Indication {
@@ -35,6 +35,11 @@ pub struct Indication {
     pub option: Option<SecurityOption>,
     /// The digest of the lists the server decided with.
     pub lists: ListsDigest,
+    /// The sequence number of the report it answers.
+    pub report_sequence: u64,
+    /// The digest of the report it answers ([`Report::digest`](crate::exchange::Report::digest)): the
+    /// device refuses an answer to a report other than the last it sent to that server.
+    pub report: ReportDigest,
     /// Larger for every later indication from this server to this device (a device refuses one that is
     /// not larger than the one it holds).
     pub sequence: u64,
@@ -54,6 +59,8 @@ struct OnWire {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     option: Option<SecurityOption>,
     lists: ListsDigest,
+    report_seq: u64,
+    report: ReportDigest,
     seq: u64,
     expires: u64,
 }
@@ -65,9 +72,10 @@ enum Kind {
 }
 
 impl Indication {
-    /// Reads an indication. Every error names the field and what is wrong with it.
+    /// Reads an indication (wire version 2 only: a version 1 indication names no report, so it could
+    /// answer any). Every error names the field and what is wrong with it.
     pub fn decode(format: Format, bytes: &[u8]) -> Result<Indication, WireError> {
-        let wire: OnWire = wire::decode("indication", format, bytes)?;
+        let wire: OnWire = wire::decode("indication", &[VERSION], format, bytes)?;
         wire::check_device("indication", &wire.device)?;
         if wire.application_security == (wire.reason == Reason::PathSecure) {
             return Err(WireError::field(
@@ -89,6 +97,8 @@ impl Indication {
             reason: wire.reason,
             option: wire.option,
             lists: wire.lists,
+            report_sequence: wire.report_seq,
+            report: wire.report,
             sequence: wire.seq,
             expires: wire.expires,
         })
@@ -107,6 +117,8 @@ impl Indication {
                 reason: self.reason,
                 option: self.option.clone(),
                 lists: self.lists,
+                report_seq: self.report_sequence,
+                report: self.report,
                 seq: self.sequence,
                 expires: self.expires,
             },

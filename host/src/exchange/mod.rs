@@ -13,5 +13,5 @@ pub(crate) mod report;
 pub(crate) mod wire;
 
 pub use indication::Indication;
-pub use report::{Report, SecurityOption};
+pub use report::{Report, ReportDigest, SecurityOption};
 pub use wire::{Format, WireError};

@@ -1,9 +1,14 @@
 //! [`Report`]: what a device tells the server at (re-)registration (000, FIG. 7 step 4, items (a)-(d)).
 
+use std::fmt;
+use std::str::FromStr;
+
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::exchange::wire::{self, Format, VERSION, WireError};
 use crate::facts::ListsDigest;
+use crate::facts::digest::{parse_sha256, write_sha256};
 use crate::vocab::{AccessKind, Fqdn, LinkState, PlmnId};
 
 /// The device's registration report: who it is, where it is attached, whether its access-layer security
@@ -12,7 +17,7 @@ use crate::vocab::{AccessKind, Fqdn, LinkState, PlmnId};
 /// On the wire (JSON shown; CBOR has the same map):
 ///
 /// ```json
-/// {"v":1,"kind":"report","device":"meter-17","server":"mtc.example.com","home":"310410",
+/// {"v":2,"kind":"report","device":"meter-17","server":"mtc.example.com","home":"310410",
 ///  "serving":"20801","access":"3gpp","ciphering":true,"integrity":true,
 ///  "options":["dtls-1.3","oscore"],"lists":"sha256:…","seq":3}
 /// ```
@@ -111,9 +116,10 @@ enum Kind {
 const MAX_OPTIONS: usize = 16;
 
 impl Report {
-    /// Reads a report. Every error names the field and what is wrong with it.
+    /// Reads a report (wire version 2, or 1, whose fields are the same). Every error names the field
+    /// and what is wrong with it.
     pub fn decode(format: Format, bytes: &[u8]) -> Result<Report, WireError> {
-        let wire: OnWire = wire::decode("report", format, bytes)?;
+        let wire: OnWire = wire::decode("report", &[1, VERSION], format, bytes)?;
         wire::check_device("report", &wire.device)?;
         if wire.options.len() > MAX_OPTIONS {
             return Err(WireError::field("report", "options", format!("at most {MAX_OPTIONS} options")));
@@ -150,5 +156,89 @@ impl Report {
                 seq: self.sequence,
             },
         )
+    }
+
+    /// The report's digest, which the server's indication carries so the device can tell which report
+    /// it answers: SHA-256 of [`Report::canonical`]. It does not depend on the format or the bytes the
+    /// report travelled in, so a server written in another language computes it from the fields.
+    pub fn digest(&self) -> ReportDigest {
+        ReportDigest(Sha256::digest(self.canonical().as_bytes()).into())
+    }
+
+    /// The report's canonical text form: one `key value` line per field in this order, each ending in
+    /// `\n` — `pathsec-report 2`, `device`, `server` (normalised: lowercase, no trailing dot), `home`,
+    /// `serving` (packed PLMN-IDs), `access`, `ciphering`, `integrity` (`true`/`false`), `options`
+    /// (comma-joined, in the report's order; the line is `options` alone when there are none), `lists`
+    /// (the digest, or `-`), `seq`.
+    pub fn canonical(&self) -> String {
+        let options = self.options.iter().map(SecurityOption::as_str).collect::<Vec<_>>().join(",");
+        let lists = self.lists.map_or_else(|| "-".to_owned(), |digest| digest.to_string());
+        let line = |key: &str, value: &dyn fmt::Display| match value.to_string() {
+            value if value.is_empty() => format!("{key}\n"),
+            value => format!("{key} {value}\n"),
+        };
+        [
+            "pathsec-report 2\n".to_owned(),
+            line("device", &self.device),
+            line("server", &self.server),
+            line("home", &self.home),
+            line("serving", &self.serving),
+            line("access", &self.access),
+            line("ciphering", &self.link.ciphering),
+            line("integrity", &self.link.integrity),
+            line("options", &options),
+            line("lists", &lists),
+            line("seq", &self.sequence),
+        ]
+        .concat()
+    }
+}
+
+/// The SHA-256 of a report's canonical form ([`Report::digest`]); written `sha256:<64 lowercase hex
+/// digits>`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ReportDigest([u8; 32]);
+
+impl ReportDigest {
+    /// The digest's bytes.
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Display for ReportDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_sha256(&self.0, f)
+    }
+}
+
+impl fmt::Debug for ReportDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl FromStr for ReportDigest {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<ReportDigest, String> {
+        parse_sha256(text).map(ReportDigest).ok_or_else(|| {
+            format!(
+                "`{}` is not a report digest: expected `sha256:` and 64 lowercase hex digits",
+                text.chars().take(80).collect::<String>()
+            )
+        })
+    }
+}
+
+impl Serialize for ReportDigest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ReportDigest {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<ReportDigest, D::Error> {
+        <std::borrow::Cow<'de, str>>::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
     }
 }

@@ -4,8 +4,10 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// The wire version this engine writes and reads.
-pub(crate) const VERSION: u64 = 1;
+/// The wire version this engine writes. Version 2 binds an indication to the report it answers (its
+/// `report-seq` and `report`); a version 1 report, whose fields are the same, is still read; a version
+/// 1 indication is not (it could answer any report).
+pub(crate) const VERSION: u64 = 2;
 
 /// The most bytes a message may have: a report or an indication is a few hundred bytes.
 pub(crate) const MAX_BYTES: usize = 4096;
@@ -90,8 +92,14 @@ struct Head {
     v: Option<u64>,
 }
 
-/// Reads a message of type `T` (`what` names it in errors): size, then version, then every field.
-pub(crate) fn decode<T: DeserializeOwned>(what: &'static str, format: Format, bytes: &[u8]) -> Result<T, WireError> {
+/// Reads a message of type `T` (`what` names it in errors) in one of the `versions` it is read in: size,
+/// then version, then every field.
+pub(crate) fn decode<T: DeserializeOwned>(
+    what: &'static str,
+    versions: &[u64],
+    format: Format,
+    bytes: &[u8],
+) -> Result<T, WireError> {
     if bytes.len() > MAX_BYTES {
         return Err(WireError::TooLarge { what, size: bytes.len(), limit: MAX_BYTES });
     }
@@ -100,7 +108,7 @@ pub(crate) fn decode<T: DeserializeOwned>(what: &'static str, format: Format, by
         Format::Json => serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?,
         Format::Cbor => ciborium::from_reader(bytes).map_err(|e| malformed(e.to_string()))?,
     };
-    if head.v != Some(VERSION) {
+    if !head.v.is_some_and(|v| versions.contains(&v)) {
         return Err(WireError::Version { what, found: head.v.unwrap_or(0), supported: VERSION });
     }
     let field = |path: String, message: String| {

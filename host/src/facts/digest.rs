@@ -69,9 +69,29 @@ pub fn canonical(facts: &FactSet) -> String {
 
 impl fmt::Display for ListsDigest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("sha256:")?;
-        self.0.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
+        write_sha256(&self.0, f)
     }
+}
+
+/// Writes a SHA-256 as `sha256:<64 lowercase hex digits>` (the lists' digest and a report's).
+pub(crate) fn write_sha256(bytes: &[u8; 32], f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    f.write_str("sha256:")?;
+    bytes.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
+}
+
+/// Reads `sha256:<64 lowercase hex digits>`.
+pub(crate) fn parse_sha256(text: &str) -> Option<[u8; 32]> {
+    let hex = text.strip_prefix("sha256:").filter(|hex| hex.len() == 64)?;
+    let mut bytes = [0; 32];
+    for (byte, pair) in bytes.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
+        let digit = |c: u8| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        };
+        *byte = digit(pair[0]).zip(digit(pair[1])).map(|(high, low)| high << 4 | low)?;
+    }
+    Some(bytes)
 }
 
 impl fmt::Debug for ListsDigest {
@@ -91,18 +111,7 @@ impl FromStr for ListsDigest {
     type Err = ListsDigestError;
 
     fn from_str(text: &str) -> Result<ListsDigest, ListsDigestError> {
-        let error = || ListsDigestError { input: text.chars().take(80).collect() };
-        let hex = text.strip_prefix("sha256:").filter(|hex| hex.len() == 64).ok_or_else(error)?;
-        let mut bytes = [0; 32];
-        for (byte, pair) in bytes.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
-            let digit = |c: u8| match c {
-                b'0'..=b'9' => Some(c - b'0'),
-                b'a'..=b'f' => Some(c - b'a' + 10),
-                _ => None,
-            };
-            *byte = digit(pair[0]).zip(digit(pair[1])).map(|(high, low)| high << 4 | low).ok_or_else(error)?;
-        }
-        Ok(ListsDigest(bytes))
+        parse_sha256(text).map(ListsDigest).ok_or_else(|| ListsDigestError { input: text.chars().take(80).collect() })
     }
 }
 

@@ -8,7 +8,7 @@
 //!   with Lists 1-3 through the active policy (step 6), stores the outcome (step 8a) and answers the
 //!   indication (step 7) — [`Worker::register`].
 
-use crate::exchange::{Indication, Report, SecurityOption};
+use crate::exchange::{Indication, Report, ReportDigest, SecurityOption};
 use crate::runtime::device::DeviceId;
 use crate::runtime::fact_store::{TooManyDevicesError, UnknownDeviceError};
 use crate::runtime::live::Runtime;
@@ -87,6 +87,42 @@ pub enum IndicationError {
         /// The server it names.
         server: Fqdn,
     },
+    /// It did not arrive over a protected exchange, so it could be forged.
+    #[error(
+        "indication for `{device}` did not arrive over a protected exchange, so it could be forged: receive it over the registration's application-layer security (DTLS, OSCORE…)"
+    )]
+    Unprotected {
+        /// The device it names.
+        device: String,
+    },
+    /// It answers a report other than the last this device sent to that server: a late answer to an
+    /// earlier report, whose facts may no longer hold.
+    #[error(
+        "indication field `report-seq`: it answers report {answers}, and this device's last report to `{server}` is {last}: an answer to another report is refused (the answer to report {last} is still to come)"
+    )]
+    OtherReport {
+        /// The server.
+        server: Fqdn,
+        /// The report it answers.
+        answers: u64,
+        /// The last report sent.
+        last: u64,
+    },
+    /// It names this device's last report's number, and another report's digest: it was made for a
+    /// report this device did not send.
+    #[error(
+        "indication field `report`: {found} is not the digest of report {sequence} this device sent to `{server}` ({sent}): it answers a report this device did not send"
+    )]
+    ReportMismatch {
+        /// The server.
+        server: Fqdn,
+        /// The report's sequence number.
+        sequence: u64,
+        /// The digest the indication carries.
+        found: ReportDigest,
+        /// The digest of the report sent.
+        sent: ReportDigest,
+    },
     /// Its registration timer has ended.
     #[error("indication field `expires`: it ended at {expires} (Unix seconds), and it is {now}: register again")]
     Expired {
@@ -130,8 +166,7 @@ impl Runtime {
         let sequence = self.registrations().last_sent(device, server_id).map_or(1, |sent| sent.sequence + 1);
         let lists = self.lists();
         let holds_lists = !(lists.path_a().is_empty() && lists.path_b().is_empty() && lists.interconnect().is_empty());
-        self.registrations().sent(device, server_id, Sent { attach, link, sequence });
-        Ok(Report {
+        let report = Report {
             device: name,
             server: server.clone(),
             home: attach.home,
@@ -141,27 +176,49 @@ impl Runtime {
             options,
             lists: holds_lists.then(|| lists.lists_digest()),
             sequence,
-        })
+        };
+        self.registrations().sent(device, server_id, Sent { attach, link, sequence, digest: report.digest() });
+        Ok(report)
     }
 
-    /// Device side (000, FIG. 7 step 8b): checks the server's indication — made for this device, by a
-    /// server it reported to, not expired, newer than the one held — and stores it; later decisions
-    /// with that server follow it (FIGS. 8-9 step 1). If the device's facts changed since its report,
-    /// the stored outcome is already pending (a re-registration event says so). On error nothing is
-    /// stored.
+    /// Device side (000, FIG. 7 step 8b): checks the server's indication — that it `arrived` over a
+    /// protected exchange, was made for this device by a server it reported to, answers the last report
+    /// it sent there (sequence number and digest), is not expired and is newer than the one held — and
+    /// stores it against the facts that report carried; later decisions with that server follow it
+    /// (FIGS. 8-9 step 1). If the device's facts changed since its report, the stored outcome is already
+    /// pending (a re-registration event says so). On error nothing is stored.
     pub fn accept_indication(
         &self,
         device: DeviceId,
         indication: &Indication,
+        arrived: Carried,
     ) -> Result<RegistrationState, IndicationError> {
         let slot = self.slot(device).ok_or(UnknownDeviceError { device: device.get() })?;
         let name = self.device_name(device).map(|name| name.to_string()).unwrap_or_default();
+        if arrived == Carried::Unprotected {
+            return Err(IndicationError::Unprotected { device: indication.device.clone() });
+        }
         if indication.device != name {
             return Err(IndicationError::WrongDevice { expected: name, found: indication.device.clone() });
         }
         let wrong_server = || IndicationError::WrongServer { server: indication.server.clone() };
         let server = self.lists().server_id(&indication.server).ok_or_else(wrong_server)?;
         let sent = self.registrations().last_sent(device, server).ok_or_else(wrong_server)?;
+        if indication.report_sequence != sent.sequence {
+            return Err(IndicationError::OtherReport {
+                server: indication.server.clone(),
+                answers: indication.report_sequence,
+                last: sent.sequence,
+            });
+        }
+        if indication.report != sent.digest {
+            return Err(IndicationError::ReportMismatch {
+                server: indication.server.clone(),
+                sequence: sent.sequence,
+                found: indication.report,
+                sent: sent.digest,
+            });
+        }
         let now = self.unix_now();
         if indication.expires <= now {
             return Err(IndicationError::Expired { expires: indication.expires, now });
@@ -284,6 +341,8 @@ impl Worker {
             reason,
             option,
             lists: lists.lists_digest(),
+            report_sequence: report.sequence,
+            report: report.digest(),
             sequence,
             expires,
         })

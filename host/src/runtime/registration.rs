@@ -12,19 +12,20 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::exchange::SecurityOption;
+use crate::exchange::{ReportDigest, SecurityOption};
 use crate::facts::{FactSet, PathATerms};
 use crate::runtime::device::{DeviceFacts, DeviceId};
 use crate::vocab::{Agreement, Attach, Fqdn, LinkState, PlmnId, Registration, ServerId};
 
-/// How a registration report reached the server (the embedder knows; the engine cannot).
+/// How a registration message arrived — the report at the server, the indication at the device (the
+/// embedder knows; the engine cannot).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Carried {
     /// Over a protected exchange (application-layer security set up for the registration itself, as the
-    /// method asks): the report can be believed.
+    /// method asks): the message can be believed.
     Protected,
-    /// Without protection: the report could be forged, and is refused.
+    /// Without protection: the message could be forged, and is refused.
     Unprotected,
 }
 
@@ -303,12 +304,14 @@ pub(crate) fn agreed(agreement: Agreement) -> Standing {
     Standing::Outcome(Registration::Agreed(agreement))
 }
 
-/// What a device sent in its last report to a server: the facts the server's answer will rest on.
+/// What a device sent in its last report to a server: the facts the server's answer will rest on, and
+/// what identifies the report (its number and digest) so that only its answer is taken.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Sent {
     pub(crate) attach: Attach,
     pub(crate) link: LinkState,
     pub(crate) sequence: u64,
+    pub(crate) digest: ReportDigest,
 }
 
 /// A runtime's registration bookkeeping beside the device slots: the devices with a standing agreement

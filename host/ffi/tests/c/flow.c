@@ -312,12 +312,24 @@ int main(int argc, char **argv) {
     REFUSED(pathsec_runtime_accept_indication(device_runtime, me, PATHSEC_FORMAT_JSON, indication, indication_length,
                                               &state),
             PATHSEC_ERR_REGISTRATION, "JSON");
-    OK(pathsec_runtime_accept_indication(device_runtime, me, PATHSEC_FORMAT_CBOR, indication, indication_length,
-                                         &state));
-    CHECK(state == PATHSEC_REGISTRATION_STANDING);
-    /* The same indication again is a replay. */
+    REFUSED(pathsec_runtime_accept_indication_over(device_runtime, me, PATHSEC_FORMAT_CBOR, indication,
+                                                   indication_length, false, &state),
+            PATHSEC_ERR_REGISTRATION, "did not arrive over a protected exchange");
+    /* The device reports again before the answer arrives: the late answer to the first report is refused. */
+    uint8_t answer[4096];
+    size_t answer_length = 0;
+    OK(pathsec_runtime_registration_report(device_runtime, me, "mtc.example.com", offered, 1, PATHSEC_FORMAT_CBOR,
+                                           report, sizeof report, &report_length));
+    OK(pathsec_worker_register(worker, PATHSEC_FORMAT_CBOR, report, report_length, true, answer, sizeof answer,
+                               &answer_length));
     REFUSED(pathsec_runtime_accept_indication(device_runtime, me, PATHSEC_FORMAT_CBOR, indication, indication_length,
                                               &state),
+            PATHSEC_ERR_REGISTRATION, "an answer to another report is refused");
+    OK(pathsec_runtime_accept_indication_over(device_runtime, me, PATHSEC_FORMAT_CBOR, answer, answer_length, true,
+                                              &state));
+    CHECK(state == PATHSEC_REGISTRATION_STANDING);
+    /* The same indication again is a replay. */
+    REFUSED(pathsec_runtime_accept_indication(device_runtime, me, PATHSEC_FORMAT_CBOR, answer, answer_length, &state),
             PATHSEC_ERR_REGISTRATION, "a replay is refused");
     OK(pathsec_worker_new(device_runtime, &device_worker));
     d = decide(device_worker, me, my_server, PATHSEC_ROLE_DEVICE, PATHSEC_EVENT_SEND_DATA);
