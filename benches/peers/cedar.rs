@@ -81,10 +81,10 @@ impl CedarRule {
     pub fn input(facts: &FactSet, request: &pathsec::Request) -> Request {
         let request = &native::asked(request);
         let text = |value: String| RestrictedExpression::new_string(value);
-        let home = packed(request.attach.home);
+        let second = packed(facts.second_network(request.attach.home, request.server));
         let mut context = vec![
-            ("path_b".to_owned(), text(format!("{home} {}", server_name(facts, request)))),
-            ("home".to_owned(), text(home.clone())),
+            ("path_b".to_owned(), text(format!("{second} {}", server_name(facts, request)))),
+            ("second".to_owned(), text(second.clone())),
             ("link_known".to_owned(), RestrictedExpression::new_bool(request.link.is_some())),
             ("ciphering".to_owned(), RestrictedExpression::new_bool(request.link.is_some_and(|link| link.ciphering))),
             ("integrity".to_owned(), RestrictedExpression::new_bool(request.link.is_some_and(|link| link.integrity))),
@@ -104,7 +104,7 @@ impl CedarRule {
         if let Some(serving) = request.attach.serving {
             context.push(("serving".to_owned(), text(packed(serving))));
             context.push(("path_a".to_owned(), text(format!("{} {}", packed(serving), request.attach.access.name()))));
-            context.push(("per_home".to_owned(), text(format!("{home} {}", packed(serving)))));
+            context.push(("per_home".to_owned(), text(format!("{second} {}", packed(serving)))));
         }
         let uid = |text: &str| text.parse::<EntityUid>().expect("a valid entity UID");
         Request::new(

@@ -6,8 +6,9 @@
 #   "wireline"), link_known, ciphering and integrity (false while unknown), registration ("none" |
 #   "agreed" | "mismatch") and, for an agreement, application_security and accept_plain_unciphered.
 # data.lists: path_a as network -> access kind -> true (the kinds each List 1 entry vouches for),
-# integrity_required and interconnect as objects keyed by packed PLMN-ID, path_b as home -> server -> true,
-# interconnect_per_home as home -> visited -> true.
+# integrity_required and interconnect as objects keyed by packed PLMN-ID, path_b as network -> server ->
+# true, interconnect_per_home as home -> visited -> true, server_networks as server -> packed PLMN-ID (the
+# servers attached to another network than the device's home).
 # The rows are those of docs/method.md.
 package pathsec
 
@@ -20,6 +21,9 @@ verified_trigger if {
 }
 
 known if input.link_known
+
+# The second network: the server's, the device's home unless the lists attach it elsewhere (row P12).
+second := object.get(data.lists.server_networks, input.server, input.home)
 
 known if verified_trigger
 
@@ -55,11 +59,11 @@ path := "serving-network-unknown" if {
 	not integrity
 	data.lists.integrity_required[input.serving]
 } else := "path-b-not-trusted" if {
-	not data.lists.path_b[input.home][input.server]
+	not data.lists.path_b[second][input.server]
 } else := "interconnect-not-trusted" if {
-	input.serving != input.home
+	input.serving != second
 	not data.lists.interconnect[input.serving]
-	not data.lists.interconnect_per_home[input.home][input.serving]
+	not data.lists.interconnect_per_home[second][input.serving]
 } else := "path-secure"
 
 # Following a registration agreement.

@@ -172,6 +172,13 @@ fn data(facts: &FactSet) -> Value {
     fields.insert(Value::from("path_b"), path_b);
     fields.insert(Value::from("interconnect"), set(facts.interconnect()));
     fields.insert(Value::from("interconnect_per_home"), per_home);
+    let mut attached = Value::new_object();
+    let servers = attached.as_object_mut().expect("an object");
+    for &(server, network) in facts.server_networks() {
+        let name = facts.server(server).expect("attached servers are known").to_string();
+        servers.insert(Value::from(name), Value::from(packed(network)));
+    }
+    fields.insert(Value::from("server_networks"), attached);
     let mut data = Value::new_object();
     data.as_object_mut().expect("an object").insert(Value::from("lists"), lists);
     data

@@ -31,6 +31,8 @@ struct World {
     interconnect: Vec<usize>,
     /// List 3 per home network: (home, visited).
     interconnect_per_home: Vec<(usize, usize)>,
+    /// Servers attached to a network other than the device's home: (server, network).
+    server_networks: Vec<(usize, usize)>,
 }
 
 fn world() -> impl Strategy<Value = World> {
@@ -42,13 +44,10 @@ fn world() -> impl Strategy<Value = World> {
             prop::collection::vec((0..n, 0..3usize), 0..3 * n + 1),
             prop::collection::vec(0..n, 0..n + 1),
             prop::collection::vec((0..n, 0..n), 0..n + 1),
+            prop::collection::vec((0..3usize, 0..n), 0..3),
         )
-            .prop_map(|(networks, path_a, path_b, interconnect, interconnect_per_home)| World {
-                networks,
-                path_a,
-                path_b,
-                interconnect,
-                interconnect_per_home,
+            .prop_map(|(networks, path_a, path_b, interconnect, interconnect_per_home, server_networks)| {
+                World { networks, path_a, path_b, interconnect, interconnect_per_home, server_networks }
             })
     })
 }
@@ -71,6 +70,9 @@ impl World {
         }
         for &(home, visited) in &self.interconnect_per_home {
             builder.trust_interconnect_for(self.networks[home], self.networks[visited]);
+        }
+        for &(server, network) in &self.server_networks {
+            builder.attach_server(servers[server], self.networks[network]);
         }
         (builder.build(), servers)
     }

@@ -83,7 +83,10 @@ fn the_python_reference_policy_passes_the_scenario_files_and_agrees_with_the_met
             ran += 1;
         }
     }
-    assert_eq!(ran, path_files, "one case per path-decision scenario file");
+    assert!(
+        ran >= path_files && path_files > 60,
+        "every path-decision scenario file ran: {ran} cases of {path_files} files"
+    );
     assert!(ran > 60, "{ran} cases of {} files", files.len());
     assert!(sequences_ran >= 10, "the sequences run on the Python policy too: {sequences_ran}");
 

@@ -291,6 +291,36 @@ fn roaming_where_the_home_does_not_allow_is_answered_with_security() {
 // What voids an agreement, and the events.
 
 #[test]
+fn attaching_the_server_to_another_network_voids_an_agreement_that_rested_on_its_lists() {
+    // The device is at home with the server: path secure. The operator then says the server is attached
+    // to 20801: List 2 has no (20801, server) pair, so the agreement no longer rests on what it did.
+    let clock = clock();
+    let (runtime, server) = node(&clock, |b| b);
+    let events = runtime.reregistrations();
+    let device = runtime.device_id(DEVICE).expect("room");
+    attach(&runtime, device, "310410", AccessKind::ThreeGpp);
+    let mut worker = runtime.worker();
+    assert!(!worker.register(&report("310410", SECURE), Carried::Protected).expect("protected").application_security);
+    runtime.update_lists(|lists| {
+        lists.attach_server(server, plmn("20801"));
+    });
+    let event = events.try_recv().expect("an event");
+    assert_eq!((event.device, event.cause), (device, ReRegistrationCause::ListsChanged));
+    let again = worker.register(&report("310410", SECURE), Carried::Protected).expect("protected");
+    assert_eq!(again.reason, Reason::PathBNotTrusted);
+    // With the pair for its network, the path from home to 20801 is List 3's (20801 is there for every
+    // home, but the device is at 310410, which is not).
+    runtime.update_lists(|lists| {
+        lists.trust_path_b(plmn("20801"), server);
+    });
+    let again = worker.register(&report("310410", SECURE), Carried::Protected).expect("protected");
+    assert_eq!(again.reason, Reason::InterconnectNotTrusted);
+    attach(&runtime, device, "20801", AccessKind::ThreeGpp);
+    let roaming = worker.register(&report("20801", SECURE), Carried::Protected).expect("protected");
+    assert_eq!((roaming.application_security, roaming.reason), (false, Reason::PathSecure));
+}
+
+#[test]
 fn only_a_change_to_a_fact_it_rests_on_voids_an_agreement() {
     let clock = clock();
     let (runtime, server) = node(&clock, |b| b);

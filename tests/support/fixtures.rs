@@ -100,7 +100,7 @@ fn module(load: &str, decide: &str, decide_batch: &str, more: &str) -> String {
         (br $grow)))
     (local.get $ptr))
   (func (export "pathsec:policy/decide@0.2.0#load")
-    (param i64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32) {load})
+    (param i64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32) {load})
   (func (export "pathsec:policy/decide@0.2.0#decide") (param i32) (result i32) {decide})
   (func (export "pathsec:policy/decide@0.2.0#decide-batch") (param i32 i32) (result i32) {decide_batch})
   {more}

@@ -83,6 +83,12 @@ pub fn facts(rng: &mut Rng, servers: usize, p: f64) -> (FactSet, Vec<ServerId>) 
             }
         }
     }
+    // Some servers are attached to a network other than the device's home (000, path B).
+    for &server in &ids {
+        if rng.chance(0.25) {
+            builder.attach_server(server, rng.pick(&networks));
+        }
+    }
     (builder.build(), ids)
 }
 

@@ -39,7 +39,7 @@ enum Fact {
     Role(Role),
     Event(EventKind),
     ServingUnknown,
-    Roaming,
+    Away,
     Mismatch,
     Agreed,
     ApplicationSecurity,
@@ -231,7 +231,8 @@ impl MethodTable {
     fn holds(&self, fact: Fact, ask: &Asked<'_>) -> bool {
         let Asked { facts, ref request } = *ask;
         let serving = request.attach.serving;
-        let home = request.attach.home;
+        // The second network: the server's, the device's home unless the facts name another.
+        let second = facts.second_network(request.attach.home, request.server);
         let agreement = match request.registration {
             Registration::Agreed(agreement) => Some(agreement),
             _ => None,
@@ -243,7 +244,7 @@ impl MethodTable {
             Fact::Role(role) => request.role == role,
             Fact::Event(kind) => request.event.kind() == kind,
             Fact::ServingUnknown => serving.is_none(),
-            Fact::Roaming => request.attach.is_roaming(),
+            Fact::Away => serving.is_some_and(|serving| serving != second),
             Fact::Mismatch => request.registration == Registration::Mismatch,
             Fact::Agreed => agreement.is_some(),
             Fact::ApplicationSecurity => agreement.is_some_and(|a| a.application_security),
@@ -253,8 +254,8 @@ impl MethodTable {
             Fact::Integrity => link.is_some_and(|link| link.integrity),
             Fact::List1 => terms.is_some_and(|terms| terms.access.contains(request.attach.access)),
             Fact::IntegrityRequired => terms.is_some_and(|terms| terms.integrity_required),
-            Fact::List2 => facts.trusts_path_b(home, request.server),
-            Fact::List3 => serving.is_some_and(|serving| facts.trusts_interconnect(serving, home)),
+            Fact::List2 => facts.trusts_path_b(second, request.server),
+            Fact::List3 => serving.is_some_and(|serving| facts.trusts_interconnect(serving, second)),
             Fact::AccessIntegrity(result) => trigger(request).is_some_and(|(access, _)| access == result),
             Fact::EndToEnd(result) => trigger(request).is_some_and(|(_, end_to_end)| end_to_end == result),
             Fact::PathSecure => self.path(&ask.for_trigger(), &mut Vec::new()).is_ok(),
@@ -308,7 +309,7 @@ fn parse_check(text: &str) -> Result<Vec<(bool, Fact)>, String> {
                 None => match word {
                     "always" => Fact::Always,
                     "serving-unknown" => Fact::ServingUnknown,
-                    "roaming" => Fact::Roaming,
+                    "away" => Fact::Away,
                     "application-security" => Fact::ApplicationSecurity,
                     "accept-plain-unciphered" => Fact::AcceptPlainUnciphered,
                     "link-known" => Fact::LinkKnown,

@@ -5,7 +5,7 @@ use pathsec::{
     AccessKind, Action, Event, FactSet, LinkState, PlmnId, Reason, Registration, Request, Role, ServerId,
     vocab::{AccessIntegrity, EndToEnd, TriggerCheck},
 };
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// Lists 1-3 of one fact generation, as hash sets.
 pub struct NativeRule {
@@ -16,6 +16,8 @@ pub struct NativeRule {
     path_b: FxHashSet<(PlmnId, ServerId)>,
     /// List 3, by home network; `None` holds the entries for every home.
     interconnect: FxHashSet<(Option<PlmnId>, PlmnId)>,
+    /// Servers attached to a network other than the device's home.
+    server_networks: FxHashMap<ServerId, PlmnId>,
 }
 
 impl NativeRule {
@@ -35,6 +37,7 @@ impl NativeRule {
                 .collect(),
             path_b: facts.path_b().iter().copied().collect(),
             interconnect: every_home.chain(per_home).collect(),
+            server_networks: facts.server_networks().iter().copied().collect(),
         }
     }
 
@@ -48,10 +51,14 @@ impl NativeRule {
     /// step 7). Without one, the configuration-based form (FIGS. 11-13): what the asking node knows of
     /// the access security (P6-P8: "encryption and/or integrity"; a server that was not told takes
     /// List 1 as its statement), List 1 for the device's access kind (P9) and its integrity
-    /// requirement (P10), then Lists 2 and 3 (P11-P12; claim 12: per home network).
+    /// requirement (P10), then Lists 2 and 3 (P11-P12; claim 12: per home network) for the second
+    /// network: the server's, the device's home unless the facts name another.
     pub fn path(&self, request: &Request) -> Result<(), Reason> {
         let Some(serving) = request.attach.serving else { return Err(Reason::ServingNetworkUnknown) };
-        let home = request.attach.home;
+        let home = match self.server_networks.get(&request.server) {
+            Some(&network) => network,
+            None => request.attach.home,
+        };
         let device = request.role == Role::Device;
         let by_agreement = match request.registration {
             Registration::Mismatch => Some(Err(Reason::RegistrationMismatch)),

@@ -9,8 +9,9 @@ is never secure (P2); a standing agreement is followed (P3-P5: a device with its
 anyway unless it accepts plain from this server). Otherwise, what the asking node knows of the device's
 access security (P6-P8: a device that does not know fails closed; ciphering or integrity protects path A;
 a device receiving unprotected data needs ciphering; a server that was not told takes List 1 as its
-statement), List 1 for the device's access kind (P9) and its integrity requirement (P10), the (home
-network, server) pair in List 2 (P11), and at home or List 3 for every home or for this one (P12). The
+statement), List 1 for the device's access kind (P9) and its integrity requirement (P10), the (second
+network, server) pair in List 2 (P11), and at the second network or List 3 for every home or for it
+(P12); the second network is the server's, the device's home unless the facts name another (P13). The
 first check that fails is the reason. Triggers (T1-T7): a failed access-layer integrity check discards; a
 verified one checks the lists with integrity known on; otherwise only valid end-to-end protection is
 accepted.
@@ -50,6 +51,8 @@ _integrity_required: frozenset = frozenset()
 _path_b: frozenset = frozenset()
 _interconnect: frozenset = frozenset()
 _interconnect_per_home: frozenset = frozenset()
+# Server handle -> plmn-key of the network it is attached to, for servers not at the device's home.
+_server_networks: dict = {}
 
 
 def _key(plmn: PlmnId) -> int:
@@ -84,7 +87,8 @@ def _path(request: Request) -> Optional[Reason]:
             return Reason.ACCESS_NOT_PROTECTED
         if device and isinstance(request.event, Event_ReceiveUnprotected) and not ciphering:
             return Reason.ACCESS_CIPHERING_OFF
-    serving, home = _key(attach.serving), _key(attach.home)
+    serving = _key(attach.serving)
+    home = _server_networks.get(request.server, _key(attach.home))
     if (serving, attach.access.value) not in _path_a:
         return Reason.PATH_A_NOT_TRUSTED
     if link is not None and not integrity and serving in _integrity_required:
@@ -142,13 +146,14 @@ class Decide(exports.Decide):
     """The `pathsec:policy/decide` export."""
 
     def load(self, facts: FactSet) -> None:
-        global _path_a, _integrity_required, _path_b, _interconnect, _interconnect_per_home
+        global _path_a, _integrity_required, _path_b, _interconnect, _interconnect_per_home, _server_networks
         lists = facts.lists
         # A List 1 entry is `plmn-key << 32 | terms`: bits 0-3 the access kinds, bit 4 integrity-required.
         _path_a = frozenset((entry >> 32, kind) for entry in lists.path_a for kind in range(4) if entry >> kind & 1)
         _integrity_required = frozenset(entry >> 32 for entry in lists.path_a if entry >> 4 & 1)
         _path_b, _interconnect = frozenset(lists.path_b), frozenset(lists.interconnect)
         _interconnect_per_home = frozenset(lists.interconnect_per_home)
+        _server_networks = {entry >> 32: entry & 0xFFFFFFFF for entry in facts.server_networks}
 
     def decide(self, request: Request) -> Decision:
         return _decide(request)

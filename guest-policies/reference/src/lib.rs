@@ -1,12 +1,15 @@
 //! The reference policy: the method, exactly — every default of the SDK's [`Policy`] and
 //! [`TriggerGuard`].
 //!
-//! The whole path is secure iff the serving network is known, no registration mismatch stands, access
-//! ciphering and integrity are on, the serving network is in List 1, the (home network, server) pair is
-//! in List 2, and the serving network is the home network or is in List 3. The first check that fails
-//! is the reason. Triggers follow the same lists: a failed access-layer integrity check discards; a
-//! trigger without access-layer integrity, or on a path that is not secure, is accepted only with valid
-//! end-to-end protection.
+//! The rule is `docs/method.md`'s table. The whole path is secure iff the serving network is known and
+//! either a standing registration agreement needs no application-layer security, or — with no
+//! registration — path A is protected (a node that knows the device's access security needs ciphering
+//! or integrity on; a server that was not told takes List 1 as its statement), the serving network's
+//! List 1 entry vouches for the device's access kind, the (server's network, server) pair is in List 2,
+//! and the serving network is the server's network or is in List 3 for it. The server's network is the
+//! device's home unless the facts attach the server elsewhere. The first check that fails is the
+//! reason. Triggers (000, FIG. 11 step 6): a failed access-layer integrity check discards; a verified
+//! one checks the lists and accepts; otherwise only valid end-to-end protection is accepted.
 //!
 //! Its trigger guard (GBA push) discards a trigger that comes without valid protection, from a server
 //! the device is not registered with, under an expired key, with fields outside the protection, or

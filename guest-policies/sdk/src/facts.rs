@@ -27,6 +27,9 @@ pub struct Facts {
     listed_servers: KeySet<u32>,
     interconnect: KeySet<u32>,
     interconnect_per_home: KeySet<u64>,
+    /// Per server handle, the `plmn-key` of the network it is attached to, 0 for the device's home
+    /// (a key is never 0); empty when every server is attached to the device's home.
+    server_networks: Vec<u32>,
 }
 
 impl Facts {
@@ -67,6 +70,17 @@ impl Facts {
             },
             interconnect: KeySet::new(&lists.interconnect),
             interconnect_per_home: KeySet::new(&lists.interconnect_per_home),
+            server_networks: {
+                let mut networks = Vec::new();
+                for &entry in &facts.server_networks {
+                    let server = (entry >> 32) as usize;
+                    if networks.len() <= server {
+                        networks.resize(server + 1, 0);
+                    }
+                    networks[server] = entry as u32;
+                }
+                networks
+            },
         }
     }
 
@@ -103,6 +117,28 @@ impl Facts {
         self.interconnect.contains(network.key())
             || (!self.interconnect_per_home.is_empty()
                 && self.interconnect_per_home.contains((u64::from(home.key()) << 32) | u64::from(network.key())))
+    }
+
+    /// The network `server` is attached to, when the facts name one other than the device's home.
+    pub fn server_network(&self, server: ServerId) -> Option<PlmnId> {
+        self.server_networks.get(server as usize).copied().filter(|&key| key != 0).map(PlmnId::from_key)
+    }
+
+    /// The second network of a path between a device of `home` and `server` (000: "typically the
+    /// HPLMN … but this is not always the case"): the network the server is attached to, the device's
+    /// home unless the facts name another. Lists 2 and 3 are read for it.
+    #[inline(always)]
+    pub fn second_network(&self, home: PlmnId, server: ServerId) -> PlmnId {
+        PlmnId::from_key(self.second_network_key(home.key(), server))
+    }
+
+    /// [`Facts::second_network`] on `plmn-key`s.
+    #[inline(always)]
+    pub(crate) fn second_network_key(&self, home: u32, server: ServerId) -> u32 {
+        match self.server_networks.get(server as usize) {
+            Some(&key) if key != 0 => key,
+            _ => home,
+        }
     }
 
     /// The FQDN of a server handle (lowercase, no trailing dot).

@@ -95,7 +95,9 @@ fn path<P: Policy + ?Sized>(facts: &Facts, first: u64, second: u64) -> Result<()
         return Err(Reason::AccessNotProtected);
     }
     let access = packed::access_kind(bits(second, ACCESS, 2) as u8);
-    let (serving, home) = (PlmnId::from_key(serving), PlmnId::from_key((first >> 32) as u32));
+    // The second network: the server's, the device's home unless the facts name another.
+    let home = facts.second_network_key((first >> 32) as u32, second as u32);
+    let (serving, home) = (PlmnId::from_key(serving), PlmnId::from_key(home));
     if !P::path_a_trusted(facts, serving, access) {
         return Err(Reason::PathANotTrusted);
     }

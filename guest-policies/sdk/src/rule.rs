@@ -41,15 +41,17 @@ pub trait Policy {
         facts.path_a(serving, access)
     }
 
-    /// Is path B — between the home network and the server — secure? Default: the pair is in List 2.
+    /// Is path B — between the server's network (`home`: the device's home unless the facts attach the
+    /// server elsewhere, [`Facts::second_network`]) and the server — secure? Default: the pair is in
+    /// List 2.
     #[inline(always)]
     fn path_b_trusted(facts: &Facts, home: PlmnId, server: ServerId) -> bool {
         facts.path_b(home, server)
     }
 
-    /// Is the intermediate path — inside the serving network and its interconnect to home — secure?
-    /// Default: the device is at home, or the visited network is in List 3 for every home or for this
-    /// one (000 claim 12).
+    /// Is the intermediate path — inside the serving network and its interconnect to the second network
+    /// (`home`: the server's network, [`Facts::second_network`]) — secure? Default: the serving network
+    /// is that network, or is in List 3 for every home or for this one (000 claim 12).
     #[inline(always)]
     fn interconnect_trusted(facts: &Facts, serving: PlmnId, home: PlmnId) -> bool {
         serving == home || facts.interconnect(serving, home)
@@ -118,10 +120,12 @@ pub trait Policy {
         if request.link.is_some_and(|link| !link.integrity()) && facts.integrity_required(serving) {
             return Err(Reason::AccessIntegrityOff);
         }
-        if !Self::path_b_trusted(facts, attach.home, request.server) {
+        // The second network: the server's, the device's home unless the facts name another.
+        let second = facts.second_network(attach.home, request.server);
+        if !Self::path_b_trusted(facts, second, request.server) {
             return Err(Reason::PathBNotTrusted);
         }
-        if !Self::interconnect_trusted(facts, serving, attach.home) {
+        if !Self::interconnect_trusted(facts, serving, second) {
             return Err(Reason::InterconnectNotTrusted);
         }
         Ok(())

@@ -12,6 +12,7 @@
 //! 2 <home> <fqdn>          List 2, one line per pair
 //! 3 * <visited>            List 3 for every home network
 //! 3 <home> <visited>       List 3 for one home network
+//! n <fqdn> <plmn>          a server attached to a network other than the device's home
 //! a <access network id>    a trusted non-3GPP access network
 //! ```
 //!
@@ -59,6 +60,12 @@ pub fn canonical(facts: &FactSet) -> String {
     }));
     lines.extend(facts.interconnect().iter().map(|visited| format!("3 * {visited}\n")));
     lines.extend(facts.interconnect_per_home().iter().map(|(home, visited)| format!("3 {home} {visited}\n")));
+    lines.extend(
+        facts
+            .server_networks()
+            .iter()
+            .filter_map(|(server, network)| facts.server(*server).map(|fqdn| format!("n {fqdn} {network}\n"))),
+    );
     lines.extend(facts.trusted_access_networks().iter().map(|network| format!("a {network}\n")));
     lines.sort_unstable();
     lines.dedup();

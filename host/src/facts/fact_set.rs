@@ -39,6 +39,8 @@ pub struct FactSet {
     path_b: Vec<(PlmnId, ServerId)>,
     interconnect: Vec<PlmnId>,
     interconnect_per_home: Vec<(PlmnId, PlmnId)>,
+    /// Servers attached to a network named here rather than to the device's home, sorted by server.
+    server_networks: Vec<(ServerId, PlmnId)>,
     trusted_access_networks: Vec<Box<str>>,
     /// The lists' content digest, computed when first asked for.
     digest: OnceLock<ListsDigest>,
@@ -60,6 +62,7 @@ impl FactSet {
             path_b: self.path_b.iter().copied().collect(),
             interconnect: self.interconnect.iter().copied().collect(),
             interconnect_per_home: self.interconnect_per_home.iter().copied().collect(),
+            server_networks: self.server_networks.iter().copied().collect(),
             trusted_access_networks: self.trusted_access_networks.iter().cloned().collect(),
         }
     }
@@ -142,6 +145,26 @@ impl FactSet {
         &self.interconnect_per_home
     }
 
+    /// The servers attached to a named network (the second network, 000: "typically the HPLMN … but
+    /// this is not always the case"), sorted by server. A server not here is attached to the device's
+    /// home network.
+    pub fn server_networks(&self) -> &[(ServerId, PlmnId)] {
+        &self.server_networks
+    }
+
+    /// The network `server` is attached to, when the facts name one.
+    pub fn server_network(&self, server: ServerId) -> Option<PlmnId> {
+        let index = self.server_networks.binary_search_by_key(&server, |&(listed, _)| listed).ok()?;
+        Some(self.server_networks[index].1)
+    }
+
+    /// The second network of a path between a device of `home` and `server`: the network the server is
+    /// attached to, the device's home unless the facts name another. List 2 pairs and List 3's "to the
+    /// second network" are read for it.
+    pub fn second_network(&self, home: PlmnId, server: ServerId) -> PlmnId {
+        self.server_network(server).unwrap_or(home)
+    }
+
     /// Whether List 3 trusts `visited`'s internal path and its interconnect to `home`: it is listed for
     /// every home, or for this one. (The home network itself needs no entry; this answers for lists
     /// only.)
@@ -182,6 +205,7 @@ pub struct FactSetBuilder {
     path_b: BTreeSet<(PlmnId, ServerId)>,
     interconnect: BTreeSet<PlmnId>,
     interconnect_per_home: BTreeSet<(PlmnId, PlmnId)>,
+    server_networks: BTreeMap<ServerId, PlmnId>,
     trusted_access_networks: BTreeSet<Box<str>>,
 }
 
@@ -242,6 +266,19 @@ impl FactSetBuilder {
         self
     }
 
+    /// Says `server` is attached to `network` rather than to the device's home (its List 2 pairs name
+    /// that network). `server` must be a handle of this builder.
+    pub fn attach_server(&mut self, server: ServerId, network: PlmnId) -> &mut Self {
+        self.server_networks.insert(server, network);
+        self
+    }
+
+    /// Says `server` is attached to the device's home network again (the default).
+    pub fn detach_server(&mut self, server: ServerId) -> &mut Self {
+        self.server_networks.remove(&server);
+        self
+    }
+
     /// Adds a trusted non-3GPP access network, by its identifier.
     pub fn trust_access_network(&mut self, network: &str) -> &mut Self {
         self.trusted_access_networks.insert(network.into());
@@ -272,14 +309,15 @@ impl FactSetBuilder {
         self
     }
 
-    /// Empties Lists 1-3 and the trusted access networks, and drops the global integrity setting; the
-    /// server names and handles stay.
+    /// Empties Lists 1-3, the servers' networks and the trusted access networks, and drops the global
+    /// integrity setting; the server names and handles stay.
     pub fn clear_lists(&mut self) -> &mut Self {
         self.path_a.clear();
         self.integrity_required = false;
         self.path_b.clear();
         self.interconnect.clear();
         self.interconnect_per_home.clear();
+        self.server_networks.clear();
         self.trusted_access_networks.clear();
         self
     }
@@ -296,6 +334,7 @@ impl FactSetBuilder {
             path_b: self.path_b.iter().copied().collect(),
             interconnect: self.interconnect.iter().copied().collect(),
             interconnect_per_home: self.interconnect_per_home.iter().copied().collect(),
+            server_networks: self.server_networks.iter().map(|(&server, &network)| (server, network)).collect(),
             trusted_access_networks: self.trusted_access_networks.iter().cloned().collect(),
             digest: OnceLock::new(),
         }

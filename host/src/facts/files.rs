@@ -71,6 +71,11 @@ pub struct ListsFile {
     /// secure.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub interconnect_per_home: Vec<InterconnectFile>,
+    /// Servers attached to a network other than the device's home (000: the server's network is
+    /// "typically the HPLMN … but this is not always the case"): List 2 is read for the pair (that
+    /// network, server), and List 3 for a path to that network.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub server_networks: Vec<ServerNetworkFile>,
     /// Trusted non-3GPP access networks, by identifier (for access trust).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trusted_access_networks: Vec<String>,
@@ -80,6 +85,19 @@ impl ListsFile {
     /// Checks what parsing cannot: access network identifiers are not blank. `prefix` is where the
     /// lists sit in `file` (`lists.` in a facts file, empty for lists alone).
     pub fn check(&self, file: &str, prefix: &str) -> Result<(), FileError> {
+        for (index, entry) in self.server_networks.iter().enumerate() {
+            let earlier = self.server_networks[..index].iter().find(|other| other.server == entry.server);
+            if let Some(earlier) = earlier.filter(|earlier| earlier.network != entry.network) {
+                return Err(FileError::Invalid {
+                    file: file.to_owned(),
+                    field: format!("{prefix}server-networks[{index}]"),
+                    message: format!(
+                        "`{}` is attached to {} here and to {} above: a server is attached to one network; keep one entry",
+                        entry.server, entry.network, earlier.network
+                    ),
+                });
+            }
+        }
         for (index, network) in self.trusted_access_networks.iter().enumerate() {
             if network.trim().is_empty() {
                 return Err(FileError::Invalid {
@@ -113,6 +131,17 @@ impl ListsFile {
             path_b,
             interconnect: facts.interconnect().to_vec(),
             interconnect_per_home: per_home,
+            server_networks: {
+                let mut attached: Vec<ServerNetworkFile> = facts
+                    .server_networks()
+                    .iter()
+                    .filter_map(|&(server, network)| {
+                        Some(ServerNetworkFile { server: facts.server(server)?.clone(), network })
+                    })
+                    .collect();
+                attached.sort_by(|a, b| a.server.as_str().cmp(b.server.as_str()));
+                attached
+            },
             trusted_access_networks: facts.trusted_access_networks().iter().map(|n| n.to_string()).collect(),
         }
     }
@@ -153,6 +182,14 @@ impl ListsFile {
                     builder.distrust_interconnect_for(entry.home, *visited)
                 };
             }
+        }
+        for entry in &self.server_networks {
+            let server = builder.server(entry.server.clone());
+            if trust {
+                builder.attach_server(server, entry.network)
+            } else {
+                builder.detach_server(server)
+            };
         }
         for network in &self.trusted_access_networks {
             if trust {
@@ -280,10 +317,22 @@ impl<'de> Deserialize<'de> for Digits {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PathBFile {
-    /// The home network.
+    /// The network the server is attached to: the device's home, unless `server-networks` names
+    /// another (written `home`, or `network`).
+    #[serde(alias = "network")]
     pub home: PlmnId,
     /// The server.
     pub server: Fqdn,
+}
+
+/// A server attached to a network other than the device's home.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerNetworkFile {
+    /// The server.
+    pub server: Fqdn,
+    /// The network it is attached to.
+    pub network: PlmnId,
 }
 
 /// List 3 entries for one home network.

@@ -158,10 +158,14 @@ pub(crate) struct ListUse {
 impl ListUse {
     pub(crate) fn of(lists: &FactSet, attach: &Attach, server: ServerId) -> ListUse {
         let serving = attach.serving;
+        // List 2 and List 3 are read for the server's network (the device's home unless the facts name
+        // another): moving the server to another network changes what they say.
+        let second = lists.second_network(attach.home, server);
         ListUse {
             path_a: serving.and_then(|serving| lists.path_a_terms(serving)),
-            path_b: lists.trusts_path_b(attach.home, server),
-            interconnect: serving.is_some_and(|serving| lists.trusts_interconnect(serving, attach.home)),
+            path_b: lists.trusts_path_b(second, server),
+            interconnect: serving
+                .is_some_and(|serving| serving == second || lists.trusts_interconnect(serving, second)),
         }
     }
 }

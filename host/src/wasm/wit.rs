@@ -109,6 +109,11 @@ pub(crate) fn facts(facts: &FactSet) -> wit::FactSet {
                 .map(|(home, visited)| (u64::from(home.key()) << 32) | u64::from(visited.key()))
                 .collect(),
         },
+        server_networks: facts
+            .server_networks()
+            .iter()
+            .map(|(server, network)| (u64::from(server.get()) << 32) | u64::from(network.key()))
+            .collect(),
     }
 }
 
@@ -232,7 +237,7 @@ pub(crate) mod v0_1 {
 
     use super::wit as now;
     use crate::facts::{FactSet, PathATerms};
-    use crate::vocab::{Action, Reason, Registration, Request};
+    use crate::vocab::{Action, Reason, Registration, Request, ServerId};
 
     /// The export a 0.1.0 policy has.
     pub(crate) const DECIDE_EXPORT: &str = "pathsec:policy/decide@0.1.0";
@@ -252,7 +257,8 @@ pub(crate) mod v0_1 {
         }
     }
 
-    /// The facts as 0.1.0 carries them: per-home List 3 entries are left out, so the policy trusts less.
+    /// The facts as 0.1.0 carries them: per-home List 3 entries and the servers' networks are left out (and
+    /// List 2 pairs that name another network than their server's), so the policy trusts less.
     pub(crate) fn facts(facts: &FactSet) -> wit::FactSet {
         let now = super::facts(facts);
         wit::FactSet {
@@ -268,7 +274,19 @@ pub(crate) mod v0_1 {
                     .filter(|entry| (**entry as u8) & PathATerms::DEFAULT.access.bits() != 0)
                     .map(|entry| (entry >> 32) as u32)
                     .collect(),
-                path_b: now.lists.path_b,
+                // 0.1.0 reads List 2 for the device's home: a pair naming another network than the one
+                // its server is attached to is left out, so a device whose home is not that network
+                // finds no pair and secures (it trusts less, never more).
+                path_b: now
+                    .lists
+                    .path_b
+                    .iter()
+                    .copied()
+                    .filter(|&key| {
+                        let (network, server) = ((key >> 32) as u32, ServerId::new(key as u32));
+                        facts.server_network(server).is_none_or(|attached| attached.key() == network)
+                    })
+                    .collect(),
                 interconnect: now.lists.interconnect,
             },
         }

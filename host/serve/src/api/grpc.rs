@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use pathsec::files::{InterconnectFile, ListsFile, PathAFile, PathBFile, RequestFile};
+use pathsec::files::{InterconnectFile, ListsFile, PathAFile, PathBFile, RequestFile, ServerNetworkFile};
 use pathsec::vocab::{Agreement, RegistrationSource};
 use pathsec::{AccessKind, AccessKinds, PathATerms, PlmnId, Registration};
 use tonic::{Request, Response, Status};
@@ -171,6 +171,17 @@ impl PathSecure for Grpc {
                         Ok(InterconnectFile {
                             home: parse(&entry.home, &format!("interconnect-per-home[{index}].home"))?,
                             visited: plmns(&entry.visited, &format!("interconnect-per-home[{index}].visited"))?,
+                        })
+                    })
+                    .collect::<Result<_, ApiError>>()?,
+                server_networks: message
+                    .server_networks
+                    .iter()
+                    .enumerate()
+                    .map(|(index, entry)| {
+                        Ok(ServerNetworkFile {
+                            server: parse(&entry.server, &format!("server-networks[{index}].server"))?,
+                            network: parse(&entry.network, &format!("server-networks[{index}].network"))?,
                         })
                     })
                     .collect::<Result<_, ApiError>>()?,
