@@ -144,12 +144,14 @@ fn a_worker_asks_the_active_policy() {
 }
 
 /// The runtime's push associations are bounded: when full, the least recently used goes whole (its
-/// replay window with it), counted; an unknown device is an error.
+/// registration and replay window with it), counted; an unknown device is an error.
 #[test]
 fn push_associations_are_bounded_and_evicted_whole() {
     use pathsec::related::{PushTrigger, TriggerReason};
     use std::time::Duration;
+    let clock = pathsec::runtime::ManualClock::new(std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000));
     let runtime = pathsec::Runtime::builder(pathsec_suite::bundled("reference").expect("bundled"))
+        .clock(clock.clone())
         .push_associations(2)
         .build()
         .expect("runtime");
@@ -159,20 +161,25 @@ fn push_associations_are_bounded_and_evicted_whole() {
         sequence,
         mac_verified: true,
         fields_covered: true,
-        key_lifetime: Duration::from_secs(3_600),
+        key_expires: runtime.now() + Duration::from_secs(3_600),
         trigger_time: None,
         window: None,
     };
     let mut worker = runtime.worker();
     let devices: Vec<_> = ["a", "b", "c"].iter().map(|name| runtime.device_id(name).expect("room")).collect();
     for &device in &devices {
+        runtime.register_push(device, naf).expect("known");
         assert_eq!(worker.receive_push(device, &push(1)).expect("known").reason, TriggerReason::Protected);
     }
-    // `a`'s association was the least recently used: evicted whole, so its sequence 1 is fresh again.
+    // `a`'s association was the least recently used: evicted whole, so `a` is no longer registered; once
+    // it registers again its sequence 1 is fresh again.
     assert_eq!(worker.receive_push(devices[2], &push(1)).expect("known").reason, TriggerReason::Replayed);
+    assert_eq!(worker.receive_push(devices[0], &push(2)).expect("known").reason, TriggerReason::ServerNotRegistered);
+    runtime.register_push(devices[0], naf).expect("known");
     assert_eq!(worker.receive_push(devices[0], &push(1)).expect("known").reason, TriggerReason::Protected);
     let stats = runtime.push_stats();
-    assert_eq!((stats.associations, stats.evicted, stats.replays, stats.accepted), (2, 2, 1, 4));
+    assert_eq!((stats.associations, stats.evicted, stats.replays, stats.accepted, stats.unregistered), (2, 2, 1, 4, 1));
+    assert!(runtime.register_push(pathsec::DeviceId::from_raw(99), naf).is_err());
     let stranger = pathsec::DeviceId::from_raw(99);
     assert!(worker.receive_push(stranger, &push(1)).is_err(), "a handle this runtime did not issue");
 }

@@ -356,15 +356,29 @@ enum Step {
         mac_verified: bool,
         #[serde(default = "yes", rename = "fields-covered")]
         fields_covered: bool,
-        /// Seconds.
-        #[serde(rename = "key-lifetime")]
-        key_lifetime: u64,
+        /// When the GPI's key (Key_LT) ends, in seconds after the step's time (0 or less: already ended).
+        #[serde(rename = "key-expires-in")]
+        key_expires_in: i64,
         /// Seconds.
         #[serde(default, rename = "trigger-time")]
         trigger_time: Option<u64>,
         want: TriggerWant,
         #[serde(default, rename = "triggered-for")]
         triggered_for: Option<u64>,
+    },
+    /// The device registers with the NAF for GBA push (003, [0049]).
+    PushRegister {
+        #[serde(default)]
+        on: Node,
+        device: String,
+        naf: Fqdn,
+    },
+    /// The device deregisters from the NAF for GBA push.
+    PushDeregister {
+        #[serde(default)]
+        on: Node,
+        device: String,
+        naf: Fqdn,
     },
     /// Checks how long the device's sends to the NAF still count as triggered (0: not).
     Triggered {
@@ -724,18 +738,23 @@ impl SequenceCase {
                     sequence,
                     mac_verified,
                     fields_covered,
-                    key_lifetime,
+                    key_expires_in,
                     trigger_time,
                     want,
                     triggered_for,
                 } => {
                     let node = on(*node);
+                    let now = node.runtime.now();
+                    let key_expires = match u64::try_from(*key_expires_in) {
+                        Ok(ahead) => now + Duration::from_secs(ahead),
+                        Err(_) => now - Duration::from_secs(key_expires_in.unsigned_abs()),
+                    };
                     let push = PushTrigger {
                         naf: node.runtime.server_id(naf),
                         sequence: *sequence,
                         mac_verified: *mac_verified,
                         fields_covered: *fields_covered,
-                        key_lifetime: Duration::from_secs(*key_lifetime),
+                        key_expires,
                         trigger_time: trigger_time.map(Duration::from_secs),
                         window: None,
                     };
@@ -747,6 +766,16 @@ impl SequenceCase {
                     if let Some(want) = triggered_for {
                         triggered(node, id(node, device)?, push.naf, *want).map_err(at)?;
                     }
+                }
+                Step::PushRegister { on: node, device, naf } => {
+                    let node = on(*node);
+                    let naf = node.runtime.server_id(naf);
+                    node.runtime.register_push(id(node, device)?, naf).map_err(|e| at(e.to_string()))?;
+                }
+                Step::PushDeregister { on: node, device, naf } => {
+                    let node = on(*node);
+                    let naf = node.runtime.server_id(naf);
+                    node.runtime.deregister_push(id(node, device)?, naf).map_err(|e| at(e.to_string()))?;
                 }
                 Step::Triggered { on: node, device, naf, want } => {
                     let node = on(*node);
@@ -952,6 +981,8 @@ impl Step {
             Step::Associate { .. } => "associate",
             Step::Bind { .. } => "bind",
             Step::RequestName { .. } => "request-name",
+            Step::PushRegister { .. } => "push-register",
+            Step::PushDeregister { .. } => "push-deregister",
             Step::Triggered { .. } => "triggered",
             Step::Correlate { .. } => "correlate",
         }

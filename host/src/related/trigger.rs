@@ -246,8 +246,9 @@ pub struct PushTrigger {
     pub mac_verified: bool,
     /// The trigger indication and trigger time are inside what the MAC covers.
     pub fields_covered: bool,
-    /// The NAF key's lifetime the GPI requests (Key_LT).
-    pub key_lifetime: Duration,
+    /// When the NAF key ends: the GPI's Key_LT (TS 33.220 gives a key's lifetime as its expiry time).
+    /// A key that has ended by the runtime's clock is expired.
+    pub key_expires: SystemTime,
     /// How long the device sends after being triggered (the Trigger Time), when the GPI gives one.
     pub trigger_time: Option<Duration>,
     /// The trigger's window, when it has one (the engine's own addition: the method has none).
@@ -269,11 +270,15 @@ pub struct PushStats {
     pub replays: u64,
     /// GPIs whose MAC did not verify (the association left as it was).
     pub unverified: u64,
+    /// GPIs from a NAF the device is not registered with for push (nothing stored).
+    pub unregistered: u64,
     /// Associations evicted whole to make room.
     pub evicted: u64,
 }
 
-/// A device's push association with one NAF.
+/// A device's push association with one NAF: made when the device registers with the NAF for push
+/// (003, [0049]: "An MTC device to be triggered by GBA-PUSH is required to be registered on the MTC
+/// server in advance"), renewed by each verified GPI.
 struct Association {
     /// When the NAF key's lifetime ends (Unix seconds).
     key_expires: u64,
@@ -288,13 +293,14 @@ struct Association {
 /// The host-held state of the trigger guard: the push associations, by device and NAF.
 pub(crate) struct PushState {
     associations: Mutex<Recent<(DeviceId, ServerId), Association>>,
-    stats: Tally<4>,
+    stats: Tally<5>,
 }
 
 const ACCEPTED: usize = 0;
 const REPLAYS: usize = 1;
 const UNVERIFIED: usize = 2;
 const EVICTED: usize = 3;
+const UNREGISTERED: usize = 4;
 
 impl Default for PushState {
     fn default() -> PushState {
@@ -316,20 +322,37 @@ impl PushState {
         self.stats.add(stat);
     }
 
-    /// Takes a verified GPI into the device's association with its NAF: `Err` when its sequence is a
-    /// replay; else the association (made, or its key renewed) and whether its key had expired.
-    fn accept(&self, device: DeviceId, push: &PushTrigger, now: u64) -> Result<bool, ()> {
+    /// The device registered with `naf` for push: an association with no key yet (kept as it is when
+    /// there is one).
+    fn register(&self, device: DeviceId, naf: ServerId) {
         let mut all = self.lock();
-        let key = (device, push.naf);
-        if !all.contains_key(&key) {
+        if all.touch(&(device, naf)).is_none() {
             // Room first: the least recently used association goes whole.
-            let fresh = Association { key_expires: 0, highest: push.sequence, seen: 0, triggered_until: None };
-            for _ in 0..all.insert(key, fresh) {
+            let fresh = Association { key_expires: 0, highest: 0, seen: 0, triggered_until: None };
+            for _ in 0..all.insert((device, naf), fresh) {
                 self.count(EVICTED);
             }
         }
+    }
+
+    fn deregister(&self, device: DeviceId, naf: ServerId) -> bool {
+        self.lock().remove(&(device, naf)).is_some()
+    }
+
+    fn registered(&self, device: DeviceId, naf: ServerId) -> bool {
+        self.lock().contains_key(&(device, naf))
+    }
+
+    /// Takes a verified GPI into the device's association with its NAF: `None` when the device is not
+    /// registered with the NAF; `Err` when its sequence is a replay; else whether its key has expired
+    /// by `now` (the association's key renewed).
+    fn accept(&self, device: DeviceId, push: &PushTrigger, now: u64) -> Option<Result<bool, ()>> {
+        let mut all = self.lock();
         // Used now, a replay too: an association under attack keeps its window.
-        let association = all.touch(&key).expect("inserted above");
+        let Some(association) = all.touch(&(device, push.naf)) else {
+            self.count(UNREGISTERED);
+            return None;
+        };
         // The replay window (as AKA's sequence check: fresh when higher, or unseen within the window).
         if push.sequence > association.highest {
             let shift = push.sequence - association.highest;
@@ -340,14 +363,14 @@ impl PushState {
             let age = association.highest - push.sequence;
             if age >= REPLAY_WINDOW || association.seen & (1 << age) != 0 {
                 self.count(REPLAYS);
-                return Err(());
+                return Some(Err(()));
             }
             association.seen |= 1 << age;
         }
-        association.key_expires = now.saturating_add(push.key_lifetime.as_secs());
+        association.key_expires = push.key_expires.duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs());
         let expired = association.key_expires <= now;
         self.count(ACCEPTED);
-        Ok(expired)
+        Some(Ok(expired))
     }
 
     fn triggered(&self, device: DeviceId, naf: ServerId, until: u64) {
@@ -359,7 +382,9 @@ impl PushState {
     fn triggered_until(&self, device: DeviceId, naf: ServerId, now: u64) -> Option<u64> {
         let all = self.lock();
         let association = all.get(&(device, naf))?;
-        association.triggered_until.filter(|&until| until > now && association.key_expires > now)
+        // The trigger time, cut short by the key's end.
+        let until = association.triggered_until?.min(association.key_expires);
+        (until > now).then_some(until)
     }
 
     fn stats(&self) -> PushStats {
@@ -369,6 +394,7 @@ impl PushState {
             accepted: get(ACCEPTED),
             replays: get(REPLAYS),
             unverified: get(UNVERIFIED),
+            unregistered: get(UNREGISTERED),
             evicted: get(EVICTED),
         }
     }
@@ -376,11 +402,12 @@ impl PushState {
 
 impl Worker {
     /// A GBA push trigger received by `device` (003, steps 405-407): a GPI whose MAC did not verify
-    /// leaves the device's association as it was and is decided as such (`mac-invalid`); a verified
-    /// one whose sequence number was seen before, or is older than the replay window, is discarded
-    /// without asking (`replayed`); a fresh one makes or renews the association with its NAF (its key
-    /// lifetime from the GPI) and the policy decides on the verified facts (registered with the NAF,
-    /// the key expired or not). When the trigger is accepted, the device's sends to the NAF count as
+    /// leaves the device's association as it was and is decided as such (`mac-invalid`); one from a
+    /// NAF the device did not register with for push ([`Runtime::register_push`]) stores nothing and is
+    /// decided as such (`server-not-registered`); a verified one whose sequence number was seen before,
+    /// or is older than the replay window, is discarded without asking (`replayed`); a fresh one renews
+    /// the association's key (its Key_LT from the GPI) and the policy decides on the verified facts
+    /// (the key expired by the runtime's clock or not). When the trigger is accepted, the device's sends to the NAF count as
     /// triggered for the trigger time ([`Runtime::triggered_until`]; from its window's opening for a
     /// trigger kept for its window).
     pub fn receive_push(&mut self, device: DeviceId, push: &PushTrigger) -> Result<TriggerVerdict, UnknownDeviceError> {
@@ -391,7 +418,7 @@ impl Worker {
         let now = self.runtime().unix_now();
         let mut trigger = Trigger {
             naf: push.naf,
-            registered: true,
+            registered: state.registered(device, push.naf),
             protection: Some(PushProtection {
                 mac_verified: push.mac_verified,
                 fields_covered: push.fields_covered,
@@ -401,21 +428,21 @@ impl Worker {
         };
         if push.mac_verified {
             match state.accept(device, push, now) {
-                Ok(expired) => {
+                Some(Ok(expired)) => {
                     trigger.protection = trigger.protection.map(|p| PushProtection { key_expired: expired, ..p });
                 }
-                Err(()) => {
+                Some(Err(())) => {
                     return Ok(TriggerVerdict {
                         outcome: TriggerOutcome::Discard,
                         reason: TriggerReason::Replayed,
                         fault: None,
                     });
                 }
+                // Not registered: nothing is stored; the policy is told so.
+                None => trigger.registered = false,
             }
         } else {
             state.count(UNVERIFIED);
-            // Not authentic: whether the device holds an association with the NAF is all it is told.
-            trigger.registered = state.lock().contains_key(&(device, push.naf));
         }
         let verdict = self.related::<DecideTrigger>(&trigger);
         if let Some(time) = push.trigger_time {
@@ -435,11 +462,34 @@ impl Worker {
 }
 
 impl Runtime {
-    /// Until when `device`'s sends to `naf` count as triggered: the trigger time of the last trigger
-    /// it accepted from `naf`, while the association's key lives; `None` when not (any more).
+    /// Until when `device`'s sends to `naf` count as triggered: the end of the trigger time of the last
+    /// trigger it accepted from `naf`, or of the association's key if that comes first; `None` when not
+    /// (any more).
     pub fn triggered_until(&self, device: DeviceId, naf: ServerId) -> Option<SystemTime> {
         let until = self.related_state::<DecideTrigger>().triggered_until(device, naf, self.unix_now())?;
         Some(UNIX_EPOCH + Duration::from_secs(until))
+    }
+
+    /// `device` registered with `naf` for GBA push (003, [0049] and claim 5: a device to be triggered by
+    /// GBA-PUSH registers on the MTC server in advance): GPIs from `naf` are taken into an association
+    /// from now on. Registering again keeps the association. A full table evicts the least recently used
+    /// association whole ([`RuntimeBuilder::push_associations`]): its device must register again, and
+    /// until then its GPIs are refused (`server-not-registered`).
+    pub fn register_push(&self, device: DeviceId, naf: ServerId) -> Result<(), UnknownDeviceError> {
+        if self.device_name(device).is_none() {
+            return Err(UnknownDeviceError { device: device.get() });
+        }
+        self.related_state::<DecideTrigger>().register(device, naf);
+        Ok(())
+    }
+
+    /// `device` no longer takes GBA push triggers from `naf`: its association goes (`false` when there
+    /// was none).
+    pub fn deregister_push(&self, device: DeviceId, naf: ServerId) -> Result<bool, UnknownDeviceError> {
+        if self.device_name(device).is_none() {
+            return Err(UnknownDeviceError { device: device.get() });
+        }
+        Ok(self.related_state::<DecideTrigger>().deregister(device, naf))
     }
 
     /// What the push associations have done.
