@@ -2,15 +2,21 @@
 //! no sense fail closed. The reference policy's table is in `tests/cases/reference/access-trust/`.
 
 use pathsec::{
-    AccessKind, FactSet, PolicyFault,
+    AccessKind, AccessKinds, Action, Attach, Event, FactSet, PathATerms, PlmnId, PolicyFault, Reason, Registration,
+    Request, Role,
     related::{AccessReason, AccessRequest, AvailableKey, Bootstrap, BootstrapMethod},
 };
 use pathsec_suite::fixtures;
 
+fn plmn(text: &str) -> PlmnId {
+    text.parse().expect("valid PLMN-ID")
+}
+
 #[test]
 fn the_reference_policy_exports_access_trust_and_always_secure_does_not() {
-    let facts = FactSet::builder().build();
+    let facts = FactSet::builder().trust_path_a(plmn("310410")).build();
     let request = AccessRequest {
+        serving: Some(plmn("310410")),
         access: AccessKind::ThreeGpp,
         access_network: None,
         tunnel_up: false,
@@ -40,7 +46,13 @@ fn nonsense_answers_fail_closed() {
         let component = fixtures::related_policy(fixtures::TRIGGER_DISCARD, fixtures::ADMIT_ALLOW, access);
         engine.load_policy("fixture", &component).expect("loads").decider()
     };
-    let request = |keys| AccessRequest { access: AccessKind::Wireline, access_network: None, tunnel_up: false, keys };
+    let request = |keys| AccessRequest {
+        serving: None,
+        access: AccessKind::Wireline,
+        access_network: None,
+        tunnel_up: false,
+        keys,
+    };
     let gba = |expired| vec![AvailableKey { method: BootstrapMethod::GbaPush, expired }];
 
     let mut uses_gba_push = load(fixtures::ACCESS_USE_GBA_PUSH);
@@ -70,12 +82,16 @@ fn nonsense_answers_fail_closed() {
 #[test]
 fn the_host_checks_the_access_network_against_the_facts() {
     let mut builder = FactSet::builder();
-    builder.trust_access_network("wlan.operator-hotspots");
+    builder.trust_access_network("wlan.operator-hotspots").trust_path_a_with(
+        plmn("20801"),
+        PathATerms { access: AccessKinds::of(AccessKind::TrustedNon3gpp), integrity_required: false },
+    );
     let facts = builder.build();
     assert!(facts.trusts_access_network("wlan.operator-hotspots"));
     assert!(!facts.trusts_access_network("WLAN.operator-hotspots"), "compared exactly");
     let mut decider = pathsec_suite::bundled("reference").expect("bundled").decider();
     let request = |network: Option<&str>| AccessRequest {
+        serving: Some(plmn("20801")),
         access: AccessKind::TrustedNon3gpp,
         access_network: network.map(str::to_owned),
         tunnel_up: false,
@@ -90,4 +106,52 @@ fn the_host_checks_the_access_network_against_the_facts() {
     let next = facts.to_builder().distrust_access_network("wlan.operator-hotspots").build();
     let verdict = decider.decide_access(&next, &request(Some("wlan.operator-hotspots")));
     assert!(!verdict.trusted, "a new generation without it: no longer trusted");
+}
+
+/// Access trust and the path decision read one definition of which access kinds a network vouches for
+/// (its List 1 entry): for every access kind and every set of terms, access trust says `not-vouched`
+/// exactly when the path decision (a server without link facts, everything else listed) says
+/// `path-a-not-trusted`.
+#[test]
+fn access_trust_and_the_path_read_one_list_1() {
+    let mut decider = pathsec_suite::bundled("reference").expect("bundled").decider();
+    let network = plmn("20801");
+    for bits in 0u8..16 {
+        let kinds: AccessKinds =
+            AccessKind::ALL.iter().copied().filter(|kind| bits & (1 << *kind as u8) != 0).collect();
+        let mut builder = FactSet::builder();
+        let server = builder.server("mtc.example.com".parse().expect("valid"));
+        if !kinds.is_empty() {
+            builder.trust_path_a_with(network, PathATerms { access: kinds, integrity_required: false });
+        }
+        builder.trust_path_b(network, server);
+        let facts = builder.build();
+        for &access in AccessKind::ALL {
+            let request = Request {
+                role: Role::Server,
+                event: Event::SendData,
+                server,
+                attach: Attach { serving: Some(network), home: network, access },
+                link: None,
+                registration: Registration::None,
+            };
+            let path = decider.decide(&facts, &request);
+            let trust = decider.decide_access(
+                &facts,
+                &AccessRequest {
+                    serving: Some(network),
+                    access,
+                    access_network: Some("wlan".into()),
+                    tunnel_up: true,
+                    keys: Vec::new(),
+                },
+            );
+            assert_eq!(
+                path.reason == Reason::PathANotTrusted,
+                trust.reason == AccessReason::NotVouched,
+                "{kinds:?} {access}: path {path}, access {trust}"
+            );
+            assert_eq!(path.action == Action::SendPlain, kinds.contains(access), "{kinds:?} {access}: {path}");
+        }
+    }
 }

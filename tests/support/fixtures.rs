@@ -116,7 +116,8 @@ fn module(load: &str, decide: &str, decide_batch: &str, more: &str) -> String {
 /// variant: case byte at 0; for `allow` the name's case at 4, pointer at 8, length at 12; for `reject`
 /// the cause byte at 4, the back-off's case at 8 and `u32` at 12); `submit-trigger` accepts every
 /// submission (`within-limits`); `decide-access` runs `decide_access`
-/// (five `i32`: access, listed, tunnel-up, the keys' pointer and length; it returns a pointer to the
+/// (nine `i32`: the serving network's option case, MCC, MNC and digits, access, listed, tunnel-up, the
+/// keys' pointer and length; it returns a pointer to the
 /// verdict: trusted at 0, reason at 1, the bootstrap's case at 2 and method at 3); `decide-media` runs
 /// [`MEDIA_NETWORK_LAYER`] (eight `i32`: three flags, the two identities' pointers and lengths, voucher
 /// offered; it returns a pointer to the verdict's two enum bytes); `decide-location` acts on every
@@ -134,7 +135,7 @@ pub fn related_policy(decide_trigger: &str, admit: &str, decide_access: &str) ->
     (param i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
     (i32.store8 (i32.const 88) (i32.const 1)) (i32.store8 (i32.const 89) (i32.const 0)) (i32.const 88))
   (func (export "pathsec:policy/access-trust@0.2.0#decide-access")
-    (param i32 i32 i32 i32 i32) (result i32) {decide_access})
+    (param i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32) {decide_access})
   (func (export "pathsec:policy/media-security@0.2.0#decide-media")
     (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32) {MEDIA_NETWORK_LAYER})
   (data (i32.const 600) "mallory")

@@ -16,8 +16,9 @@
 //! after its window; it keeps one whose window has not opened, and accepts the rest. Its attach
 //! admission rejects a blocked subscription, a server the subscription does not permit, a server out
 //! of trigger quota or over its trigger rate, each with a back-off, and allows the rest. Its access
-//! trust counts 3GPP access trusted, trusted non-3GPP access only through a listed access network,
-//! untrusted non-3GPP access only while its tunnel is up, and wireline never; an untrusted access
+//! trust counts only an access kind the serving network's List 1 entry vouches for, and then 3GPP
+//! access trusted, trusted non-3GPP access only through a listed access network, untrusted non-3GPP
+//! access only while its tunnel is up, and wireline as its entry vouches; an untrusted access
 //! bootstraps with the first of GBA push, EAP-AKA, the access network's key and a pre-provisioned key
 //! that has an unexpired key. Its media security protects media that crosses a CS leg through a
 //! gateway, or whose path is not secure, at the media layer under a voucher (refused without one).

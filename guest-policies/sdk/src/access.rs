@@ -21,13 +21,16 @@ pub trait AccessTrust {
         ]
     }
 
-    /// The verdict. Default: 3GPP access is trusted; trusted non-3GPP access only through a listed
-    /// access network; untrusted non-3GPP access only while its IPsec tunnel to the core is up;
-    /// wireline never. A trusted access needs no bootstrap; otherwise the first method in
+    /// The verdict. Default: the serving network's List 1 entry must vouch for the access kind (the
+    /// same definition [`Policy::path_a_trusted`](crate::Policy::path_a_trusted) reads); then 3GPP
+    /// access is trusted; trusted non-3GPP access only through a listed access network; untrusted
+    /// non-3GPP access only while its IPsec tunnel to the core is up; wireline as its entry vouches. A
+    /// trusted access needs no bootstrap; otherwise the first method in
     /// [`bootstrap_preference`](Self::bootstrap_preference) with an unexpired key, or none.
     fn decide_access(facts: &Facts, request: &AccessRequest) -> AccessVerdict {
-        let _ = facts;
+        let vouched = request.serving.is_some_and(|serving| facts.path_a(serving, request.access));
         let (trusted, reason) = match request.access {
+            _ if !vouched => (false, AccessReason::NotVouched),
             AccessKind::ThreeGpp => (true, AccessReason::ThreeGpp),
             AccessKind::TrustedNonThreeGpp if request.access_network_listed => {
                 (true, AccessReason::TrustedAccessListed)
@@ -35,7 +38,7 @@ pub trait AccessTrust {
             AccessKind::TrustedNonThreeGpp => (false, AccessReason::TrustedAccessNotListed),
             AccessKind::UntrustedNonThreeGpp if request.tunnel_up => (true, AccessReason::TunnelUp),
             AccessKind::UntrustedNonThreeGpp => (false, AccessReason::TunnelDown),
-            AccessKind::Wireline => (false, AccessReason::Wireline),
+            AccessKind::Wireline => (true, AccessReason::Wireline),
         };
         let bootstrap = if trusted {
             Bootstrap::NotNeeded

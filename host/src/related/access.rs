@@ -11,7 +11,7 @@ use super::Interface;
 use crate::facts::FactSet;
 use crate::runtime::Worker;
 use crate::vocab::named::named_enum;
-use crate::vocab::{AccessKind, PolicyFault, write_fault};
+use crate::vocab::{AccessKind, PlmnId, PolicyFault, write_fault};
 use crate::wasm::Decider;
 use crate::wasm::plug::{RelatedDecision, Verdict};
 use crate::wasm::sandbox::StoreState;
@@ -44,6 +44,9 @@ pub struct AvailableKey {
 /// The access facts of a device.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccessRequest {
+    /// The network the access connects to, when known: its List 1 entry says which access kinds it
+    /// vouches for, as for the path decision.
+    pub serving: Option<PlmnId>,
     /// How the device reaches the core.
     pub access: AccessKind,
     /// For non-3GPP access: the identifier of the access network, checked against the fact set's
@@ -76,8 +79,10 @@ named_enum! {
         TunnelUp = "tunnel-up",
         /// Untrusted non-3GPP access without its tunnel.
         TunnelDown = "tunnel-down",
-        /// Wireline access.
+        /// Wireline access through a network whose List 1 entry vouches for wireline.
         Wireline = "wireline",
+        /// The serving network is unknown, or its List 1 entry does not vouch for the access kind.
+        NotVouched = "not-vouched",
         /// The policy failed, or does not export access trust (see the verdict's fault); the engine
         /// counted the access untrusted. Never sent by a policy.
         PolicyFault = "policy-fault",
@@ -241,6 +246,7 @@ fn bootstrap_method(method: BootstrapMethod) -> trust::BootstrapMethod {
 /// An access request as access trust takes it: whether its access network is listed, from `facts`.
 fn lower(request: &AccessRequest, facts: &FactSet) -> trust::AccessRequest {
     trust::AccessRequest {
+        serving: request.serving.map(wit::plmn),
         access: wit::access_kind(request.access),
         access_network_listed: request.access_network.as_deref().is_some_and(|id| facts.trusts_access_network(id)),
         tunnel_up: request.tunnel_up,
@@ -262,6 +268,7 @@ fn lift(verdict: trust::AccessVerdict) -> (bool, AccessReason, Bootstrap) {
         WR::TunnelUp => AccessReason::TunnelUp,
         WR::TunnelDown => AccessReason::TunnelDown,
         WR::Wireline => AccessReason::Wireline,
+        WR::NotVouched => AccessReason::NotVouched,
     };
     let bootstrap = match verdict.bootstrap {
         WB::NotNeeded => Bootstrap::NotNeeded,

@@ -10,7 +10,7 @@ use crate::related::{
     AccessRequest, AdmissionRequest, AvailableKey, BootstrapMethod, CallParties, ExternalId, LocationUpdate,
     MediaRequest, NameRequest, PushProtection, Trigger, TriggerSubmission, Voucher, Window,
 };
-use crate::vocab::{AccessKind, Fqdn, ServerId};
+use crate::vocab::{AccessKind, Fqdn, PlmnId, ServerId};
 
 /// A trigger (the trigger guard).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,6 +174,10 @@ impl SubmissionFile {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct AccessFile {
+    /// The network the access connects to (its List 1 entry says which access kinds it vouches for);
+    /// leave out while unknown (nothing is vouched for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serving: Option<PlmnId>,
     /// How the device is attached.
     pub access: AccessKind,
     /// The access network's identifier, when known.
@@ -201,6 +205,7 @@ impl AccessFile {
     /// The request.
     pub fn request(&self) -> AccessRequest {
         AccessRequest {
+            serving: self.serving,
             access: self.access,
             access_network: self.access_network.clone(),
             tunnel_up: self.tunnel_up,

@@ -75,7 +75,7 @@ optional_exports! {
     BindingUpdate = binding_update, "pathsec:policy/binding-update@0.2.0", "pathsec_policy::export_binding_update!";
 }
 
-fn plmn(id: PlmnId) -> wit::PlmnId {
+pub(crate) fn plmn(id: PlmnId) -> wit::PlmnId {
     wit::PlmnId { mcc: id.mcc(), mnc: id.mnc(), mnc_digits: id.mnc_digits() }
 }
 

@@ -305,6 +305,7 @@ impl PathSecure for Grpc {
                 })
                 .collect::<Result<_, ApiError>>()?;
             let file = AccessFile {
+                serving: m.serving.as_deref().map(|serving| parse(serving, "serving")).transpose()?,
                 access: parse(&m.access, "access")?,
                 access_network: m.access_network,
                 tunnel_up: m.tunnel_up,
