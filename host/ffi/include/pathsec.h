@@ -338,6 +338,18 @@ size_t pathsec_live_handles(void);
 PathsecStatus pathsec_runtime_new(PathsecHandle policy,
                                   PathsecHandle *runtime);
 
+// As `pathsec_runtime_new`, with the registration settings of both sides from `text`, a settings file
+// (TOML, or JSON when `name` ends in `.json`; `name` names it in errors): `[registration]` `timer`,
+// `options`, `serves`, `roaming = [{ home, visited }]`; `[device]` `accept-plain-from`,
+// `accept-plain-unciphered`. `PATHSEC_ERR_INVALID` names the file, line and field of a bad one.
+//
+// # Safety
+// `name` and `text` are NUL-terminated strings; `runtime` is writable.
+PathsecStatus pathsec_runtime_new_with_settings(PathsecHandle policy,
+                                                const char *name,
+                                                const char *text,
+                                                PathsecHandle *runtime);
+
 // Frees a runtime handle. Its workers stay usable until they are freed.
 PathsecStatus pathsec_runtime_free(PathsecHandle runtime);
 

@@ -5,7 +5,9 @@ use std::ffi::c_char;
 
 use pathsec::exchange::{Format, Indication, SecurityOption};
 use pathsec::files::ListsFile;
-use pathsec::runtime::{Carried, DeviceId, IndicationError, RegistrationState, ReportError, RolloutError, Selection};
+use pathsec::runtime::{
+    Carried, DeviceId, IndicationError, RegistrationState, ReportError, RolloutError, Selection, SettingsFile,
+};
 use pathsec::{AccessKind, Attach, Fqdn, LinkState, PlmnId, Runtime};
 
 use crate::codes::decode;
@@ -39,6 +41,37 @@ pub unsafe extern "C" fn pathsec_runtime_new(policy: PathsecHandle, runtime: *mu
         let runtime = out(runtime, "runtime")?;
         let policy = handles::policy(policy, "policy")?;
         let built = Runtime::new(policy).map_err(|e| Failure::new(PATHSEC_ERR_POLICY, e.to_string()))?;
+        let handle = handles::insert(Object::Runtime(built))?;
+        // SAFETY: checked not null.
+        unsafe { *runtime = handle };
+        Ok(())
+    })
+}
+
+/// As `pathsec_runtime_new`, with the registration settings of both sides from `text`, a settings file
+/// (TOML, or JSON when `name` ends in `.json`; `name` names it in errors): `[registration]` `timer`,
+/// `options`, `serves`, `roaming = [{ home, visited }]`; `[device]` `accept-plain-from`,
+/// `accept-plain-unciphered`. `PATHSEC_ERR_INVALID` names the file, line and field of a bad one.
+///
+/// # Safety
+/// `name` and `text` are NUL-terminated strings; `runtime` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pathsec_runtime_new_with_settings(
+    policy: PathsecHandle,
+    name: *const c_char,
+    text: *const c_char,
+    runtime: *mut PathsecHandle,
+) -> PathsecStatus {
+    guard(|| {
+        let runtime = out(runtime, "runtime")?;
+        // SAFETY: as the caller's.
+        let (name, body) = unsafe { (crate::status::text(name, "name")?, crate::status::text(text, "text")?) };
+        let settings = SettingsFile::read(name, body).map_err(|e| Failure::invalid(e.to_string()))?;
+        let policy = handles::policy(policy, "policy")?;
+        let built = Runtime::builder(policy)
+            .settings(&settings)
+            .build()
+            .map_err(|e| Failure::new(PATHSEC_ERR_POLICY, e.to_string()))?;
         let handle = handles::insert(Object::Runtime(built))?;
         // SAFETY: checked not null.
         unsafe { *runtime = handle };

@@ -14,6 +14,10 @@
 //! [facts]
 //! file = "facts.toml"                    # and/or [facts.feed] (NATS JetStream; see docs/serve.md)
 //!
+//! [registration]                        # the registration exchange's settings (optional)
+//! timer = "24h"
+//! options = ["dtls-1.3"]
+//!
 //! [log]
 //! file = "decisions.jsonl"
 //! mask = ["device"]
@@ -26,6 +30,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use pathsec::files::{FileError, parse_named};
+use pathsec::runtime::{DeviceSettings, RegistrationSettings, SettingsFile};
 use serde::Deserialize;
 
 /// The daemon's configuration, as written.
@@ -50,6 +55,13 @@ pub struct Config {
     /// The decision log.
     #[serde(default)]
     pub log: LogConfig,
+    /// The server side of the registration exchange: timer, options offered, servers answered for,
+    /// roaming limits (as `pathsec::runtime::SettingsFile` writes them).
+    #[serde(default)]
+    pub registration: RegistrationSettings,
+    /// The device side: whose "no application-layer security" is taken while ciphering is off.
+    #[serde(default)]
+    pub device: DeviceSettings,
 }
 
 /// Listeners and request limits.
@@ -344,7 +356,13 @@ impl Config {
         }
     }
 
+    /// Both sides' registration settings, as the runtime takes them.
+    pub fn settings(&self) -> SettingsFile {
+        SettingsFile { registration: self.registration.clone(), device: self.device.clone() }
+    }
+
     fn check(&self, file: &str) -> Result<(), ConfigError> {
+        self.settings().check(file)?;
         let invalid = |field: &str, message: &str| ConfigError::Invalid {
             file: file.to_owned(),
             field: field.to_owned(),

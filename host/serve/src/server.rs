@@ -74,7 +74,7 @@ impl Server {
             Some(http) => Some(Shipper::start(http.clone()).map_err(|e| setup(format!("`log.http`: {e}")))?),
             None => None,
         };
-        let mut builder = Runtime::builder(policy);
+        let mut builder = Runtime::builder(policy).settings(&config.settings());
         if config.log.file.is_some() || shipper.is_some() {
             let file = match &config.log.file {
                 Some(path) => Some(std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| {

@@ -55,6 +55,26 @@ pub struct Status {
     pub feed_revision: u64,
     /// Seconds since start.
     pub uptime_seconds: f64,
+    /// The registration exchange's settings in force (`[registration]` and `[device]` in `pathsec.toml`).
+    pub registration: RegistrationStatus,
+}
+
+/// The registration settings in force, as `/v1/status` shows them.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RegistrationStatus {
+    /// How long an agreement stands, in seconds.
+    pub timer_seconds: u64,
+    /// The application-layer security offered, preferred first.
+    pub options: Vec<String>,
+    /// The servers answered for (empty: any server the lists name).
+    pub serves: Vec<String>,
+    /// The home networks whose devices may roam only where listed, sorted.
+    pub roaming_limited: Vec<String>,
+    /// The servers whose "no application-layer security" a device here takes while ciphering is off.
+    pub accept_plain_from: Vec<String>,
+    /// A device here takes it from any server.
+    pub accept_plain_unciphered: bool,
 }
 
 /// A fact feed's state.
@@ -278,6 +298,19 @@ impl Service {
             }),
             feed_revision: self.runtime.feed_revision(),
             uptime_seconds: self.started.elapsed().as_secs_f64(),
+            registration: {
+                let (registration, device) = (self.runtime.registration_config(), self.runtime.device_config());
+                let mut limited: Vec<String> = registration.roaming.keys().map(ToString::to_string).collect();
+                limited.sort();
+                RegistrationStatus {
+                    timer_seconds: registration.timer.as_secs(),
+                    options: registration.options.iter().map(ToString::to_string).collect(),
+                    serves: registration.serves.iter().map(ToString::to_string).collect(),
+                    roaming_limited: limited,
+                    accept_plain_from: device.accept_plain_from.iter().map(ToString::to_string).collect(),
+                    accept_plain_unciphered: device.accept_plain_unciphered,
+                }
+            },
         }
     }
 

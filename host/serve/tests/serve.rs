@@ -481,3 +481,33 @@ async fn connections_beyond_the_cap_are_closed_at_once_and_counted() {
     assert!(metrics.contains("pathsec_serve_connections_refused_total 1"), "{metrics}");
     server.shutdown().await.unwrap();
 }
+
+/// The registration settings of `pathsec.toml` reach the runtime, and `/v1/status` (and gRPC `Status`)
+/// shows them; a bad one stops the daemon before it listens, naming the field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_settings_are_in_force_and_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = "[registration]\ntimer = \"90m\"\noptions = [\"oscore\", \"dtls-1.3\"]\n\
+                    roaming = [{ home = \"310410\", visited = [\"20801\"] }]\n\
+                    [device]\naccept-plain-from = [\"MTC.example.com.\"]\n";
+    let server = start(dir.path(), settings).await;
+    let http = reqwest::Client::new();
+    let status: Value = http.get(url(&server, "/v1/status")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        status["registration"],
+        json!({ "timer-seconds": 5400, "options": ["oscore", "dtls-1.3"], "serves": [],
+                "roaming-limited": ["310410"], "accept-plain-from": ["mtc.example.com"],
+                "accept-plain-unciphered": false })
+    );
+    let mut grpc = PathSecureClient::connect(url(&server, "")).await.unwrap();
+    let answer = grpc.status(proto::StatusRequest {}).await.unwrap().into_inner();
+    let registration = answer.registration.expect("registration settings");
+    assert_eq!((registration.timer_seconds, registration.options.len()), (5400, 2));
+
+    let refused = Config::parse("pathsec.toml", "[policy]\nbundled = \"reference\"\n[registration]\ntimer = \"0s\"\n")
+        .expect_err("a zero timer");
+    assert!(refused.to_string().contains("registration.timer"), "{refused}");
+    let refused = Config::parse("pathsec.toml", "[policy]\nbundled = \"reference\"\n[device]\naccept-plain = true\n")
+        .expect_err("an unknown field");
+    assert!(refused.to_string().contains("accept-plain"), "{refused}");
+}

@@ -160,6 +160,11 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Both sides' registration settings from a settings file ([`SettingsFile`](crate::runtime::SettingsFile)).
+    pub fn settings(self, settings: &crate::runtime::SettingsFile) -> RuntimeBuilder {
+        self.registration(settings.registration_config()).device_config(settings.device_config())
+    }
+
     /// The lists to start with (default: empty, so nothing is trusted).
     pub fn lists(mut self, lists: FactSet) -> RuntimeBuilder {
         self.lists = Some(lists);
@@ -726,12 +731,14 @@ impl Runtime {
     }
 
     /// The server side's registration settings.
-    pub(crate) fn registration_config(&self) -> &RegistrationConfig {
+    /// The server side's registration settings in force.
+    pub fn registration_config(&self) -> &RegistrationConfig {
         &self.inner.registration_config
     }
 
     /// The device side's settings.
-    pub(crate) fn device_config(&self) -> &DeviceConfig {
+    /// The device side's registration settings in force.
+    pub fn device_config(&self) -> &DeviceConfig {
         &self.inner.device_config
     }
 }

@@ -22,6 +22,7 @@ pub mod prometheus;
 pub(crate) mod registration;
 pub(crate) mod rollout;
 pub(crate) mod session;
+pub(crate) mod settings;
 pub(crate) mod watch;
 pub(crate) mod worker;
 
@@ -40,5 +41,6 @@ pub use registration::{
 };
 pub use rollout::{Canary, CanaryPlan, Percent, Rollout, RolloutError, RolloutPlan, Selection, Shadow, ShadowPlan};
 pub use session::{SessionError, SessionId, SessionStats};
+pub use settings::{DeviceSettings, RegistrationSettings, RoamingSettings, SettingsFile};
 pub use watch::{DirectoryEvent, PolicyDirectory, ROLLOUT_FILE, WatchError, Watcher};
 pub use worker::Worker;

@@ -287,7 +287,11 @@ int main(int argc, char **argv) {
 
     /* The registration exchange: a device runtime reports, the server decides, the device stores. */
     PathsecHandle device_runtime = 0, device_worker = 0;
-    OK(pathsec_runtime_new(policy, &device_runtime));
+    REFUSED(pathsec_runtime_new_with_settings(policy, "settings.toml", "[registration]\ntimer = \"soon\"\n",
+                                              &device_runtime),
+            PATHSEC_ERR_INVALID, "registration.timer");
+    OK(pathsec_runtime_new_with_settings(policy, "settings.toml",
+                                         "[device]\naccept-plain-from = [\"mtc.example.com\"]\n", &device_runtime));
     OK(pathsec_runtime_set_lists(device_runtime, "lists.toml", LISTS));
     uint32_t me = 0, my_server = 0;
     OK(pathsec_runtime_device(device_runtime, "imsi-310410000000001", &me));

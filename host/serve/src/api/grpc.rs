@@ -398,6 +398,14 @@ impl PathSecure for Grpc {
             facts: status.facts,
             feed_revision: status.feed_revision,
             uptime_seconds: status.uptime_seconds,
+            registration: Some(proto::RegistrationStatus {
+                timer_seconds: status.registration.timer_seconds,
+                options: status.registration.options,
+                serves: status.registration.serves,
+                roaming_limited: status.registration.roaming_limited,
+                accept_plain_from: status.registration.accept_plain_from,
+                accept_plain_unciphered: status.registration.accept_plain_unciphered,
+            }),
         }))
     }
 }
