@@ -90,6 +90,13 @@ impl DeviceView {
         unpack_link(self.packed)
     }
 
+    /// The link state's bits where a packed request's second word has them
+    /// ([`packed::link_bits`](crate::wasm::packed::link_bits)).
+    #[inline(always)]
+    pub(crate) fn link_bits(self) -> u64 {
+        self.packed >> LINK_SHIFT & (LINK | CIPHERING | INTEGRITY) >> LINK_SHIFT
+    }
+
     pub(crate) fn has_agreements(self) -> bool {
         self.packed & AGREEMENTS != 0
     }
@@ -192,13 +199,16 @@ impl DeviceSlot {
     }
 }
 
-// The packed word: bit 63 attach known, 62 serving known, 61 link known, 60 ciphering, 59 integrity,
-// 58 has agreements, 56..58 access kind, 55 fed, 54 stale, 26..52 home key, 0..26 serving key.
+// The packed word: bit 63 attach known, 62 serving known, 59 link known, 53 integrity, 52 ciphering,
+// 58 has agreements, 56..58 access kind, 55 fed, 54 stale, 26..52 home key, 0..26 serving key. The
+// link bits sit `LINK_SHIFT` above where a packed request's second word has them (49 known, 43
+// integrity, 42 ciphering), so a request takes them with one shift and one mask.
 const ATTACH: u64 = 1 << 63;
 const SERVING: u64 = 1 << 62;
-const LINK: u64 = 1 << 61;
-const CIPHERING: u64 = 1 << 60;
-const INTEGRITY: u64 = 1 << 59;
+const LINK: u64 = 1 << 59;
+const CIPHERING: u64 = 1 << 52;
+const INTEGRITY: u64 = 1 << 53;
+const LINK_SHIFT: u32 = 10;
 const AGREEMENTS: u64 = 1 << 58;
 const STALE: u64 = 1 << 54;
 const KEY_BITS: u32 = 26;
@@ -292,6 +302,18 @@ mod tests {
     use super::*;
 
     /// The keys a batch packs straight from the live word are those of the attach facts it holds.
+    #[test]
+    fn link_bits_are_the_packed_requests() {
+        for link in [None, Some(LinkState::OFF), Some(LinkState::ON)].into_iter().chain(
+            [(true, false), (false, true)].map(|(ciphering, integrity)| Some(LinkState { ciphering, integrity })),
+        ) {
+            let facts = DeviceFacts { link, ..DeviceFacts::default() };
+            let view = DeviceView { packed: pack(&facts), generation: 0 };
+            assert_eq!(view.link_bits(), crate::wasm::packed::link_bits(link), "{link:?}");
+            assert_eq!(view.link(), link);
+        }
+    }
+
     #[test]
     fn attach_keys_are_the_attach_facts_keys() {
         let plmn = |packed: &str| packed.parse::<PlmnId>().expect("a PLMN-ID");

@@ -486,7 +486,7 @@ fn ask<const ROLLOUT: bool>(
                 }
                 continue;
             };
-            let link = device.link();
+            let link = device.link_bits();
             (PackedRequest { serving, home, access, link, server, role, event, registration: 0 }, u64::MAX)
         };
         let by = if canary { current.by(slot.place()) } else { MadeBy::Active };
@@ -639,7 +639,7 @@ fn registered(runtime: &Runtime, slot: &DeviceSlot, flow: &Flow) -> Option<Resul
         serving,
         home: attach.home.key(),
         access: attach.access,
-        link,
+        link: packed::link_bits(link),
         server,
         role,
         event,

@@ -29,8 +29,9 @@ pub(crate) struct PackedRequest {
     pub(crate) serving: u32,
     pub(crate) home: u32,
     pub(crate) access: AccessKind,
-    /// The link state, `None` while the asking node does not know it.
-    pub(crate) link: Option<LinkState>,
+    /// The link state's bits as the second word places them ([`link_bits`]): none while the asking
+    /// node does not know it.
+    pub(crate) link: u64,
     pub(crate) server: ServerId,
     pub(crate) role: Role,
     pub(crate) event: Event,
@@ -59,7 +60,7 @@ impl PackedRequest {
             | access_integrity << 36
             | end_to_end << 38
             | (self.access as u64) << 40
-            | link_bits(self.link)
+            | self.link
             | self.registration << REGISTRATION_SHIFT;
         [first, second]
     }
@@ -67,7 +68,7 @@ impl PackedRequest {
 
 /// The link state's bits, in place: 42 ciphering, 43 integrity, 49 known.
 #[inline(always)]
-fn link_bits(link: Option<LinkState>) -> u64 {
+pub(crate) fn link_bits(link: Option<LinkState>) -> u64 {
     match link {
         Some(link) => 1 << LINK_KNOWN | u64::from(link.ciphering) << 42 | u64::from(link.integrity) << 43,
         None => 0,
@@ -118,7 +119,8 @@ pub(crate) fn words(request: &Request) -> [u64; 2] {
     let serving = attach.serving.map_or(0, |network| network.key());
     let home = attach.home.key();
     let registration = registration_bits(registration);
-    PackedRequest { serving, home, access: attach.access, link, server, role, event, registration }.words()
+    PackedRequest { serving, home, access: attach.access, link: link_bits(link), server, role, event, registration }
+        .words()
 }
 
 /// The request in `words`, as [`words`] wrote it: what a batch's log records for the flows it asked
