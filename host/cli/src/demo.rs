@@ -101,6 +101,7 @@ impl Demo {
         let devices = self.attach_devices(&runtime, home, &mut rng)?;
         let flows = flows(&devices, &servers, &mut rng);
         examples(&runtime, &devices, &servers);
+        text_readings(&runtime, home, &servers)?;
 
         println!("simulation: {} devices, {} flows, {} packets per phase", devices.len(), flows.len(), self.packets);
         let mut worker = runtime.worker();
@@ -269,6 +270,33 @@ fn examples(runtime: &Runtime, devices: &[(DeviceId, Option<&str>)], servers: &[
         println!("{label:<42} {role:<7} {:<20} {serving:<8} {server_name:<22} {decision}", event.kind());
     }
     println!();
+}
+
+/// Two devices at home that show how 000 words path A: "encryption and/or integrity" (an LTE or
+/// NB-IoT user plane has ciphering and no integrity), and a server that was not told a device's access
+/// security taking List 1 as its statement that path A is protected (FIG. 12 step 6, FIG. 13 step 3).
+fn text_readings(
+    runtime: &Runtime,
+    home: PlmnId,
+    servers: &[ServerId],
+) -> std::result::Result<(), Box<dyn std::error::Error>> {
+    let attach = Attach { serving: Some(home), home, access: AccessKind::ThreeGpp };
+    let lte = runtime.device_id("lte-meter")?;
+    runtime.set_attach(lte, attach)?;
+    runtime.set_link(lte, LinkState { ciphering: true, integrity: false })?;
+    let untold = runtime.device_id("meter-without-link-facts")?;
+    runtime.set_attach(untold, attach)?;
+    let mut worker = runtime.worker();
+    for (label, device, role) in [
+        ("LTE meter: ciphering on, integrity off", lte, Role::Device),
+        ("meter whose link state the server was not told", untold, Role::Server),
+        ("the same meter deciding for itself", untold, Role::Device),
+    ] {
+        let decision = worker.decide(&Flow { device, server: servers[0], role, event: Event::SendData });
+        println!("{label:<48} {role:<7} send-data  {decision}");
+    }
+    println!();
+    Ok(())
 }
 
 /// Decides `packets` packets over the flows (a few flows carry most traffic) and reports.

@@ -427,6 +427,29 @@ PathsecStatus pathsec_runtime_trust(PathsecHandle runtime,
                                     const char *visited,
                                     bool trust);
 
+// Adds List 1 entry `network` with its terms, or replaces a listed network's terms: `access_kinds` is a
+// bit set of the access kinds it vouches for (bit `PATHSEC_ACCESS_3GPP` for 3GPP radio,
+// `1u << PATHSEC_ACCESS_WIRELINE` for wireline, …; at least one), and `integrity_required` asks for
+// access-layer integrity as well as ciphering where the deciding node knows the device's access
+// security. `pathsec_runtime_trust` with `network` alone adds an entry for 3GPP radio.
+//
+// # Safety
+// `network` is a NUL-terminated string.
+PathsecStatus pathsec_runtime_trust_path_a(PathsecHandle runtime,
+                                           const char *network,
+                                           uint32_t access_kinds,
+                                           bool integrity_required);
+
+// Says server `fqdn` is attached to `network` rather than to the device's home network (000: the
+// server's network is "typically the HPLMN … but this is not always the case"); List 2 and List 3 are
+// read for that network. `network` null: attached to the device's home again.
+//
+// # Safety
+// `fqdn` is a NUL-terminated string; `network` null or a NUL-terminated string.
+PathsecStatus pathsec_runtime_attach_server(PathsecHandle runtime,
+                                            const char *fqdn,
+                                            const char *network);
+
 // The handle of server `fqdn` (case and a trailing dot ignored), for flows: the same name gives the
 // same handle for the runtime's life.
 //

@@ -8,7 +8,7 @@ use pathsec::files::ListsFile;
 use pathsec::runtime::{
     Carried, DeviceId, IndicationError, RegistrationState, ReportError, RolloutError, Selection, SettingsFile,
 };
-use pathsec::{AccessKind, Attach, Fqdn, LinkState, PlmnId, Runtime};
+use pathsec::{AccessKind, AccessKinds, Attach, Fqdn, LinkState, PathATerms, PlmnId, Runtime};
 
 use crate::codes::decode;
 use crate::handles::{self, Object, PathsecHandle};
@@ -279,6 +279,67 @@ pub unsafe extern "C" fn pathsec_runtime_trust(
                 Ok(())
             }
         }
+    })
+}
+
+/// Adds List 1 entry `network` with its terms, or replaces a listed network's terms: `access_kinds` is a
+/// bit set of the access kinds it vouches for (bit `PATHSEC_ACCESS_3GPP` for 3GPP radio,
+/// `1u << PATHSEC_ACCESS_WIRELINE` for wireline, …; at least one), and `integrity_required` asks for
+/// access-layer integrity as well as ciphering where the deciding node knows the device's access
+/// security. `pathsec_runtime_trust` with `network` alone adds an entry for 3GPP radio.
+///
+/// # Safety
+/// `network` is a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pathsec_runtime_trust_path_a(
+    runtime: PathsecHandle,
+    network: *const c_char,
+    access_kinds: u32,
+    integrity_required: bool,
+) -> PathsecStatus {
+    guard(|| {
+        // SAFETY: as the caller's.
+        let network = plmn(unsafe { text(network, "network") }?, "network")?;
+        if access_kinds == 0 || access_kinds >> AccessKind::ALL.len() != 0 {
+            return Err(Failure::invalid(format!(
+                "`access_kinds` {access_kinds:#x}: set at least one bit, and only bits 0-{} (1u << PATHSEC_ACCESS_…)",
+                AccessKind::ALL.len() - 1
+            )));
+        }
+        let access: AccessKinds =
+            AccessKind::ALL.iter().copied().filter(|&kind| access_kinds & (1 << kind as u32) != 0).collect();
+        let runtime = handles::runtime(runtime, "runtime")?;
+        runtime.update_lists(|lists| {
+            lists.trust_path_a_with(network, PathATerms { access, integrity_required });
+        });
+        Ok(())
+    })
+}
+
+/// Says server `fqdn` is attached to `network` rather than to the device's home network (000: the
+/// server's network is "typically the HPLMN … but this is not always the case"); List 2 and List 3 are
+/// read for that network. `network` null: attached to the device's home again.
+///
+/// # Safety
+/// `fqdn` is a NUL-terminated string; `network` null or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pathsec_runtime_attach_server(
+    runtime: PathsecHandle,
+    fqdn: *const c_char,
+    network: *const c_char,
+) -> PathsecStatus {
+    guard(|| {
+        // SAFETY: as the caller's.
+        let (name, network) = unsafe { (text(fqdn, "fqdn")?, optional_text(network, "network")?) };
+        let name = self::fqdn(name, "fqdn")?;
+        let network = network.map(|network| plmn(network, "network")).transpose()?;
+        let runtime = handles::runtime(runtime, "runtime")?;
+        let server = runtime.server_id(&name);
+        runtime.update_lists(|lists| match network {
+            Some(network) => drop(lists.attach_server(server, network)),
+            None => drop(lists.detach_server(server)),
+        });
+        Ok(())
     })
 }
 

@@ -407,9 +407,9 @@ impl Worker {
     /// decided as such (`server-not-registered`); a verified one whose sequence number was seen before,
     /// or is older than the replay window, is discarded without asking (`replayed`); a fresh one renews
     /// the association's key (its Key_LT from the GPI) and the policy decides on the verified facts
-    /// (the key expired by the runtime's clock or not). When the trigger is accepted, the device's sends to the NAF count as
-    /// triggered for the trigger time ([`Runtime::triggered_until`]; from its window's opening for a
-    /// trigger kept for its window).
+    /// (the key expired by the runtime's clock or not). When the trigger is accepted, the device's
+    /// sends to the NAF count as triggered for the trigger time, or until the key ends
+    /// ([`Runtime::triggered_until`]; from its window's opening for a trigger kept for its window).
     pub fn receive_push(&mut self, device: DeviceId, push: &PushTrigger) -> Result<TriggerVerdict, UnknownDeviceError> {
         if self.runtime().device_name(device).is_none() {
             return Err(UnknownDeviceError { device: device.get() });

@@ -91,6 +91,8 @@ pub fn request_space(lists: &FactSet) -> RequestSpace {
     listed.extend(lists.interconnect());
     listed.extend(lists.interconnect_per_home().iter().flat_map(|&(home, visited)| [home, visited]));
     listed.extend(lists.path_b().iter().map(|&(home, _)| home));
+    // A server's own network is where the intermediate path needs no List 3 entry.
+    listed.extend(lists.server_networks().iter().map(|&(_, network)| network));
     let mut homes: BTreeSet<PlmnId> = lists.path_b().iter().map(|&(home, _)| home).collect();
     homes.extend(lists.interconnect_per_home().iter().map(|&(home, _)| home));
     if homes.is_empty() {
@@ -100,8 +102,14 @@ pub fn request_space(lists: &FactSet) -> RequestSpace {
     let mut networks = listed.clone();
     networks.extend(listed.iter().flat_map(|&network| look_alikes(network)));
     networks.insert(unlisted);
-    let mut servers: Vec<_> =
-        lists.path_b().iter().map(|&(_, server)| server).collect::<BTreeSet<_>>().into_iter().collect();
+    let mut servers: Vec<_> = lists
+        .path_b()
+        .iter()
+        .map(|&(_, server)| server)
+        .chain(lists.server_networks().iter().map(|&(server, _)| server))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     servers.push(unlisted_server);
     RequestSpace {
         lists,

@@ -71,15 +71,18 @@ named_enum! {
         ServingNetworkUnknown = "serving-network-unknown",
         /// The device's report at registration did not match the network's view.
         RegistrationMismatch = "registration-mismatch",
-        /// Access-layer ciphering is off.
+        /// Access-layer ciphering is off where it is needed: a device receiving unprotected data (000,
+        /// FIG. 13 step 6), or a device following a "no security" agreement (FIG. 7 step 7).
         AccessCipheringOff = "access-ciphering-off",
-        /// Access-layer integrity protection is off.
+        /// Access-layer integrity protection is off, and the serving network's List 1 entry (or the
+        /// operator, for every entry) asks for it.
         AccessIntegrityOff = "access-integrity-off",
-        /// The serving network is not in List 1.
+        /// The serving network's List 1 entry does not vouch for the device's access kind, or it has
+        /// none.
         PathANotTrusted = "path-a-not-trusted",
-        /// The (home network, server) pair is not in List 2.
+        /// The (server's network, server) pair is not in List 2.
         PathBNotTrusted = "path-b-not-trusted",
-        /// The device roams in a network that is not in List 3.
+        /// The serving network is not the server's network and is not in List 3 for it.
         InterconnectNotTrusted = "interconnect-not-trusted",
         /// The received data already carries application-layer security.
         ApplicationLayerProtected = "application-layer-protected",
@@ -95,7 +98,8 @@ named_enum! {
         PolicyRequiresApplicationSecurity = "policy-requires-application-security",
         /// This node does not handle this event.
         EventNotForRole = "event-not-for-role",
-        /// The access protects nothing by itself (wireline), or its protection is not on.
+        /// Neither access-layer ciphering nor integrity is on, or the device does not know its own
+        /// access security.
         AccessNotProtected = "access-not-protected",
         /// The registration agreement says application-layer security is needed (000, FIG. 7 step 7).
         RegistrationRequiresApplicationSecurity = "registration-requires-application-security",
@@ -140,14 +144,20 @@ impl Reason {
             Reason::RegistrationMismatch => {
                 "at registration the device's report of its serving network and access security did not match the network's view"
             }
-            Reason::AccessCipheringOff => "access-layer ciphering is off",
-            Reason::AccessIntegrityOff => "access-layer integrity protection is off",
-            Reason::PathANotTrusted => "the serving network is not in List 1: path A is not known to be protected",
+            Reason::AccessCipheringOff => {
+                "access-layer ciphering is off, which a device needs to take unprotected data or a 'no security' agreement"
+            }
+            Reason::AccessIntegrityOff => {
+                "access-layer integrity protection is off, and the serving network's List 1 entry asks for it"
+            }
+            Reason::PathANotTrusted => {
+                "the serving network's List 1 entry does not vouch for this access: path A is not known to be protected"
+            }
             Reason::PathBNotTrusted => {
-                "the (home network, server) pair is not in List 2: path B is not known to be secure"
+                "the (server's network, server) pair is not in List 2: path B is not known to be secure"
             }
             Reason::InterconnectNotTrusted => {
-                "the visited network is not in List 3: its internal path and interconnect to home are not known to be secure"
+                "the serving network is not in List 3 for the server's network: the path between them is not known to be secure"
             }
             Reason::ApplicationLayerProtected => "the data carries application-layer security",
             Reason::TriggerIntegrityFailed => "the trigger failed its access-layer integrity check",
@@ -159,7 +169,7 @@ impl Reason {
             Reason::PolicyRequiresApplicationSecurity => "the policy requires application-layer security on every path",
             Reason::EventNotForRole => "this node does not handle this event",
             Reason::AccessNotProtected => {
-                "the access protects nothing by itself (wireline), or its protection is not on: path A is not protected"
+                "neither access-layer ciphering nor integrity is on (or the device does not know its own): path A is not protected"
             }
             Reason::RegistrationRequiresApplicationSecurity => {
                 "the registration agreement says application-layer security is needed"

@@ -234,6 +234,25 @@ int main(int argc, char **argv) {
     OK(pathsec_runtime_trust(runtime, "310410", "legacy.example.org", NULL, false));
     REFUSED(pathsec_runtime_trust(runtime, "310410", "legacy.example.org", "20801", true), PATHSEC_ERR_INVALID,
             "not both");
+    /* List 1 terms: 310410 vouching for wireline alone leaves the meter's 3GPP access unvouched. */
+    OK(pathsec_runtime_trust_path_a(runtime, "310410", 1u << PATHSEC_ACCESS_WIRELINE, false));
+    d = decide(worker, meter, server, PATHSEC_ROLE_SERVER, PATHSEC_EVENT_SEND_DATA);
+    CHECK(strcmp(reason_name(d.reason), "path-a-not-trusted") == 0);
+    REFUSED(pathsec_runtime_trust_path_a(runtime, "310410", 0, false), PATHSEC_ERR_INVALID, "at least one bit");
+    REFUSED(pathsec_runtime_trust_path_a(runtime, "310410", 1u << 4, false), PATHSEC_ERR_INVALID, "only bits 0-3");
+    OK(pathsec_runtime_trust_path_a(runtime, "310410", 1u << PATHSEC_ACCESS_3GPP, true));
+    OK(pathsec_runtime_set_link(runtime, meter, true, false));
+    d = decide(worker, meter, server, PATHSEC_ROLE_SERVER, PATHSEC_EVENT_SEND_DATA);
+    CHECK(strcmp(reason_name(d.reason), "access-integrity-off") == 0);
+    OK(pathsec_runtime_set_link(runtime, meter, true, true));
+    OK(pathsec_runtime_trust_path_a(runtime, "310410", 1u << PATHSEC_ACCESS_3GPP, false));
+    /* The server attached to 20801: List 2 has no (20801, mtc.example.com) pair; then back at home. */
+    OK(pathsec_runtime_attach_server(runtime, "MTC.example.com.", "20801"));
+    d = decide(worker, meter, server, PATHSEC_ROLE_SERVER, PATHSEC_EVENT_SEND_DATA);
+    CHECK(strcmp(reason_name(d.reason), "path-b-not-trusted") == 0);
+    OK(pathsec_runtime_attach_server(runtime, "mtc.example.com", NULL));
+    d = decide(worker, meter, server, PATHSEC_ROLE_SERVER, PATHSEC_EVENT_SEND_DATA);
+    CHECK(d.action == PATHSEC_ACTION_SEND_PLAIN);
     /* Integrity alone protects path A ("encryption and/or integrity"); neither on: application-layer
      * security; the network no longer telling this server: List 1 decides. */
     OK(pathsec_runtime_set_link(runtime, meter, false, true));
