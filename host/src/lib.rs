@@ -64,6 +64,7 @@ pub mod facts;
 pub mod related;
 pub mod review;
 pub mod runtime;
+pub(crate) mod sync;
 pub mod vocab;
 pub mod wasm;
 

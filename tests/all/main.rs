@@ -12,6 +12,7 @@ mod device_build;
 mod differential;
 mod directory;
 mod engine;
+mod errors;
 mod feed;
 mod fuzz_regressions;
 mod hostile;

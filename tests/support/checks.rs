@@ -154,3 +154,19 @@ pub fn wire(bytes: &[u8]) {
         }
     }
 }
+
+/// An error's message and its `source()` chain: no message repeats the text of its source (a reporter
+/// that prints the chain would print the cause twice). An error either carries its cause in its message
+/// and returns no source, or leaves it out of the message and returns it. The chain's messages, outermost
+/// first.
+pub fn cause_once(error: &dyn std::error::Error) -> Vec<String> {
+    let mut messages = vec![error.to_string()];
+    let mut current = error;
+    while let Some(source) = current.source() {
+        let (outer, inner) = (current.to_string(), source.to_string());
+        assert!(!inner.is_empty() && !outer.contains(&inner), "`{outer}` repeats its source `{inner}`");
+        messages.push(inner);
+        current = source;
+    }
+    messages
+}

@@ -23,6 +23,7 @@ const READY: Duration = Duration::from_secs(20);
 
 /// A server that could not be installed or started.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LabError {
     /// Installing the Debian packages failed.
     #[error(
@@ -47,12 +48,12 @@ pub enum LabError {
         log: PathBuf,
     },
     /// A file of the server's could not be written.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why (in the message, so not also the error's source).
+        error: std::io::Error,
     },
 }
 
@@ -116,10 +117,10 @@ pub fn wkg(tools: &Path) -> Result<PathBuf, LabError> {
         return Ok(binary);
     }
     let install_error = |reason: String| LabError::Install { packages: format!("wkg {WKG_VERSION}"), reason };
-    std::fs::create_dir_all(tools).map_err(|source| LabError::Io { path: tools.to_owned(), source })?;
+    std::fs::create_dir_all(tools).map_err(|source| LabError::Io { path: tools.to_owned(), error: source })?;
     let lock_path = tools.join("wkg.lock");
-    let lock = File::create(&lock_path).map_err(|source| LabError::Io { path: lock_path.clone(), source })?;
-    lock.lock().map_err(|source| LabError::Io { path: lock_path.clone(), source })?;
+    let lock = File::create(&lock_path).map_err(|source| LabError::Io { path: lock_path.clone(), error: source })?;
+    lock.lock().map_err(|source| LabError::Io { path: lock_path.clone(), error: source })?;
     if binary.exists() {
         return Ok(binary);
     }
@@ -191,8 +192,8 @@ impl Process {
             .create(true)
             .append(true)
             .open(&self.log)
-            .map_err(|source| LabError::Io { path: self.log.clone(), source })?;
-        let err = log.try_clone().map_err(|source| LabError::Io { path: self.log.clone(), source })?;
+            .map_err(|source| LabError::Io { path: self.log.clone(), error: source })?;
+        let err = log.try_clone().map_err(|source| LabError::Io { path: self.log.clone(), error: source })?;
         let start_error =
             |reason: String| LabError::Start { server: self.server, port: self.port, reason, log: self.log.clone() };
         let mut child = Command::new(self.program)
@@ -285,7 +286,7 @@ impl NatsServer {
         ensure_installed()?;
         let io = |path: &Path| {
             let path = path.to_owned();
-            move |source| LabError::Io { path, source }
+            move |error| LabError::Io { path, error }
         };
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         let config = dir.join("nats.conf");
@@ -355,7 +356,7 @@ impl OciRegistry {
         ensure_installed()?;
         let io = |path: &Path| {
             let path = path.to_owned();
-            move |source| LabError::Io { path, source }
+            move |error| LabError::Io { path, error }
         };
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         let config = dir.join("registry.yml");

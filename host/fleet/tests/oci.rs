@@ -238,3 +238,17 @@ async fn a_registry_asking_for_credentials_gets_them() {
     let elsewhere = ContentStore::open(dir.path().join("elsewhere")).expect("store");
     assert!(with(Credentials::Anonymous).pull(&pushed.reference, &elsewhere).await.is_err(), "anonymous pulls refused");
 }
+
+/// A content store that cannot be made says why once: the cause is in the message, not also its
+/// source (the rollout's status shows the message alone; the CLI prints the chain).
+#[test]
+fn a_store_that_cannot_be_made_says_why_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"not a directory").unwrap();
+    let error = ContentStore::open(file.join("store")).expect_err("under a file");
+    assert!(matches!(error, OciError::Io { .. }), "{error}");
+    let chain = pathsec_suite::checks::cause_once(&error);
+    assert_eq!(chain.len(), 1, "{chain:?}");
+    assert!(chain[0].contains("Not a directory"), "{chain:?}");
+}

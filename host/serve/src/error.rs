@@ -17,6 +17,7 @@ pub struct ApiError {
 
 /// The kinds of refusal, each with its HTTP status and gRPC code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// The request does not parse or a value is wrong: 400, `INVALID_ARGUMENT`.
     Invalid,

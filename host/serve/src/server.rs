@@ -35,13 +35,12 @@ pub enum StartError {
     #[error("{0}")]
     Setup(String),
     /// A listener cannot be bound.
-    #[error("cannot listen on {what}: {source} (is another process on it? change `listen` in the configuration)")]
+    #[error("cannot listen on {what}: {error} (is another process on it? change `listen` in the configuration)")]
     Listen {
         /// The address or socket path.
         what: String,
-        /// Why.
-        #[source]
-        source: std::io::Error,
+        /// Why (in the message, so not also the error's source).
+        error: std::io::Error,
     },
 }
 
@@ -209,7 +208,7 @@ impl Server {
         if let Some(address) = config.listen.tcp {
             let listener = TcpListener::bind(address)
                 .await
-                .map_err(|source| StartError::Listen { what: address.to_string(), source })?;
+                .map_err(|source| StartError::Listen { what: address.to_string(), error: source })?;
             tcp = listener.local_addr().ok();
             tasks.push(tokio::spawn(listen.clone().accept_tcp(listener, stopped.clone())));
         }
@@ -220,10 +219,10 @@ impl Server {
                 let _ = std::fs::remove_file(path);
             }
             let listener = UnixListener::bind(path)
-                .map_err(|source| StartError::Listen { what: path.display().to_string(), source })?;
+                .map_err(|source| StartError::Listen { what: path.display().to_string(), error: source })?;
             // Administrative calls need no token here: only the daemon's user and group may connect.
             std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o660))
-                .map_err(|source| StartError::Listen { what: path.display().to_string(), source })?;
+                .map_err(|source| StartError::Listen { what: path.display().to_string(), error: source })?;
             tasks.push(tokio::spawn(listen.clone().accept_unix(listener, stopped.clone())));
         }
         Ok(Server { served, tcp, unix, stop, tasks, graceful, shipper, watcher, grace: config.listen.shutdown_grace })

@@ -511,3 +511,17 @@ async fn registration_settings_are_in_force_and_shown() {
         .expect_err("an unknown field");
     assert!(refused.to_string().contains("accept-plain"), "{refused}");
 }
+
+/// A port another process holds: the daemon does not start, and says why once (the cause in the
+/// message, not also its source: the CLI prints the chain).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_port_stops_the_daemon_saying_why_once() {
+    pathsec_fleet::tls::install_provider();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let text = format!("[listen]\ntcp = \"127.0.0.1:{port}\"\n[policy]\nbundled = \"reference\"\n");
+    let error = Server::start(Config::parse("pathsec.toml", &text).unwrap()).await.err().expect("the port is taken");
+    let chain = pathsec_suite::checks::cause_once(&error);
+    assert_eq!(chain.len(), 1, "{chain:?}");
+    assert!(chain[0].contains("cannot listen on 127.0.0.1:") && chain[0].contains("in use"), "{chain:?}");
+}

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use wasmtime::Store;
@@ -25,6 +25,7 @@ use wasmtime::Store;
 use super::{Interface, Tally};
 use crate::facts::FactSet;
 use crate::runtime::{Runtime, RuntimeBuilder, Worker};
+use crate::sync::Locked;
 use crate::vocab::named::named_enum;
 use crate::vocab::{Fqdn, PolicyFault, ServerId, write_fault};
 use crate::wasm::Decider;
@@ -606,7 +607,7 @@ impl Counts {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Each table is whole between statements: a panic cannot leave an entry half-made.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+    mutex.locked()
 }
 
 impl AdmissionState {

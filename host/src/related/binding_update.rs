@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use wasmtime::Store;
 
@@ -21,6 +21,7 @@ use super::bounded::Recent;
 use super::{Interface, Tally};
 use crate::facts::FactSet;
 use crate::runtime::{Runtime, RuntimeBuilder, Worker};
+use crate::sync::Locked;
 use crate::vocab::named::named_enum;
 use crate::vocab::{Fqdn, PolicyFault, write_fault};
 use crate::wasm::Decider;
@@ -501,7 +502,7 @@ impl BindingState {
 
     fn lock(&self) -> MutexGuard<'_, Bindings> {
         // The tables are whole between statements: a panic cannot leave an entry half-made.
-        self.bindings.lock().unwrap_or_else(PoisonError::into_inner)
+        self.bindings.locked()
     }
 
     fn establish(&self, subscriber: &str, home_addresses: Vec<IpAddr>) -> Result<(), AssociationError> {

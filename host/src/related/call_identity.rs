@@ -68,6 +68,7 @@ impl fmt::Display for CallIdentity {
 
 /// Why a URI gives no identity.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum IdentityError {
     /// The text is not a SIP, SIPS or tel URI.
     #[error("`{text}` is not a SIP or tel URI: {why} (write e.g. `sip:alice@example.com` or `tel:+1-555-123-4567`)")]

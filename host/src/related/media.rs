@@ -13,7 +13,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -25,6 +25,7 @@ use super::call_identity::{CallIdentity, IdentityError};
 use super::{Interface, Tally};
 use crate::facts::FactSet;
 use crate::runtime::{Runtime, RuntimeBuilder, Worker};
+use crate::sync::Locked;
 use crate::vocab::named::named_enum;
 use crate::vocab::{PolicyFault, write_fault};
 use crate::wasm::Decider;
@@ -292,13 +293,12 @@ pub const MAX_VOUCHER: usize = 4096;
 #[non_exhaustive]
 pub enum VoucherError {
     /// A party's URI names no party for sure.
-    #[error("`{field}`: {source}")]
+    #[error("`{field}`: {reason}")]
     Identity {
         /// `calling` or `called`.
         field: &'static str,
-        /// Why.
-        #[source]
-        source: IdentityError,
+        /// Why (in the message, so not also the error's source).
+        reason: IdentityError,
     },
     /// The voucher is empty or longer than [`MAX_VOUCHER`].
     #[error("the voucher is {len} bytes: it must be 1 to 4,096")]
@@ -398,7 +398,7 @@ impl MediaState {
 
     fn lock(&self) -> MutexGuard<'_, Vouchers> {
         // The store is whole between statements: a panic cannot leave an entry half-made.
-        self.vouchers.lock().unwrap_or_else(PoisonError::into_inner)
+        self.vouchers.locked()
     }
 
     /// Drops the vouchers older than the timeout and forgets the digests past theirs.
@@ -419,7 +419,7 @@ impl MediaState {
         let identity = |field, text: &str| {
             CallIdentity::parse(text).map_err(|source| {
                 self.count(IDENTITIES);
-                VoucherError::Identity { field, source }
+                VoucherError::Identity { field, reason: source }
             })
         };
         let parties = (identity("calling", calling)?, identity("called", called)?);

@@ -14,7 +14,7 @@
 //! ([`PushStats`]).
 
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use wasmtime::Store;
@@ -23,6 +23,7 @@ use super::bounded::Recent;
 use super::{Interface, Tally};
 use crate::facts::FactSet;
 use crate::runtime::{DeviceId, Runtime, RuntimeBuilder, UnknownDeviceError, Worker};
+use crate::sync::Locked;
 use crate::vocab::named::named_enum;
 use crate::vocab::{PolicyFault, ServerId, write_fault};
 use crate::wasm::Decider;
@@ -315,7 +316,7 @@ impl PushState {
 
     fn lock(&self) -> MutexGuard<'_, Recent<(DeviceId, ServerId), Association>> {
         // Each association is whole between statements: a panic cannot leave one half-made.
-        self.associations.lock().unwrap_or_else(PoisonError::into_inner)
+        self.associations.locked()
     }
 
     fn count(&self, stat: usize) {

@@ -2,8 +2,9 @@
 //! timestamps now; registration timers, back-offs and staleness bounds next) can be tested without
 //! sleeping.
 
+use crate::sync::Locked;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 /// A source of the current time. A runtime takes its time from one
@@ -57,7 +58,7 @@ impl ManualClock {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, SystemTime> {
         // A `SystemTime` is whole after every assignment: a panic cannot leave it half-made.
-        self.now.lock().unwrap_or_else(PoisonError::into_inner)
+        self.now.locked()
     }
 }
 

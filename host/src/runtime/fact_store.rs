@@ -8,7 +8,7 @@
 //! generation, and the epoch or else every generation it was made on, are unchanged.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use arc_swap::ArcSwap;
 
@@ -17,6 +17,7 @@ use crate::runtime::names::DeviceNames;
 use crate::runtime::rollout;
 
 use crate::facts::{FactSet, FactSetBuilder};
+use crate::sync::Locked;
 
 pub(crate) struct FactStore {
     /// Advanced after every change to the lists or the policy (a device's own change moves only its
@@ -84,7 +85,7 @@ impl FactStore {
     /// Holds off other writers.
     pub(crate) fn write_lock(&self) -> MutexGuard<'_, ()> {
         // Writers keep no invariant across a panic: every snapshot is whole before it is published.
-        self.writer.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.writer.0.locked()
     }
 
     pub(crate) fn lists(&self) -> Arc<FactSet> {
@@ -98,7 +99,7 @@ impl FactStore {
     /// Holds off other changes to the lists (and the runtime's policy changes, which take it too).
     pub(crate) fn lists_lock(&self) -> MutexGuard<'_, ()> {
         // Nothing is published until a change is whole: a panic leaves the lists as they were.
-        self.lists_writer.lock().unwrap_or_else(PoisonError::into_inner)
+        self.lists_writer.locked()
     }
 
     /// Applies `edit` to a builder holding the current lists, calls `before_publish` with the result
@@ -122,7 +123,7 @@ impl FactStore {
 
     /// The handle of a device, interning its name if it is new.
     pub(crate) fn device_id(&self, name: &str) -> Result<DeviceId, TooManyDevicesError> {
-        let mut names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut names = self.names.locked();
         let hash = match names.look_up(name) {
             Ok(id) => return Ok(DeviceId(id)),
             Err(hash) => hash,
@@ -139,7 +140,7 @@ impl FactStore {
     /// and every device issued from now on its place as it is issued. Called before a canary is
     /// installed: a million devices take about 0.3 s, once; new devices wait meanwhile.
     pub(crate) fn place_all(&self) {
-        let names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
+        let names = self.names.locked();
         if self.placing.swap(true, Ordering::Relaxed) {
             return;
         }
@@ -152,17 +153,17 @@ impl FactStore {
 
     /// The handle of a known device; `None` for a name never seen.
     pub(crate) fn find_device(&self, name: &str) -> Option<DeviceId> {
-        self.names.lock().unwrap_or_else(PoisonError::into_inner).find(name).map(DeviceId)
+        self.names.locked().find(name).map(DeviceId)
     }
 
     /// How many devices have handles.
     pub(crate) fn device_count(&self) -> usize {
-        self.names.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.names.locked().len()
     }
 
     /// The name a device handle was issued for.
     pub(crate) fn device_name(&self, device: u32) -> Option<Arc<str>> {
-        let names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
+        let names = self.names.locked();
         names.get(device).map(Arc::from)
     }
 

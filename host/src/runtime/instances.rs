@@ -11,10 +11,11 @@
 //! worker made during a change, or one whose mailbox holds instances for another change, loads for
 //! itself, as every worker did before.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use crate::facts::FactSet;
 use crate::runtime::live::Active;
+use crate::sync::Locked;
 use crate::vocab::{Decision, MadeBy, Request};
 use crate::wasm::decider::Decider;
 
@@ -123,7 +124,7 @@ struct Slots {
 impl Mailbox {
     fn slots(&self) -> MutexGuard<'_, Slots> {
         // The slots keep no invariant across a panic: each is whole or empty.
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.0.locked()
     }
 
     /// The instances made for policy generation `policy` and lists generation `lists`, if they are
@@ -163,7 +164,7 @@ impl Preparer {
     /// A mailbox for a new worker.
     pub(crate) fn mailbox(&self) -> Arc<Mailbox> {
         let mailbox = Arc::new(Mailbox::default());
-        let mut mailboxes = self.mailboxes.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut mailboxes = self.mailboxes.locked();
         // Departed workers' entries go as new ones come, so the list holds about the live workers.
         if mailboxes.len() >= 16 && mailboxes.len().is_power_of_two() {
             mailboxes.retain(|mailbox| mailbox.strong_count() > 0);
@@ -178,7 +179,7 @@ impl Preparer {
     /// it prepared for.
     pub(crate) fn prepare(&self, active: &Arc<Active>, lists: &Arc<FactSet>) -> usize {
         let live: Vec<Arc<Mailbox>> = {
-            let mut mailboxes = self.mailboxes.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut mailboxes = self.mailboxes.locked();
             mailboxes.retain(|mailbox| mailbox.strong_count() > 0);
             mailboxes.iter().filter_map(Weak::upgrade).collect()
         };

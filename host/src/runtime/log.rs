@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::thread;
 use std::time::SystemTime;
 
@@ -22,6 +22,7 @@ use crate::facts::{FactSet, ListsDigest};
 use crate::runtime::clock::{Clock, SystemClock};
 use crate::runtime::flow::{Flow, Stamp};
 use crate::runtime::live::Active;
+use crate::sync::Locked;
 use crate::vocab::{
     AccessIntegrity, AccessKind, Action, Decision, EndToEnd, Event, EventKind, MadeBy, PlmnId, Reason, Registration,
     Request, Role,
@@ -301,7 +302,7 @@ impl LogSender {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Every value behind these locks is whole between statements: a panic cannot leave one half-made.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+    mutex.locked()
 }
 
 /// The log's thread: turns records into lines and writes them in chunks.

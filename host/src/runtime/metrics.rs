@@ -11,9 +11,10 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use crate::runtime::log::LogStats;
+use crate::sync::Locked;
 use crate::vocab::{Action, Decision, FaultKind, MadeBy, PolicyFault, Reason};
 
 /// Decisions by action and reason: `OUTCOMES` slots, `action * Reason::COUNT + reason`.
@@ -502,5 +503,5 @@ fn outcome_counts(tables: &BTreeMap<Arc<str>, Box<[u64; OUTCOMES]>>) -> Vec<Outc
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Every value behind these locks is whole after each statement: a panic elsewhere cannot leave one
     // half-made.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+    mutex.locked()
 }

@@ -9,12 +9,13 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::exchange::{ReportDigest, SecurityOption};
 use crate::facts::{FactSet, PathATerms};
 use crate::runtime::device::{DeviceFacts, DeviceId};
+use crate::sync::Locked;
 use crate::vocab::{Agreement, Attach, Fqdn, LinkState, PlmnId, Registration, ServerId};
 
 /// How a registration message arrived — the report at the server, the indication at the device (the
@@ -334,7 +335,7 @@ impl Registrations {
     /// A new subscriber to re-registration events.
     pub(crate) fn subscribe(&self) -> Receiver<ReRegistration> {
         let (sender, receiver) = channel();
-        self.subscribers.lock().unwrap_or_else(PoisonError::into_inner).push(sender);
+        self.subscribers.locked().push(sender);
         receiver
     }
 
@@ -343,13 +344,13 @@ impl Registrations {
         if events.is_empty() {
             return;
         }
-        let mut subscribers = self.subscribers.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut subscribers = self.subscribers.locked();
         subscribers.retain(|subscriber| events.iter().all(|event| subscriber.send(event.clone()).is_ok()));
     }
 
     /// Notes a stored outcome's timer (and forgets the one it replaced).
     pub(crate) fn timer(&self, device: DeviceId, server: ServerId, replaced: Option<u64>, expires: u64) {
-        let mut timers = self.timers.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut timers = self.timers.locked();
         if let Some(old) = replaced {
             timers.remove(&(old, device.get(), server.get()));
         }
@@ -358,7 +359,7 @@ impl Registrations {
 
     /// Takes the timers that ended by `now`.
     pub(crate) fn expired(&self, now: u64) -> Vec<(DeviceId, ServerId, u64)> {
-        let mut timers = self.timers.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut timers = self.timers.locked();
         let rest = timers.split_off(&(now.saturating_add(1), 0, 0));
         let expired = std::mem::replace(&mut *timers, rest);
         expired
@@ -369,22 +370,22 @@ impl Registrations {
 
     /// The earliest timer still held (seconds since the Unix epoch).
     pub(crate) fn next_timer(&self) -> Option<u64> {
-        self.timers.lock().unwrap_or_else(PoisonError::into_inner).first().map(|&(expires, _, _)| expires)
+        self.timers.locked().first().map(|&(expires, _, _)| expires)
     }
 
     /// Every device with a stored outcome whose timer runs.
     pub(crate) fn devices(&self) -> BTreeSet<DeviceId> {
-        let timers = self.timers.lock().unwrap_or_else(PoisonError::into_inner);
+        let timers = self.timers.locked();
         timers.iter().map(|&(_, device, _)| DeviceId(device)).collect()
     }
 
     /// Device side: notes a report sent.
     pub(crate) fn sent(&self, device: DeviceId, server: ServerId, sent: Sent) {
-        self.sent.lock().unwrap_or_else(PoisonError::into_inner).insert((device, server), sent);
+        self.sent.locked().insert((device, server), sent);
     }
 
     /// Device side: the last report sent to `server`.
     pub(crate) fn last_sent(&self, device: DeviceId, server: ServerId) -> Option<Sent> {
-        self.sent.lock().unwrap_or_else(PoisonError::into_inner).get(&(device, server)).copied()
+        self.sent.locked().get(&(device, server)).copied()
     }
 }

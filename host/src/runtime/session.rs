@@ -8,12 +8,13 @@
 //! reclaims idle sessions, then refuses the new one (counted). Sessions are found by handle without a
 //! lock: a slot per session, with a generation that makes a closed session's handle stale.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::runtime::device::DeviceId;
 use crate::runtime::fact_store::UnknownDeviceError;
+use crate::sync::Locked;
 use crate::vocab::{Action, Decision, EventKind, Reason, ServerId};
 
 /// A data session between a device and a server, opened by [`Runtime::open_session`](crate::Runtime::open_session).
@@ -98,7 +99,7 @@ impl Sessions {
 
     /// Opens a session at `now` (seconds since the Unix epoch).
     pub(crate) fn open(&self, device: DeviceId, server: ServerId, now: u64) -> Result<SessionId, SessionError> {
-        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut free = self.free.locked();
         if free.is_empty() {
             self.reclaim_idle(&mut free, now);
         }
@@ -117,7 +118,7 @@ impl Sessions {
 
     /// Closes a session; `false` when it had already ended.
     pub(crate) fn close(&self, session: SessionId) -> bool {
-        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut free = self.free.locked();
         self.end(&mut free, session)
     }
 
@@ -130,7 +131,7 @@ impl Sessions {
         }
         let last = slot.last_used.load(Ordering::Relaxed);
         if now.saturating_sub(last) > self.idle.as_secs() {
-            let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut free = self.free.locked();
             if self.end(&mut free, session) {
                 self.expired.fetch_add(1, Ordering::Relaxed);
             }
@@ -166,7 +167,7 @@ impl Sessions {
     }
 
     pub(crate) fn stats(&self) -> SessionStats {
-        let free = self.free.lock().unwrap_or_else(PoisonError::into_inner).len();
+        let free = self.free.locked().len();
         SessionStats {
             open: self.slots.len() - free,
             refused_full: self.refused_full.load(Ordering::Relaxed),

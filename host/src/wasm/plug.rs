@@ -8,12 +8,13 @@
 use std::any::{Any, TypeId};
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use wasmtime::Store;
 use wasmtime::component::{Instance, InstancePre};
 
 use crate::facts::FactSet;
+use crate::sync::Locked;
 use crate::vocab::PolicyFault;
 use crate::wasm::sandbox::StoreState;
 
@@ -157,7 +158,7 @@ impl States {
     /// Puts `state` in as the state of `D`'s decisions (a runtime's settings for them), replacing one
     /// made before.
     pub(crate) fn set<D: RelatedDecision>(&self, state: D::State) {
-        let mut states = self.states.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut states = self.states.locked();
         let id = TypeId::of::<D>();
         states.retain(|(entry, _)| *entry != id);
         states.push((id, Arc::new(state)));
@@ -166,7 +167,7 @@ impl States {
     /// The state of `D`'s decisions.
     pub(crate) fn of<D: RelatedDecision>(&self) -> Arc<D::State> {
         // Each entry is whole once pushed: a panic elsewhere cannot leave the list half-made.
-        let mut states = self.states.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut states = self.states.locked();
         let id = TypeId::of::<D>();
         let state = match states.iter().find(|(entry, _)| *entry == id) {
             Some((_, state)) => Arc::clone(state),

@@ -19,6 +19,7 @@ const MAX_BUNDLE: usize = 64 << 20;
 
 /// A delivery the device refused; the lists in force stay.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DeliveryError {
     /// The bundle's bytes do not hash to the digest it came with.
     #[error(

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 /// A feed operation that did not happen.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum FeedError {
     /// The server could not be reached.
     #[error("cannot connect to NATS at {url}: {reason}; check the server is up, the URL and the credentials")]

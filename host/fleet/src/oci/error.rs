@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 /// An OCI push, pull or install that did not happen.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum OciError {
     /// The reference does not parse.
     #[error("`{reference}` is not an OCI reference: {reason} (e.g. `registry.example.net:5000/pathsec/policy:1.2`)")]
@@ -67,12 +68,12 @@ pub enum OciError {
         expected: &'static str,
     },
     /// A file to push or the local content store could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why (in the message, so not also the error's source).
+        error: std::io::Error,
     },
     /// The policy was pulled but is not accepted: signature, world, limits, self-check.
     #[error("`{reference}` was pulled but not installed: {reason}; the active policy stays")]
@@ -83,11 +84,11 @@ pub enum OciError {
         reason: String,
     },
     /// The list bundle was pulled but refused.
-    #[error("`{reference}` was pulled but not applied: {source}")]
+    #[error("`{reference}` was pulled but not applied: {error}")]
     Bundle {
         /// The reference.
         reference: String,
-        /// The bundle check that failed.
-        source: pathsec::delivery::BundleError,
+        /// The bundle check that failed (in the message, so not also the error's source).
+        error: pathsec::delivery::BundleError,
     },
 }

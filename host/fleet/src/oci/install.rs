@@ -120,7 +120,7 @@ impl Node {
                 expected: "a list bundle",
             });
         }
-        let bundle_error = |source| OciError::Bundle { reference: reference.to_owned(), source };
+        let bundle_error = |source| OciError::Bundle { reference: reference.to_owned(), error: source };
         let mut accepted = self.accepted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let (bundle, _) =
             runtime.accept_bundle(reference, &pulled.bytes, &self.bundle_keys, &mut accepted).map_err(bundle_error)?;

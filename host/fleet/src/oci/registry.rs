@@ -131,7 +131,7 @@ impl Registry {
     /// its own signature; it is read (not checked) for the config's issuer and generation.
     pub async fn push_bundle(&self, reference: &str, bundle: &[u8]) -> Result<Pushed, OciError> {
         let (read, _) = pathsec::delivery::ListBundle::inspect(reference, bundle)
-            .map_err(|source| OciError::Bundle { reference: reference.to_owned(), source })?;
+            .map_err(|source| OciError::Bundle { reference: reference.to_owned(), error: source })?;
         let config = artifact::lists_config(&read.issuer, read.generation, read.not_after);
         let manifest = Manifest::new(ArtifactKind::ListBundle, &config, bundle);
         self.push(reference, &manifest, &config, bundle).await

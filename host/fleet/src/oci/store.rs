@@ -17,7 +17,7 @@ impl ContentStore {
     /// Opens (making if needed) the store at `dir`.
     pub fn open(dir: impl AsRef<Path>) -> Result<ContentStore, OciError> {
         let dir = dir.as_ref().to_owned();
-        std::fs::create_dir_all(&dir).map_err(|source| OciError::Io { path: dir.clone(), source })?;
+        std::fs::create_dir_all(&dir).map_err(|source| OciError::Io { path: dir.clone(), error: source })?;
         Ok(ContentStore { dir })
     }
 
@@ -47,7 +47,7 @@ impl ContentStore {
     pub fn put(&self, digest: &str, bytes: &[u8]) -> Result<(), OciError> {
         let path = self.file(digest);
         let temporary = self.dir.join(format!(".{}.{}.tmp", digest.replace(':', "-"), std::process::id()));
-        let io = |source| OciError::Io { path: path.clone(), source };
+        let io = |source| OciError::Io { path: path.clone(), error: source };
         std::fs::write(&temporary, bytes).map_err(io)?;
         std::fs::rename(&temporary, &path).map_err(io)
     }
