@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The project's Python tools, in a virtual environment under target/tools/python: requests (the README's
+# The project's Python tools, in a virtual environment under target/tools/python: requests (the service guide's
 # client examples and tests/client.py), prometheus-client (its OpenMetrics parser checks /metrics) and
 # schemathesis (fuzzes the daemon against openapi.json). Versions pinned; made once, behind a lock, so
 # parallel tests share one install. Needs python3 with venv and pip (PyPI).

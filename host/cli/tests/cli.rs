@@ -397,8 +397,8 @@ fn demo_writes_a_decision_log_and_accounts_for_every_decision() {
     assert_eq!(entries as u64, written, "one line per written decision");
 }
 
-/// The README's "Writing a policy": from the template to a tested policy that also trusts every
-/// network of MCC 208, and a decision on it.
+/// "Writing a policy" (the README and `docs/guides/writing-policies.md`): from the template to a
+/// tested policy that also trusts every network of MCC 208, and a decision on it.
 #[test]
 fn a_newcomer_writes_tests_and_evaluates_a_policy() {
     let dir = tempfile::tempdir().expect("temp dir");

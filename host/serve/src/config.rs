@@ -346,8 +346,8 @@ impl Config {
         Ok(config)
     }
 
-    /// The configuration the README's one command runs: the bundled reference policy and a facts file,
-    /// on the default listener.
+    /// The configuration the service guide's one command runs (`docs/guides/service.md`): the bundled
+    /// reference policy and a facts file, on the default listener.
     pub fn embedded(facts: PathBuf) -> Config {
         Config {
             policy: PolicySource { bundled: Some("reference".to_owned()), ..PolicySource::default() },
