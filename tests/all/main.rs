@@ -11,6 +11,7 @@ mod case_schema;
 mod device_build;
 mod differential;
 mod directory;
+mod docs;
 mod engine;
 mod errors;
 mod feed;
