@@ -49,7 +49,9 @@ unsafe impl GlobalAlloc for Counting {
 static ALLOCATOR: Counting = Counting;
 
 fn ok(status: PathsecStatus) {
-    assert_eq!(status, PATHSEC_OK, "{:?}", unsafe { std::ffi::CStr::from_ptr(pathsec_last_error()) });
+    // SAFETY: `pathsec_last_error` returns a NUL-terminated string that lives until the next call.
+    let error = unsafe { std::ffi::CStr::from_ptr(pathsec_last_error()) };
+    assert_eq!(status, PATHSEC_OK, "{error:?}");
 }
 
 /// A runtime on the reference policy with one device at home on a secure path, a worker, and its flow.
