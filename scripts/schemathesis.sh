@@ -10,7 +10,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 examples="${1:-40}"
-bash "$root/scripts/python-tools.sh"
+venv="$(bash "$root/scripts/python-tools.sh")"
 if [[ -z ${PATHSEC_BIN:-} ]]; then
   (cd "$root" && cargo build -q -p pathsec-cli)
 fi
@@ -34,7 +34,7 @@ daemon=$!
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
 # From the scratch directory: schemathesis keeps its cache (`.schemathesis/`) where it runs.
 cd "$work"
-"$root/target/tools/python/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" \
+"$venv/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" \
   --checks all --exclude-checks positive_data_acceptance --max-examples "$examples" --seed 16 \
   --header "Authorization: Bearer $token" --request-timeout 10 \
   --report-dir "$work/report" || { cat "$work/daemon.out"; exit 1; }

@@ -1,5 +1,5 @@
 //! The contract is language-neutral: the reference rule written in Python (`guest-policies/python`),
-//! built by `scripts/build-python-policy.sh` with componentize-py into the project-local `.tools/`,
+//! built by `scripts/build-python-policy.sh` with componentize-py from the tool cache outside the clone,
 //! loads in the unchanged host and passes the same scenario files — and agrees with the rule as `docs/method.md` writes it.
 
 use std::path::{Path, PathBuf};

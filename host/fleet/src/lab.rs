@@ -104,6 +104,18 @@ pub fn ensure_packages(programs: &[(&str, &str)]) -> Result<bool, LabError> {
     Ok(true)
 }
 
+/// Where the project's installed tools live, outside any clone so later clones reuse them:
+/// `$PATHSEC_CACHE/tools`, else `$XDG_CACHE_HOME/pathsec/tools`, else `~/.cache/pathsec/tools` (the rule
+/// `scripts/tool-cache.sh` follows too). Each tool has a directory per version under it.
+pub fn tool_cache() -> PathBuf {
+    let var = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty()).map(PathBuf::from);
+    let cache = var("PATHSEC_CACHE")
+        .or_else(|| var("XDG_CACHE_HOME").map(|cache| cache.join("pathsec")))
+        .or_else(|| var("HOME").map(|home| home.join(".cache").join("pathsec")))
+        .unwrap_or_else(|| std::env::temp_dir().join("pathsec-cache"));
+    cache.join("tools")
+}
+
 /// The `wkg` version the interoperability tests run (wasm-pkg-tools' CLI).
 pub const WKG_VERSION: &str = "0.16.1";
 

@@ -27,8 +27,7 @@ fn node(dir: &Path) -> Node {
 }
 
 fn wkg() -> std::path::PathBuf {
-    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/tools");
-    lab::wkg(&tools).expect("wkg installs into the tool directory")
+    lab::wkg(&lab::tool_cache()).expect("wkg installs into the tool cache")
 }
 
 fn run(mut command: Command) -> String {

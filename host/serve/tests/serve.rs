@@ -443,12 +443,17 @@ mod pathsec_serve_tests {
     use std::path::PathBuf;
 
     /// The Python of the project's tool environment (`scripts/python-tools.sh`: requests, the
-    /// Prometheus client's parser, schemathesis), made on first use behind a lock.
+    /// Prometheus client's parser, schemathesis), made on first use behind a lock in the tool cache
+    /// outside the clone; the script prints where.
     pub fn python_tools() -> PathBuf {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let status = std::process::Command::new("bash").arg(root.join("scripts/python-tools.sh")).status().unwrap();
-        assert!(status.success(), "scripts/python-tools.sh failed");
-        root.join("target/tools/python/bin/python")
+        let output = std::process::Command::new("bash")
+            .arg(root.join("scripts/python-tools.sh"))
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "scripts/python-tools.sh failed");
+        PathBuf::from(String::from_utf8(output.stdout).unwrap().trim()).join("bin/python")
     }
 }
 
