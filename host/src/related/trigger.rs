@@ -417,9 +417,10 @@ impl Worker {
         }
         let state = self.runtime().related_state::<DecideTrigger>();
         let now = self.runtime().unix_now();
+        // Whether the device is registered with the NAF is learnt under the one lock each way takes.
         let mut trigger = Trigger {
             naf: push.naf,
-            registered: state.registered(device, push.naf),
+            registered: false,
             protection: Some(PushProtection {
                 mac_verified: push.mac_verified,
                 fields_covered: push.fields_covered,
@@ -430,6 +431,7 @@ impl Worker {
         if push.mac_verified {
             match state.accept(device, push, now) {
                 Some(Ok(expired)) => {
+                    trigger.registered = true;
                     trigger.protection = trigger.protection.map(|p| PushProtection { key_expired: expired, ..p });
                 }
                 Some(Err(())) => {
@@ -440,10 +442,11 @@ impl Worker {
                     });
                 }
                 // Not registered: nothing is stored; the policy is told so.
-                None => trigger.registered = false,
+                None => {}
             }
         } else {
             state.count(UNVERIFIED);
+            trigger.registered = state.registered(device, push.naf);
         }
         let verdict = self.related::<DecideTrigger>(&trigger);
         if let Some(time) = push.trigger_time {
