@@ -1,18 +1,7 @@
 //! The README and the pages under `docs/` link to files of the repository: every relative link
 //! resolves, so moving a page or a file cannot leave a reader at a dead end.
 
-use std::path::{Path, PathBuf};
-
-fn pages(dir: &Path, into: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("docs/ lists").flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            pages(&path, into);
-        } else if path.extension().is_some_and(|ext| ext == "md") {
-            into.push(path);
-        }
-    }
-}
+use std::path::Path;
 
 /// The targets of `[text](target)` links in `markdown`.
 fn links(markdown: &str) -> Vec<&str> {
@@ -30,7 +19,11 @@ fn links(markdown: &str) -> Vec<&str> {
 fn every_relative_link_in_the_readme_and_docs_resolves() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = vec![root.join("README.md"), root.join("CHANGELOG.md")];
-    pages(&root.join("docs"), &mut files);
+    files.extend(
+        pathsec_suite::files_under(&root.join("docs"))
+            .into_iter()
+            .filter(|path| path.extension().is_some_and(|e| e == "md")),
+    );
     assert!(files.len() > 10, "the README, the CHANGELOG and the docs: {}", files.len());
     let mut dead = Vec::new();
     for file in &files {

@@ -8,18 +8,7 @@ use pathsec::exchange::{Format, Indication, Report};
 use pathsec_suite::checks;
 
 /// Every file under `dir`, recursively.
-fn files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list `{}`: {e}", dir.display())) {
-        let path = entry.expect("a directory entry").path();
-        if path.is_dir() {
-            found.extend(files(&path));
-        } else {
-            found.push(path);
-        }
-    }
-    found
-}
+use pathsec_suite::files_under as files;
 
 fn replay(target: &str, check: fn(&str), also: &[&str]) -> usize {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");

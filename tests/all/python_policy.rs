@@ -30,17 +30,6 @@ fn build() -> PathBuf {
     output
 }
 
-fn case_files(dir: &Path, files: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("case directory").flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            case_files(&path, files);
-        } else if path.extension().is_some_and(|ext| ext == "toml") {
-            files.push(path);
-        }
-    }
-}
-
 #[test]
 fn the_python_reference_policy_passes_the_scenario_files_and_agrees_with_the_method_table() {
     let wasm = build();
@@ -60,7 +49,11 @@ fn the_python_reference_policy_passes_the_scenario_files_and_agrees_with_the_met
 
     let mut decider = policy.decider();
     let mut files = Vec::new();
-    case_files(&repo().join("tests/cases/reference"), &mut files);
+    files.extend(
+        pathsec_suite::files_under(&repo().join("tests/cases/reference"))
+            .into_iter()
+            .filter(|path| path.extension().is_some_and(|ext| ext == "toml")),
+    );
     files.sort();
     let (mut ran, mut path_files, mut sequences_ran) = (0, 0, 0);
     for file in &files {

@@ -51,3 +51,17 @@ pub fn meter_at_home(runtime: &Runtime, link: LinkState) -> Flow {
     runtime.set_link(device, link).expect("known");
     Flow { device, server, role: Role::Server, event: Event::SendData }
 }
+
+/// Every file under `dir`, its subfolders included (a folder that cannot be listed fails the test).
+pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list `{}`: {e}", dir.display())) {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
