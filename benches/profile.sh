@@ -12,8 +12,8 @@ cd "$(dirname "$0")/.."
 subject=${1:?name a subject: batch, miss, hit, constant, scalar-constant, constant-batch, native, devices, c-batch, c-miss, shadow-batch, shadow-miss or shadow-hit}
 iterations=${2:-2000}
 case $subject in
-  batch | shadow-batch | log-batch) entry='pathsec::runtime::worker::Worker::decide_batch' ;;
-  miss | hit | shadow-miss | shadow-hit | log-miss | log-hit) entry='pathsec::runtime::worker::Worker::decide' ;;
+  batch | shadow-batch | log-batch) entry='pathsec::deciding::worker::Worker::decide_batch' ;;
+  miss | hit | shadow-miss | shadow-hit | log-miss | log-hit) entry='pathsec::deciding::worker::Worker::decide' ;;
   constant | scalar-constant) entry='pathsec::wasm::decider::Decider::decide' ;;
   native) entry='pathsec_suite::native::NativeRule::decide' ;;
   devices) entry='profile::fill' ;;

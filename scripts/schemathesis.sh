@@ -12,7 +12,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 examples="${1:-40}"
 venv="$(bash "$root/scripts/python-tools.sh")"
 if [[ -z ${PATHSEC_BIN:-} ]]; then
-  (cd "$root" && cargo build -q -p pathsec-cli)
+  (cd "$root" && cargo build -q -p pathsec-cli --features serve)
 fi
 bin="${PATHSEC_BIN:-$root/target/debug/pathsec}"
 work="$(mktemp -d)"

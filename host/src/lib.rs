@@ -58,13 +58,18 @@
 #[cfg(feature = "bundled-policies")]
 pub mod bundled;
 pub mod cases;
+pub(crate) mod deciding;
 pub mod delivery;
+pub(crate) mod drivers;
 pub mod exchange;
 pub mod facts;
 pub mod related;
 pub mod review;
+pub(crate) mod rollout;
 pub mod runtime;
+pub(crate) mod store;
 pub(crate) mod sync;
+pub(crate) mod telemetry;
 pub mod vocab;
 pub mod wasm;
 

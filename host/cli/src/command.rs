@@ -41,15 +41,27 @@ pub enum Command {
     /// Push a policy or a signed list bundle to an OCI registry; prints the reference to pull by.
     #[cfg(feature = "fleet")]
     Push(crate::registry::Push),
+    /// Push a policy or a signed list bundle to an OCI registry (not in this build: feature `fleet`).
+    #[cfg(not(feature = "fleet"))]
+    Push(crate::absent::Absent),
     /// Pull a policy or list bundle from an OCI registry, by digest only.
     #[cfg(feature = "fleet")]
     Pull(crate::registry::Pull),
+    /// Pull a policy or list bundle from an OCI registry (not in this build: feature `fleet`).
+    #[cfg(not(feature = "fleet"))]
+    Pull(crate::absent::Absent),
     /// A fleet on this machine: a registry, NATS and three gateways; a rollout, an outage, recovery.
     #[cfg(feature = "fleet")]
     FleetDemo(crate::fleet_demo::FleetDemo),
+    /// A fleet on this machine (not in this build: feature `fleet`).
+    #[cfg(not(feature = "fleet"))]
+    FleetDemo(crate::absent::Absent),
     /// The decision as a service: HTTP/JSON and gRPC, /metrics, decision logs shipped.
     #[cfg(feature = "serve")]
     Serve(crate::serve::Serve),
+    /// The decision as a service (not in this build: feature `serve`).
+    #[cfg(not(feature = "serve"))]
+    Serve(crate::absent::Absent),
 }
 
 /// How a command ended: its exit code.
@@ -92,12 +104,20 @@ impl Command {
             Command::Lists(command) => command.run(),
             #[cfg(feature = "fleet")]
             Command::Push(command) => command.run(),
+            #[cfg(not(feature = "fleet"))]
+            Command::Push(command) => command.run("push", "fleet"),
             #[cfg(feature = "fleet")]
             Command::Pull(command) => command.run(),
+            #[cfg(not(feature = "fleet"))]
+            Command::Pull(command) => command.run("pull", "fleet"),
             #[cfg(feature = "fleet")]
             Command::FleetDemo(command) => command.run(),
+            #[cfg(not(feature = "fleet"))]
+            Command::FleetDemo(command) => command.run("fleet-demo", "fleet"),
             #[cfg(feature = "serve")]
             Command::Serve(command) => command.run(),
+            #[cfg(not(feature = "serve"))]
+            Command::Serve(command) => command.run("serve", "serve"),
         }
     }
 }

@@ -30,7 +30,7 @@ pub struct Compile {
     out: Option<PathBuf>,
     /// The target triple the artifact is for (with `--out`; default this host's, with its architecture's
     /// baseline CPU features, so it runs on any such CPU): another architecture
-    /// (`aarch64-unknown-linux-gnu`), or `pulley64` for wasmtime's portable interpreter.
+    /// (`aarch64-unknown-linux-gnu`: this build needs the `cross-compile` feature), or `pulley64` for wasmtime's portable interpreter.
     #[arg(long, requires = "out", value_name = "TRIPLE")]
     target: Option<String>,
     /// Code for an engine without signal-based traps (`EngineBuilder::signals_based_traps(false)`):

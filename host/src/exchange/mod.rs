@@ -2,7 +2,7 @@
 //! device's [`Report`] and the server's [`Indication`], in a compact versioned wire form — JSON, or
 //! CBOR for constrained devices — that a device not written in Rust can implement from
 //! `docs/registration-wire.md`. Uses the vocabulary and the lists' digest; what each node does with a
-//! message is the runtime's (`runtime::registration`).
+//! message is the runtime's (`store::registration`).
 //!
 //! The wire form carries no signature: its integrity and confidentiality come from the protected
 //! registration exchange that carries it (the method sets up application-layer security for the

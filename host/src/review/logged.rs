@@ -1,4 +1,4 @@
-//! A decision log's lines read back (format 3, `runtime::log`): what each decision was made on and what
+//! A decision log's lines read back (format 3, `telemetry::log`): what each decision was made on and what
 //! it was.
 
 use std::io::BufRead;
@@ -6,7 +6,7 @@ use std::io::BufRead;
 use serde::Deserialize;
 
 use crate::facts::ListsDigest;
-use crate::runtime::log::{RequestLine, TriggerLine};
+use crate::telemetry::log::{RequestLine, TriggerLine};
 use crate::vocab::{
     Action, Attach, Event, EventKind, Fqdn, LinkState, MadeBy, Reason, Registration, Role, TriggerCheck,
 };

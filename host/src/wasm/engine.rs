@@ -100,7 +100,8 @@ impl EngineBuilder {
     /// The target triple code is made for. By default [`HOST_TARGET`] with this CPU's features; given
     /// (even as [`HOST_TARGET`]), with only the architecture's baseline features, so an artifact runs
     /// on any CPU of that target. Give another one to precompile policies for a device
-    /// ([`Engine::precompile`]; another architecture needs the `cross-compile` feature), or
+    /// ([`Engine::precompile`]; aarch64 on x86-64, or x86-64 on aarch64, needs the `cross-compile`
+    /// feature; Cranelift's riscv64 and s390x backends are not built), or
     /// [`PULLEY64`] to run Pulley bytecode (the `pulley` feature). An engine for another architecture
     /// compiles only: its loads are refused.
     pub fn target(mut self, target: &str) -> EngineBuilder {
@@ -318,8 +319,8 @@ impl Engine {
     #[cfg(feature = "compiler")]
     pub(crate) fn precompile_admitted(&self, name: &str, bytes: &[u8]) -> Result<Vec<u8>, LoadError> {
         let compile_error = |message: String| LoadError::Compile { name: name.to_owned(), message };
-        // Cranelift's backends for other architectures can panic on code they do not support (riscv64
-        // without its extensions, say): that is a refused compilation, not a crash of the host.
+        // A Cranelift backend for another architecture can panic on code it does not support (riscv64
+        // without its extensions did, when pathsec built it): a refused compilation, not a crash.
         let compiled =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.inner.wasmtime.precompile_component(bytes)))
                 .map_err(|panic| {
@@ -563,7 +564,7 @@ pub enum EngineError {
     Limit(#[from] LimitError),
     /// The target cannot be compiled for or run by this build.
     #[error(
-        "cannot make an engine for target `{target}`: {message} (another architecture needs the `cross-compile` feature, Pulley the `pulley` feature)"
+        "cannot make an engine for target `{target}`: {message} (aarch64 and x86-64 need the `cross-compile` feature, Pulley the `pulley` feature; riscv64 and s390x are not built into pathsec)"
     )]
     Target {
         /// The target triple asked for.

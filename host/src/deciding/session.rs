@@ -12,8 +12,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::runtime::device::DeviceId;
-use crate::runtime::fact_store::UnknownDeviceError;
+use crate::store::device::DeviceId;
+use crate::store::fact_store::UnknownDeviceError;
 use crate::sync::Locked;
 use crate::vocab::{Action, Decision, EventKind, Reason, ServerId};
 

@@ -12,21 +12,26 @@
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
-
+use crate::store::device::place;
 use crate::wasm::policy::Policy;
 
 /// Parts per million in the whole.
 const MILLION: u32 = 1_000_000;
 
-/// A device's place among all devices: the first 8 bytes of the SHA-256 of its name, big-endian.
-pub(crate) fn place(name: &str) -> u64 {
-    let digest = Sha256::digest(name.as_bytes());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    // All ones is `UNPLACED`; the place just below selects alike (no fraction below 100 % selects
-    // either).
-    u64::from_be_bytes(first).min(crate::runtime::device::UNPLACED - 1)
+/// What the runtime runs — the active policy, a canary and a shadow — and its generation (a new one at
+/// every change, so every cached decision is remade).
+pub(crate) struct Active {
+    pub(crate) policy: Policy,
+    pub(crate) generation: u64,
+    pub(crate) canary: Option<Canary>,
+    pub(crate) shadow: Option<Shadow>,
+}
+
+impl Active {
+    /// The rollout it runs.
+    pub(crate) fn rollout(&self) -> Rollout {
+        Rollout { active: self.policy.clone(), canary: self.canary.clone(), shadow: self.shadow.clone() }
+    }
 }
 
 /// Which devices enforce a canary candidate: a fraction of all devices, and/or a named ring of
@@ -342,13 +347,6 @@ pub enum RolloutError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn places_are_the_sha256_prefix() {
-        // printf %s meter-1 | sha256sum
-        let digest = Sha256::digest(b"meter-1");
-        assert_eq!(place("meter-1").to_be_bytes(), digest[..8]);
-    }
 
     #[test]
     fn fractions_outside_0_to_100_are_refused() {

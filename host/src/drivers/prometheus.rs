@@ -29,10 +29,10 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
-use crate::runtime::live::Runtime;
+use crate::deciding::live::Runtime;
 
 impl Runtime {
-    /// Registers this runtime's metrics in `registry` (see the [module](crate::runtime::prometheus)
+    /// Registers this runtime's metrics in `registry` (see the [module](crate::drivers::prometheus)
     /// for the names). The registry keeps the runtime alive.
     pub fn register_metrics(&self, registry: &mut Registry) {
         registry.register_collector(Box::new(RuntimeCollector { runtime: self.clone() }));
@@ -169,7 +169,7 @@ impl Collector for RuntimeCollector {
 /// The shadows' comparisons, disagreements and faults.
 fn shadows(
     encoder: &mut DescriptorEncoder<'_>,
-    shadows: &[crate::runtime::ShadowMetrics],
+    shadows: &[crate::telemetry::metrics::ShadowMetrics],
 ) -> Result<(), std::fmt::Error> {
     if shadows.is_empty() {
         return Ok(());
@@ -234,8 +234,9 @@ fn gauge(encoder: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: u64
 #[cfg(all(test, feature = "bundled-policies"))]
 mod tests {
     use super::*;
-    use crate::runtime::Selection;
-    use crate::{AccessKind, Attach, Engine, Event, Flow, LinkState, Role};
+    use crate::rollout::Selection;
+    use crate::store::flow::Flow;
+    use crate::{AccessKind, Attach, Engine, Event, LinkState, Role};
 
     #[test]
     fn a_scrape_shows_the_canary_and_the_shadow() {

@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwapOption;
+use sha2::{Digest, Sha256};
 
-use crate::runtime::registration::{Held, Lookup};
+use crate::store::held::{Held, Lookup};
 use crate::vocab::{AccessKind, Attach, LinkState, PlmnId, ServerId};
 
 /// A handle for a device, interned by a [`Runtime`](crate::Runtime) from the embedder's name for it
@@ -35,7 +36,7 @@ pub(crate) struct DeviceFacts {
     pub(crate) attach: Option<Attach>,
     /// `None` until known; unknown access security counts as off.
     pub(crate) link: Option<LinkState>,
-    /// Stored registration outcomes, one per server at most (`runtime::registration`).
+    /// Stored registration outcomes, one per server at most (`store::registration`).
     pub(crate) agreements: Vec<Held>,
     /// Set when the attach facts and link state came from a fact feed (see
     /// [`Runtime::apply_fed`](crate::Runtime::apply_fed)).
@@ -263,7 +264,7 @@ const CHUNKS: usize = 4096;
 pub(crate) const MAX_DEVICES: usize = CHUNK * CHUNKS;
 
 /// The place of a device issued before any canary ran: none yet (no place is this value, see
-/// [`rollout::place`](crate::runtime::rollout::place)).
+/// [`place`]).
 pub(crate) const UNPLACED: u64 = u64::MAX;
 
 impl SlotTable {
@@ -297,9 +298,26 @@ impl SlotTable {
     }
 }
 
+/// A device's place among all devices: the first 8 bytes of the SHA-256 of its name, big-endian.
+pub(crate) fn place(name: &str) -> u64 {
+    let digest = Sha256::digest(name.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    // All ones is `UNPLACED`; the place just below selects alike (no fraction below 100 % selects
+    // either).
+    u64::from_be_bytes(first).min(UNPLACED - 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn places_are_the_sha256_prefix() {
+        // printf %s meter-1 | sha256sum
+        let digest = Sha256::digest(b"meter-1");
+        assert_eq!(place("meter-1").to_be_bytes(), digest[..8]);
+    }
 
     /// The keys a batch packs straight from the live word are those of the attach facts it holds.
     #[test]

@@ -7,41 +7,23 @@ use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 
+use crate::deciding::instances::{Mailbox, Preparer};
+use crate::deciding::session::{SessionError, SessionId, SessionStats, Sessions};
 use crate::delivery::{AcceptedGenerations, BundleError, BundleKeys, BundleStore, ListBundle};
 use crate::facts::{FactSet, FactSetBuilder};
-use crate::runtime::clock::{Clock, SystemClock};
-use crate::runtime::device::{DeviceFacts, DeviceId, DeviceSlot};
-use crate::runtime::fact_store::{FactStore, TooManyDevicesError, UnknownDeviceError};
-use crate::runtime::flow::Stamp;
-use crate::runtime::instances::{Mailbox, Preparer};
-use crate::runtime::log::{DecisionLog, LogSender, LogStats, Names};
-use crate::runtime::metrics::{Counters, Metrics, Registry};
-use crate::runtime::registration::{
-    self, DeviceConfig, ReRegistration, ReRegistrationCause, RegistrationConfig, RegistrationState, Registrations,
-};
-use crate::runtime::rollout::{Canary, Rollout, RolloutError, Selection, Shadow};
-use crate::runtime::session::{SessionError, SessionId, SessionStats, Sessions};
-use crate::runtime::worker::Worker;
+use crate::rollout::{Active, Canary, Rollout, RolloutError, Selection, Shadow};
+use crate::store::clock::{Clock, SystemClock};
+use crate::store::device::{DeviceFacts, DeviceId, DeviceSlot};
+use crate::store::fact_store::{FactStore, TooManyDevicesError, UnknownDeviceError};
+use crate::store::flow::Stamp;
+use crate::store::held::{ReRegistrationCause, RegistrationState};
+use crate::store::registration::{self, DeviceConfig, ReRegistration, RegistrationConfig, Registrations};
+use crate::telemetry::log::{DecisionLog, LogSender, LogStats, Names};
+use crate::telemetry::metrics::{Counters, Metrics, Registry};
 use crate::vocab::{Attach, Fqdn, LinkState, PolicyFault, ServerId};
 use crate::wasm::plug::{RelatedDecision, States};
 use crate::wasm::policy::Policy;
 use crate::wasm::selfcheck;
-
-/// What the runtime runs — the active policy, a canary and a shadow — and its generation (a new one at
-/// every change, so every cached decision is remade).
-pub(crate) struct Active {
-    pub(crate) policy: Policy,
-    pub(crate) generation: u64,
-    pub(crate) canary: Option<Canary>,
-    pub(crate) shadow: Option<Shadow>,
-}
-
-impl Active {
-    /// The rollout it runs.
-    fn rollout(&self) -> Rollout {
-        Rollout { active: self.policy.clone(), canary: self.canary.clone(), shadow: self.shadow.clone() }
-    }
-}
 
 /// The live engine: cheap to clone, shared by every thread. Each thread decides through its own
 /// [`Worker`].
@@ -161,7 +143,7 @@ impl RuntimeBuilder {
     }
 
     /// Both sides' registration settings from a settings file ([`SettingsFile`](crate::runtime::SettingsFile)).
-    pub fn settings(self, settings: &crate::runtime::SettingsFile) -> RuntimeBuilder {
+    pub fn settings(self, settings: &crate::store::settings::SettingsFile) -> RuntimeBuilder {
         self.registration(settings.registration_config()).device_config(settings.device_config())
     }
 
@@ -249,11 +231,6 @@ impl Runtime {
     /// This runtime, without keeping it alive.
     pub(crate) fn downgrade(&self) -> WeakRuntime {
         WeakRuntime(Arc::downgrade(&self.inner))
-    }
-
-    /// A worker: one per thread that decides.
-    pub fn worker(&self) -> Worker {
-        Worker::new(self.clone())
     }
 
     /// Now, by the runtime's clock.
@@ -605,13 +582,6 @@ impl Runtime {
             }
         }
         count
-    }
-
-    /// The request a decision on `flow` would put to the policy now: the device's facts, or those of
-    /// the registration outcome that stands. `None` when the decision would fail closed before asking
-    /// (a device handle not this runtime's, unknown attach facts, a re-registration due).
-    pub fn request(&self, flow: &crate::Flow) -> Option<crate::Request> {
-        crate::runtime::worker::request_now(self, flow)
     }
 
     /// Opens a data session between `device` and `server`: decisions made in it

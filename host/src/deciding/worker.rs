@@ -3,16 +3,16 @@
 
 use std::sync::Arc;
 
+use crate::deciding::cache::{CacheStats, Entry, FlowCache};
+use crate::deciding::instances::{Current, Mailbox, ShadowRun};
+use crate::deciding::live::{Runtime, WeakRuntime};
+use crate::deciding::session::{SessionError, SessionId};
 use crate::facts::{FactSet, ListsDigest};
-use crate::runtime::cache::{CacheStats, Entry, FlowCache};
-use crate::runtime::device::{DeviceId, DeviceSlot, DeviceView};
-use crate::runtime::flow::{Flow, Stamp};
-use crate::runtime::instances::{Current, Mailbox, ShadowRun};
-use crate::runtime::live::{Runtime, WeakRuntime};
-use crate::runtime::log::{LogSender, LoggedRequest, Record};
-use crate::runtime::metrics::{self, Counters, SHADOW_AGREED, SHADOW_NONE, ShadowCode};
-use crate::runtime::registration::Lookup;
-use crate::runtime::session::{SessionError, SessionId};
+use crate::store::device::{DeviceId, DeviceSlot, DeviceView};
+use crate::store::flow::{Flow, Stamp};
+use crate::store::held::Lookup;
+use crate::telemetry::log::{LogSender, LoggedRequest, Record};
+use crate::telemetry::metrics::{self, Counters, SHADOW_AGREED, SHADOW_NONE, ShadowCode};
 use crate::vocab::{Attach, Decision, Event, LinkState, MadeBy, Reason, Registration, Request, Role};
 use crate::wasm::packed::{self, PackedRequest};
 use crate::wasm::plug::{RelatedDecision, Verdict};
@@ -648,10 +648,21 @@ fn registered(runtime: &Runtime, slot: &DeviceSlot, flow: &Flow) -> Option<Resul
     Some(Ok((packed, expires)))
 }
 
-/// The request a decision on `flow` would put to the policy now (see [`Runtime::request`]).
-pub(crate) fn request_now(runtime: &Runtime, flow: &Flow) -> Option<Request> {
-    let lists = runtime.lists();
-    request(flow, &snapshot(runtime, flow, runtime.epoch(), &lists, runtime.policy_generation())?)
+/// The runtime's workers, and what a worker would ask its policy: here, so the runtime (`live`) does
+/// not import its workers back.
+impl Runtime {
+    /// A worker: one per thread that decides.
+    pub fn worker(&self) -> Worker {
+        Worker::new(self.clone())
+    }
+
+    /// The request a decision on `flow` would put to the policy now: the device's facts, or those of
+    /// the registration outcome that stands. `None` when the decision would fail closed before asking
+    /// (a device handle not this runtime's, unknown attach facts, a re-registration due).
+    pub fn request(&self, flow: &Flow) -> Option<Request> {
+        let lists = self.lists();
+        request(flow, &snapshot(self, flow, self.epoch(), &lists, self.policy_generation())?)
+    }
 }
 
 /// The request for `flow`; `None` while the device's attach facts are unknown or a re-registration is

@@ -8,14 +8,13 @@
 //!   with Lists 1-3 through the active policy (step 6), stores the outcome (step 8a) and answers the
 //!   indication (step 7) — [`Worker::register`].
 
+use crate::deciding::live::Runtime;
+use crate::deciding::worker::Worker;
 use crate::exchange::{Indication, Report, ReportDigest, SecurityOption};
-use crate::runtime::device::DeviceId;
-use crate::runtime::fact_store::{TooManyDevicesError, UnknownDeviceError};
-use crate::runtime::live::Runtime;
-use crate::runtime::registration::{
-    self, Carried, Held, ListUse, RegistrationState, RestsOn, Sent, Standing, void_on_change, void_on_lists,
-};
-use crate::runtime::worker::Worker;
+use crate::store::device::DeviceId;
+use crate::store::fact_store::{TooManyDevicesError, UnknownDeviceError};
+use crate::store::held::{Held, ListUse, RegistrationState, RestsOn, Standing};
+use crate::store::registration::{self, Carried, Sent, void_on_change, void_on_lists};
 use crate::vocab::{Action, Agreement, Attach, Event, Fqdn, Reason, Registration, RegistrationSource, Request, Role};
 
 /// A report the server refuses: nothing is stored, and the agreement held (if any) stays.

@@ -19,9 +19,9 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use crate::facts::{FactSet, ListsDigest};
-use crate::runtime::clock::{Clock, SystemClock};
-use crate::runtime::flow::{Flow, Stamp};
-use crate::runtime::live::Active;
+use crate::rollout::Active;
+use crate::store::clock::{Clock, SystemClock};
+use crate::store::flow::{Flow, Stamp};
 use crate::sync::Locked;
 use crate::vocab::{
     AccessIntegrity, AccessKind, Action, Decision, EndToEnd, Event, EventKind, MadeBy, PlmnId, Reason, Registration,

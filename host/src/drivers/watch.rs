@@ -22,8 +22,8 @@ use std::time::{Duration, Instant, SystemTime};
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 
-use crate::runtime::live::Runtime;
-use crate::runtime::rollout::{Rollout, RolloutPlan};
+use crate::deciding::live::Runtime;
+use crate::rollout::{Rollout, RolloutPlan};
 use crate::wasm::artifact::is_artifact;
 use crate::wasm::artifacts::{ArtifactCache, Origin};
 use crate::wasm::digest;

@@ -9,10 +9,12 @@
 //! runtime; on one device, the last writer wins, and a fed update older than the device's last fed
 //! revision is ignored.
 
-use crate::runtime::device::Fed;
-use crate::runtime::fact_store::UnknownDeviceError;
-use crate::runtime::registration::{self, Held, ListUse, RestsOn, Standing};
-use crate::runtime::{DeviceId, Runtime};
+use crate::deciding::live::Runtime;
+use crate::store::device::DeviceId;
+use crate::store::device::Fed;
+use crate::store::fact_store::UnknownDeviceError;
+use crate::store::held::{Held, ListUse, RestsOn, Standing};
+use crate::store::registration::{self};
 use crate::vocab::{Attach, LinkState, Registration, ServerId};
 
 /// A device's facts as a fact feed carries them: `None` for a fact the feed does not know (a deleted

@@ -14,7 +14,7 @@
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use crate::facts::FactSet;
-use crate::runtime::live::Active;
+use crate::rollout::Active;
 use crate::sync::Locked;
 use crate::vocab::{Decision, MadeBy, Request};
 use crate::wasm::decider::Decider;
@@ -213,7 +213,7 @@ impl Preparer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::Runtime;
+    use crate::deciding::live::Runtime;
 
     #[test]
     fn a_worker_takes_only_the_instances_made_for_the_change_it_sees() {

@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::runtime::log::LogStats;
 use crate::sync::Locked;
+use crate::telemetry::log::LogStats;
 use crate::vocab::{Action, Decision, FaultKind, MadeBy, PolicyFault, Reason};
 
 /// Decisions by action and reason: `OUTCOMES` slots, `action * Reason::COUNT + reason`.

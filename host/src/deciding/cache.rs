@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use crate::runtime::device::DeviceId;
-use crate::runtime::flow::{Flow, FlowKey, Stamp};
-use crate::runtime::metrics::{Counters, ShadowCode};
+use crate::store::device::DeviceId;
+use crate::store::flow::{Flow, FlowKey, Stamp};
+use crate::telemetry::metrics::{Counters, ShadowCode};
 use crate::vocab::Decision;
 
 /// A cached decision and every generation it was made on.

@@ -22,7 +22,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::exchange::SecurityOption;
 use crate::facts::files::{FileError, parse_named};
-use crate::runtime::registration::{DeviceConfig, RegistrationConfig};
+use crate::store::registration::{DeviceConfig, RegistrationConfig};
 use crate::vocab::{Fqdn, PlmnId};
 
 /// A node's registration settings, as written (see the module's documentation). Unknown fields are

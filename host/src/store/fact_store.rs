@@ -12,9 +12,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use arc_swap::ArcSwap;
 
-use crate::runtime::device::{DeviceFacts, DeviceId, DeviceSlot, MAX_DEVICES, SlotTable, UNPLACED};
-use crate::runtime::names::DeviceNames;
-use crate::runtime::rollout;
+use crate::store::device::{self, DeviceFacts, DeviceId, DeviceSlot, MAX_DEVICES, SlotTable, UNPLACED};
+use crate::store::names::DeviceNames;
 
 use crate::facts::{FactSet, FactSetBuilder};
 use crate::sync::Locked;
@@ -32,7 +31,7 @@ pub(crate) struct FactStore {
     feed_revision: AtomicU64,
     /// Device names and handles; taken to add a device, and by the decision log to name one.
     names: Mutex<DeviceNames>,
-    /// Whether a device's place ([`rollout::place`]) is computed when its handle is issued: from the
+    /// Whether a device's place ([`device::place`]) is computed when its handle is issued: from the
     /// first canary on ([`FactStore::place_all`]). Before, no device pays for the hash.
     placing: AtomicBool,
     devices: SlotTable,
@@ -128,7 +127,7 @@ impl FactStore {
             Ok(id) => return Ok(DeviceId(id)),
             Err(hash) => hash,
         };
-        let place = if self.placing.load(Ordering::Relaxed) { rollout::place(name) } else { UNPLACED };
+        let place = if self.placing.load(Ordering::Relaxed) { device::place(name) } else { UNPLACED };
         let id = self.devices.issue(place).ok_or(TooManyDevicesError { limit: MAX_DEVICES })?;
         // Handles are issued in order from 0, one per name.
         let pushed = names.push(name, hash);
@@ -146,7 +145,7 @@ impl FactStore {
         }
         for id in 0..names.len() as u32 {
             if let (Some(name), Some(slot)) = (names.get(id), self.devices.get(DeviceId(id))) {
-                slot.set_place(rollout::place(name));
+                slot.set_place(device::place(name));
             }
         }
     }

@@ -1,7 +1,7 @@
 //! A flow — what the per-worker cache keys decisions by — and the stamp of the generations a decision
 //! was made on: the value types the runtime's parts (worker, cache, log) share.
 
-use crate::runtime::device::DeviceId;
+use crate::store::device::DeviceId;
 use crate::vocab::{AccessIntegrity, EndToEnd, Event, Role, ServerId};
 
 /// A flow: one device, one server, the asking node's role and the event it handles. Decisions are
