@@ -22,8 +22,8 @@
 //! | [`wasm`] | the engine's settings and limits, policy loading and its errors, the artifact cache; [`signing`] |
 //! | [`related`] | the related decisions: trigger guard, attach admission, access trust, media security, binding updates |
 //! | [`runtime`] | the live engine's settings, metrics, decision log, policy directory, device handles, rollouts (canary, shadow) |
-//! | [`cases`] | policy test-case files, as `pathsec test` runs them |
-//! | [`review`] | before a policy ships: decision logs replayed with it, two policies compared over a request space |
+//! | `cases` (feature `tools`) | policy test-case files, as `pathsec test` runs them |
+//! | `review` (feature `tools`) | before a policy ships: decision logs replayed with it, two policies compared over a request space |
 //!
 //! ```
 //! # #[cfg(feature = "bundled-policies")] {
@@ -57,6 +57,7 @@
 
 #[cfg(feature = "bundled-policies")]
 pub mod bundled;
+#[cfg(feature = "tools")]
 pub mod cases;
 pub(crate) mod deciding;
 pub mod delivery;
@@ -64,6 +65,7 @@ pub(crate) mod drivers;
 pub mod exchange;
 pub mod facts;
 pub mod related;
+#[cfg(feature = "tools")]
 pub mod review;
 pub(crate) mod rollout;
 pub mod runtime;

@@ -87,12 +87,11 @@ fn check_layers(dir: &str, layers: &[&'static str]) {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
     let mut wrong = Vec::new();
     for (level, wing) in layers.iter().enumerate() {
-        // A wing is a folder, or one file (`sync.rs`).
+        // A wing is a folder (with folders of its own: `cases/sequence/`), or one file (`sync.rs`).
         let dir = src.join(wing);
-        let files: Vec<_> = match std::fs::read_dir(&dir) {
-            Ok(files) => files.flatten().map(|entry| entry.path()).collect(),
-            Err(_) if src.join(format!("{wing}.rs")).is_file() => vec![src.join(format!("{wing}.rs"))],
-            Err(e) => panic!("cannot list `{}`: {e}", dir.display()),
+        let files = match dir.is_dir() {
+            true => pathsec_suite::files_under(&dir),
+            false => vec![src.join(format!("{wing}.rs"))],
         };
         for file in files {
             let code = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("`{}`: {e}", file.display()));
@@ -177,8 +176,7 @@ fn no_module_of_the_running_engine_imports_one_that_imports_it_back() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("host/src");
     let mut edges = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
     for wing in MODULE_WINGS {
-        for entry in std::fs::read_dir(src.join(wing)).unwrap_or_else(|e| panic!("cannot list `{wing}`: {e}")) {
-            let file = entry.expect("a directory entry").path();
+        for file in pathsec_suite::files_under(&src.join(wing)) {
             let module = file.file_stem().expect("a file name").to_string_lossy().into_owned();
             if module == "mod" {
                 continue;

@@ -14,8 +14,8 @@ use pathsec::signing::{SecretKey, TrustedKeys};
 use pathsec::wasm::ArtifactCache;
 use pathsec::{AccessKind, Attach, Engine, Event, FactSet, Flow, LinkState, PlmnId, Reason, Role, Runtime};
 use pathsec_fleet::feed::{DesiredState, DeviceValue, FeedSettings, Follower, NatsSettings, Publisher, Rollout};
-use pathsec_fleet::lab::{self, NatsServer, OciRegistry};
 use pathsec_fleet::oci::{ContentStore, Node, Registry, RegistrySettings};
+use pathsec_lab::{self as lab, NatsServer, OciRegistry};
 
 use crate::command::{Outcome, Result, human};
 use crate::registry::block_on;

@@ -554,7 +554,7 @@ fn a_closed_output_pipe_ends_the_command_quietly() {
 #[test]
 fn push_pull_and_sign_in_a_registry() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let registry = pathsec_fleet::lab::OciRegistry::start(&dir.path().join("registry")).expect("registry starts");
+    let registry = pathsec_lab::OciRegistry::start(&dir.path().join("registry")).expect("registry starts");
     let policy = policy_file(dir.path(), "reference.wasm", pathsec::bundled::REFERENCE);
     assert!(pathsec().arg("keygen").arg(dir.path().join("ops")).output().expect("runs").status.success());
     let tag = format!("{}/pathsec/reference:1", registry.host());

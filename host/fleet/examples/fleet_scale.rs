@@ -14,8 +14,8 @@ use pathsec::signing::{SecretKey, TrustedKeys};
 use pathsec::wasm::ArtifactCache;
 use pathsec::{AccessKind, Attach, Engine, Event, Flow, LinkState, PlmnId, Reason, Role, Runtime};
 use pathsec_fleet::feed::{DesiredState, DeviceValue, FeedSettings, Follower, NatsSettings, Publisher, Rollout};
-use pathsec_fleet::lab::{NatsServer, OciRegistry};
 use pathsec_fleet::oci::{ContentStore, Node, Registry, RegistrySettings};
+use pathsec_lab::{NatsServer, OciRegistry};
 
 const WAIT: Duration = Duration::from_secs(600);
 

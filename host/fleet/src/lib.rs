@@ -6,13 +6,11 @@
 //! | [`oci`] | policies and list bundles in an OCI registry: push, pull by digest, sign, install on a node |
 //! | [`feed`] | device facts and desired state from NATS JetStream key-value buckets, followed by a runtime |
 //! | [`device`] | configuration delivery to a device: a list bundle by push or by trigger and pull |
-//! | [`lab`] | the real servers, started on loopback for tests and the fleet demo |
 //!
 //! Everything here is async (tokio); the `pathsec` library stays synchronous and server-free.
 
 pub mod device;
 pub mod feed;
-pub mod lab;
 pub mod oci;
 mod status;
 pub mod tls;

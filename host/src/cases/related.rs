@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::facts::files::FileError;
 use crate::facts::{FactSet, FactSetBuilder};
 use crate::related::access::DecideAccess;
-use crate::related::admission::{Admit, SubmitTrigger};
+use crate::related::admission::plug::{Admit, SubmitTrigger};
 use crate::related::binding_update::{DecideLocation, DecideName};
 use crate::related::files::{
     AccessFile, AdmissionFile, LocationFile, MediaFile, NameFile, SubmissionFile, TriggerFile,

@@ -6,5 +6,8 @@
 pub(crate) mod cache;
 pub(crate) mod instances;
 pub(crate) mod live;
+mod records;
 pub(crate) mod session;
+mod shadow;
+mod snapshot;
 pub(crate) mod worker;

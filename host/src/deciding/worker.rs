@@ -4,17 +4,20 @@
 use std::sync::Arc;
 
 use crate::deciding::cache::{CacheStats, Entry, FlowCache};
-use crate::deciding::instances::{Current, Mailbox, ShadowRun};
-use crate::deciding::live::{Runtime, WeakRuntime};
+use crate::deciding::instances::{Current, Mailbox};
+use crate::deciding::live::Runtime;
+use crate::deciding::records::{BatchLog, hit_stamps, log_hit, record};
 use crate::deciding::session::{SessionError, SessionId};
-use crate::facts::{FactSet, ListsDigest};
-use crate::store::device::{DeviceId, DeviceSlot, DeviceView};
+use crate::deciding::shadow::shadow_batch;
+use crate::deciding::snapshot::{Asked, AskedFlow, Made, Snapshot, registered, request, snapshot};
+use crate::facts::FactSet;
+use crate::store::device::{DeviceId, DeviceSlot};
 use crate::store::flow::{Flow, Stamp};
 use crate::store::held::Lookup;
-use crate::telemetry::log::{LogSender, LoggedRequest, Record};
-use crate::telemetry::metrics::{self, Counters, SHADOW_AGREED, SHADOW_NONE, ShadowCode};
-use crate::vocab::{Attach, Decision, Event, LinkState, MadeBy, Reason, Registration, Request, Role};
-use crate::wasm::packed::{self, PackedRequest};
+use crate::telemetry::log::{LogSender, Record};
+use crate::telemetry::metrics::{SHADOW_NONE, ShadowCode};
+use crate::vocab::{Decision, Event, MadeBy, Reason, Request, Role};
+use crate::wasm::packed::PackedRequest;
 use crate::wasm::plug::{RelatedDecision, Verdict};
 
 /// Decides flows for one thread; get one from [`Runtime::worker`].
@@ -50,184 +53,6 @@ struct Scratch {
     shadow_words: Vec<u64>,
     shadow_requests: Vec<Request>,
     shadow_picked: Vec<usize>,
-}
-
-impl ShadowRun {
-    /// Whether the shadow sees this miss.
-    #[inline]
-    fn sample(&mut self) -> bool {
-        if self.every <= 1 {
-            return true;
-        }
-        self.countdown = self.countdown.saturating_sub(1);
-        if self.countdown == 0 {
-            self.countdown = self.every;
-            return true;
-        }
-        false
-    }
-
-    /// Compares the shadow's answer to `request` with `decision`: counts it, and gives the cache's code
-    /// of it and what the log keeps (its answer when it differs or fails).
-    fn compare(
-        &mut self,
-        counters: &Counters,
-        lists: &FactSet,
-        request: &Request,
-        decision: &Decision,
-    ) -> (ShadowCode, Option<Decision>) {
-        if !self.sample() {
-            counters.shadow_skipped(1);
-            return (SHADOW_NONE, None);
-        }
-        let answer = self.decider.decide(lists, request);
-        judge(counters, decision, answer)
-    }
-}
-
-/// A flow of a batch asked of a policy: its index in the batch (a `u32`, so the entry stays as small as
-/// a batch of one policy needs), what it was decided on, which policy decides it.
-type AskedFlow = (u32, Made, MadeBy);
-
-/// What a batch asked of its policies, and what they answered.
-struct Asked<'a> {
-    asked: &'a [AskedFlow],
-    words: &'a [Vec<u64>; MadeBy::COUNT],
-    requests: &'a [Vec<Request>; MadeBy::COUNT],
-    answers: &'a [Vec<Decision>; MadeBy::COUNT],
-    packed: bool,
-}
-
-/// The shadow's answers to a batch's asked flows, compared and counted: the cache's code and what the
-/// log keeps, in `asked`'s order (`(SHADOW_NONE, None)` for a flow the shadow did not see). Asks the
-/// shadow in one call, with the same requests (gathered into `gathered` when it does not see them all,
-/// or they went to two policies).
-#[cold]
-#[inline(never)]
-fn shadow_batch(
-    run: &mut ShadowRun,
-    counters: &Counters,
-    lists: &FactSet,
-    batch: &Asked<'_>,
-    gathered: (&mut Vec<usize>, &mut Vec<u64>, &mut Vec<Request>),
-) -> Vec<(ShadowCode, Option<Decision>)> {
-    let (picked, words, requests) = gathered;
-    picked.clear();
-    // Each asked flow's place among its policy's requests, and whether the shadow sees it.
-    let mut places = [0; MadeBy::COUNT];
-    let place: Vec<usize> = batch
-        .asked
-        .iter()
-        .map(|&(_, _, by)| {
-            places[by.index()] += 1;
-            places[by.index()] - 1
-        })
-        .collect();
-    for position in 0..batch.asked.len() {
-        if run.sample() {
-            picked.push(position);
-        }
-    }
-    counters.shadow_skipped((batch.asked.len() - picked.len()) as u64);
-    let mut results = vec![(SHADOW_NONE, None); batch.asked.len()];
-    if picked.is_empty() {
-        return results;
-    }
-    // Every flow went to the active policy and the shadow sees them all: the same requests as they are.
-    let whole = picked.len() == batch.asked.len() && batch.answers[MadeBy::Candidate.index()].is_empty();
-    let answers = if whole && batch.packed {
-        run.decider.decide_words(lists, &batch.words[0])
-    } else if whole {
-        run.decider.decide_batch(lists, &batch.requests[0])
-    } else {
-        words.clear();
-        requests.clear();
-        for &position in picked.iter() {
-            let (by, place) = (batch.asked[position].2, place[position]);
-            if batch.packed {
-                words.extend_from_slice(&batch.words[by.index()][2 * place..2 * place + 2]);
-            } else {
-                requests.push(batch.requests[by.index()][place]);
-            }
-        }
-        if batch.packed { run.decider.decide_words(lists, words) } else { run.decider.decide_batch(lists, requests) }
-    };
-    for (&position, answer) in picked.iter().zip(answers) {
-        let (by, place) = (batch.asked[position].2, place[position]);
-        results[position] = judge(counters, &batch.answers[by.index()][place], answer);
-    }
-    results
-}
-
-/// Counts the shadow's `answer` against `decision`; the cache's code of it and what the log keeps.
-#[inline]
-fn judge(counters: &Counters, decision: &Decision, answer: Decision) -> (ShadowCode, Option<Decision>) {
-    if let Some(fault) = &answer.fault {
-        // A fault is not cached: the next miss asks a fresh instance.
-        counters.shadow_fault(fault);
-        return (SHADOW_NONE, Some(answer));
-    }
-    let code = metrics::shadow_code(decision, &answer);
-    counters.shadow(code);
-    (code, (code != SHADOW_AGREED).then_some(answer))
-}
-
-/// Everything one miss decides on, read before the decision.
-struct Snapshot {
-    epoch: u64,
-    device: DeviceView,
-    /// The device's place among all devices (a canary's choice).
-    place: u64,
-    /// The stored registration outcome with the device and the flow's server, if any.
-    registration: Lookup,
-    /// What it is decided on (`stamp.device` is `device`'s generation).
-    stamp: Stamp,
-}
-
-/// What a decision was made on, as the cache and the log keep it.
-#[derive(Clone, Copy)]
-struct Made {
-    epoch: u64,
-    stamp: Stamp,
-    /// When the registration agreement it followed ends; `u64::MAX` when it followed none.
-    expires: u64,
-}
-
-impl Snapshot {
-    /// What a decision on it is made on.
-    #[inline]
-    fn made(&self) -> Made {
-        Made { epoch: self.epoch, stamp: self.stamp, expires: self.expires() }
-    }
-
-    /// The facts a request carries: a standing registration's (equal to the live facts where those are
-    /// known), else the device's live facts; `None` while they are unknown.
-    #[inline]
-    fn facts(&self) -> Option<(Attach, Option<LinkState>, Registration)> {
-        match self.registration {
-            Lookup::Standing { registration, attach, link, .. } => Some((attach, Some(link), registration)),
-            Lookup::None => Some((self.device.attach()?, self.device.link(), Registration::None)),
-            Lookup::Pending => None,
-        }
-    }
-
-    /// When the agreement a decision on it follows ends; `u64::MAX` when it follows none.
-    fn expires(&self) -> u64 {
-        match self.registration {
-            Lookup::Standing { expires, .. } => expires,
-            _ => u64::MAX,
-        }
-    }
-
-    /// The reason a decision fails closed before the policy: a re-registration is due, or the attach
-    /// facts are unknown.
-    fn unknown_reason(&self) -> Reason {
-        match self.registration {
-            _ if self.device.stale() => Reason::FactsStale,
-            Lookup::Pending => Reason::RegistrationPending,
-            _ => Reason::AttachUnknown,
-        }
-    }
 }
 
 impl Worker {
@@ -603,51 +428,6 @@ fn change(
     }
 }
 
-/// The facts a miss decides on; `None` for a device handle this runtime did not issue.
-fn snapshot(runtime: &Runtime, flow: &Flow, epoch: u64, lists: &FactSet, policy_generation: u64) -> Option<Snapshot> {
-    let slot = runtime.slot(flow.device)?;
-    let device = slot.view();
-    let stamp = Stamp { lists: lists.generation(), device: device.generation, policy: policy_generation };
-    let registration = if device.has_agreements() && !device.stale() {
-        slot.lookup(flow.server, runtime.unix_now())
-    } else {
-        Lookup::None
-    };
-    Some(Snapshot { epoch, device, place: slot.place(), registration, stamp })
-}
-
-/// The packed request of `flow` for a device holding registration outcomes, with when the outcome it
-/// follows ends; `Some(Err(reason))` when a re-registration is due, `None` when the facts are unknown.
-#[cold]
-#[inline(never)]
-fn registered(runtime: &Runtime, slot: &DeviceSlot, flow: &Flow) -> Option<Result<(PackedRequest, u64), Reason>> {
-    let Flow { server, role, event, .. } = *flow;
-    if slot.view().stale() {
-        return Some(Err(Reason::FactsStale));
-    }
-    let (attach, link, registration, expires) = match slot.lookup(server, runtime.unix_now()) {
-        Lookup::Pending => return Some(Err(Reason::RegistrationPending)),
-        Lookup::Standing { registration, attach, link, expires } => (attach, Some(link), registration, expires),
-        Lookup::None => {
-            let device = slot.view();
-            (device.attach()?, device.link(), Registration::None, u64::MAX)
-        }
-    };
-    let serving = attach.serving.map_or(0, |serving| serving.key());
-    let registration = packed::registration_bits(registration);
-    let packed = PackedRequest {
-        serving,
-        home: attach.home.key(),
-        access: attach.access,
-        link: packed::link_bits(link),
-        server,
-        role,
-        event,
-        registration,
-    };
-    Some(Ok((packed, expires)))
-}
-
 /// The runtime's workers, and what a worker would ask its policy: here, so the runtime (`live`) does
 /// not import its workers back.
 impl Runtime {
@@ -663,13 +443,6 @@ impl Runtime {
         let lists = self.lists();
         request(flow, &snapshot(self, flow, self.epoch(), &lists, self.policy_generation())?)
     }
-}
-
-/// The request for `flow`; `None` while the device's attach facts are unknown or a re-registration is
-/// due.
-fn request(flow: &Flow, snapshot: &Snapshot) -> Option<Request> {
-    let (attach, link, registration) = snapshot.facts()?;
-    Some(Request { role: flow.role, event: flow.event, server: flow.server, attach, link, registration })
 }
 
 /// The cached decision of `flow`, if the cache is on and the decision still stands.
@@ -726,199 +499,6 @@ fn count_outcomes(cache: &FlowCache, decisions: &[Decision], canary: bool) {
     } else {
         // Without a canary every decision is the active policy's.
         decisions.iter().for_each(|decision| cache.counters.active_outcome(decision));
-    }
-}
-
-/// A log record of `decision` for `flow`, made on `stamp` (and on the feed revision its device's facts
-/// are at now, if fed), without its request, lists digest or shadow answer.
-fn record(runtime: &Runtime, flow: &Flow, stamp: Stamp, cached: bool, decision: &Decision) -> Record {
-    let revision = runtime.slot(flow.device).map_or(0, DeviceSlot::revision);
-    Record {
-        flow: *flow,
-        stamp,
-        revision,
-        cached,
-        decision: decision.clone(),
-        request: LoggedRequest::None,
-        lists: None,
-        shadow: None,
-    }
-}
-
-/// A log record of a decision made on `stamp` whose request is read back from the live facts: they
-/// are the ones it was made on while the device's and the lists' generations are still the stamp's
-/// (a decision the cache answered, or a batch's flow the engine decided before any policy; the flows a
-/// batch asked log the words they were asked instead). When they moved on in between, the record has
-/// no request (replay counts it as not replayable) rather than a wrong one.
-fn record_read_back(runtime: &Runtime, flow: &Flow, stamp: Stamp, cached: bool, decision: &Decision) -> Record {
-    read_back(runtime, &runtime.lists(), flow, stamp, cached, decision)
-}
-
-/// [`record_read_back`] with the runtime's lists as they are now, `lists` (read once for a batch).
-fn read_back(
-    runtime: &Runtime,
-    lists: &FactSet,
-    flow: &Flow,
-    stamp: Stamp,
-    cached: bool,
-    decision: &Decision,
-) -> Record {
-    let mut record = record(runtime, flow, stamp, cached, decision);
-    if lists.generation() == stamp.lists {
-        record.lists = Some(lists.lists_digest());
-        let snapshot = snapshot(runtime, flow, runtime.epoch(), lists, stamp.policy);
-        record.request = snapshot
-            .filter(|snapshot| snapshot.stamp.device == stamp.device && !before_policy(decision.reason))
-            .and_then(|snapshot| request(flow, &snapshot))
-            .into();
-    }
-    record
-}
-
-/// The engine decided without asking a policy, on facts it lacked or no longer trusted.
-fn before_policy(reason: Reason) -> bool {
-    matches!(reason, Reason::AttachUnknown | Reason::FactsStale | Reason::RegistrationPending)
-}
-
-/// The shadow's answer a cache entry keeps, as the log writes it: a disagreement's action and reason.
-fn shadow_of(code: ShadowCode) -> Option<Decision> {
-    metrics::shadow_outcome(code).map(|(action, reason)| Decision::new(action, reason))
-}
-
-/// Logs a decision the cache answered, with what it was made on (a default stamp if the entry is gone:
-/// it cannot be, nothing is cached in between) and the shadow's answer cached with it.
-#[cold]
-#[inline(never)]
-fn log_hit(log: &LogSender, runtime: &Runtime, cache: &FlowCache, flow: &Flow, decision: &Decision) {
-    let (stamp, shadow) = cache.made(flow).unwrap_or_default();
-    log.one(Record { shadow: shadow_of(shadow), ..record_read_back(runtime, flow, stamp, true, decision) });
-}
-
-/// The hits of a batch, by index, with what each cached decision was made on and the shadow's answer
-/// cached with it (only the hits: a batch the cache missed whole costs nothing here).
-#[inline(never)]
-fn hit_stamps(cache: &FlowCache, flows: &[Flow], missed: &[usize]) -> Vec<(u32, Stamp, ShadowCode)> {
-    if missed.len() == flows.len() {
-        return Vec::new();
-    }
-    // `missed` is in flow order: only the flows between its entries were hits.
-    let mut missed = missed.iter().copied().peekable();
-    let mut stamps = Vec::with_capacity(flows.len() - missed.len());
-    for (index, flow) in flows.iter().enumerate() {
-        if missed.next_if_eq(&index).is_none() {
-            let (stamp, shadow) = cache.made(flow).unwrap_or_default();
-            stamps.push((index as u32, stamp, shadow));
-        }
-    }
-    stamps
-}
-
-/// What a batch's log records are made from, copied from the worker's scratch (the decision path only
-/// copies): the log's thread makes the records ([`BatchLog::records`]).
-struct BatchLog {
-    runtime: WeakRuntime,
-    flows: Vec<Flow>,
-    decisions: Vec<Decision>,
-    /// The hits, by index, with what each was made on and its shadow code.
-    hits: Vec<(u32, Stamp, ShadowCode)>,
-    /// The flows asked of a policy, and the requests put to each policy (in `asked`'s order within
-    /// each): packed words, or records for a policy without the packed batch.
-    asked: Vec<AskedFlow>,
-    words: [Vec<u64>; MadeBy::COUNT],
-    requests: [Vec<Request>; MadeBy::COUNT],
-    /// The digest of the lists the asked flows were decided on.
-    lists: Option<ListsDigest>,
-    /// The lists and policy the flows with unknown facts were decided under.
-    missed: Stamp,
-    /// The shadow's answers, in `asked`'s order.
-    shadows: Vec<(ShadowCode, Option<Decision>)>,
-}
-
-impl BatchLog {
-    /// A batch the cache answered whole.
-    fn hits(
-        runtime: &Runtime,
-        flows: &[Flow],
-        decisions: &[Decision],
-        hits: Vec<(u32, Stamp, ShadowCode)>,
-    ) -> BatchLog {
-        BatchLog {
-            runtime: runtime.downgrade(),
-            flows: flows.to_vec(),
-            decisions: decisions.to_vec(),
-            hits,
-            asked: Vec::new(),
-            words: Default::default(),
-            requests: Default::default(),
-            lists: None,
-            missed: Stamp::default(),
-            shadows: Vec::new(),
-        }
-    }
-
-    /// The request put to policy `by` in its `place` (packed words are decoded when the line is
-    /// written).
-    fn request(&self, by: MadeBy, place: usize) -> LoggedRequest {
-        match self.words[by.index()].get(2 * place..2 * place + 2) {
-            Some(&[first, second]) => LoggedRequest::Packed([first, second]),
-            _ => self.requests[by.index()].get(place).copied().into(),
-        }
-    }
-
-    /// The records, on the log's thread: hits with what they were cached on (their requests read back
-    /// from the live facts while these are still what they were made on), the policies' answers with
-    /// the very requests they were asked and the lists' digest (and the shadow's answers), and flows
-    /// with unknown facts with the batch's lists and policy. The fact-feed revision is read when the
-    /// record is made. Once the runtime is gone, the records keep only what the batch copied.
-    #[cold]
-    #[inline(never)]
-    fn records(mut self) -> Vec<Record> {
-        let runtime = self.runtime.upgrade();
-        let lists_now = runtime.as_ref().map(Runtime::lists);
-        let made = |flow: &Flow, stamp: Stamp, cached: bool, decision: &Decision| match &runtime {
-            Some(runtime) => record(runtime, flow, stamp, cached, decision),
-            None => Record {
-                flow: *flow,
-                stamp,
-                revision: 0,
-                cached,
-                decision: decision.clone(),
-                request: LoggedRequest::None,
-                lists: None,
-                shadow: None,
-            },
-        };
-        let read = |flow: &Flow, stamp: Stamp, cached: bool, decision: &Decision| match (&runtime, &lists_now) {
-            (Some(runtime), Some(lists)) => read_back(runtime, lists, flow, stamp, cached, decision),
-            _ => made(flow, stamp, cached, decision),
-        };
-        let mut places = [0; MadeBy::COUNT];
-        let mut next = self.asked.iter().enumerate().peekable();
-        let mut hits = self.hits.iter().peekable();
-        let mut records = Vec::with_capacity(self.flows.len());
-        for (index, (flow, decision)) in self.flows.iter().zip(&self.decisions).enumerate() {
-            let hit = hits.next_if(|&&(hit, ..)| hit as usize == index);
-            let record = match (hit, next.peek()) {
-                (Some(&(_, stamp, shadow)), _) => {
-                    Record { shadow: shadow_of(shadow), ..read(flow, stamp, true, decision) }
-                }
-                (None, Some(&(position, &(asked_index, ref made_on, by)))) if asked_index as usize == index => {
-                    let shadow = self.shadows.get_mut(position).and_then(|(_, answer)| answer.take());
-                    let place = places[by.index()];
-                    places[by.index()] += 1;
-                    next.next();
-                    Record {
-                        shadow,
-                        request: self.request(by, place),
-                        lists: self.lists,
-                        ..made(flow, made_on.stamp, false, decision)
-                    }
-                }
-                (None, _) => read(flow, self.missed, false, decision),
-            };
-            records.push(record);
-        }
-        records
     }
 }
 

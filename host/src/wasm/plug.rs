@@ -104,8 +104,11 @@ pub(crate) trait Verdict: Sized + fmt::Display {
     /// Why the policy could not decide, when it could not.
     fn fault(&self) -> Option<&Arc<PolicyFault>>;
     /// It is the engine's fail-closed answer (its reason says `policy-fault`), with or without a fault.
+    /// (The case files judge verdicts by this and the next; the engine alone does not.)
+    #[cfg_attr(not(feature = "tools"), allow(dead_code))]
     fn is_fail_closed(&self) -> bool;
     /// It gives the same answer as `other`, their faults aside.
+    #[cfg_attr(not(feature = "tools"), allow(dead_code))]
     fn same_answer(&self, other: &Self) -> bool;
 }
 

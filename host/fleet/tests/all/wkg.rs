@@ -11,8 +11,8 @@ use pathsec::delivery::{AcceptedGenerations, BundleKeys, BundleStore};
 use pathsec::signing::{SecretKey, TrustedKeys};
 use pathsec::wasm::ArtifactCache;
 use pathsec::{Engine, Runtime};
-use pathsec_fleet::lab::{self, OciRegistry};
 use pathsec_fleet::oci::{ContentStore, Node, Registry, RegistrySettings};
+use pathsec_lab::{self as lab, OciRegistry};
 use tempfile::TempDir;
 
 fn node(dir: &Path) -> Node {

@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use pathsec_fleet::feed::{DesiredState, NatsSettings, Publisher};
-use pathsec_fleet::lab::{NatsServer, OciRegistry};
 use pathsec_fleet::oci::{Registry, RegistrySettings};
+use pathsec_lab::{NatsServer, OciRegistry};
 use pathsec_serve::{Config, Server};
 use serde_json::Value;
 

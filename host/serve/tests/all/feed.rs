@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use pathsec::{AccessKind, Attach, LinkState};
 use pathsec_fleet::feed::{DeviceValue, NatsSettings, Publisher};
-use pathsec_fleet::lab::NatsServer;
+use pathsec_lab::NatsServer;
 use pathsec_serve::{Config, Server};
 use serde_json::{Value, json};
 

@@ -1,5 +1,5 @@
 //! The checked-in header is what cbindgen makes of the code now: a change to the ABI without the
-//! header fails here. `PATHSEC_BLESS=1 cargo test -p pathsec-ffi --test header` rewrites it.
+//! header fails here. `PATHSEC_BLESS=1 cargo test -p pathsec-ffi --test all header` rewrites it.
 
 use std::path::Path;
 
@@ -18,7 +18,7 @@ fn the_checked_in_header_matches_the_code() {
     let checked_in = std::fs::read(&path).unwrap_or_default();
     assert!(
         checked_in == generated,
-        "`{}` does not match the code: run `PATHSEC_BLESS=1 cargo test -p pathsec-ffi --test header`, review the diff, and commit it (and bump PATHSEC_ABI_VERSION if a program built against the old header would misuse the new one)",
+        "`{}` does not match the code: run `PATHSEC_BLESS=1 cargo test -p pathsec-ffi --test all header`, review the diff, and commit it (and bump PATHSEC_ABI_VERSION if a program built against the old header would misuse the new one)",
         path.display()
     );
 }

@@ -8,8 +8,8 @@ use pathsec::delivery::{AcceptedGenerations, BundleKeys, BundleStore, ListBundle
 use pathsec::signing::{SecretKey, TrustedKeys};
 use pathsec::wasm::ArtifactCache;
 use pathsec::{Engine, FactSet, Runtime};
-use pathsec_fleet::lab::OciRegistry;
 use pathsec_fleet::oci::{ArtifactKind, ContentStore, Credentials, Node, OciError, Registry, RegistrySettings};
+use pathsec_lab::OciRegistry;
 use tempfile::TempDir;
 
 fn now() -> u64 {

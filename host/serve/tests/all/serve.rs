@@ -13,7 +13,7 @@ use pathsec_serve::api::grpc::proto::{self, path_secure_client::PathSecureClient
 use pathsec_serve::{Config, Server};
 use serde_json::{Value, json};
 
-const FACTS: &str = include_str!("../../../examples/serve/facts.toml");
+const FACTS: &str = include_str!("../../../../examples/serve/facts.toml");
 const TOKEN: &str = "an-admin-token-for-tests-0123456789";
 
 /// A daemon on a free loopback port (and a Unix socket) with the example facts and `extra` TOML.

@@ -107,7 +107,7 @@ fn the_static_library_links_into_the_same_program() {
 
 #[test]
 fn valgrind_finds_no_leak_and_no_invalid_access_over_100000_decisions() {
-    pathsec_fleet::lab::ensure_packages(&[("/usr/bin/valgrind", "valgrind")]).expect("valgrind installs");
+    pathsec_lab::ensure_packages(&[("/usr/bin/valgrind", "valgrind")]).expect("valgrind installs");
     let dir = tempfile::tempdir().expect("temp dir");
     let flow = build(dir.path(), false);
     let [(_, reference), (_, always)] = policies(dir.path(), true);

@@ -11,8 +11,8 @@ use pathsec::signing::{SecretKey, TrustedKeys};
 use pathsec::wasm::ArtifactCache;
 use pathsec::{Engine, FactSet, Runtime};
 use pathsec_fleet::feed::{DesiredState, NatsSettings, Publisher, Rollout, RolloutStatus};
-use pathsec_fleet::lab::{NatsServer, OciRegistry};
 use pathsec_fleet::oci::{ContentStore, Node, Registry, RegistrySettings};
+use pathsec_lab::{NatsServer, OciRegistry};
 use tempfile::TempDir;
 
 const WAIT: Duration = Duration::from_secs(30);

@@ -11,8 +11,8 @@ use pathsec::signing::SecretKey;
 use pathsec::{FactSet, Runtime};
 use pathsec_fleet::device::{ConfigSender, DeliveryStatus, DeviceClient, Listener, Trigger};
 use pathsec_fleet::feed::NatsSettings;
-use pathsec_fleet::lab::{NatsServer, OciRegistry};
 use pathsec_fleet::oci::{Registry, RegistrySettings};
+use pathsec_lab::{NatsServer, OciRegistry};
 use tempfile::TempDir;
 
 const WAIT: Duration = Duration::from_secs(20);

@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_nats::jetstream;
 use pathsec::{AccessKind, Attach, Event, Flow, LinkState, PlmnId, Reason, Role, Runtime};
 use pathsec_fleet::feed::{DeviceValue, FeedSettings, FeedStatus, Follower, NatsCredentials, NatsSettings, Publisher};
-use pathsec_fleet::lab::{NatsAuth, NatsServer};
+use pathsec_lab::{NatsAuth, NatsServer};
 use tempfile::TempDir;
 
 const WAIT: Duration = Duration::from_secs(20);
