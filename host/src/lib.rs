@@ -56,7 +56,7 @@
 #![warn(missing_docs)]
 
 #[cfg(feature = "bundled-policies")]
-pub mod bundled;
+pub use pathsec_bundled as bundled;
 #[cfg(feature = "tools")]
 pub mod cases;
 pub(crate) mod deciding;

@@ -11,7 +11,7 @@ const TARGET: &str = "wasm32-wasip2";
 /// The component of test guest `package` (its crate name, e.g. `snoop`), built once per test binary.
 ///
 /// Panics with the build's own message when the guest does not build; the `wasm32-wasip2` target
-/// is already installed by `host/build.rs`, which builds the bundled policies first.
+/// is already installed by `host/bundled/build.rs`, which builds the bundled policies first.
 pub fn test_guest(package: &str) -> Vec<u8> {
     /// Built guests, by package name.
     type Built = Vec<(String, Vec<u8>)>;
@@ -49,7 +49,7 @@ fn build(package: &str) -> Result<Vec<u8>, String> {
 }
 
 /// `<target>/pathsec-guests`, found from this test binary's path (`<target>/<profile>/deps/<binary>`),
-/// the directory `host/build.rs` builds the bundled policies into.
+/// the directory `host/bundled/build.rs` builds the bundled policies into.
 fn guest_target_dir() -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the test binary: {e}"))?;
     exe.ancestors()

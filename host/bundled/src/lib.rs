@@ -1,4 +1,5 @@
-//! The policies built from `guest-policies/` together with the library (feature `bundled-policies`).
+//! The policies built from `guest-policies/`, embedded: `pathsec::bundled` with `pathsec`'s feature
+//! `bundled-policies`.
 
 /// The reference policy: the method exactly (Lists 1-3, link state, the trigger rules).
 pub const REFERENCE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/reference.wasm"));
