@@ -70,7 +70,7 @@ pub mod review;
 pub(crate) mod rollout;
 pub mod runtime;
 pub(crate) mod store;
-pub(crate) mod sync;
+pub mod sync;
 pub(crate) mod telemetry;
 pub mod vocab;
 pub mod wasm;

@@ -48,3 +48,68 @@ fn the_check_sees_a_dead_link() {
         ["docs/a.md", "https://x", "../c.md#part"]
     );
 }
+
+/// The `### ` headings of the CHANGELOG that are not Keep a Changelog's kinds of change.
+fn foreign_kinds(changelog: &str) -> Vec<&str> {
+    const KINDS: [&str; 6] = ["Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"];
+    changelog.lines().filter_map(|line| line.strip_prefix("### ")).filter(|kind| !KINDS.contains(kind)).collect()
+}
+
+#[test]
+fn the_changelog_groups_by_kind_of_change() {
+    let changelog = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("CHANGELOG.md")).expect("read");
+    assert!(changelog.contains("## [Unreleased]\n"), "an Unreleased section");
+    assert!(changelog.contains("\n### Changed\n"), "a Changed part");
+    let foreign = foreign_kinds(&changelog);
+    assert!(
+        foreign.is_empty(),
+        "Keep a Changelog groups by Added, Changed, Deprecated, Removed, Fixed, Security: {foreign:?}"
+    );
+    assert_eq!(foreign_kinds("### Added\n#### topic\n### The README (issue 31)\n"), ["The README (issue 31)"]);
+}
+
+/// The ```rust blocks of `markdown`.
+fn rust_blocks(markdown: &str) -> Vec<&str> {
+    markdown.split("```rust\n").skip(1).filter_map(|rest| rest.split("\n```").next()).collect()
+}
+
+#[test]
+fn every_rust_block_in_the_readme_and_docs_is_compiled_code() {
+    // A block is an example program the build compiles (`host/examples/`), or the template edit the CLI
+    // test `a_newcomer_writes_tests_and_evaluates_a_policy` takes from the page and builds.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let examples: Vec<String> = pathsec_suite::files_under(&root.join("host/examples"))
+        .iter()
+        .map(|file| std::fs::read_to_string(file).expect("readable"))
+        .collect();
+    let mut pages = vec![root.join("README.md")];
+    pages.extend(
+        pathsec_suite::files_under(&root.join("docs"))
+            .into_iter()
+            .filter(|path| path.extension().is_some_and(|e| e == "md")),
+    );
+    let mut loose = Vec::new();
+    let mut blocks = 0;
+    for page in &pages {
+        let text = std::fs::read_to_string(page).expect("readable");
+        for block in rust_blocks(&text) {
+            blocks += 1;
+            let compiled =
+                examples.iter().any(|example| example.contains(block)) || block.contains("fn path_a_trusted");
+            if !compiled {
+                loose.push(format!(
+                    "{}: {}",
+                    page.strip_prefix(root).unwrap_or(page).display(),
+                    block.lines().next().unwrap_or("")
+                ));
+            }
+        }
+    }
+    assert!(blocks >= 3, "the README and the guides show code: {blocks}");
+    assert!(
+        loose.is_empty(),
+        "code shown that nothing compiles (make it an example under host/examples/):\n{}",
+        loose.join("\n")
+    );
+    assert_eq!(rust_blocks("x\n```rust\nfn a() {}\n```\n```toml\nb\n```"), ["fn a() {}"]);
+}

@@ -11,6 +11,11 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The build's target directory (`CARGO_TARGET_DIR` when set, shared between clones).
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo().join("target"), PathBuf::from)
+}
+
 fn data(name: &str) -> PathBuf {
     repo().join("tests/data").join(name)
 }
@@ -38,6 +43,16 @@ fn eval_sample(policy: &Path, device: &str, server: &str) -> std::process::Outpu
         .args(["--device", device, "--server", server])
         .output()
         .expect("runs")
+}
+
+/// The ```rust block of `markdown` that holds `signature`.
+fn shown_function(markdown: &str, signature: &str) -> String {
+    let block = markdown
+        .split("```rust\n")
+        .skip(1)
+        .filter_map(|rest| rest.split("\n```").next())
+        .find(|block| block.contains(signature));
+    block.unwrap_or_else(|| panic!("no ```rust block with `{signature}`")).to_owned()
 }
 
 fn stdout(output: &std::process::Output) -> String {
@@ -413,13 +428,19 @@ fn a_newcomer_writes_tests_and_evaluates_a_policy() {
     assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
     assert!(stdout(&created).contains("created policy `trust-france`"));
 
-    // Edit one function: path A is also protected in every network of MCC 208.
+    // Edit one function as the README and the policy guide show it (taken from them, so what they show
+    // is what is built): path A is also protected in every network of MCC 208.
     let lib = policy_dir.join("src/lib.rs");
     let source = std::fs::read_to_string(&lib).expect("template source");
-    let edited = source.replace(
-        "        facts.path_a(serving, access)\n",
-        "        serving.mcc == 208 || facts.path_a(serving, access)\n",
-    );
+    let mut edited = source.clone();
+    for page in ["README.md", "docs/guides/writing-policies.md"] {
+        let shown = shown_function(&std::fs::read_to_string(repo().join(page)).expect("page"), "fn path_a_trusted");
+        let (changed, kept): (Vec<&str>, Vec<&str>) = shown.lines().partition(|line| line.contains("208"));
+        for line in kept {
+            assert!(source.contains(line), "{page} shows `{line}`, which the template does not have");
+        }
+        edited = source.replace("        facts.path_a(serving, access)\n", &format!("{}\n", changed.concat()));
+    }
     assert_ne!(source, edited, "the template has the line to edit");
     std::fs::write(&lib, edited).expect("edit");
 
@@ -430,14 +451,14 @@ fn a_newcomer_writes_tests_and_evaluates_a_policy() {
         .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
         .arg(policy_dir.join("Cargo.toml"))
         .arg("--target-dir")
-        .arg(repo().join("target/pathsec-guests-newcomer"))
+        .arg(target_dir().join("pathsec-guests-newcomer"))
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .status()
         .expect("cargo runs");
     assert!(status.success(), "the new policy builds");
-    let wasm = repo().join("target/pathsec-guests-newcomer/wasm32-wasip2/release/trust_france.wasm");
+    let wasm = target_dir().join("pathsec-guests-newcomer/wasm32-wasip2/release/trust_france.wasm");
 
     // The template's cases: the tracker in 20810 was untrusted by the reference; now it is trusted.
     let cases = policy_dir.join("cases");

@@ -11,8 +11,9 @@
 //! Limits: 64 chunks of 1,024 slots (65,536 live handles); a slot's generation is 32 bits, so a handle
 //! is recognised as stale until its slot has been reused 2^32 times.
 
-use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
+use std::sync::{Mutex, MutexGuard, OnceLock, TryLockError};
 
+use pathsec::sync::Locked;
 use pathsec::{Engine, Policy, Runtime, Worker};
 
 use crate::status::{Failure, PATHSEC_ERR_BUSY, PATHSEC_ERR_CAPACITY, PATHSEC_ERR_HANDLE, Result};
@@ -80,11 +81,6 @@ fn table() -> &'static Table {
     TABLE.get_or_init(|| Table { chunks: std::array::from_fn(|_| OnceLock::new()), free: Mutex::default() })
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic inside a slot's lock was caught at the boundary; the state it guards stays usable.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl Table {
     fn slot(&self, index: usize) -> Option<&Slot> {
         self.chunks.get(index / CHUNK)?.get()?.get(index % CHUNK)
@@ -100,7 +96,7 @@ impl Table {
 pub(crate) fn insert(object: Object) -> Result<PathsecHandle> {
     let table = table();
     let index = {
-        let mut free = lock(&table.free);
+        let mut free = table.free.locked();
         match free.freed.pop() {
             Some(index) => index as usize,
             None if free.unused < CHUNK * CHUNKS => {
@@ -118,7 +114,7 @@ pub(crate) fn insert(object: Object) -> Result<PathsecHandle> {
             }
         }
     };
-    let mut state = lock(&table.slot_or_create(index).state);
+    let mut state = table.slot_or_create(index).state.locked();
     state.generation = state.generation.wrapping_add(1).max(1);
     state.object = Some(object);
     Ok(handle(index, state.generation))
@@ -164,7 +160,7 @@ fn bad_handle(handle: PathsecHandle, argument: &str, why: &str) -> Failure {
 /// The slot a handle names, locked, when the handle is live.
 fn live(handle: PathsecHandle, argument: &str) -> Result<MutexGuard<'static, SlotState>> {
     let (slot, generation) = slot_of(handle, argument)?;
-    let state = lock(&slot.state);
+    let state = slot.state.locked();
     check(&state, generation, handle, argument)?;
     Ok(state)
 }
@@ -187,7 +183,7 @@ pub(crate) fn remove(handle: PathsecHandle, argument: &str, wanted: &'static str
         object
     };
     drop(object);
-    lock(&table().free).freed.push((handle & 0xffff_ffff) as u32 - 1);
+    table().free.locked().freed.push((handle & 0xffff_ffff) as u32 - 1);
     Ok(())
 }
 
@@ -247,6 +243,6 @@ pub(crate) fn with_worker<T>(
 #[unsafe(no_mangle)]
 pub extern "C" fn pathsec_live_handles() -> usize {
     let table = table();
-    let free = lock(&table.free);
+    let free = table.free.locked();
     free.unused - free.freed.len()
 }

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use flate2::Compression;
@@ -17,6 +17,7 @@ use flate2::write::GzEncoder;
 use tokio::sync::Notify;
 
 use crate::config::HttpSinkConfig;
+use pathsec::sync::Locked;
 
 /// The shipper's counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -147,7 +148,7 @@ struct Pending {
 impl Buffer {
     fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
         // The queue and its byte count change together under the lock: a panic cannot split them.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.state.locked()
     }
 
     /// Adds an entry, or drops and counts it when the buffer is full.

@@ -15,6 +15,7 @@ use pathsec::delivery::{AcceptedGenerations, BundleKeys, BundleStore};
 use pathsec::files::FactsFile;
 use pathsec::runtime::{DecisionLog, PolicyDirectory};
 use pathsec::signing::{PublicKey, TrustedKeys};
+use pathsec::sync::Locked;
 use pathsec::{Engine, Limits, Runtime};
 use pathsec_fleet::feed::{FeedSettings, Follower, NatsSettings, Rollout};
 use pathsec_fleet::oci::{ContentStore, Credentials, Node, Registry, RegistrySettings};
@@ -31,9 +32,41 @@ use crate::service::{Service, apply_device};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartError {
-    /// Something it needs is missing or wrong; the message names it and the fix.
-    #[error("{0}")]
-    Setup(String),
+    /// A setting names something missing or wrong; the message says what and the fix.
+    #[error("`{setting}`: {problem}")]
+    Setting {
+        /// The setting, as the configuration file writes it (`policy.directory`, `log.file`).
+        setting: &'static str,
+        /// What is wrong with it, and the fix.
+        problem: String,
+    },
+    /// A facts file or the rollout plan cannot be read.
+    #[error(transparent)]
+    File(#[from] pathsec::files::FileError),
+    /// The policy cannot be loaded.
+    #[error(transparent)]
+    Policy(#[from] pathsec::wasm::LoadError),
+    /// The decision log cannot be started.
+    #[error(transparent)]
+    Log(#[from] pathsec::runtime::LogError),
+    /// The engine cannot be made from the limits and keys.
+    #[error(transparent)]
+    Engine(#[from] pathsec::wasm::EngineError),
+    /// The runtime refuses its first policy (its self-check failed).
+    #[error(transparent)]
+    Runtime(#[from] pathsec::runtime::SwapError),
+    /// A trusted key cannot be read as one.
+    #[error(transparent)]
+    Key(#[from] pathsec::signing::SignatureError),
+    /// The policy directory cannot be opened.
+    #[error(transparent)]
+    Directory(#[from] pathsec::runtime::WatchError),
+    /// The artifact cache cannot be opened.
+    #[error(transparent)]
+    Artifacts(#[from] pathsec::wasm::ArtifactCacheError),
+    /// The facts file names more devices than the runtime holds.
+    #[error(transparent)]
+    Devices(#[from] pathsec::runtime::TooManyDevicesError),
     /// A listener cannot be bound.
     #[error("cannot listen on {what}: {error} (is another process on it? change `listen` in the configuration)")]
     Listen {
@@ -44,8 +77,9 @@ pub enum StartError {
     },
 }
 
-fn setup(message: impl std::fmt::Display) -> StartError {
-    StartError::Setup(message.to_string())
+/// A refusal of `setting`, saying what is wrong and the fix.
+fn setting(setting: &'static str, problem: impl std::fmt::Display) -> StartError {
+    StartError::Setting { setting, problem: problem.to_string() }
 }
 
 /// A running daemon.
@@ -70,42 +104,48 @@ impl Server {
         let (policy, directory) = initial_policy(&config, &engine)?;
 
         let shipper = match &config.log.http {
-            Some(http) => Some(Shipper::start(http.clone()).map_err(|e| setup(format!("`log.http`: {e}")))?),
+            Some(http) => Some(Shipper::start(http.clone()).map_err(|e| setting("log.http", format!("{e}")))?),
             None => None,
         };
         let mut builder = Runtime::builder(policy).settings(&config.settings());
         if config.log.file.is_some() || shipper.is_some() {
             let file = match &config.log.file {
                 Some(path) => Some(std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| {
-                    setup(format!(
-                        "`log.file`: cannot open `{}` for appending: {e}; check the directory exists and is writable",
-                        path.display()
-                    ))
+                    setting(
+                        "log.file",
+                        format!(
+                            "cannot open `{}` for appending: {e}; check the directory exists and is writable",
+                            path.display()
+                        ),
+                    )
                 })?),
                 None => None,
             };
             let sink = LogSink::new(&config.log.mask, file, shipper.as_ref());
-            let log = DecisionLog::to_writer(sink, config.log.capacity.unwrap_or(4096)).map_err(setup)?;
+            let log = DecisionLog::to_writer(sink, config.log.capacity.unwrap_or(4096))?;
             builder = builder.decision_log(log);
         }
         let facts = match &config.facts.file {
-            Some(path) => Some(FactsFile::read(path).map_err(setup)?),
+            Some(path) => Some(FactsFile::read(path)?),
             None => None,
         };
         if let (Some(facts), Some(path)) = (&facts, &config.facts.file) {
             if config.facts.feed.is_some() && !facts.devices.is_empty() {
-                return Err(setup(format!(
-                    "`facts.file`: with `facts.feed` the devices come from the feed: remove the {} `[[devices]]` from `{}`",
-                    facts.devices.len(),
-                    path.display()
-                )));
+                return Err(setting(
+                    "facts.file",
+                    format!(
+                        "with `facts.feed` the devices come from the feed: remove the {} `[[devices]]` from `{}`",
+                        facts.devices.len(),
+                        path.display()
+                    ),
+                ));
             }
             builder = builder.lists(facts.builder().build());
         }
-        let runtime = builder.build().map_err(setup)?;
+        let runtime = builder.build()?;
         if let Some(facts) = &facts {
             for device in &facts.devices {
-                let id = runtime.device_id(&device.name).map_err(setup)?;
+                let id = runtime.device_id(&device.name)?;
                 apply_device(&runtime, id, device);
             }
         }
@@ -124,7 +164,7 @@ impl Server {
                 settings.max_staleness = staleness;
             }
             let follower =
-                Follower::start(runtime.clone(), settings).map_err(|e| setup(format!("`facts.feed`: {e}")))?;
+                Follower::start(runtime.clone(), settings).map_err(|e| setting("facts.feed", format!("{e}")))?;
             service = service.with_feed(feed.url.clone(), follower);
         }
         if let Some(rollout) = &config.policy.rollout {
@@ -136,7 +176,7 @@ impl Server {
                 NatsSettings::new(rollout.url.clone()),
                 &rollout.group,
             )
-            .map_err(|e| setup(format!("`policy.rollout`: {e}")))?;
+            .map_err(|e| setting("policy.rollout", format!("{e}")))?;
             service = service.with_rollout(rollout.group.clone(), follower);
         }
         let service = Arc::new(service);
@@ -144,14 +184,15 @@ impl Server {
         let admin_token = match (&config.listen.admin_token, &config.listen.admin_token_file) {
             (Some(token), _) => Some(token.trim().to_owned()),
             (None, Some(path)) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| setup(format!("`listen.admin-token-file`: cannot read `{}`: {e}", path.display())))?;
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    setting("listen.admin-token-file", format!("cannot read `{}`: {e}", path.display()))
+                })?;
                 let token = text.lines().next().unwrap_or("").trim().to_owned();
                 if token.len() < 16 {
-                    return Err(setup(format!(
-                        "`listen.admin-token-file`: the token in `{}` is shorter than 16 characters: too easy to guess",
-                        path.display()
-                    )));
+                    return Err(setting(
+                        "listen.admin-token-file",
+                        format!("the token in `{}` is shorter than 16 characters: too easy to guess", path.display()),
+                    ));
                 }
                 Some(token)
             }
@@ -179,9 +220,7 @@ impl Server {
                         _ = stopped.changed() => return,
                     }
                     let (directory, runtime) = (Arc::clone(&directory), runtime.clone());
-                    let scan = tokio::task::spawn_blocking(move || {
-                        directory.lock().unwrap_or_else(std::sync::PoisonError::into_inner).scan(&runtime)
-                    });
+                    let scan = tokio::task::spawn_blocking(move || directory.locked().scan(&runtime));
                     match scan.await {
                         Ok(Ok(events)) => {
                             events.iter().for_each(|event| eprintln!("pathsec serve: policy directory: {event:?}"))
@@ -370,13 +409,13 @@ fn routes(served: &Arc<Served>, origin: Origin, request_timeout: Duration) -> ax
 fn node(rollout: &RolloutConfig) -> Result<Arc<Node>, StartError> {
     let state = &rollout.state;
     let open = |what: &str, error: &dyn std::fmt::Display| {
-        setup(format!("`policy.rollout.state`: cannot open the {what} under `{}`: {error}", state.display()))
+        setting("policy.rollout.state", format!("cannot open the {what} under `{}`: {error}", state.display()))
     };
     let mut keys = Vec::new();
     for path in &rollout.bundle_keys {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| setup(format!("`policy.rollout.bundle-keys`: cannot read `{}`: {e}", path.display())))?;
-        keys.push(PublicKey::parse(&path.display().to_string(), &text).map_err(setup)?);
+            .map_err(|e| setting("policy.rollout.bundle-keys", format!("cannot read `{}`: {e}", path.display())))?;
+        keys.push(PublicKey::parse(&path.display().to_string(), &text)?);
     }
     Ok(Arc::new(Node {
         registry: Registry::new(&RegistrySettings {
@@ -405,10 +444,10 @@ fn engine(config: &Config) -> Result<Engine, StartError> {
     let mut keys = Vec::new();
     for path in &config.policy.trusted_keys {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| setup(format!("`policy.trusted-keys`: cannot read `{}`: {e}", path.display())))?;
-        keys.push(PublicKey::parse(&path.display().to_string(), &text).map_err(setup)?);
+            .map_err(|e| setting("policy.trusted-keys", format!("cannot read `{}`: {e}", path.display())))?;
+        keys.push(PublicKey::parse(&path.display().to_string(), &text)?);
     }
-    Engine::builder().limits(limits).trusted_keys(TrustedKeys::new(keys)).build().map_err(setup)
+    Engine::builder().limits(limits).trusted_keys(TrustedKeys::new(keys)).build().map_err(StartError::from)
 }
 
 /// The policy to start with, and the directory to watch if the policy comes from one.
@@ -419,34 +458,34 @@ fn initial_policy(config: &Config, engine: &Engine) -> Result<(pathsec::Policy, 
             "reference" => pathsec::bundled::REFERENCE,
             _ => pathsec::bundled::ALWAYS_SECURE,
         };
-        return Ok((engine.load_policy(name, bytes).map_err(setup)?, None));
+        return Ok((engine.load_policy(name, bytes)?, None));
     }
     if let Some(path) = &source.file {
-        return Ok((engine.load_policy_file(path).map_err(setup)?, None));
+        return Ok((engine.load_policy_file(path)?, None));
     }
     if source.rollout.is_some() {
         // The fail-closed baseline until the rollout installs the group's policy (not ready till then).
-        return Ok((engine.load_policy("always-secure", pathsec::bundled::ALWAYS_SECURE).map_err(setup)?, None));
+        return Ok((engine.load_policy("always-secure", pathsec::bundled::ALWAYS_SECURE)?, None));
     }
-    let path = source.directory.as_ref().ok_or_else(|| setup("`policy`: name a policy source"))?;
-    let mut directory = PolicyDirectory::open(path, engine).map_err(setup)?;
+    let path = source.directory.as_ref().ok_or_else(|| setting("policy", "name a policy source"))?;
+    let mut directory = PolicyDirectory::open(path, engine)?;
     if let Some(cache) = &source.artifact_cache {
-        directory = directory.with_artifacts(pathsec::wasm::ArtifactCache::open(cache).map_err(setup)?);
+        directory = directory.with_artifacts(pathsec::wasm::ArtifactCache::open(cache)?);
     }
     // A rollout plan's active policy starts the runtime (the watcher's first scan applies the rest of
     // the plan); without one, the newest good policy does. Later changes come through the watcher.
     let plan_file = path.join(pathsec::runtime::ROLLOUT_FILE);
     if plan_file.is_file() {
         let text = std::fs::read_to_string(&plan_file)
-            .map_err(|e| setup(format!("cannot read `{}`: {e}", plan_file.display())))?;
-        let plan = pathsec::runtime::RolloutPlan::parse(&plan_file.display().to_string(), &text).map_err(setup)?;
-        let policy = engine.load_policy_file(path.join(&plan.active)).map_err(setup)?;
+            .map_err(|e| setting("policy.directory", format!("cannot read `{}`: {e}", plan_file.display())))?;
+        let plan = pathsec::runtime::RolloutPlan::parse(&plan_file.display().to_string(), &text)?;
+        let policy = engine.load_policy_file(path.join(&plan.active))?;
         return Ok((policy, Some(directory)));
     }
     let newest = newest_policy(path).ok_or_else(|| {
-        setup(format!("`policy.directory`: `{}` holds no `*.wasm` policy: put one there first", path.display()))
+        setting("policy.directory", format!("`{}` holds no `*.wasm` policy: put one there first", path.display()))
     })?;
-    let policy = engine.load_policy_file(&newest).map_err(setup)?;
+    let policy = engine.load_policy_file(&newest)?;
     Ok((policy, Some(directory)))
 }
 

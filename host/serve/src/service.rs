@@ -2,10 +2,11 @@
 //! what the facts come from, and every operation both APIs offer. The APIs only translate; answers
 //! and errors are made here once, so the two answer identically.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use pathsec::files::{DeviceFile, ListsFile, RequestFile, Subject};
+use pathsec::sync::Locked;
 use pathsec::{Decision, Engine, Flow, Runtime, Worker};
 use pathsec_fleet::feed::{FeedStatus, Follower, Rollout};
 
@@ -145,17 +146,17 @@ impl Service {
 
     /// The feed follower, if any, to stop it (the feed's status is then no longer reported).
     pub fn take_feed(&self) -> Option<Follower> {
-        self.feed.lock().unwrap_or_else(PoisonError::into_inner).take()
+        self.feed.locked().take()
     }
 
     /// The feed's status, if any.
     pub fn feed_status(&self) -> Option<FeedStatus> {
-        self.feed.lock().unwrap_or_else(PoisonError::into_inner).as_ref().map(Follower::status)
+        self.feed.locked().as_ref().map(Follower::status)
     }
 
     /// How long since the feed was last known reachable, if there is a feed.
     pub fn feed_contact_age(&self) -> Option<std::time::Duration> {
-        self.feed.lock().unwrap_or_else(PoisonError::into_inner).as_ref().map(Follower::since_contact)
+        self.feed.locked().as_ref().map(Follower::since_contact)
     }
 
     /// One decision. `field` names the request in errors (`requests[3]`; empty for a request alone).
@@ -352,7 +353,7 @@ impl Service {
 
     fn lock_workers(&self) -> std::sync::MutexGuard<'_, Vec<Worker>> {
         // The pool is a plain list: a panic while it is held cannot leave it half-made.
-        self.workers.lock().unwrap_or_else(PoisonError::into_inner)
+        self.workers.locked()
     }
 
     fn refuse_if_fed(&self, what: &str) -> Result<(), ApiError> {

@@ -1,12 +1,10 @@
-//! A decision log's lines read back (format 3, `telemetry::log`): what each decision was made on and what
-//! it was.
+//! A decision log's lines read back (the format of `telemetry::line`, which the log writes): what each
+//! decision was made on and what it was.
 
 use std::io::BufRead;
 
-use serde::Deserialize;
-
 use crate::facts::ListsDigest;
-use crate::telemetry::log::{RequestLine, TriggerLine};
+use crate::telemetry::line::{DroppedLine, Line};
 use crate::vocab::{
     Action, Attach, Event, EventKind, Fqdn, LinkState, MadeBy, Reason, Registration, Role, TriggerCheck,
 };
@@ -78,46 +76,6 @@ pub(crate) enum LogLine {
     Dropped(u64),
 }
 
-#[derive(Deserialize)]
-struct Line {
-    #[serde(default)]
-    v: u32,
-    #[serde(default)]
-    id: String,
-    device: Option<String>,
-    server: Option<String>,
-    role: Role,
-    event: EventKind,
-    trigger: Option<TriggerLine>,
-    request: Option<RequestLine>,
-    #[serde(default)]
-    facts: FactsLine,
-    #[serde(default)]
-    policy: PolicyLine,
-    action: Action,
-    reason: Reason,
-    #[serde(default)]
-    cached: bool,
-    fault: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-struct FactsLine {
-    lists_sha256: Option<ListsDigest>,
-}
-
-#[derive(Deserialize, Default)]
-struct PolicyLine {
-    name: Option<String>,
-    #[serde(default)]
-    made_by: MadeBy,
-}
-
-#[derive(Deserialize)]
-struct DroppedLine {
-    dropped: u64,
-}
-
 /// Reads `log` (named `name` in errors) line by line, giving each decision (or gap) to `each`. Blank
 /// lines are skipped; any other line that is not a decision or a gap is an error naming the line.
 pub fn read_log(name: &str, log: impl BufRead, mut each: impl FnMut(&LoggedDecision)) -> Result<u64, LogReadError> {
@@ -139,17 +97,17 @@ pub(crate) fn read_lines(name: &str, log: impl BufRead, mut each: impl FnMut(Log
         }
         let error = |message: String| LogReadError::Line { log: name.to_owned(), line: number, message };
         if line.contains("\"dropped\"") && !line.contains("\"action\"") {
-            let gap: DroppedLine = serde_json::from_str(&line).map_err(|e| error(e.to_string()))?;
+            let gap: DroppedLine<'_> = serde_json::from_str(&line).map_err(|e| error(e.to_string()))?;
             each(LogLine::Dropped(gap.dropped));
             continue;
         }
-        let parsed: Line = serde_json::from_str(&line).map_err(|e| error(e.to_string()))?;
+        let parsed: Line<'_> = serde_json::from_str(&line).map_err(|e| error(e.to_string()))?;
         each(LogLine::Decision(Box::new(decision(parsed, number).map_err(error)?)));
     }
     Ok(())
 }
 
-fn decision(line: Line, number: usize) -> Result<LoggedDecision, String> {
+fn decision(line: Line<'_>, number: usize) -> Result<LoggedDecision, String> {
     let event = match (line.event, line.trigger) {
         (EventKind::SendData, _) => Event::SendData,
         (EventKind::ReceiveUnprotected, _) => Event::ReceiveUnprotected,
@@ -175,14 +133,14 @@ fn decision(line: Line, number: usize) -> Result<LoggedDecision, String> {
     });
     Ok(LoggedDecision {
         line: number,
-        id: line.id,
-        device: line.device,
+        id: line.id.into_owned(),
+        device: line.device.map(std::borrow::Cow::into_owned),
         server,
         role: line.role,
         event,
         facts,
         lists: line.facts.lists_sha256,
-        policy: line.policy.name,
+        policy: line.policy.name.map(std::borrow::Cow::into_owned),
         made_by: line.policy.made_by,
         action: line.action,
         reason: line.reason,

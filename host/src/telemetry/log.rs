@@ -16,17 +16,13 @@ use std::sync::{Arc, Mutex, Weak};
 use std::thread;
 use std::time::SystemTime;
 
-use serde::Serialize;
-
 use crate::facts::{FactSet, ListsDigest};
 use crate::rollout::Active;
 use crate::store::clock::{Clock, SystemClock};
 use crate::store::flow::{Flow, Stamp};
 use crate::sync::Locked;
-use crate::vocab::{
-    AccessIntegrity, AccessKind, Action, Decision, EndToEnd, Event, EventKind, MadeBy, PlmnId, Reason, Registration,
-    Request, Role,
-};
+use crate::telemetry::line::{DroppedLine, FactsLine, Line, PolicyLine, RequestLine, ShadowLine, TriggerLine};
+use crate::vocab::{Decision, Event, MadeBy, Request};
 use crate::wasm::policy::Policy;
 
 /// Queued messages by default: one per `decide`, one per batch.
@@ -276,7 +272,7 @@ impl LogSender {
         let id = |policy: &Policy| PolicyId { name: policy.name().to_owned(), sha256: policy.digest().to_owned() };
         let by = [Some(id(&active.policy)), active.canary.as_ref().map(|canary| id(&canary.policy))];
         let rollout = RolloutId { by, shadow: active.shadow.as_ref().map(|shadow| id(&shadow.policy)) };
-        lock(&self.shared.policies).insert(generation, Arc::new(rollout));
+        self.shared.policies.locked().insert(generation, Arc::new(rollout));
     }
 
     /// Waits until everything queued before this call is written and the sink flushed; the counts.
@@ -295,14 +291,9 @@ impl LogSender {
             written: shared.written.load(Ordering::Relaxed),
             dropped: shared.dropped.load(Ordering::Relaxed),
             failed: shared.failed.load(Ordering::Relaxed),
-            last_error: lock(&shared.last_error).clone(),
+            last_error: shared.last_error.locked().clone(),
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Every value behind these locks is whole between statements: a panic cannot leave one half-made.
-    mutex.locked()
 }
 
 /// The log's thread: turns records into lines and writes them in chunks.
@@ -401,14 +392,13 @@ impl Writer {
         let shadow = record.shadow.as_ref().map(|answer| {
             let id = rollout.as_ref().and_then(|rollout| rollout.shadow.as_ref());
             ShadowLine {
-                name: id.map(|id| id.name.as_str()),
-                sha256: id.map(|id| id.sha256.as_str()),
+                name: id.map(|id| id.name.as_str().into()),
+                sha256: id.map(|id| id.sha256.as_str().into()),
                 action: answer.action,
                 reason: answer.reason,
                 fault: answer.fault.as_ref().map(ToString::to_string),
             }
         });
-        let lists_sha256 = record.lists.map(|digest| digest.to_string());
         let trigger = match record.flow.event {
             Event::ReceiveTrigger(check) => {
                 Some(TriggerLine { access_integrity: check.access_integrity, end_to_end: check.end_to_end })
@@ -417,12 +407,12 @@ impl Writer {
         };
         let line = Line {
             v: LOG_FORMAT_VERSION,
-            id: time.id,
-            decided: time.decided,
-            logged: time.logged,
-            device: device.as_deref(),
+            id: time.id.into(),
+            decided: time.decided.into(),
+            logged: time.logged.into(),
+            device: device.as_deref().map(Into::into),
             device_id,
-            server,
+            server: server.map(Into::into),
             server_id: record.flow.server.get(),
             role: record.flow.role,
             event: record.flow.event.kind(),
@@ -430,13 +420,13 @@ impl Writer {
             request: record.request.request().as_ref().map(RequestLine::of),
             facts: FactsLine {
                 lists: record.stamp.lists,
-                lists_sha256: lists_sha256.as_deref(),
+                lists_sha256: record.lists,
                 device: record.stamp.device,
                 revision: record.revision,
             },
             policy: PolicyLine {
-                name: policy.map(|id| id.name.as_str()),
-                sha256: policy.map(|id| id.sha256.as_str()),
+                name: policy.map(|id| id.name.as_str().into()),
+                sha256: policy.map(|id| id.sha256.as_str().into()),
                 generation: record.stamp.policy,
                 made_by,
             },
@@ -472,7 +462,7 @@ impl Writer {
         {
             return Some(Arc::clone(id));
         }
-        let id = lock(&self.shared.policies).get(&generation).cloned()?;
+        let id = self.shared.policies.locked().get(&generation).cloned()?;
         self.policy = Some((generation, Arc::clone(&id)));
         Some(id)
     }
@@ -490,10 +480,10 @@ impl Writer {
         }
         let line = DroppedLine {
             v: LOG_FORMAT_VERSION,
-            logged: &self.timestamp(),
+            logged: self.timestamp().into(),
             dropped: dropped - self.reported_drops,
             dropped_total: dropped,
-            why: "the decision log's queue was full: these decisions were made but not logged here",
+            why: "the decision log's queue was full: these decisions were made but not logged here".into(),
         };
         if serde_json::to_writer(&mut self.buffer, &line).is_ok() {
             self.buffer.push(b'\n');
@@ -511,7 +501,7 @@ impl Writer {
         match result {
             Ok(()) => shared.written.fetch_add(self.pending, Ordering::Relaxed),
             Err(error) => {
-                *lock(&shared.last_error) = Some(error.to_string());
+                *shared.last_error.locked() = Some(error.to_string());
                 shared.failed.fetch_add(self.pending, Ordering::Relaxed)
             }
         };
@@ -542,108 +532,4 @@ struct Times<'a> {
     id: &'a str,
     decided: &'a str,
     logged: &'a str,
-}
-
-#[derive(Serialize)]
-struct Line<'a> {
-    v: u32,
-    id: &'a str,
-    decided: &'a str,
-    logged: &'a str,
-    device: Option<&'a str>,
-    device_id: u32,
-    server: Option<&'a str>,
-    server_id: u32,
-    role: Role,
-    event: EventKind,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    trigger: Option<TriggerLine>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    request: Option<RequestLine>,
-    facts: FactsLine<'a>,
-    policy: PolicyLine<'a>,
-    action: Action,
-    reason: Reason,
-    cached: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    fault: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    shadow: Option<ShadowLine<'a>>,
-}
-
-/// The facts a decision was made on, in the request files' names (read back by `review::logged`).
-#[derive(Serialize, serde::Deserialize)]
-pub(crate) struct RequestLine {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) serving: Option<PlmnId>,
-    pub(crate) home: PlmnId,
-    pub(crate) access: AccessKind,
-    /// The link state as the policy was given it; absent while the asking node did not know it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) ciphering: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) integrity: Option<bool>,
-    pub(crate) registration: Registration,
-}
-
-impl RequestLine {
-    fn of(request: &Request) -> RequestLine {
-        RequestLine {
-            serving: request.attach.serving,
-            home: request.attach.home,
-            access: request.attach.access,
-            ciphering: request.link.map(|link| link.ciphering),
-            integrity: request.link.map(|link| link.integrity),
-            registration: request.registration,
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct ShadowLine<'a> {
-    name: Option<&'a str>,
-    sha256: Option<&'a str>,
-    action: Action,
-    reason: Reason,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    fault: Option<String>,
-}
-
-/// A received trigger's check results (read back by `review::logged`).
-#[derive(Serialize, serde::Deserialize)]
-pub(crate) struct TriggerLine {
-    pub(crate) access_integrity: AccessIntegrity,
-    pub(crate) end_to_end: EndToEnd,
-}
-
-#[derive(Serialize)]
-struct FactsLine<'a> {
-    lists: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    lists_sha256: Option<&'a str>,
-    device: u64,
-    /// The fact-feed revision of fed facts.
-    #[serde(skip_serializing_if = "is_zero")]
-    revision: u64,
-}
-
-fn is_zero(value: &u64) -> bool {
-    *value == 0
-}
-
-#[derive(Serialize)]
-struct PolicyLine<'a> {
-    name: Option<&'a str>,
-    sha256: Option<&'a str>,
-    generation: u64,
-    made_by: MadeBy,
-}
-
-#[derive(Serialize)]
-struct DroppedLine<'a> {
-    v: u32,
-    logged: &'a str,
-    dropped: u64,
-    dropped_total: u64,
-    why: &'a str,
 }

@@ -1,11 +1,12 @@
 //! The device side of configuration delivery.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
 use pathsec::Runtime;
 use pathsec::delivery::{AcceptedGenerations, BundleError, BundleKeys, BundleStore, ListBundle};
+use pathsec::sync::Locked;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -81,7 +82,7 @@ impl DeviceClient {
 
     /// At start, offline or not: applies the last bundle this device verified and kept, if any.
     pub fn restore(&self) -> Result<Option<ListBundle>, BundleError> {
-        let accepted = self.accepted.lock().unwrap_or_else(PoisonError::into_inner);
+        let accepted = self.accepted.locked();
         self.runtime.restore_bundle(&self.store, &self.keys, &accepted)
     }
 
@@ -91,7 +92,7 @@ impl DeviceClient {
         if actual != digest {
             return Err(DeliveryError::Digest { expected: digest.to_owned(), actual });
         }
-        let mut accepted = self.accepted.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut accepted = self.accepted.locked();
         let (bundle_read, _) = self.runtime.accept_bundle(digest, bundle, &self.keys, &mut accepted)?;
         self.store.save(bundle)?;
         Ok(bundle_read)

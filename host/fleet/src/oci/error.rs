@@ -76,12 +76,12 @@ pub enum OciError {
         error: std::io::Error,
     },
     /// The policy was pulled but is not accepted: signature, world, limits, self-check.
-    #[error("`{reference}` was pulled but not installed: {reason}; the active policy stays")]
+    #[error("`{reference}` was pulled but not installed: {refusal}; the active policy stays")]
     Policy {
         /// The reference.
         reference: String,
-        /// Why (the load, signature or swap error).
-        reason: String,
+        /// Why (in the message, so not also the error's source).
+        refusal: PolicyRefusal,
     },
     /// The list bundle was pulled but refused.
     #[error("`{reference}` was pulled but not applied: {error}")]
@@ -90,5 +90,27 @@ pub enum OciError {
         reference: String,
         /// The bundle check that failed (in the message, so not also the error's source).
         error: pathsec::delivery::BundleError,
+    },
+}
+
+/// Why a pulled policy, or a desired state's rollout of pulled policies, was not installed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyRefusal {
+    /// It does not load: its signature, its world, its limits.
+    #[error(transparent)]
+    Load(#[from] pathsec::wasm::LoadError),
+    /// The runtime refused it: its self-check failed.
+    #[error(transparent)]
+    Swap(#[from] pathsec::runtime::SwapError),
+    /// The runtime refused the rollout: a candidate's self-check failed.
+    #[error(transparent)]
+    Rollout(#[from] pathsec::runtime::RolloutError),
+    /// The desired state's plan cannot be run: a bad fraction or ring, or a policy it names was not
+    /// pulled.
+    #[error("{problem}")]
+    Plan {
+        /// What is wrong with the plan.
+        problem: String,
     },
 }

@@ -7,10 +7,11 @@ use std::sync::Mutex;
 
 use pathsec::delivery::{AcceptedGenerations, BundleKeys, BundleStore};
 use pathsec::runtime::RolloutPlan;
+use pathsec::sync::Locked;
 use pathsec::wasm::{ArtifactCache, Origin};
 use pathsec::{Engine, Policy, Runtime};
 
-use crate::oci::{ArtifactKind, ContentStore, OciError, Registry};
+use crate::oci::{ArtifactKind, ContentStore, OciError, PolicyRefusal, Registry};
 
 /// What an install did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,9 +53,7 @@ impl Node {
         reference: &str,
     ) -> Result<Installed, OciError> {
         let (policy, installed) = self.fetch_policy(engine, reference).await?;
-        runtime
-            .swap(policy)
-            .map_err(|e| OciError::Policy { reference: reference.to_owned(), reason: e.to_string() })?;
+        runtime.swap(policy).map_err(|e| OciError::Policy { reference: reference.to_owned(), refusal: e.into() })?;
         Ok(installed)
     }
 
@@ -69,12 +68,12 @@ impl Node {
                 expected: "a policy",
             });
         }
-        let failed = |reason: String| OciError::Policy { reference: reference.to_owned(), reason };
+        let failed = |refusal: PolicyRefusal| OciError::Policy { reference: reference.to_owned(), refusal };
         let name = policy_name(reference);
         let (policy, origin) = self
             .artifacts
             .load_signed_policy(engine, &name, &pulled.bytes, pulled.signature.as_deref())
-            .map_err(|e| failed(e.to_string()))?;
+            .map_err(|e| failed(e.into()))?;
         let installed = Installed {
             reference: reference.to_owned(),
             from_store: pulled.from_store,
@@ -100,13 +99,13 @@ impl Node {
                 policies.insert(reference.to_owned(), self.fetch_policy(engine, reference).await?.0);
             }
         }
-        let failed = |reason: String| OciError::Policy { reference: plan.active.clone(), reason };
+        let failed = |refusal: PolicyRefusal| OciError::Policy { reference: plan.active.clone(), refusal };
         let rollout = plan
             .rollout("the desired state", |reference| {
                 policies.get(reference).cloned().ok_or_else(|| "not pulled".to_owned())
             })
-            .map_err(failed)?;
-        runtime.set_rollout(rollout).map_err(|e| failed(e.to_string()))
+            .map_err(|problem| failed(PolicyRefusal::Plan { problem }))?;
+        runtime.set_rollout(rollout).map_err(|e| failed(e.into()))
     }
 
     /// Pulls the list bundle at `reference` (by digest), checks it and applies it to `runtime`; keeps it
@@ -121,7 +120,7 @@ impl Node {
             });
         }
         let bundle_error = |source| OciError::Bundle { reference: reference.to_owned(), error: source };
-        let mut accepted = self.accepted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut accepted = self.accepted.locked();
         let (bundle, _) =
             runtime.accept_bundle(reference, &pulled.bytes, &self.bundle_keys, &mut accepted).map_err(bundle_error)?;
         self.bundles.save(&pulled.bytes).map_err(bundle_error)?;

@@ -8,7 +8,7 @@ mod registry;
 mod store;
 
 pub use artifact::ArtifactKind;
-pub use error::OciError;
+pub use error::{OciError, PolicyRefusal};
 pub use install::{Installed, Node};
 pub use registry::{Credentials, Pulled, Pushed, Registry, RegistrySettings};
 pub use store::ContentStore;

@@ -6,13 +6,14 @@
 //! in a [`ContentStore`], so it is pulled once per store.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 use std::time::SystemTime;
 
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
 use pathsec::signing::SecretKey;
+use pathsec::sync::Locked;
 
 use crate::oci::OciError;
 use crate::oci::artifact::{self, ArtifactKind, MANIFEST_MEDIA_TYPE, Manifest, check_digest, sha256_digest};
@@ -97,7 +98,7 @@ impl Registry {
     /// registries, HTTPS for every other.
     fn client(&self, parsed: &Reference) -> Client {
         let registry = parsed.resolve_registry().to_owned();
-        let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut clients = self.clients.locked();
         clients
             .entry(registry.clone())
             .or_insert_with(|| {
