@@ -17,7 +17,7 @@ mod peers;
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use pathsec::{Engine, FactSet, Flow, Request, runtime::PolicyDirectory, wasm::ArtifactCache};
 use pathsec_suite::fixtures::{self, BATCH_EMPTY, DECIDE_STRICT, LOAD_OK, PACKED_STRICT};
 use pathsec_suite::generate::{self, Rng};
@@ -379,4 +379,9 @@ fn memory(_: &mut Criterion) {
 }
 
 criterion_group!(benches, engines, scaling, threads, drop_in, memory);
-criterion_main!(benches);
+fn main() {
+    // The peers must decide as the method before their times mean anything.
+    peers::agree::check();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -23,10 +23,10 @@ case $subject in
   *) echo "profile.sh: \`$subject\` is not a subject" >&2; exit 2 ;;
 esac
 command -v valgrind >/dev/null || { echo "profile.sh: needs valgrind (apt-get install valgrind)" >&2; exit 2; }
-cargo build --release --example profile
+cargo build --release -p pathsec-benches --bin profile
 out=$(mktemp -t "callgrind.$subject.XXXX")
 valgrind --tool=callgrind --toggle-collect="$entry" --callgrind-out-file="$out" \
-  target/release/examples/profile "$subject" "$iterations" 2>&1 | grep -E 'Collected' || true
+  "${CARGO_TARGET_DIR:-target}/release/profile" "$subject" "$iterations" 2>&1 | grep -E 'Collected' || true
 total=$(callgrind_annotate "$out" | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
 # A renamed or inlined entry point collects nothing: fail instead of reporting zero.
 if [[ -z $total || $total == 0 ]]; then

@@ -24,7 +24,6 @@ mod live_model;
 mod log;
 mod media_security;
 mod method_table;
-mod peers;
 mod precompiled;
 mod properties;
 mod python_policy;

@@ -1,7 +1,7 @@
 //! One hot path, run in a loop for a profiler: `bash benches/profile.sh <subject>` runs it under
 //! callgrind and prints instructions per decision.
 //!
-//! `cargo run --release --example profile -- <batch|miss|hit|constant|scalar-constant|constant-batch|
+//! `cargo run --release -p pathsec-benches --bin profile -- <batch|miss|hit|constant|scalar-constant|constant-batch|
 //! native|devices|c-batch|c-miss|shadow-…|log-…> [iterations]` (`constant`: a constant answer through
 //! `decide`, the request as a record; `scalar-constant`: through `decide-one`, the request as two
 //! words; `native`: the rule in native Rust; `devices`: devices named and given attach and link facts;
