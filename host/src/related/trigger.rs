@@ -278,7 +278,7 @@ pub struct PushStats {
 }
 
 /// A device's push association with one NAF: made when the device registers with the NAF for push
-/// (003, [0049]: "An MTC device to be triggered by GBA-PUSH is required to be registered on the MTC
+/// (003, paragraph \[0049\]: "An MTC device to be triggered by GBA-PUSH is required to be registered on the MTC
 /// server in advance"), renewed by each verified GPI.
 struct Association {
     /// When the NAF key's lifetime ends (Unix seconds).
@@ -474,7 +474,7 @@ impl Runtime {
         Some(UNIX_EPOCH + Duration::from_secs(until))
     }
 
-    /// `device` registered with `naf` for GBA push (003, [0049] and claim 5: a device to be triggered by
+    /// `device` registered with `naf` for GBA push (003, paragraph \[0049\] and claim 5: a device to be triggered by
     /// GBA-PUSH registers on the MTC server in advance): GPIs from `naf` are taken into an association
     /// from now on. Registering again keeps the association. A full table evicts the least recently used
     /// association whole ([`RuntimeBuilder::push_associations`]): its device must register again, and

@@ -285,7 +285,7 @@ named_enum! {
 }
 
 /// A server's trigger submission, with the host's counts and the operator's limits: what the policy is
-/// asked. [`Worker::submit_trigger`] makes it from its counts; a case file writes it out.
+/// asked. [`Worker::submit_trigger`](crate::Worker::submit_trigger) makes it from its counts; a case file writes it out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TriggerSubmission {
     /// The server.
@@ -420,7 +420,7 @@ impl Default for TriggerLimits {
     }
 }
 
-/// The bounds and limits of a runtime's admission state; see [`RuntimeBuilder::admission`].
+/// The bounds and limits of a runtime's admission state; see [`RuntimeBuilder::admission`](crate::runtime::RuntimeBuilder::admission).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AdmissionLimits {
     /// Live back-offs held at most (default 1,000,000: ~100 bytes each).
@@ -502,9 +502,9 @@ pub struct AdmissionStats {
     pub servers_counted: u64,
     /// Submissions refused because the submission table was full.
     pub refused_counters_full: u64,
-    /// Back-offs taken from other runtimes ([`Runtime::import_back_off`]).
+    /// Back-offs taken from other runtimes ([`Runtime::import_back_off`](crate::Runtime::import_back_off)).
     pub back_offs_imported: u64,
-    /// Back-offs a slow subscriber of [`Runtime::back_offs`] did not get.
+    /// Back-offs a slow subscriber of [`Runtime::back_offs`](crate::Runtime::back_offs) did not get.
     pub back_offs_not_sent: u64,
     /// Submissions accepted / refused by the policy (or the engine for it).
     pub submissions_accepted: u64,
@@ -513,8 +513,8 @@ pub struct AdmissionStats {
 }
 
 /// A back-off a server gave a device, as it travels between runtimes (gateways): by the server's name,
-/// since server handles are each runtime's own. See [`Runtime::back_offs`] and
-/// [`Runtime::import_back_off`].
+/// since server handles are each runtime's own. See [`Runtime::back_offs`](crate::Runtime::back_offs) and
+/// [`Runtime::import_back_off`](crate::Runtime::import_back_off).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BackOff {
     /// The device.

@@ -88,7 +88,7 @@ impl Decider {
     }
 
     /// Decides a trigger submission with the counts and limits `submission` carries (see
-    /// [`Worker::submit_trigger`], which counts). Never fails: a policy that fails, or does not export
+    /// [`Worker::submit_trigger`](crate::Worker::submit_trigger), which counts). Never fails: a policy that fails, or does not export
     /// it, gets the submission refused (reason `policy-fault`, with the fault).
     pub fn submit_trigger(&mut self, facts: &FactSet, submission: &TriggerSubmission) -> SubmissionVerdict {
         self.related_here::<SubmitTrigger>(facts, submission)
@@ -139,14 +139,14 @@ impl Runtime {
     }
 
     /// The back-offs this runtime records from now on, one per server rejection with a back-off, for
-    /// the other gateways of a fleet ([`Runtime::import_back_off`] there), so a device cannot evade a
+    /// the other gateways of a fleet ([`Runtime::import_back_off`](crate::Runtime::import_back_off) there), so a device cannot evade a
     /// back-off by attaching through another. A receiver that falls 4,096 behind loses the newest
     /// (counted: `back_offs_not_sent`); a dropped one is forgotten.
     pub fn back_offs(&self) -> Receiver<BackOff> {
         self.related_state::<Admit>().subscribe()
     }
 
-    /// Enforces a back-off another runtime recorded ([`Runtime::back_offs`]): the device is refused
+    /// Enforces a back-off another runtime recorded ([`Runtime::back_offs`](crate::Runtime::back_offs)): the device is refused
     /// here too until it ends (the later of two back-offs holds). `false` when the table is full of
     /// live back-offs (counted with the attaches refused for it); an ended back-off is ignored.
     pub fn import_back_off(&self, back_off: &BackOff) -> bool {

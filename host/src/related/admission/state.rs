@@ -22,7 +22,7 @@ const BACK_OFF_QUEUE: usize = 4096;
 /// The host-held admission state of a runtime: back-offs and submission counts.
 pub(crate) struct AdmissionState {
     limits: AdmissionLimits,
-    /// Subscribers to the back-offs this runtime records ([`Runtime::back_offs`]).
+    /// Subscribers to the back-offs this runtime records ([`Runtime::back_offs`](crate::Runtime::back_offs)).
     subscribers: Mutex<Vec<SyncSender<BackOff>>>,
     back_offs: Mutex<HashMap<(ExternalId, ServerId), u64>>,
     /// The second the back-off table was last purged of ended entries.
