@@ -15,15 +15,22 @@ fn links(markdown: &str) -> Vec<&str> {
         .collect()
 }
 
-#[test]
-fn every_relative_link_in_the_readme_and_docs_resolves() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = vec![root.join("README.md"), root.join("CHANGELOG.md")];
-    files.extend(
+/// The README and every Markdown page under `docs/`.
+fn pages(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut pages = vec![root.join("README.md")];
+    pages.extend(
         pathsec_suite::files_under(&root.join("docs"))
             .into_iter()
             .filter(|path| path.extension().is_some_and(|e| e == "md")),
     );
+    pages
+}
+
+#[test]
+fn every_relative_link_in_the_readme_and_docs_resolves() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = pages(root);
+    files.push(root.join("CHANGELOG.md"));
     assert!(files.len() > 10, "the README, the CHANGELOG and the docs: {}", files.len());
     let mut dead = Vec::new();
     for file in &files {
@@ -82,12 +89,7 @@ fn every_rust_block_in_the_readme_and_docs_is_compiled_code() {
         .iter()
         .map(|file| std::fs::read_to_string(file).expect("readable"))
         .collect();
-    let mut pages = vec![root.join("README.md")];
-    pages.extend(
-        pathsec_suite::files_under(&root.join("docs"))
-            .into_iter()
-            .filter(|path| path.extension().is_some_and(|e| e == "md")),
-    );
+    let pages = pages(root);
     let mut loose = Vec::new();
     let mut blocks = 0;
     for page in &pages {

@@ -56,25 +56,36 @@ fn uses(code: &str) -> Vec<&'static str> {
 fn uses_of(code: &str, layers: &[&'static str]) -> Vec<&'static str> {
     let mut used = Vec::new();
     for line in code.lines().filter(|line| !line.trim_start().starts_with("//")) {
-        for (at, _) in line.match_indices("crate::") {
-            let rest = &line[at + "crate::".len()..];
-            // `crate::{A, b::C}` names each of its parts; `crate::a::…` names `a`.
-            let names: Vec<&str> = match rest.strip_prefix('{') {
-                Some(group) => group.split('}').next().unwrap_or("").split(',').map(str::trim).collect(),
-                None => vec![rest],
-            };
-            for name in names {
-                let name: String = name.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-                let wing = layers
-                    .iter()
-                    .copied()
-                    .find(|wing| *wing == name)
-                    .or_else(|| ROOT_NAMES.iter().find(|(root, _)| *root == name).map(|(_, wing)| *wing));
-                used.extend(wing);
-            }
+        for name in named_after(line, "crate::") {
+            let wing = layers
+                .iter()
+                .copied()
+                .find(|wing| *wing == name)
+                .or_else(|| ROOT_NAMES.iter().find(|(root, _)| *root == name).map(|(_, wing)| *wing));
+            used.extend(wing);
         }
     }
     used
+}
+
+/// The names `line` puts right after each `prefix`: `prefix{A, b::C}` names `A` and `b`,
+/// `prefix a::…` names `a`.
+fn named_after<'a>(line: &'a str, prefix: &str) -> Vec<&'a str> {
+    let mut names = Vec::new();
+    for (at, _) in line.match_indices(prefix) {
+        let rest = &line[at + prefix.len()..];
+        let parts: Vec<&str> = match rest.strip_prefix('{') {
+            Some(group) => group.split('}').next().unwrap_or("").split(',').map(str::trim).collect(),
+            None => vec![rest],
+        };
+        for part in parts {
+            let end = part.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(part.len());
+            if end > 0 {
+                names.push(&part[..end]);
+            }
+        }
+    }
+    names
 }
 
 #[test]
@@ -122,19 +133,8 @@ fn module_uses(code: &str) -> Vec<String> {
     let code = code.split("#[cfg(test)]").next().unwrap_or("");
     for line in code.lines().filter(|line| !line.trim_start().starts_with("//")) {
         for wing in MODULE_WINGS {
-            let prefix = format!("crate::{wing}::");
-            for (at, _) in line.match_indices(&prefix) {
-                let rest = &line[at + prefix.len()..];
-                let names: Vec<&str> = match rest.strip_prefix('{') {
-                    Some(group) => group.split('}').next().unwrap_or("").split(',').map(str::trim).collect(),
-                    None => vec![rest],
-                };
-                for name in names {
-                    let module: String = name.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-                    if !module.is_empty() {
-                        used.push(format!("{wing}::{module}"));
-                    }
-                }
+            for module in named_after(line, &format!("crate::{wing}::")) {
+                used.push(format!("{wing}::{module}"));
             }
         }
     }
